@@ -1,0 +1,104 @@
+/**
+ * The one call signature every attack shares (after Foolbox 3): data is passed at call time,
+ * hyper-parameters are named options with the paper's defaults, and results are always per-ε arrays,
+ * even for a single ε. Everything returned is plain, serialisable typed arrays (no tensors), so
+ * results cross worker threads, IPC and HTTP unchanged.
+ */
+export type AttackMethod = 'fgsm' | 'bim' | 'll' | 'pgd' | 'deepfool';
+export type AttackLoss = 'ce' | 'margin';
+export type Norm = 'linf' | 'l2';
+
+/** Untargeted: move away from the true labels. Targeted: move towards `targets`. */
+export type Criterion =
+  | { kind: 'misclassification' }
+  | { kind: 'targeted'; targets: Int32Array };
+
+export interface AttackOptions {
+  method: AttackMethod;
+  /** Perturbation budgets in [0,1] pixel units (ε = 8/255 means eight grey levels). */
+  epsilons: number[];
+  criterion?: Criterion;
+  loss?: AttackLoss;
+  /** Iterative methods: step size α in [0,1] pixel units (BIM/LL default 1/255, PGD default 2.5·ε/steps). */
+  stepSize?: number;
+  /** Iterative methods: number of steps (BIM/LL default min(ε·255+4, 1.25·ε·255)). */
+  steps?: number;
+  /** PGD: L∞ or L2 ball. */
+  norm?: Norm;
+  /** PGD: random restarts (best kept per image). */
+  restarts?: number;
+  /** PGD: start at a uniformly random point of the ball (default true). */
+  randomStart?: boolean;
+  /** DeepFool: overshoot η (default 0.02) and iteration cap (default 50); candidate classes (default 10). */
+  overshoot?: number;
+  maxIterations?: number;
+  candidates?: number;
+  /** Seed for every random choice (PGD start). */
+  seed?: number;
+  /** Keep adversarial images and perturbations in the result (default true; sweeps turn it off). */
+  keepImages?: boolean;
+  /** How many top classes to report per image (default 5, at most numClasses). */
+  topK?: number;
+}
+
+/** Top-k predictions of N images: row i holds labels[i*k .. i*k+k) in decreasing probability. */
+export interface TopK {
+  k: number;
+  labels: Int32Array;
+  probs: Float32Array;
+}
+
+/** One view of the adversarial images: as floats, or as saved to an 8-bit PNG. */
+export interface AdversarialView {
+  after: TopK;
+  /** Per image: the attack succeeded (untargeted: top-1 ≠ true label; targeted: top-1 = target). */
+  success: Uint8Array;
+  /** Per image: ‖x_adv − x‖∞ and ‖x_adv − x‖₂ in [0,1] pixel units. */
+  linf: Float32Array;
+  l2: Float32Array;
+}
+
+export interface EpsilonResult {
+  epsilon: number;
+  float: AdversarialView;
+  /** After rounding to 8 bits (round(x·255)/255), the form that is saved and printed. */
+  quantized: AdversarialView;
+  /** NHWC, [0,1]; present when keepImages. */
+  adversarial?: Float32Array;
+  /** adversarial − clean, NHWC; present when keepImages. */
+  perturbation?: Float32Array;
+  /** Iterations actually run per image (DeepFool) or the step count (iterative methods). */
+  iterations?: Int32Array;
+}
+
+export interface AttackResult {
+  method: AttackMethod;
+  /** The options after defaults were filled in (what was really run). */
+  options: AttackOptions;
+  /** [N, H, W, C] */
+  shape: [number, number, number, number];
+  labels: Int32Array;
+  /** Targets of a targeted or least-likely attack, per image. */
+  targets?: Int32Array;
+  before: TopK;
+  perEpsilon: EpsilonResult[];
+}
+
+export interface AttackProgress {
+  /** Work done and total, in image-steps, across all ε. */
+  done: number;
+  total: number;
+  epsilon?: number;
+}
+
+export interface RunControl {
+  onProgress?: (p: AttackProgress) => void;
+  signal?: AbortSignal;
+}
+
+export class CancelledError extends Error {
+  constructor() {
+    super('cancelled');
+    this.name = 'CancelledError';
+  }
+}
