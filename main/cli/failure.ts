@@ -1,0 +1,70 @@
+/**
+ * How the CLI ends on bad input: one line on stderr, a non-zero exit, never a stack trace
+ * (unless FOOLPRINT_DEBUG is set, for us).
+ */
+import { CancelledError } from '../../app/attacks/types.js';
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+/** 128 + SIGINT, as shells report an interrupted program. */
+export const EXIT_CANCELLED = 130;
+
+export function reportFailure(error: unknown): number {
+  if (error instanceof CancelledError) {
+    process.stderr.write('foolprint: cancelled\n');
+    return EXIT_CANCELLED;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`foolprint: ${message.split('\n')[0]}\n`);
+  if (process.env.FOOLPRINT_DEBUG && error instanceof Error && error.stack) process.stderr.write(error.stack + '\n');
+  return error instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE;
+}
+
+/** An AbortSignal that fires on the first Ctrl-C; a second Ctrl-C exits at once. */
+export function interruptSignal(): AbortSignal {
+  const controller = new AbortController();
+  process.once('SIGINT', () => {
+    controller.abort();
+    process.once('SIGINT', () => process.exit(EXIT_CANCELLED));
+  });
+  return controller.signal;
+}
+
+export function parseNumberList(text: string, what: string): number[] {
+  const values = text.split(',').map((part) => part.trim()).filter((part) => part.length > 0).map(parseEpsilon);
+  if (values.length === 0 || values.some((v) => !Number.isFinite(v) || v < 0)) {
+    throw new UsageError(`${what} must be a comma list of non-negative numbers (e.g. 0,0.05,0.1 or 8/255), got "${text}"`);
+  }
+  return values;
+}
+
+/** ε is written in [0,1] units or as pixel levels "8/255". */
+function parseEpsilon(text: string): number {
+  const fraction = /^(\d+(?:\.\d+)?)\/(\d+(?:\.\d+)?)$/.exec(text);
+  if (fraction) return Number(fraction[1]) / Number(fraction[2]);
+  return text === '' ? NaN : Number(text);
+}
+
+export function parsePositiveInt(text: string, what: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0) throw new UsageError(`${what} must be a positive whole number, got "${text}"`);
+  return value;
+}
+
+/** Wraps a command's action: any error becomes one line and an exit code. */
+export function guarded<A extends unknown[]>(action: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await action(...args);
+    } catch (error) {
+      process.exitCode = reportFailure(error);
+    }
+  };
+}
