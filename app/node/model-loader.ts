@@ -1,0 +1,165 @@
+/**
+ * Opens a model from disk: a built-in one under assets/models/<id>/ or any folder holding a TF.js
+ * model.json (layers or graph) + shards, with its foolprint.json manifest beside it. Without a
+ * manifest we infer what the model file says (input size and channels, number of outputs) and say
+ * what we assumed (preprocessing [0,1], labels "0".."K-1") in `notes`.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import type { Classifier } from '../engine/classifier.js';
+import { classifierFromModel } from '../models/classifier.js';
+import { ModelError } from '../models/errors.js';
+import { modelManifestSchema, type ModelManifest } from '../models/manifest.js';
+import type { BuiltinModelInfo, ModelSource } from '../models/source.js';
+import { fileSystemLoadHandler, readModelJson, type ModelJson } from './model-io.js';
+
+export const MANIFEST_FILE = 'foolprint.json';
+
+/** A classifier plus what was loaded: the manifest in force and what the loader assumed. */
+export interface LoadedClassifier extends Classifier {
+  readonly manifest: ModelManifest;
+  readonly folder: string;
+  readonly format: 'layers' | 'graph';
+  readonly notes: readonly string[];
+}
+
+/**
+ * The repository (or installed package) root: the nearest folder above this file holding
+ * package.json. Works from app/node/*.ts under vitest and from dist/app/node/*.js after a build.
+ */
+export function repoRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new ModelError(`cannot find the Foolprint folder (no package.json above ${fileURLToPath(import.meta.url)})`);
+    dir = parent;
+  }
+}
+
+export function builtinModelsDir(): string {
+  return path.join(repoRoot(), 'assets', 'models');
+}
+
+function describeIssues(error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] }): string {
+  return error.issues.map((issue) => `field "${issue.path.map(String).join('.') || '(root)'}": ${issue.message}`).join('; ');
+}
+
+/** Parses and validates a foolprint.json text; errors name the file and the bad field. */
+export function parseManifest(text: string, file: string): ModelManifest {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new ModelError(`${file} is not JSON: ${(error as Error).message.split('\n')[0]}`);
+  }
+  const parsed = modelManifestSchema.safeParse(raw);
+  if (!parsed.success) throw new ModelError(`${file}: ${describeIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+export function listBuiltinModels(): BuiltinModelInfo[] {
+  const dir = builtinModelsDir();
+  if (!existsSync(dir)) return [];
+  const models: BuiltinModelInfo[] = [];
+  for (const id of readdirSync(dir).sort()) {
+    const folder = path.join(dir, id);
+    const file = path.join(folder, MANIFEST_FILE);
+    if (!statSync(folder).isDirectory() || !existsSync(file)) continue;
+    const manifest = parseManifest(readFileSync(file, 'utf8'), file);
+    models.push({
+      id,
+      name: manifest.name,
+      ...(manifest.description ? { description: manifest.description } : {}),
+      inputSize: [...manifest.inputSize] as [number, number],
+      channels: manifest.channels,
+      labels: [...manifest.labels],
+      folder,
+    });
+  }
+  return models;
+}
+
+function modelFormat(json: ModelJson, manifest: ModelManifest | undefined, file: string): 'layers' | 'graph' {
+  if (manifest?.format) return manifest.format;
+  if (json.format === 'layers-model') return 'layers';
+  if (json.format === 'graph-model') return 'graph';
+  const topology = json.modelTopology as Record<string, unknown>;
+  if (Array.isArray(topology.node)) return 'graph';
+  if (typeof topology.class_name === 'string' || topology.model_config) return 'layers';
+  throw new ModelError(`${file}: cannot tell whether this is a layers or a graph model; set "format" in ${MANIFEST_FILE}`);
+}
+
+/** Infers a manifest from the model itself when foolprint.json is absent, noting every assumption. */
+function inferManifest(model: tf.LayersModel | tf.GraphModel, folder: string, notes: string[]): ModelManifest {
+  const inputShape = model.inputs[0]?.shape;
+  const outputShape = model.outputs[0]?.shape;
+  const known = (d: number | null | undefined) => (d == null || d < 0 ? undefined : d);
+  const [h, w, c] = [known(inputShape?.[1]), known(inputShape?.[2]), known(inputShape?.[3])];
+  const k = known(outputShape?.[outputShape.length - 1]);
+  if (!inputShape || inputShape.length !== 4 || h === undefined || w === undefined || (c !== 1 && c !== 3)) {
+    throw new ModelError(`no ${MANIFEST_FILE} in ${folder} and the model does not declare an image input of known [height, width, 1 or 3]: write a ${MANIFEST_FILE}`);
+  }
+  if (k === undefined) {
+    throw new ModelError(`no ${MANIFEST_FILE} in ${folder} and the model does not declare its number of outputs: write a ${MANIFEST_FILE} with its labels`);
+  }
+  let outputs: 'logits' | 'probabilities' = 'logits';
+  if (model instanceof tf.LayersModel) {
+    const last = model.layers[model.layers.length - 1]?.getConfig() as { activation?: string } | undefined;
+    if (last?.activation === 'softmax') outputs = 'probabilities';
+  }
+  notes.push(
+    `no ${MANIFEST_FILE} in ${folder}: took input ${h}x${w}x${c} and ${k} outputs from the model, assumed pixels in [0,1], RGB order, labels "0".."${k - 1}" and ${outputs === 'probabilities' ? 'probabilities (last layer is softmax)' : 'logits'}`,
+  );
+  return modelManifestSchema.parse({
+    schemaVersion: 1,
+    name: path.basename(folder),
+    inputSize: [h, w],
+    channels: c,
+    outputs,
+    labels: Array.from({ length: k }, (_, i) => String(i)),
+  });
+}
+
+function resolveFolder(source: ModelSource): { folder: string; id: string } {
+  if (source.kind === 'builtin') {
+    const folder = path.join(builtinModelsDir(), source.id);
+    if (!/^[\w.-]+$/.test(source.id) || !existsSync(path.join(folder, 'model.json'))) {
+      const ids = listBuiltinModels().map((m) => m.id);
+      throw new ModelError(`no built-in model "${source.id}" (built-in models: ${ids.length > 0 ? ids.join(', ') : 'none installed'})`);
+    }
+    return { folder, id: source.id };
+  }
+  const target = path.resolve(source.path);
+  if (!existsSync(target)) throw new ModelError(`model folder not found: ${source.path}`);
+  const folder = statSync(target).isDirectory() ? target : path.dirname(target);
+  return { folder, id: path.basename(folder) };
+}
+
+export async function loadClassifier(source: ModelSource): Promise<LoadedClassifier> {
+  const { folder, id } = resolveFolder(source);
+  const { file, json } = await readModelJson(source.kind === 'folder' ? path.resolve(source.path) : folder);
+  const manifestFile = path.join(folder, MANIFEST_FILE);
+  const manifest = existsSync(manifestFile) ? parseManifest(await readFile(manifestFile, 'utf8'), manifestFile) : undefined;
+  const format = modelFormat(json, manifest, file);
+  const handler = fileSystemLoadHandler(file);
+  let model: tf.LayersModel | tf.GraphModel;
+  try {
+    model = format === 'layers' ? await tf.loadLayersModel(handler) : await tf.loadGraphModel(handler);
+  } catch (error) {
+    if (error instanceof ModelError) throw error;
+    throw new ModelError(`cannot build the ${format} model in ${file}: ${(error as Error).message.split('\n')[0]}`);
+  }
+  const notes: string[] = [];
+  try {
+    const inForce = manifest ?? inferManifest(model, folder, notes);
+    const classifier = classifierFromModel(model, inForce, id);
+    return Object.assign(classifier, { manifest: inForce, folder, format, notes });
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+}

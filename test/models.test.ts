@@ -1,0 +1,253 @@
+import { mkdtemp, readFile, rm, truncate, writeFile, mkdir, cp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { classifierFromModel } from '../app/models/classifier.js';
+import { ModelError } from '../app/models/errors.js';
+import { createLeNet } from '../app/models/lenet.js';
+import { modelManifestSchema, type ModelManifest } from '../app/models/manifest.js';
+import { parseModelSource } from '../app/models/source.js';
+import { fileSystemSaveHandler, saveLayersModel } from '../app/node/model-io.js';
+import { loadClassifier } from '../app/node/model-loader.js';
+
+let root: string;
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+  root = await mkdtemp(path.join(tmpdir(), 'foolprint-models-'));
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+function manifest(overrides: Partial<Record<keyof ModelManifest, unknown>> = {}): ModelManifest {
+  return modelManifestSchema.parse({ schemaVersion: 1, name: 'tiny', inputSize: [4, 4], channels: 1, labels: ['a', 'b', 'c'], ...overrides });
+}
+
+/** A tiny dense model: 4x4x1 → 3 logits. */
+function tinyModel(inputShape: [number, number, number] = [4, 4, 1], units = 3): tf.Sequential {
+  return tf.sequential({
+    layers: [
+      tf.layers.flatten({ inputShape }),
+      tf.layers.dense({ units, kernelInitializer: tf.initializers.randomNormal({ seed: 1 }), biasInitializer: 'ones' }),
+    ],
+  });
+}
+
+async function savedFolder(name: string, model: tf.LayersModel, m?: ModelManifest): Promise<string> {
+  const folder = path.join(root, name);
+  await saveLayersModel(model, folder);
+  if (m) await writeFile(path.join(folder, 'foolprint.json'), JSON.stringify(m));
+  return folder;
+}
+
+async function expectModelError(promise: Promise<unknown>, pattern: RegExp): Promise<void> {
+  const error = await promise.then(() => undefined, (e: unknown) => e);
+  expect(error).toBeInstanceOf(ModelError);
+  expect((error as Error).message).toMatch(pattern);
+  expect((error as Error).message).not.toContain('\n');
+}
+
+describe('parseModelSource', () => {
+  it.each([
+    ['lenet-mnist', { kind: 'builtin', id: 'lenet-mnist' }],
+    ['builtin:lenet-mnist', { kind: 'builtin', id: 'lenet-mnist' }],
+    ['builtin:nope', { kind: 'builtin', id: 'nope' }],
+    ['./models/mine', { kind: 'folder', path: './models/mine' }],
+    ['mine', { kind: 'folder', path: 'mine' }],
+  ])('%s', (text, expected) => {
+    expect(parseModelSource(text)).toEqual(expected);
+  });
+});
+
+describe('model folder round trip', () => {
+  it('saves a model, loads it back, same logits; no leaked tensors', async () => {
+    const model = tinyModel();
+    const folder = await savedFolder('roundtrip', model, manifest());
+    const x = tf.randomUniform([5, 4, 4, 1], 0, 1, 'float32', 7) as tf.Tensor4D;
+    const expected = (model.predict(x) as tf.Tensor).arraySync() as number[][];
+    const start = tf.memory().numTensors;
+    const classifier = await loadClassifier({ kind: 'folder', path: folder });
+    expect(classifier.inputShape).toEqual([4, 4, 1]);
+    expect(classifier.labels).toEqual(['a', 'b', 'c']);
+    expect(classifier.format).toBe('layers');
+    const logits = classifier.logits(x);
+    const got = logits.arraySync();
+    logits.dispose();
+    for (let i = 0; i < 5; i++) for (let j = 0; j < 3; j++) expect(got[i][j]).toBeCloseTo(expected[i][j], 5);
+    classifier.dispose();
+    expect(tf.memory().numTensors).toBe(start);
+    x.dispose();
+    model.dispose();
+  });
+
+  it('without foolprint.json infers the input and labels and says what it assumed', async () => {
+    const model = tinyModel();
+    const folder = await savedFolder('nomanifest', model);
+    const classifier = await loadClassifier({ kind: 'folder', path: folder });
+    expect(classifier.inputShape).toEqual([4, 4, 1]);
+    expect(classifier.labels).toEqual(['0', '1', '2']);
+    expect(classifier.notes.join(' ')).toMatch(/no foolprint\.json.*assumed pixels in \[0,1\]/);
+    classifier.dispose();
+    model.dispose();
+  });
+
+  it('accepts the path of model.json itself', async () => {
+    const model = tinyModel();
+    const folder = await savedFolder('byfile', model, manifest());
+    const classifier = await loadClassifier({ kind: 'folder', path: path.join(folder, 'model.json') });
+    expect(classifier.numClasses).toBe(3);
+    classifier.dispose();
+    model.dispose();
+  });
+});
+
+describe('bad models give one clear line', () => {
+  let good: string;
+  let model: tf.Sequential;
+  beforeAll(async () => {
+    model = tinyModel();
+    good = await savedFolder('good', model, manifest());
+  });
+  afterAll(() => model.dispose());
+
+  async function copyOfGood(name: string): Promise<string> {
+    const folder = path.join(root, name);
+    await cp(good, folder, { recursive: true });
+    return folder;
+  }
+
+  it('missing folder', async () => {
+    await expectModelError(loadClassifier({ kind: 'folder', path: path.join(root, 'absent') }), /model folder not found/);
+  });
+  it('folder without model.json', async () => {
+    const folder = path.join(root, 'empty');
+    await mkdir(folder);
+    await expectModelError(loadClassifier({ kind: 'folder', path: folder }), /no model\.json in/);
+  });
+  it('unknown built-in id lists the real ones', async () => {
+    await expectModelError(loadClassifier({ kind: 'builtin', id: 'nope' }), /no built-in model "nope"/);
+  });
+  it('missing shard', async () => {
+    const folder = await copyOfGood('noshard');
+    await rm(path.join(folder, 'weights.bin'));
+    await expectModelError(loadClassifier({ kind: 'folder', path: folder }), /weights file weights\.bin is missing/);
+  });
+  it('shard of the wrong size', async () => {
+    const folder = await copyOfGood('shortshard');
+    await truncate(path.join(folder, 'weights.bin'), 40);
+    // 16·3 kernel + 3 bias float32 = 204 bytes
+    await expectModelError(loadClassifier({ kind: 'folder', path: folder }), /weights file weights\.bin is 40 bytes, the manifest expects 204$/);
+  });
+  it('model.json that is not JSON', async () => {
+    const folder = await copyOfGood('notjson');
+    await writeFile(path.join(folder, 'model.json'), '{ nope');
+    await expectModelError(loadClassifier({ kind: 'folder', path: folder }), /model\.json is not JSON/);
+  });
+  it('model.json that is not a model', async () => {
+    const folder = await copyOfGood('notmodel');
+    await writeFile(path.join(folder, 'model.json'), JSON.stringify({ hello: 'world' }));
+    await expectModelError(loadClassifier({ kind: 'folder', path: folder }), /is not a TF\.js model: no modelTopology or weightsManifest/);
+  });
+  it('input shape mismatch', async () => {
+    const folder = await copyOfGood('shape');
+    await writeFile(path.join(folder, 'foolprint.json'), JSON.stringify(manifest({ inputSize: [28, 28] })));
+    await expectModelError(loadClassifier({ kind: 'folder', path: folder }), /input shape mismatch: model takes \[null,4,4,1\], manifest says 28x28x1/);
+  });
+  it('labels count mismatch', async () => {
+    const folder = await copyOfGood('labels');
+    await writeFile(path.join(folder, 'foolprint.json'), JSON.stringify(manifest({ labels: ['a', 'b'] })));
+    await expectModelError(loadClassifier({ kind: 'folder', path: folder }), /the model has 3 outputs, the manifest lists 2 labels/);
+  });
+  it('bad manifest field is named', async () => {
+    const folder = await copyOfGood('badmanifest');
+    await writeFile(path.join(folder, 'foolprint.json'), JSON.stringify({ ...manifest(), channels: 2 }));
+    await expectModelError(loadClassifier({ kind: 'folder', path: folder }), /foolprint\.json: field "channels"/);
+  });
+  it('no tensors leak from a failed load', async () => {
+    const folder = await copyOfGood('leak');
+    await writeFile(path.join(folder, 'foolprint.json'), JSON.stringify(manifest({ labels: ['a', 'b', 'c', 'd'] })));
+    const start = tf.memory().numTensors;
+    await expectModelError(loadClassifier({ kind: 'folder', path: folder }), /labels count mismatch/);
+    expect(tf.memory().numTensors).toBe(start);
+  });
+});
+
+describe('preprocessing happens inside logits, gradients w.r.t. [0,1] pixels', () => {
+  /**
+   * An identity "model" over 1x1 pixels: flatten then a dense layer with the identity kernel and no
+   * bias, so logits are exactly the model's input, i.e. the preprocessed pixels.
+   */
+  function identity(channels: number): tf.Sequential {
+    const m = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [1, 1, channels] }), tf.layers.dense({ units: channels, useBias: false })] });
+    m.layers[1].setWeights([tf.eye(channels)]);
+    return m;
+  }
+  const pixel = [0.2, 0.5, 0.9];
+  const labels3 = ['r', 'g', 'b'];
+
+  it.each([
+    ['unit', { kind: 'unit' }, 'RGB', [0.2, 0.5, 0.9], [1, 1, 1]],
+    ['symmetric', { kind: 'symmetric' }, 'RGB', [-0.6, 0, 0.8], [2, 2, 2]],
+    ['byte', { kind: 'byte' }, 'RGB', [51, 127.5, 229.5], [255, 255, 255]],
+    ['meanStd', { kind: 'meanStd', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] }, 'RGB',
+      [(0.2 - 0.485) / 0.229, (0.5 - 0.456) / 0.224, (0.9 - 0.406) / 0.225], [1 / 0.229, 1 / 0.224, 1 / 0.225]],
+    // BGR: the model's input channel 0 is the image's blue.
+    ['BGR', { kind: 'unit' }, 'BGR', [0.9, 0.5, 0.2], [1, 1, 1]],
+  ])('%s', (_name, preprocessing, channelOrder, expectedInput, expectedGrad) => {
+    const model = identity(3);
+    const c = classifierFromModel(model, manifest({ inputSize: [1, 1], channels: 3, labels: labels3, preprocessing, channelOrder }), 't');
+    const start = tf.memory().numTensors;
+    const x = tf.tensor4d(pixel, [1, 1, 1, 3]);
+    const logits = c.logits(x);
+    const got = Array.from(logits.dataSync());
+    // d(sum of logits)/dx: the chain rule through the preprocessing, per channel.
+    const grad = tf.grad((images: tf.Tensor) => c.logits(images as tf.Tensor4D).sum())(x);
+    const g = Array.from(grad.dataSync());
+    for (let i = 0; i < 3; i++) {
+      expect(got[i]).toBeCloseTo(expectedInput[i], 4);
+      expect(g[i]).toBeCloseTo(expectedGrad[i], 3);
+    }
+    tf.dispose([x, logits, grad]);
+    expect(tf.memory().numTensors).toBe(start);
+    c.dispose();
+  });
+
+  it('probabilities become log-probabilities', () => {
+    const model = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [1, 1, 3] }), tf.layers.dense({ units: 3, useBias: false, activation: 'softmax' })] });
+    model.layers[1].setWeights([tf.eye(3)]);
+    const c = classifierFromModel(model, manifest({ inputSize: [1, 1], channels: 3, labels: labels3, outputs: 'probabilities' }), 'p');
+    const x = tf.tensor4d(pixel, [1, 1, 1, 3]);
+    const got = c.logits(x);
+    const z = Math.log(pixel.reduce((a, v) => a + Math.exp(v), 0));
+    const values = Array.from(got.dataSync());
+    for (let i = 0; i < 3; i++) expect(values[i]).toBeCloseTo(pixel[i] - z, 5);
+    tf.dispose([x, got]);
+    c.dispose();
+  });
+
+  it('grey images feed an RGB model (tiled) and RGB images a grey model (luma)', () => {
+    const rgbModel = identity(3);
+    const grey = classifierFromModel(rgbModel, manifest({ inputSize: [1, 1], channels: 1, labels: labels3 }), 'g');
+    expect(grey.inputShape).toEqual([1, 1, 1]);
+    const x1 = tf.tensor4d([0.4], [1, 1, 1, 1]);
+    const y1 = grey.logits(x1);
+    expect(Array.from(y1.dataSync()).map((v) => +v.toFixed(5))).toEqual([0.4, 0.4, 0.4]);
+    // A grey model with logits [v, −v] of its one input pixel v.
+    const greyModel = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [1, 1, 1] }), tf.layers.dense({ units: 2, useBias: false })] });
+    greyModel.layers[1].setWeights([tf.tensor2d([[1, -1]])]);
+    const rgb = classifierFromModel(greyModel, manifest({ inputSize: [1, 1], channels: 3, labels: ['x', 'y'] }), 'c');
+    expect(rgb.inputShape).toEqual([1, 1, 3]);
+    const x3 = tf.tensor4d(pixel, [1, 1, 1, 3]);
+    const y3 = rgb.logits(x3);
+    const luma = 0.299 * 0.2 + 0.587 * 0.5 + 0.114 * 0.9;
+    const v = Array.from(y3.dataSync());
+    expect(v[0]).toBeCloseTo(luma, 5);
+    expect(v[1]).toBeCloseTo(-luma, 5);
+    tf.dispose([x3, y3]);
+    rgb.dispose();
+    tf.dispose([x1, y1]);
+    grey.dispose();
+  });
+});
