@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, truncate, writeFile, mkdir, cp } from 'node:fs/promises';
+import { mkdtemp, rm, truncate, writeFile, mkdir, cp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -8,7 +8,7 @@ import { ModelError } from '../app/models/errors.js';
 import { createLeNet } from '../app/models/lenet.js';
 import { modelManifestSchema, type ModelManifest } from '../app/models/manifest.js';
 import { parseModelSource } from '../app/models/source.js';
-import { fileSystemSaveHandler, saveLayersModel } from '../app/node/model-io.js';
+import { saveLayersModel } from '../app/node/model-io.js';
 import { loadClassifier } from '../app/node/model-loader.js';
 
 let root: string;
@@ -249,5 +249,64 @@ describe('preprocessing happens inside logits, gradients w.r.t. [0,1] pixels', (
     rgb.dispose();
     tf.dispose([x1, y1]);
     grey.dispose();
+  });
+});
+
+describe('the seed LeNet', () => {
+  it('has the seed\'s layers, in order, and 21,840 parameters', () => {
+    const model = createLeNet();
+    const layers = model.layers.map((layer) => {
+      const c = layer.getConfig() as Record<string, unknown>;
+      return [layer.getClassName(), c.filters ?? c.units ?? c.rate ?? c.poolSize ?? null, c.kernelSize ?? c.noiseShape ?? c.activation ?? null];
+    });
+    expect(layers).toEqual([
+      ['Conv2D', 10, [5, 5]],
+      ['MaxPooling2D', [2, 2], null],
+      ['ReLU', null, null],
+      ['Conv2D', 20, [5, 5]],
+      ['Dropout', 0.5, [null, 1, 1, 20]],
+      ['MaxPooling2D', [2, 2], null],
+      ['ReLU', null, null],
+      ['Flatten', null, null],
+      ['Dense', 50, 'relu'],
+      ['Dropout', 0.5, null],
+      ['Dense', 10, 'linear'],
+    ]);
+    expect((model.layers[0].getConfig() as { padding: string }).padding).toBe('valid');
+    expect(model.inputs[0].shape).toEqual([null, 28, 28, 1]);
+    expect(model.outputs[0].shape).toEqual([null, 10]);
+    expect(model.countParams()).toBe(260 + 5020 + 16050 + 510);
+    model.dispose();
+  });
+
+  it('Dropout2d drops whole feature maps in training and nothing at inference', () => {
+    const model = createLeNet();
+    const drop = model.layers[4];
+    const x = tf.ones([2, 8, 8, 20]);
+    const train = drop.apply(x, { training: true }) as tf.Tensor;
+    const values = train.arraySync() as number[][][][];
+    // Each (image, channel) is all 0 or all 2 (kept units are scaled by 1/(1−0.5)).
+    for (let n = 0; n < 2; n++) for (let c = 0; c < 20; c++) {
+      const map = new Set(values[n].flatMap((row) => row.map((px) => px[c])));
+      expect(map.size).toBe(1);
+      expect([0, 2]).toContain([...map][0]);
+    }
+    const infer = drop.apply(x, { training: false }) as tf.Tensor;
+    expect(infer.sum().arraySync()).toBe(2 * 8 * 8 * 20);
+    tf.dispose([x, train, infer]);
+    model.dispose();
+  });
+
+  it('survives a save/load round trip with the same logits', async () => {
+    const model = createLeNet();
+    const folder = await savedFolder('lenet', model, manifest({ inputSize: [28, 28], labels: Array.from({ length: 10 }, (_, i) => String(i)) }));
+    const c = await loadClassifier({ kind: 'folder', path: folder });
+    const x = tf.randomUniform([3, 28, 28, 1], 0, 1, 'float32', 3) as tf.Tensor4D;
+    const a = model.predict(x) as tf.Tensor;
+    const b = c.logits(x);
+    expect(tf.max(tf.abs(tf.sub(a, b))).arraySync()).toBeLessThan(1e-5);
+    tf.dispose([x, a, b]);
+    c.dispose();
+    model.dispose();
   });
 });
