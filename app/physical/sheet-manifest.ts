@@ -1,0 +1,163 @@
+/**
+ * The sheet manifest: one JSON file per printed page (`sheet.manifest.json`, `sheet-2.manifest.json`,
+ * ...) that tells the photo analysis everything it needs without the PDF: which marker ids sit where
+ * on the page (mm), where each image is printed (mm), and, per cell, the source record it links to
+ * (image id, clean or adversarial, method, ε, true label, the digital top-5 of the clean and of the
+ * adversarial version, float and 8-bit quantized) so a photographed cell can be compared with its
+ * digital prediction (Kurakin et al. 2016, destruction rate).
+ *
+ * Coordinates are millimetres in page coordinates (origin top-left, y down), as in layout.ts; to get
+ * the pixel positions in the PNG written at `dpi`, use `mmToPixels` from layout.ts.
+ *
+ * Versioned: `schemaVersion: 1`. Add optional fields freely; change a field's meaning only with a new version.
+ */
+import { z } from 'zod';
+import { MARKER_DICTIONARY, MAX_SHEET_NUMBER, PAGE_CORNERS, markerIdsForSheet } from './markers.js';
+
+export const SHEET_MANIFEST_SCHEMA_VERSION = 1;
+
+export class SheetManifestError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SheetManifestError';
+  }
+}
+
+const pointMm = z.object({ x: z.number(), y: z.number() });
+const rectMm = z.object({ x: z.number(), y: z.number(), width: z.number().positive(), height: z.number().positive() });
+
+/** One class of a top-k list, as in the attack record (record.json). */
+const prediction = z.object({ label: z.number().int().nonnegative(), probability: z.number().min(0).max(1) });
+
+/** Top-5 as computed on the float image and after rounding to 8 bits (the printed form). */
+const digitalViews = z.object({
+  float: z.array(prediction).nullable(),
+  quantized: z.array(prediction).nullable(),
+});
+
+/** What the caller knows about an image before it is placed: the link to its digital record. */
+export const sheetCellSourceSchema = z.object({
+  kind: z.enum(['clean', 'adversarial']),
+  /** The image's id in its source (dataset id, file name). */
+  imageId: z.string().min(1),
+  /** Row in the source: the index in the attack record's `images`, or the CSV row. */
+  sourceIndex: z.number().int().nonnegative(),
+  /** The source PNG, relative to the source folder, when the image came from a file. */
+  file: z.string().nullable().default(null),
+  /** Attack method (fgsm, bim, ll, pgd, deepfool, or a foreign tool's name); null for clean images. */
+  method: z.string().nullable().default(null),
+  /** ε in [0,1] pixel units; null for clean images or unknown. */
+  epsilon: z.number().nonnegative().nullable().default(null),
+  trueLabel: z.number().int().nonnegative().nullable().default(null),
+  /** Target class of a targeted or least-likely attack. */
+  target: z.number().int().nonnegative().nullable().default(null),
+  /** Digital top-5 of this image's clean original and of its adversarial version (null when unknown, e.g. a folder of PNGs). */
+  digital: z
+    .object({ clean: digitalViews.nullable().default(null), adversarial: digitalViews.nullable().default(null) })
+    .default({ clean: null, adversarial: null }),
+});
+export type SheetCellSource = z.input<typeof sheetCellSourceSchema>;
+
+export const sheetCellSchema = sheetCellSourceSchema.extend({
+  /** Position on this page in reading order (layout.ts `CellPlacement.index`). */
+  index: z.number().int().nonnegative(),
+  role: z.enum(['single', 'clean', 'adversarial']),
+  /** The image's own pixel size and channel count, as embedded (printed at native size, no resampling). */
+  image: z.object({ width: z.number().int().positive(), height: z.number().int().positive(), channels: z.union([z.literal(1), z.literal(3)]) }),
+  /** Printed image rectangle: the region to rectify and crop. */
+  imageRectMm: rectMm,
+  borderRectMm: rectMm,
+  captionRectMm: rectMm,
+  caption: z.string(),
+});
+
+const markerRecord = z.object({
+  id: z.number().int().nonnegative(),
+  pageCorner: z.enum(['TL', 'TR', 'BR', 'BL']),
+  /** The marker's outer corners in OpenCV's order (marker TL, TR, BR, BL), mm. */
+  cornersMm: z.tuple([pointMm, pointMm, pointMm, pointMm]),
+});
+
+export const sheetManifestSchema = z
+  .object({
+    schemaVersion: z.literal(SHEET_MANIFEST_SCHEMA_VERSION),
+    /** Unique name of this printed page, e.g. "fgsm-mnist-20261128T2210-s3". */
+    sheetId: z.string().min(1),
+    /** Marker base: the page carries ids 4·sheetNumber + k. */
+    sheetNumber: z.number().int().min(0).max(MAX_SHEET_NUMBER),
+    /** 1-based page of the PDF this sheet is, and the PDF's page count. */
+    page: z.number().int().positive(),
+    pageCount: z.number().int().positive(),
+    experiment: z.string(),
+    modelId: z.string().nullable(),
+    /** ISO 8601. */
+    createdAt: z.string().min(1),
+    source: z.object({ kind: z.enum(['attack-record', 'folder', 'arrays']), path: z.string().nullable() }),
+    /** Class names when the source had them; index = label. */
+    classNames: z.array(z.string()).nullable().default(null),
+    paper: z.enum(['a4', 'letter']),
+    orientation: z.enum(['portrait', 'landscape']),
+    cellMm: z.number().positive(),
+    /** Resolution of the PNG rendering. */
+    dpi: z.number().positive(),
+    pairs: z.boolean(),
+    /** The layout options with defaults filled in: `computeSheetLayout(layoutOptions)` reproduces the geometry. */
+    layoutOptions: z.record(z.string(), z.unknown()),
+    markerDictionary: z.literal(MARKER_DICTIONARY),
+    geometry: z.object({
+      pageMm: z.object({ width: z.number().positive(), height: z.number().positive() }),
+      /** In page-corner order TL, TR, BR, BL. */
+      markers: z.tuple([markerRecord, markerRecord, markerRecord, markerRecord]),
+    }),
+    files: z.object({ pdf: z.string(), pdfPage: z.number().int().positive(), png: z.string() }),
+    cells: z.array(sheetCellSchema),
+  })
+  .superRefine((manifest, context) => {
+    const ids = markerIdsForSheet(manifest.sheetNumber);
+    manifest.geometry.markers.forEach((marker, k) => {
+      if (marker.id !== ids[k] || marker.pageCorner !== PAGE_CORNERS[k]) {
+        context.addIssue({
+          code: 'custom',
+          path: ['geometry', 'markers', k],
+          message: `sheet ${manifest.sheetNumber} has marker ${ids[k]} at ${PAGE_CORNERS[k]}, got ${marker.id} at ${marker.pageCorner}`,
+        });
+      }
+    });
+    if (manifest.page > manifest.pageCount) {
+      context.addIssue({ code: 'custom', path: ['page'], message: `page ${manifest.page} is beyond pageCount ${manifest.pageCount}` });
+    }
+    manifest.cells.forEach((cell, i) => {
+      if (cell.index !== i) context.addIssue({ code: 'custom', path: ['cells', i, 'index'], message: `expected ${i}, got ${cell.index}` });
+    });
+  });
+
+export type SheetManifest = z.infer<typeof sheetManifestSchema>;
+export type SheetCell = z.infer<typeof sheetCellSchema>;
+export type SheetPrediction = z.infer<typeof prediction>;
+
+/**
+ * Validates a parsed JSON value as a sheet manifest. Errors name the source and the first bad field,
+ * e.g. "sheet.manifest.json is not a valid sheet manifest: cells.3.epsilon: Invalid input: expected number, received string".
+ */
+export function parseSheetManifest(json: unknown, source = 'sheet manifest'): SheetManifest {
+  if (json !== null && typeof json === 'object' && 'schemaVersion' in json && json.schemaVersion !== SHEET_MANIFEST_SCHEMA_VERSION) {
+    throw new SheetManifestError(`${source} has schemaVersion ${String(json.schemaVersion)}; this Foolprint reads version ${SHEET_MANIFEST_SCHEMA_VERSION}`);
+  }
+  const parsed = sheetManifestSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new SheetManifestError(`${source} is not a valid sheet manifest: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+/** Parses manifest text (a file's contents), with a clear error for text that is not JSON. */
+export function parseSheetManifestText(text: string, source = 'sheet manifest'): SheetManifest {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new SheetManifestError(`${source} is not JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return parseSheetManifest(json, source);
+}
