@@ -1,0 +1,62 @@
+import * as tf from '@tensorflow/tfjs';
+import type { KernelConfig } from '@tensorflow/tfjs';
+import { conv2DBackpropFilterKernel } from './conv2d-backprop-filter.js';
+import { makeConv2DBackpropInputKernel } from './conv2d-backprop-input.js';
+import { depthwiseBackpropFilterKernel, depthwiseBackpropInputKernel } from './depthwise-backprop.js';
+import { makeMaxPoolGradKernel } from './max-pool-grad.js';
+import type { WasmKernelFunc } from './wasm-backend.js';
+
+/**
+ * Faster and missing gradient kernels for TF.js's WASM backend (issue 2, "Compute engine").
+ * Replacements keep the original kernel as the fallback for cases they do not cover.
+ */
+export const FAST_WASM_KERNELS = [
+  'Conv2DBackpropInput', 'MaxPoolGrad', 'DepthwiseConv2dNativeBackpropInput',
+  'DepthwiseConv2dNativeBackpropFilter', 'Conv2DBackpropFilter',
+] as const;
+
+/** The backend's own kernels we replaced, kept for fallbacks and for tests that compare against them. */
+const originals = new Map<string, KernelConfig>();
+
+function replace(kernelName: string, make: (original: WasmKernelFunc) => KernelConfig): void {
+  const current = tf.getKernel(kernelName, 'wasm');
+  if (!current) return;
+  originals.set(kernelName, current);
+  tf.unregisterKernel(kernelName, 'wasm');
+  tf.registerKernel(make(current.kernelFunc as unknown as WasmKernelFunc));
+}
+
+function add(config: KernelConfig): void {
+  if (!tf.getKernel(config.kernelName, 'wasm')) tf.registerKernel(config);
+}
+
+let registered = false;
+
+/**
+ * Registers the kernels for 'wasm' (idempotent). Call after importing @tensorflow/tfjs-backend-wasm,
+ * which registers the originals. Returns the names of the kernels now in place.
+ */
+export function registerFastWasmKernels(): string[] {
+  if (registered) return [...FAST_WASM_KERNELS];
+  if (!tf.getKernel('Conv2D', 'wasm')) return [];
+  replace('Conv2DBackpropInput', makeConv2DBackpropInputKernel);
+  replace('MaxPoolGrad', makeMaxPoolGradKernel);
+  add(depthwiseBackpropInputKernel);
+  add(depthwiseBackpropFilterKernel);
+  add(conv2DBackpropFilterKernel);
+  registered = true;
+  return [...FAST_WASM_KERNELS];
+}
+
+/**
+ * Puts the backend's original Conv2DBackpropInput and MaxPoolGrad back (the added kernels stay, they
+ * had no original). For benchmarks and tests that measure the difference.
+ */
+export function restoreOriginalWasmKernels(): void {
+  for (const [name, config] of originals) {
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel(config);
+  }
+  originals.clear();
+  registered = false;
+}

@@ -1,0 +1,250 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../app/node/backend.js';
+
+/**
+ * Every kernel app/engine/kernels registers for WASM, checked against TF.js's CPU backend (the
+ * reference implementation) over a table of shapes, strides, paddings and channel counts.
+ */
+
+type Pad = 'valid' | 'same' | number | [[0, 0], [number, number], [number, number], [0, 0]];
+
+/** Deterministic pseudo-random values (LCG) so every run checks the same numbers. */
+function values(size: number, seed: number, scale = 1, levels = 0): Float32Array {
+  const out = new Float32Array(size);
+  let s = seed >>> 0;
+  for (let i = 0; i < size; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    const u = s / 2 ** 32;
+    out[i] = levels > 0 ? Math.floor(u * levels) * scale : (u * 2 - 1) * scale;
+  }
+  return out;
+}
+
+function size(shape: number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+async function on(backend: 'wasm' | 'cpu', run: () => tf.Tensor): Promise<Float32Array> {
+  await tf.setBackend(backend);
+  const before = tf.memory();
+  const t = run();
+  const data = (await t.data()) as Float32Array;
+  t.dispose();
+  const after = tf.memory();
+  expect(after.numTensors).toBe(before.numTensors);
+  // Intermediate heap buffers a kernel allocates must be freed too.
+  expect(after.numDataBuffers).toBe(before.numDataBuffers);
+  return data;
+}
+
+/** max |a−b| ≤ 1e-5 · max(1, max |b|): absolute for O(1) values, relative where values are large. */
+function expectClose(actual: Float32Array, expected: Float32Array): void {
+  expect(actual.length).toBe(expected.length);
+  let maxDiff = 0;
+  let maxRef = 0;
+  for (let i = 0; i < expected.length; i++) {
+    maxDiff = Math.max(maxDiff, Math.abs(actual[i] - expected[i]));
+    maxRef = Math.max(maxRef, Math.abs(expected[i]));
+  }
+  expect(Number.isFinite(maxDiff)).toBe(true);
+  expect(maxDiff).toBeLessThanOrEqual(1e-5 * Math.max(1, maxRef));
+  // A kernel that returns zeros would pass against zeros: make sure the case has signal.
+  expect(maxRef).toBeGreaterThan(0);
+}
+
+async function compare(run: () => tf.Tensor): Promise<void> {
+  const fast = await on('wasm', run);
+  const reference = await on('cpu', run);
+  expectClose(fast, reference);
+}
+
+beforeAll(async () => {
+  const info = await initBackend({ prefer: 'wasm' });
+  expect(info.name).toBe('wasm');
+});
+
+describe('Conv2DBackpropInput on WASM (convolution with the flipped, transposed kernel)', () => {
+  const cases: [string, number[], [number, number], number, [number, number], Pad, number][] = [
+    ['LeNet conv1', [3, 28, 28, 1], [5, 5], 10, [1, 1], 'valid', 1],
+    ['LeNet conv2', [3, 12, 12, 10], [5, 5], 20, [1, 1], 'valid', 1],
+    ['3x3 same stride 1', [2, 9, 9, 3], [3, 3], 4, [1, 1], 'same', 1],
+    ['3x3 same stride 2, odd size', [2, 9, 9, 3], [3, 3], 5, [2, 2], 'same', 1],
+    ['3x3 valid stride 2, uncovered edge', [2, 10, 11, 2], [3, 3], 4, [2, 2], 'valid', 1],
+    ['1x1 same stride 2', [1, 8, 8, 4], [1, 1], 6, [2, 2], 'same', 1],
+    ['2x2 valid stride 3', [2, 11, 10, 3], [2, 2], 3, [3, 3], 'valid', 1],
+    ['3x2 kernel, strides 2x1, same', [2, 7, 8, 3], [3, 2], 4, [2, 1], 'same', 1],
+    ['explicit padding', [2, 8, 7, 2], [3, 3], 3, [1, 1], [[0, 0], [1, 2], [2, 1], [0, 0]], 1],
+    ['large values (relative)', [2, 10, 10, 8], [3, 3], 16, [1, 1], 'same', 1000],
+    ['padding beyond the kernel (falls back to the original)', [1, 6, 6, 2], [2, 2], 3, [1, 1], [[0, 0], [3, 0], [0, 0], [0, 0]], 1],
+  ];
+  it.each(cases)('%s', async (_name, xShape, [kh, kw], outC, strides, pad, scale) => {
+    const filterShape = [kh, kw, xShape[3], outC] as [number, number, number, number];
+    const yShape = tf.tidy(() => tf.conv2d(tf.zeros(xShape) as tf.Tensor4D, tf.zeros(filterShape) as tf.Tensor4D, strides, pad as any).shape);
+    const dy = values(size(yShape), 7, scale);
+    const w = values(size(filterShape), 11, 1);
+    await compare(() => tf.tidy(() => tf.engine().runKernel('Conv2DBackpropInput',
+      { dy: tf.tensor(dy, yShape), filter: tf.tensor(w, filterShape) },
+      { strides, pad, dataFormat: 'NHWC', inputShape: xShape, dimRoundingMode: undefined } as any) as tf.Tensor));
+  });
+});
+
+describe('Conv2DBackpropFilter on WASM (added)', () => {
+  const cases: [string, number[], [number, number], number, [number, number], Pad][] = [
+    ['LeNet conv2', [4, 12, 12, 10], [5, 5], 20, [1, 1], 'valid'],
+    ['3x3 same stride 2', [2, 9, 9, 3], [3, 3], 5, [2, 2], 'same'],
+    ['3x3 valid stride 2, uncovered edge', [2, 10, 11, 2], [3, 3], 4, [2, 2], 'valid'],
+    ['3x2 kernel, strides 2x1, same', [2, 7, 8, 3], [3, 2], 4, [2, 1], 'same'],
+  ];
+  it.each(cases)('%s', async (_name, xShape, [kh, kw], outC, strides, pad) => {
+    const filterShape = [kh, kw, xShape[3], outC] as [number, number, number, number];
+    const yShape = tf.tidy(() => tf.conv2d(tf.zeros(xShape) as tf.Tensor4D, tf.zeros(filterShape) as tf.Tensor4D, strides, pad as any).shape);
+    const x = values(size(xShape), 3);
+    const dy = values(size(yShape), 5);
+    await compare(() => tf.tidy(() => tf.engine().runKernel('Conv2DBackpropFilter',
+      { x: tf.tensor(x, xShape), dy: tf.tensor(dy, yShape) },
+      { strides, pad, dataFormat: 'NHWC', filterShape, dimRoundingMode: undefined } as any) as tf.Tensor));
+  });
+});
+
+describe('MaxPoolGrad on WASM (one scan per window, first maximum wins)', () => {
+  const cases: [string, number[], [number, number], [number, number], 'valid' | 'same', number][] = [
+    ['LeNet pool1 2x2/2, many ties', [3, 24, 24, 10], [2, 2], [2, 2], 'valid', 3],
+    ['LeNet pool2 2x2/2, distinct values', [3, 8, 8, 20], [2, 2], [2, 2], 'valid', 0],
+    ['2x2/2 on odd size (last row and column dropped)', [2, 25, 25, 3], [2, 2], [2, 2], 'valid', 0],
+    ['3x3/2 same, overlapping windows with ties', [2, 9, 9, 4], [3, 3], [2, 2], 'same', 4],
+    ['3x3/1 same, overlapping', [2, 7, 7, 2], [3, 3], [1, 1], 'same', 0],
+    ['2x3/1x2 valid', [2, 8, 9, 3], [2, 3], [1, 2], 'valid', 0],
+  ];
+  it.each(cases)('%s', async (_name, xShape, filterSize, strides, pad, levels) => {
+    const x = values(size(xShape), 13, 1, levels);
+    await compare(() => tf.tidy(() => {
+      const input = tf.tensor(x, xShape) as tf.Tensor4D;
+      const output = tf.maxPool(input, filterSize, strides, pad);
+      const dy = tf.tensor(values(output.size, 17), output.shape);
+      return tf.engine().runKernel('MaxPoolGrad', { dy, input, output },
+        { filterSize, strides, pad, dimRoundingMode: undefined } as any) as tf.Tensor;
+    }));
+  });
+});
+
+describe('DepthwiseConv2dNative gradients on WASM (added)', () => {
+  const cases: [string, number[], [number, number], number, [number, number], 'valid' | 'same', [number, number]][] = [
+    ['3x3 s1 same', [2, 8, 8, 4], [3, 3], 1, [1, 1], 'same', [1, 1]],
+    ['3x3 s2 same (MobileNet downsampling)', [2, 9, 9, 4], [3, 3], 1, [2, 2], 'same', [1, 1]],
+    ['3x3 s2 same, even size', [2, 8, 8, 3], [3, 3], 1, [2, 2], 'same', [1, 1]],
+    ['3x3 s1 valid, multiplier 2', [2, 7, 7, 3], [3, 3], 2, [1, 1], 'valid', [1, 1]],
+    ['3x3 s2 valid, uncovered edge', [2, 10, 11, 2], [3, 3], 1, [2, 2], 'valid', [1, 1]],
+    ['5x5 s2 same, multiplier 3', [1, 11, 11, 2], [5, 5], 3, [2, 2], 'same', [1, 1]],
+  ];
+  it.each(cases)('input gradient: %s', async (_name, xShape, [kh, kw], m, strides, pad, dilations) => {
+    const filterShape = [kh, kw, xShape[3], m] as [number, number, number, number];
+    const yShape = tf.tidy(() => tf.depthwiseConv2d(tf.zeros(xShape) as tf.Tensor4D, tf.zeros(filterShape) as tf.Tensor4D, strides, pad, 'NHWC', dilations).shape);
+    const dy = values(size(yShape), 19);
+    const w = values(size(filterShape), 23);
+    await compare(() => tf.tidy(() => tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput',
+      { dy: tf.tensor(dy, yShape), filter: tf.tensor(w, filterShape) },
+      { strides, dilations, pad, inputShape: xShape, dimRoundingMode: undefined } as any) as tf.Tensor));
+  });
+  it.each(cases)('filter gradient: %s', async (_name, xShape, [kh, kw], m, strides, pad, dilations) => {
+    const filterShape = [kh, kw, xShape[3], m] as [number, number, number, number];
+    const yShape = tf.tidy(() => tf.depthwiseConv2d(tf.zeros(xShape) as tf.Tensor4D, tf.zeros(filterShape) as tf.Tensor4D, strides, pad, 'NHWC', dilations).shape);
+    const x = values(size(xShape), 29);
+    const dy = values(size(yShape), 31);
+    await compare(() => tf.tidy(() => tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter',
+      { x: tf.tensor(x, xShape), dy: tf.tensor(dy, yShape) },
+      { strides, dilations, pad, filterShape, dimRoundingMode: undefined } as any) as tf.Tensor));
+  });
+});
+
+/** W with d−1 zeros inserted between taps: a dilation-d convolution with W is a dilation-1 one with this. */
+function zeroInsertedFilter(w: Float32Array, [kh, kw, c, m]: number[], d: number): { data: Float32Array; shape: number[] } {
+  const ekh = (kh - 1) * d + 1;
+  const ekw = (kw - 1) * d + 1;
+  const out = new Float32Array(ekh * ekw * c * m);
+  for (let a = 0; a < kh; a++) {
+    for (let b = 0; b < kw; b++) {
+      out.set(w.subarray((a * kw + b) * c * m, (a * kw + b + 1) * c * m), (a * d * ekw + b * d) * c * m);
+    }
+  }
+  return { data: out, shape: [ekh, ekw, c, m] };
+}
+
+describe('DepthwiseConv2dNative gradients with dilation 2 on WASM', () => {
+  // TF.js's own kernels do not support dilation in these gradients, so the reference is the CPU
+  // gradient of the equivalent dilation-1 convolution with a zero-inserted 5x5 filter.
+  const xShape = [2, 9, 9, 3];
+  const filterShape = [3, 3, 3, 2];
+  const yShape = [2, 9, 9, 6];
+  const w = values(size(filterShape), 37);
+  const dy = values(size(yShape), 39);
+  const x = values(size(xShape), 41);
+  const wide = zeroInsertedFilter(w, filterShape, 2);
+
+  it('input gradient, 3x3 same, multiplier 2', async () => {
+    const fast = await on('wasm', () => tf.tidy(() => tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput',
+      { dy: tf.tensor(dy, yShape), filter: tf.tensor(w, filterShape) },
+      { strides: [1, 1], dilations: [2, 2], pad: 'same', inputShape: xShape } as any) as tf.Tensor));
+    const reference = await on('cpu', () => tf.tidy(() => tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput',
+      { dy: tf.tensor(dy, yShape), filter: tf.tensor(wide.data, wide.shape) },
+      { strides: [1, 1], dilations: [1, 1], pad: 'same', inputShape: xShape } as any) as tf.Tensor));
+    expectClose(fast, reference);
+  });
+
+  it('filter gradient, 3x3 same, multiplier 2', async () => {
+    const fast = await on('wasm', () => tf.tidy(() => tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter',
+      { x: tf.tensor(x, xShape), dy: tf.tensor(dy, yShape) },
+      { strides: [1, 1], dilations: [2, 2], pad: 'same', filterShape } as any) as tf.Tensor));
+    const wideGradient = await on('cpu', () => tf.tidy(() => tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter',
+      { x: tf.tensor(x, xShape), dy: tf.tensor(dy, yShape) },
+      { strides: [1, 1], dilations: [1, 1], pad: 'same', filterShape: wide.shape } as any) as tf.Tensor));
+    // The taps of the wide filter that exist in the dilated one.
+    const reference = new Float32Array(size(filterShape));
+    const cm = 6;
+    for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) {
+      reference.set(wideGradient.subarray((a * 2 * 5 + b * 2) * cm, (a * 2 * 5 + b * 2 + 1) * cm), (a * 3 + b) * cm);
+    }
+    expectClose(fast, reference);
+  });
+});
+
+describe('full gradients on WASM equal the CPU backend', () => {
+  /** A small MobileNet-style stack: conv s2, depthwise s1 same, depthwise s2 valid (multiplier 2), pointwise, pooled logits. */
+  function depthwiseModelGradient(): tf.Tensor {
+    return tf.tidy(() => {
+      const x = tf.tensor(values(2 * 17 * 17 * 3, 41, 0.5), [2, 17, 17, 3]).add(0.5) as tf.Tensor4D;
+      const w1 = tf.tensor4d(values(3 * 3 * 3 * 8, 43, 0.4), [3, 3, 3, 8]);
+      const d1 = tf.tensor4d(values(3 * 3 * 8 * 1, 47, 0.4), [3, 3, 8, 1]);
+      const d2 = tf.tensor4d(values(3 * 3 * 8 * 2, 53, 0.4), [3, 3, 8, 2]);
+      const p = tf.tensor4d(values(16 * 5, 59, 0.4), [1, 1, 16, 5]);
+      const target = tf.oneHot(tf.tensor1d([1, 3], 'int32'), 5);
+      const loss = (img: tf.Tensor4D) => {
+        let h = tf.relu(tf.conv2d(img, w1, 2, 'same'));
+        h = tf.relu(tf.depthwiseConv2d(h, d1, 1, 'same'));
+        h = tf.relu(tf.depthwiseConv2d(h, d2, 2, 'valid'));
+        h = tf.conv2d(h, p, 1, 'valid');
+        const logits = tf.mean(h, [1, 2]) as tf.Tensor2D;
+        return tf.losses.softmaxCrossEntropy(target, logits) as tf.Scalar;
+      };
+      return tf.grad(loss)(x);
+    });
+  }
+  it('a depthwise-separable model (strides 1 and 2, same and valid)', async () => {
+    await compare(depthwiseModelGradient);
+  });
+
+  it('LeNet (conv 5x5, max-pool 2, dense) input gradient', async () => {
+    await compare(() => tf.tidy(() => {
+      const x = tf.tensor(values(4 * 28 * 28, 61, 1, 4), [4, 28, 28, 1]).div(3) as tf.Tensor4D;
+      const c1 = tf.tensor4d(values(5 * 5 * 1 * 10, 67, 0.3), [5, 5, 1, 10]);
+      const c2 = tf.tensor4d(values(5 * 5 * 10 * 20, 71, 0.1), [5, 5, 10, 20]);
+      const f1 = tf.tensor2d(values(320 * 10, 73, 0.1), [320, 10]);
+      const target = tf.oneHot(tf.tensor1d([0, 3, 7, 9], 'int32'), 10);
+      return tf.grad((img: tf.Tensor4D) => {
+        let h = tf.relu(tf.maxPool(tf.conv2d(img, c1, 1, 'valid'), 2, 2, 'valid'));
+        h = tf.relu(tf.maxPool(tf.conv2d(h, c2, 1, 'valid'), 2, 2, 'valid'));
+        return tf.losses.softmaxCrossEntropy(target, tf.matMul(h.reshape([4, 320]), f1)) as tf.Scalar;
+      })(x);
+    }));
+  });
+});
