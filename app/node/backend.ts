@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import type * as tfWasm from '@tensorflow/tfjs-backend-wasm';
 import { registerFastWasmKernels } from '../engine/kernels/index.js';
 
 /**
@@ -64,7 +65,7 @@ async function tryTensorflow(notes: string[]): Promise<boolean> {
   return true;
 }
 
-let wasmModule: typeof import('@tensorflow/tfjs-backend-wasm') | undefined;
+let wasmModule: typeof tfWasm | undefined;
 
 async function tryWasm(notes: string[]): Promise<{ simd: boolean; threads: number } | undefined> {
   try {
