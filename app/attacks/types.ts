@@ -39,6 +39,13 @@ export interface AttackOptions {
   keepImages?: boolean;
   /** How many top classes to report per image (default 5, at most numClasses). */
   topK?: number;
+  /** Images per internal chunk (default 256): bounds memory whatever N is. */
+  batchSize?: number;
+  /**
+   * Global index of the first image (default 0). PGD draws image i's random start from
+   * (seed, indexOffset + i), so a batch split across workers gets the same starts as one run.
+   */
+  indexOffset?: number;
 }
 
 /** Top-k predictions of N images: row i holds labels[i*k .. i*k+k) in decreasing probability. */
@@ -56,6 +63,8 @@ export interface AdversarialView {
   /** Per image: ‖x_adv − x‖∞ and ‖x_adv − x‖₂ in [0,1] pixel units. */
   linf: Float32Array;
   l2: Float32Array;
+  /** Per image: top-1 equals the target (targeted and least-likely attacks only). */
+  targetHit?: Uint8Array;
 }
 
 export interface EpsilonResult {
@@ -69,6 +78,9 @@ export interface EpsilonResult {
   perturbation?: Float32Array;
   /** Iterations actually run per image (DeepFool) or the step count (iterative methods). */
   iterations?: Int32Array;
+  /** Iterative methods: the step count and step size α really used at this ε. */
+  steps?: number;
+  stepSize?: number;
 }
 
 export interface AttackResult {

@@ -1,0 +1,87 @@
+/**
+ * How adversarial images are judged: top-k after the attack, the success flag of the criterion and
+ * the perturbation norms, once on the float images and once after 8-bit quantisation, the form
+ * saved to PNG and printed (an attack that only works in float does not survive saving).
+ */
+import type { Classifier } from '../engine/classifier.js';
+import { predictTopK } from '../engine/predict.js';
+import type { AdversarialView } from './types.js';
+
+/** round(x·255)/255 per pixel, half away from zero as an 8-bit PNG writer rounds (Math.round). */
+export function quantize8bit(images: Float32Array): Float32Array {
+  const out = new Float32Array(images.length);
+  for (let i = 0; i < images.length; i++) out[i] = Math.round(images[i] * 255) / 255;
+  return out;
+}
+
+/** Per-image ‖adv − clean‖∞ and ‖adv − clean‖₂ (accumulated in float64). */
+export function perturbationNorms(clean: Float32Array, adversarial: Float32Array, n: number): { linf: Float32Array; l2: Float32Array } {
+  const linf = new Float32Array(n);
+  const l2 = new Float32Array(n);
+  const size = n === 0 ? 0 : clean.length / n;
+  for (let i = 0; i < n; i++) {
+    let max = 0;
+    let sq = 0;
+    for (let j = i * size; j < (i + 1) * size; j++) {
+      const d = Math.abs(adversarial[j] - clean[j]);
+      if (d > max) max = d;
+      sq += d * d;
+    }
+    linf[i] = max;
+    l2[i] = Math.sqrt(sq);
+  }
+  return { linf, l2 };
+}
+
+export interface ViewCriterion {
+  labels: Int32Array;
+  /** Targets (targeted criterion or least-likely classes): fills targetHit. */
+  targets?: Int32Array;
+  /** Success means top-1 = target (targeted) rather than top-1 ≠ label. */
+  targeted: boolean;
+}
+
+export function evaluateView(
+  classifier: Classifier,
+  clean: Float32Array,
+  adversarial: Float32Array,
+  criterion: ViewCriterion,
+  k: number,
+  batchSize: number,
+): AdversarialView {
+  const n = criterion.labels.length;
+  const after = predictTopK(classifier, adversarial, k, batchSize);
+  const success = new Uint8Array(n);
+  const targetHit = criterion.targets ? new Uint8Array(n) : undefined;
+  for (let i = 0; i < n; i++) {
+    const top1 = after.labels[i * k];
+    success[i] = criterion.targeted ? Number(top1 === criterion.targets![i]) : Number(top1 !== criterion.labels[i]);
+    if (targetHit) targetHit[i] = Number(top1 === criterion.targets![i]);
+  }
+  const view: AdversarialView = { after, success, ...perturbationNorms(clean, adversarial, n) };
+  if (targetHit) view.targetHit = targetHit;
+  return view;
+}
+
+/** An empty view for n images, filled chunk by chunk with writeView. */
+export function allocateView(n: number, k: number, withTargets: boolean): AdversarialView {
+  const view: AdversarialView = {
+    after: { k, labels: new Int32Array(n * k), probs: new Float32Array(n * k) },
+    success: new Uint8Array(n),
+    linf: new Float32Array(n),
+    l2: new Float32Array(n),
+  };
+  if (withTargets) view.targetHit = new Uint8Array(n);
+  return view;
+}
+
+/** Copies a chunk's view into the whole-run view at image `offset`. */
+export function writeView(into: AdversarialView, chunk: AdversarialView, offset: number): void {
+  const k = into.after.k;
+  into.after.labels.set(chunk.after.labels, offset * k);
+  into.after.probs.set(chunk.after.probs, offset * k);
+  into.success.set(chunk.success, offset);
+  into.linf.set(chunk.linf, offset);
+  into.l2.set(chunk.l2, offset);
+  if (into.targetHit && chunk.targetHit) into.targetHit.set(chunk.targetHit, offset);
+}

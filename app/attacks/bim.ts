@@ -1,0 +1,33 @@
+/**
+ * BIM, the basic iterative method. Kurakin, Goodfellow & Bengio 2016, "Adversarial examples in the
+ * physical world", §2.2.
+ *
+ *   X₀ = X,  X_{N+1} = Clip_{X,ε}{ X_N + α·sign(∇X J(X_N, y_true)) }   (targeted: − α·sign(∇X J(X_N, t)))
+ *
+ * Defaults from the paper: α = 1/255 (one grey level), steps = min(ε·255 + 4, 1.25·ε·255) rounded,
+ * at least 1; loss 'ce'; norm 'linf' ('l2' takes L2-normalised steps and projects on the L2 ball).
+ */
+import { iterativeAttack } from './iterative.js';
+import type { AttackChunk, ChunkOutcome, StepSchedule } from './iterative.js';
+import type { ResolvedOptions } from './options.js';
+
+/** Kurakin et al.'s schedule with ε in grey levels: enough steps to reach the edge of the ball, and a few more. */
+export function bimSchedule(epsilon: number, o: Pick<ResolvedOptions, 'steps' | 'stepSize'>): StepSchedule {
+  const levels = epsilon * 255;
+  return {
+    steps: o.steps ?? Math.max(1, Math.round(Math.min(levels + 4, 1.25 * levels))),
+    stepSize: o.stepSize ?? 1 / 255,
+  };
+}
+
+export async function bimChunk(chunk: AttackChunk, epsilon: number, o: ResolvedOptions): Promise<ChunkOutcome> {
+  const targeted = o.criterion.kind === 'targeted';
+  const adversarial = await iterativeAttack(
+    chunk.classifier,
+    chunk.images,
+    targeted ? chunk.targets! : chunk.labels,
+    { ...bimSchedule(epsilon, o), epsilon, norm: o.norm, loss: o.loss, targeted },
+    chunk.onStep,
+  );
+  return { adversarial };
+}

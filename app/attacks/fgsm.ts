@@ -1,0 +1,29 @@
+/**
+ * FGSM, the fast gradient sign method. Goodfellow, Shlens & Szegedy 2014, "Explaining and
+ * Harnessing Adversarial Examples", eq. (3).
+ *
+ *   untargeted: x_adv = clip_[0,1](x + ε·sign(∇x J(x, y)));   targeted: x − ε·sign(∇x J(x, t))
+ *
+ * The one-step case of the iterative core (step size α = ε, no random start), as Foolbox's
+ * LinfFastGradientAttack. Defaults: loss 'ce'; norm 'linf' ('l2' gives the fast gradient method
+ * x + ε·∇J/‖∇J‖₂).
+ */
+import { iterativeAttack } from './iterative.js';
+import type { AttackChunk, ChunkOutcome, StepSchedule } from './iterative.js';
+import type { ResolvedOptions } from './options.js';
+
+export function fgsmSchedule(epsilon: number): StepSchedule {
+  return { steps: 1, stepSize: epsilon };
+}
+
+export async function fgsmChunk(chunk: AttackChunk, epsilon: number, o: ResolvedOptions): Promise<ChunkOutcome> {
+  const targeted = o.criterion.kind === 'targeted';
+  const adversarial = await iterativeAttack(
+    chunk.classifier,
+    chunk.images,
+    targeted ? chunk.targets! : chunk.labels,
+    { ...fgsmSchedule(epsilon), epsilon, norm: o.norm, loss: o.loss, targeted },
+    chunk.onStep,
+  );
+  return { adversarial };
+}

@@ -1,0 +1,188 @@
+/**
+ * runAttack: the one entry point of every attack (FGSM, BIM, least-likely, PGD, DeepFool).
+ *
+ * Images are N×H×W×C in [0,1] (the classifier's inputShape), labels N true classes. The work runs in
+ * internal chunks of `batchSize` images (default 256); every per-image array of the result is
+ * image-major and no image depends on another (PGD's random start of image i comes from
+ * (seed, indexOffset + i)), so a caller may split a batch across workers and concatenate the results.
+ * Between steps it yields to the event loop, reports progress in image-steps and honours
+ * `control.signal` by throwing CancelledError; no tensor outlives a call, whether it succeeds or throws.
+ */
+import type { Classifier } from '../engine/classifier.js';
+import { predictTopK } from '../engine/predict.js';
+import { allocateView, evaluateView, quantize8bit, writeView } from './adversarial-view.js';
+import type { ViewCriterion } from './adversarial-view.js';
+import { bimChunk, bimSchedule } from './bim.js';
+import { deepfoolChunk } from './deepfool.js';
+import { fgsmChunk, fgsmSchedule } from './fgsm.js';
+import type { AttackChunk, ChunkOutcome, StepHook, StepSchedule } from './iterative.js';
+import { leastLikelyChunk, leastLikelyClasses, leastLikelySchedule } from './least-likely.js';
+import { reportedOptions, resolveAttackInputs } from './options.js';
+import type { ResolvedOptions } from './options.js';
+import { pgdChunk, pgdSchedule } from './pgd.js';
+import { CancelledError } from './types.js';
+import type { AttackOptions, AttackResult, EpsilonResult, RunControl } from './types.js';
+
+export { AttackInputError, GradientUnavailableError } from './errors.js';
+export { CancelledError } from './types.js';
+export { ATTACK_METHODS, DEFAULT_ATTACK_BATCH } from './options.js';
+export { leastLikelyClasses } from './least-likely.js';
+export { quantize8bit, perturbationNorms } from './adversarial-view.js';
+
+/** Steps and α of an iterative method at ε (DeepFool has none: it is run once for all ε). */
+function scheduleFor(o: ResolvedOptions, epsilon: number): StepSchedule | undefined {
+  switch (o.method) {
+    case 'fgsm':
+      return fgsmSchedule(epsilon);
+    case 'bim':
+      return bimSchedule(epsilon, o);
+    case 'll':
+      return leastLikelySchedule(epsilon, o);
+    case 'pgd':
+      return pgdSchedule(epsilon, o);
+    case 'deepfool':
+      return undefined;
+  }
+}
+
+/** Lets a worker thread receive a cancel message between steps. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+type ChunkAttack = (chunk: AttackChunk) => Promise<ChunkOutcome>;
+
+/** Attacks all images chunk by chunk and judges each chunk (float and 8-bit) as soon as it is done. */
+async function attackInChunks(
+  classifier: Classifier,
+  images: Float32Array,
+  labels: Int32Array,
+  criterion: ViewCriterion,
+  o: ResolvedOptions,
+  attack: ChunkAttack,
+  onStep: StepHook,
+): Promise<Omit<EpsilonResult, 'epsilon'>> {
+  const n = labels.length;
+  const size = classifier.inputShape[0] * classifier.inputShape[1] * classifier.inputShape[2];
+  const withTargets = criterion.targets !== undefined;
+  const float = allocateView(n, o.topK, withTargets);
+  const quantized = allocateView(n, o.topK, withTargets);
+  const adversarial = o.keepImages ? new Float32Array(n * size) : undefined;
+  let iterations: Int32Array | undefined;
+  for (let start = 0; start < n; start += o.batchSize) {
+    const end = Math.min(n, start + o.batchSize);
+    const clean = images.subarray(start * size, end * size);
+    const chunkCriterion: ViewCriterion = {
+      labels: labels.subarray(start, end),
+      targets: criterion.targets?.subarray(start, end),
+      targeted: criterion.targeted,
+    };
+    const outcome = await attack({
+      classifier,
+      images: clean,
+      labels: chunkCriterion.labels,
+      targets: chunkCriterion.targets,
+      firstImageIndex: o.indexOffset + start,
+      onStep,
+    });
+    writeView(float, evaluateView(classifier, clean, outcome.adversarial, chunkCriterion, o.topK, o.batchSize), start);
+    writeView(quantized, evaluateView(classifier, clean, quantize8bit(outcome.adversarial), chunkCriterion, o.topK, o.batchSize), start);
+    adversarial?.set(outcome.adversarial, start * size);
+    if (outcome.iterations) {
+      iterations ??= new Int32Array(n);
+      iterations.set(outcome.iterations, start);
+    }
+  }
+  const result: Omit<EpsilonResult, 'epsilon'> = { float, quantized };
+  if (adversarial) {
+    result.adversarial = adversarial;
+    const perturbation = new Float32Array(adversarial.length);
+    for (let j = 0; j < perturbation.length; j++) perturbation[j] = adversarial[j] - images[j];
+    result.perturbation = perturbation;
+  }
+  if (iterations) result.iterations = iterations;
+  return result;
+}
+
+/**
+ * Runs one attack over a list of ε and returns per-ε results (always an array, even for one ε).
+ * DeepFool has no budget: it runs once and the same result is reported under every ε of the list
+ * (pass [0] when the budget means nothing to you).
+ * Throws AttackInputError on bad inputs, GradientUnavailableError when the model has no input
+ * gradient, CancelledError when `control.signal` aborts.
+ */
+export async function runAttack(
+  classifier: Classifier,
+  images: Float32Array,
+  labels: Int32Array,
+  options: AttackOptions,
+  control?: RunControl,
+): Promise<AttackResult> {
+  const o = resolveAttackInputs(classifier, images, labels, options);
+  if (control?.signal?.aborted) throw new CancelledError();
+  const n = labels.length;
+  const [h, w, c] = classifier.inputShape;
+
+  const before = predictTopK(classifier, images, o.topK, o.batchSize);
+  const targets =
+    o.method === 'll'
+      ? leastLikelyClasses(classifier, images, o.batchSize)
+      : o.criterion.kind === 'targeted'
+        ? o.criterion.targets
+        : undefined;
+  const criterion: ViewCriterion = { labels, targets, targeted: o.criterion.kind === 'targeted' };
+
+  const schedules = o.epsilons.map((eps) => scheduleFor(o, eps));
+  const runsPerEpsilon = o.method === 'pgd' ? o.restarts : 1;
+  const total =
+    o.method === 'deepfool'
+      ? n * o.maxIterations
+      : schedules.reduce((sum, s) => sum + n * s!.steps * runsPerEpsilon, 0);
+  let done = 0;
+  let currentEpsilon: number | undefined;
+  const onStep: StepHook = async (imageSteps) => {
+    done += imageSteps;
+    control?.onProgress?.({ done, total, epsilon: currentEpsilon });
+    await yieldToEventLoop();
+    if (control?.signal?.aborted) throw new CancelledError();
+  };
+
+  const perEpsilon: EpsilonResult[] = [];
+  if (o.method === 'deepfool') {
+    const once = await attackInChunks(classifier, images, labels, criterion, o, (chunk) => deepfoolChunk(chunk, o), onStep);
+    for (const epsilon of o.epsilons) perEpsilon.push({ epsilon, ...once });
+  } else {
+    for (let e = 0; e < o.epsilons.length; e++) {
+      const epsilon = o.epsilons[e];
+      const schedule = schedules[e]!;
+      currentEpsilon = epsilon;
+      const attack: ChunkAttack =
+        o.method === 'fgsm'
+          ? (chunk) => fgsmChunk(chunk, epsilon, o)
+          : o.method === 'bim'
+            ? (chunk) => bimChunk(chunk, epsilon, o)
+            : o.method === 'll'
+              ? (chunk) => leastLikelyChunk(chunk, epsilon, o)
+              : (chunk) => pgdChunk(chunk, epsilon, o);
+      const result = await attackInChunks(classifier, images, labels, criterion, o, attack, onStep);
+      perEpsilon.push({
+        epsilon,
+        ...result,
+        iterations: new Int32Array(n).fill(schedule.steps),
+        steps: schedule.steps,
+        stepSize: schedule.stepSize,
+      });
+    }
+  }
+
+  const result: AttackResult = {
+    method: o.method,
+    options: reportedOptions(o, options),
+    shape: [n, h, w, c],
+    labels: new Int32Array(labels),
+    before,
+    perEpsilon,
+  };
+  if (targets) result.targets = new Int32Array(targets);
+  return result;
+}

@@ -1,0 +1,184 @@
+/**
+ * The one gradient core every gradient attack runs on (after Foolbox 3's base gradient-descent attack):
+ * take the gradient of a per-image objective (losses.ts) w.r.t. the image in [0,1], step along its
+ * sign (L∞) or its L2-normalised direction (L2), project back onto the ε-ball around the clean image
+ * and onto [0,1]. FGSM is the one-step case with step size ε; BIM, least-likely and PGD iterate.
+ *
+ *   X_{N+1} = Clip_{X,ε}{ X_N + α·sign(∇X J(X_N)) }            (L∞)
+ *   X_{N+1} = Π_{B₂(X,ε)∩[0,1]}{ X_N + α·∇X J / ‖∇X J‖₂ }     (L2)
+ *
+ * Tensor shapes are NHWC, batch first; everything is tidied or disposed, also on a throw.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Classifier } from '../engine/classifier.js';
+import { attackObjective } from './losses.js';
+import { GradientUnavailableError } from './errors.js';
+import type { AttackLoss, Norm } from './types.js';
+
+/** Called after every step with the number of images stepped: reports progress, yields, checks cancel. */
+export type StepHook = (imageSteps: number) => Promise<void>;
+
+export interface IterativeSettings {
+  epsilon: number;
+  stepSize: number;
+  steps: number;
+  norm: Norm;
+  loss: AttackLoss;
+  /** true: `classes` are targets to move towards; false: true labels to move away from. */
+  targeted: boolean;
+  /** Starting perturbation δ₀ (NHWC, same length as the images), e.g. PGD's random start. */
+  start?: Float32Array;
+}
+
+/** Guards against division by zero for a vanishing gradient or perturbation. */
+const TINY = 1e-12;
+
+/** TF.js reports a missing gradient (null or no kernel gradient) by throwing an error that names it. */
+function isGradientFailure(error: unknown): boolean {
+  return error instanceof Error && /gradient/i.test(error.message);
+}
+
+/** Per-image L2 norm over H, W, C, kept as [N,1,1,1] so it broadcasts against images. */
+export function imageL2Norm(t: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => t.square().sum([1, 2, 3], true).sqrt() as tf.Tensor4D);
+}
+
+/** ∇x Σ_i objective_i(x): images are independent, so row i of the gradient is ∇x_i objective_i. */
+export function objectiveGradient(
+  classifier: Classifier,
+  x: tf.Tensor4D,
+  classes: tf.Tensor1D,
+  loss: AttackLoss,
+  targeted: boolean,
+): tf.Tensor4D {
+  return inputGradient(classifier, x, (logits) => attackObjective(logits, classes, loss, targeted));
+}
+
+/**
+ * ∇x Σ_i φ(logits(x))_i for a per-image function φ of the logits; a missing gradient becomes a
+ * GradientUnavailableError naming the model.
+ */
+export function inputGradient(classifier: Classifier, x: tf.Tensor4D, perImage: (logits: tf.Tensor2D) => tf.Tensor1D): tf.Tensor4D {
+  const gradient = tf.grad((xi: tf.Tensor) => perImage(classifier.logits(xi as tf.Tensor4D)).sum());
+  try {
+    return gradient(x) as tf.Tensor4D;
+  } catch (error) {
+    discardGradientTape();
+    if (isGradientFailure(error)) throw new GradientUnavailableError(classifier.id, error);
+    throw error;
+  }
+}
+
+/**
+ * When tf.grad throws (no path from x to y, or a kernel without a gradient), TF.js 4.22 leaves its
+ * tape behind (Engine.gradients only clears it on success): the tensors saved for the backward pass
+ * would leak. Dispose them and drop the tape, as the success path does.
+ */
+function discardGradientTape(): void {
+  const state = (tf.engine() as unknown as { state?: { gradientDepth: number; activeTape: { saved?: tf.Tensor[] }[] | null } }).state;
+  if (!state || state.gradientDepth !== 0 || !state.activeTape) return;
+  for (const node of state.activeTape) for (const t of node.saved ?? []) t.dispose();
+  state.activeTape = null;
+}
+
+/** Π onto {x : ‖x − x₀‖ ≤ ε} ∩ [0,1]. Clipping to [0,1] after the ball never leaves the ball (x₀ ∈ [0,1]). */
+export function projectToBall(x: tf.Tensor4D, clean: tf.Tensor4D, epsilon: number, norm: Norm): tf.Tensor4D {
+  return tf.tidy(() => {
+    const delta = x.sub(clean) as tf.Tensor4D;
+    const bounded =
+      norm === 'linf'
+        ? delta.clipByValue(-epsilon, epsilon)
+        : delta.mul(tf.minimum(1, tf.scalar(epsilon).div(imageL2Norm(delta).maximum(TINY))));
+    return clean.add(bounded).clipByValue(0, 1) as tf.Tensor4D;
+  });
+}
+
+/** One ascent step of size α followed by the projection. */
+function ascentStep(classifier: Classifier, x: tf.Tensor4D, clean: tf.Tensor4D, classes: tf.Tensor1D, s: IterativeSettings): tf.Tensor4D {
+  return tf.tidy(() => {
+    const g = objectiveGradient(classifier, x, classes, s.loss, s.targeted);
+    const direction = s.norm === 'linf' ? g.sign() : g.div(imageL2Norm(g).maximum(TINY));
+    return projectToBall(x.add(direction.mul(s.stepSize)) as tf.Tensor4D, clean, s.epsilon, s.norm);
+  });
+}
+
+/**
+ * Runs `settings.steps` projected ascent steps on a batch of images (NHWC [0,1], the classifier's
+ * input shape) and returns the adversarial images as a new array.
+ */
+export async function iterativeAttack(
+  classifier: Classifier,
+  images: Float32Array,
+  classes: Int32Array,
+  settings: IterativeSettings,
+  onStep: StepHook,
+): Promise<Float32Array> {
+  const n = classes.length;
+  const shape: [number, number, number, number] = [n, ...classifier.inputShape];
+  const clean = tf.tensor4d(images, shape);
+  const classTensor = tf.tensor1d(classes, 'int32');
+  let x: tf.Tensor4D | undefined;
+  try {
+    const start = settings.start;
+    x = start
+      ? tf.tidy(() => projectToBall(clean.add(tf.tensor4d(start, shape)) as tf.Tensor4D, clean, settings.epsilon, settings.norm))
+      : clean.clone();
+    for (let step = 0; step < settings.steps; step++) {
+      const next: tf.Tensor4D = ascentStep(classifier, x, clean, classTensor, settings);
+      x.dispose();
+      x = next;
+      await onStep(n);
+    }
+    return new Float32Array(x.dataSync());
+  } finally {
+    x?.dispose();
+    clean.dispose();
+    classTensor.dispose();
+  }
+}
+
+/** Per-image objective value and top-1 class of a batch of images (used to keep PGD's best restart). */
+export function scoreImages(
+  classifier: Classifier,
+  images: Float32Array,
+  classes: Int32Array,
+  loss: AttackLoss,
+  targeted: boolean,
+): { objective: Float32Array; top1: Int32Array } {
+  const shape: [number, number, number, number] = [classes.length, ...classifier.inputShape];
+  const [objective, top1] = tf.tidy(() => {
+    const logits = classifier.logits(tf.tensor4d(images, shape));
+    return [attackObjective(logits, tf.tensor1d(classes, 'int32'), loss, targeted), logits.argMax(1)];
+  });
+  try {
+    return { objective: new Float32Array(objective.dataSync()), top1: new Int32Array(top1.dataSync()) };
+  } finally {
+    objective.dispose();
+    top1.dispose();
+  }
+}
+
+/** One chunk of images as each method file sees it. */
+export interface AttackChunk {
+  classifier: Classifier;
+  /** Clean images of the chunk, NHWC in [0,1]. */
+  images: Float32Array;
+  labels: Int32Array;
+  /** Targets of a targeted attack, or the least-likely classes. */
+  targets?: Int32Array;
+  /** Global index of the chunk's first image (indexOffset + position in the call). */
+  firstImageIndex: number;
+  onStep: StepHook;
+}
+
+export interface ChunkOutcome {
+  adversarial: Float32Array;
+  /** Per image iterations (DeepFool); iterative methods report their step count instead. */
+  iterations?: Int32Array;
+}
+
+/** Steps and step size of an iterative method at one ε. */
+export interface StepSchedule {
+  steps: number;
+  stepSize: number;
+}

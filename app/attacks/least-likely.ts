@@ -1,0 +1,45 @@
+/**
+ * Iterative least-likely class method. Kurakin, Goodfellow & Bengio 2016, "Adversarial examples in
+ * the physical world", §2.2.
+ *
+ *   y_LL = argmin_y p(y|X) on the clean image,  X_{N+1} = Clip_{X,ε}{ X_N − α·sign(∇X J(X_N, y_LL)) }
+ *
+ * Success is reported as misclassification of the true label (as in the paper's accuracy tables);
+ * y_LL goes into AttackResult.targets and whether it was reached into AdversarialView.targetHit.
+ * Defaults as BIM: α = 1/255, steps = min(ε·255 + 4, 1.25·ε·255); loss 'ce'; norm 'linf'.
+ */
+import type { Classifier } from '../engine/classifier.js';
+import { predictLogits } from '../engine/predict.js';
+import { bimSchedule } from './bim.js';
+import { iterativeAttack } from './iterative.js';
+import type { AttackChunk, ChunkOutcome, StepSchedule } from './iterative.js';
+import type { ResolvedOptions } from './options.js';
+
+/** argmin_y p(y|x) per image; softmax is monotone, so this is the argmin of the logits (lowest index on ties). */
+export function leastLikelyClasses(classifier: Classifier, images: Float32Array, batchSize?: number): Int32Array {
+  const logits = predictLogits(classifier, images, batchSize);
+  const c = classifier.numClasses;
+  const n = logits.length / c;
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let k = 1; k < c; k++) if (logits[i * c + k] < logits[i * c + best]) best = k;
+    out[i] = best;
+  }
+  return out;
+}
+
+export function leastLikelySchedule(epsilon: number, o: Pick<ResolvedOptions, 'steps' | 'stepSize'>): StepSchedule {
+  return bimSchedule(epsilon, o);
+}
+
+export async function leastLikelyChunk(chunk: AttackChunk, epsilon: number, o: ResolvedOptions): Promise<ChunkOutcome> {
+  const adversarial = await iterativeAttack(
+    chunk.classifier,
+    chunk.images,
+    chunk.targets!,
+    { ...leastLikelySchedule(epsilon, o), epsilon, norm: o.norm, loss: o.loss, targeted: true },
+    chunk.onStep,
+  );
+  return { adversarial };
+}
