@@ -27,9 +27,9 @@ describe('PNG encoding', () => {
   });
 
   it('shows a perturbation at full contrast: 0 is grey, ±ε black and white', () => {
-    expect([...amplifyPerturbation(new Float32Array([-0.1, 0, 0.1]), 0.1)].map((v) => +v.toFixed(6))).toEqual([0, 0.5, 1]);
+    expect([...amplifyPerturbation(new Float32Array([-0.1, 0, 0.1]), 0.1)].map((v) => Number(v.toFixed(6)) + 0)).toEqual([0, 0.5, 1]);
     // Without ε (DeepFool) the largest change sets the scale.
-    expect([...amplifyPerturbation(new Float32Array([-0.02, 0.01]), 0)].map((v) => +v.toFixed(6))).toEqual([0, 0.75]);
+    expect([...amplifyPerturbation(new Float32Array([-0.02, 0.01]), 0)].map((v) => Number(v.toFixed(6)) + 0)).toEqual([0, 0.75]);
   });
 
   it('refuses pixels that do not match the size', async () => {
