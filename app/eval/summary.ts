@@ -1,0 +1,94 @@
+/**
+ * What a sweep reports (`foolprint sweep --json`): per ε, for the float images and for the same
+ * images saved to 8 bits, the accuracy over all evaluated images, the success rate and the mean
+ * perturbation norms.
+ *
+ * - accuracy: images whose top-1 after the attack is the true label, over ALL images (a clean-
+ *   misclassified image counts as wrong), the figure of the seed's FGSM table.
+ * - successRate: images where the attack succeeded (untargeted: top-1 ≠ label; targeted: top-1 =
+ *   target) over the images the model classified correctly before the attack; 0 when there are none.
+ * - meanLinf, meanL2: mean ‖x_adv − x‖ over all images, in [0,1] pixel units.
+ */
+import type { AdversarialView, AttackMethod, AttackResult } from '../attacks/types.js';
+
+export interface ViewSummary {
+  accuracy: number;
+  successRate: number;
+  meanLinf: number;
+  meanL2: number;
+  /** Targeted and least-likely attacks: share of ALL images whose top-1 is the target. */
+  targetHitRate?: number;
+}
+
+export interface EpsilonSummary {
+  epsilon: number;
+  float: ViewSummary;
+  quantized: ViewSummary;
+  /** Mean iterations per image (DeepFool) or the step count (iterative methods). */
+  meanIterations?: number;
+}
+
+export interface AttackSummary {
+  method: AttackMethod;
+  /** Images evaluated. */
+  count: number;
+  /** Clean top-1 accuracy. */
+  cleanAccuracy: number;
+  /** Images correctly classified before the attack: the denominator of successRate. */
+  cleanCorrect: number;
+  targeted: boolean;
+  perEpsilon: EpsilonSummary[];
+}
+
+function mean(values: ArrayLike<number>, n: number): number {
+  if (n === 0) return 0;
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += values[i];
+  return sum / n;
+}
+
+function summarizeView(view: AdversarialView, labels: Int32Array, cleanCorrect: Uint8Array, cleanCorrectCount: number): ViewSummary {
+  const n = labels.length;
+  const k = view.after.k;
+  let correct = 0;
+  let succeeded = 0;
+  for (let i = 0; i < n; i++) {
+    if (view.after.labels[i * k] === labels[i]) correct++;
+    if (cleanCorrect[i] && view.success[i]) succeeded++;
+  }
+  const summary: ViewSummary = {
+    accuracy: n === 0 ? 0 : correct / n,
+    successRate: cleanCorrectCount === 0 ? 0 : succeeded / cleanCorrectCount,
+    meanLinf: mean(view.linf, n),
+    meanL2: mean(view.l2, n),
+  };
+  if (view.targetHit) summary.targetHitRate = mean(view.targetHit, n);
+  return summary;
+}
+
+export function summarizeAttack(result: AttackResult): AttackSummary {
+  const { labels, before } = result;
+  const n = labels.length;
+  const cleanCorrect = new Uint8Array(n);
+  let cleanCorrectCount = 0;
+  for (let i = 0; i < n; i++) {
+    cleanCorrect[i] = Number(before.labels[i * before.k] === labels[i]);
+    cleanCorrectCount += cleanCorrect[i];
+  }
+  return {
+    method: result.method,
+    count: n,
+    cleanAccuracy: n === 0 ? 0 : cleanCorrectCount / n,
+    cleanCorrect: cleanCorrectCount,
+    targeted: result.options.criterion?.kind === 'targeted',
+    perEpsilon: result.perEpsilon.map((e) => {
+      const summary: EpsilonSummary = {
+        epsilon: e.epsilon,
+        float: summarizeView(e.float, labels, cleanCorrect, cleanCorrectCount),
+        quantized: summarizeView(e.quantized, labels, cleanCorrect, cleanCorrectCount),
+      };
+      if (e.iterations) summary.meanIterations = mean(e.iterations, n);
+      return summary;
+    }),
+  };
+}
