@@ -1,0 +1,108 @@
+import { z } from 'zod';
+import { idSchema, imageSelectionSchema, predictionSchema } from './common.js';
+
+/**
+ * Attack parameters as the UI sends them: app/attacks/types.ts `AttackOptions` minus what is data
+ * (images, labels) or internal (batchSize, indexOffset, keepImages). ε is in [0,1] pixel units; the UI
+ * converts from levels/255.
+ */
+export const attackParamsSchema = z.object({
+  method: z.enum(['fgsm', 'bim', 'll', 'pgd', 'deepfool']),
+  epsilons: z.array(z.number().min(0).max(1)).min(1).max(64),
+  loss: z.enum(['ce', 'margin']).optional(),
+  stepSize: z.number().positive().max(1).optional(),
+  steps: z.number().int().positive().max(10_000).optional(),
+  norm: z.enum(['linf', 'l2']).optional(),
+  restarts: z.number().int().positive().max(100).optional(),
+  randomStart: z.boolean().optional(),
+  overshoot: z.number().nonnegative().optional(),
+  maxIterations: z.number().int().positive().max(10_000).optional(),
+  candidates: z.number().int().min(2).optional(),
+  seed: z.number().int().optional(),
+  /** Targeted attack towards this class for every image (FGSM/BIM/PGD); omit for untargeted. */
+  targetClass: z.number().int().nonnegative().optional(),
+});
+export type AttackParams = z.input<typeof attackParamsSchema>;
+
+const viewSummarySchema = z.object({
+  /** Fraction of images classified correctly after the attack (top-1). */
+  accuracy: z.number(),
+  successRate: z.number(),
+  meanLinf: z.number(),
+  meanL2: z.number(),
+});
+
+/** One ε of a run or a sweep: float and 8-bit quantized (as saved and printed). */
+export const epsilonSummarySchema = z.object({
+  epsilon: z.number(),
+  float: viewSummarySchema,
+  quantized: viewSummarySchema,
+});
+export type EpsilonSummary = z.infer<typeof epsilonSummarySchema>;
+
+/** A finished attack run stored in an experiment (the attack job's result). */
+export const attackRunSchema = z.object({
+  runId: idSchema,
+  experimentId: idSchema,
+  modelId: z.string(),
+  method: z.enum(['fgsm', 'bim', 'll', 'pgd', 'deepfool']),
+  /** The options as really run, defaults filled in. */
+  options: z.record(z.string(), z.unknown()),
+  epsilons: z.array(z.number()),
+  count: z.number().int().nonnegative(),
+  createdAt: z.string(),
+  /** Clean top-1 accuracy on the attacked images. */
+  cleanAccuracy: z.number(),
+  perEpsilon: z.array(epsilonSummarySchema),
+  durationMs: z.number().nonnegative(),
+});
+export type AttackRun = z.infer<typeof attackRunSchema>;
+
+const galleryViewSchema = z.object({ top5: z.array(predictionSchema), success: z.boolean(), linf: z.number(), l2: z.number() });
+
+/** One image of a run: original, and per ε the adversarial image and its amplified perturbation. */
+export const galleryItemSchema = z.object({
+  index: z.number().int().nonnegative(),
+  imageId: z.string(),
+  label: z.number().int(),
+  target: z.number().int().nullable(),
+  clean: z.object({ png: z.string(), top5: z.array(predictionSchema) }),
+  adversarial: z.array(
+    z.object({
+      epsilon: z.number(),
+      /** data:image/png;base64,... (8-bit, exactly the saved file). */
+      png: z.string(),
+      /** The perturbation amplified to the full grey range (0.5 = no change). */
+      perturbationPng: z.string(),
+      float: galleryViewSchema,
+      quantized: galleryViewSchema,
+    }),
+  ),
+});
+export type GalleryItem = z.infer<typeof galleryItemSchema>;
+
+export const galleryPageSchema = z.object({
+  run: attackRunSchema,
+  labels: z.array(z.string()),
+  total: z.number().int().nonnegative(),
+  items: z.array(galleryItemSchema),
+});
+export type GalleryPage = z.infer<typeof galleryPageSchema>;
+
+export const attacksMethods = {
+  /** Job: run an attack on a selection and store it in the experiment → AttackRun. */
+  'attacks.start': {
+    input: z.object({ experimentId: idSchema, modelId: z.string().min(1), images: imageSelectionSchema, params: attackParamsSchema }),
+    output: z.object({ jobId: idSchema }),
+  },
+  'attacks.list': { input: z.object({ experimentId: idSchema }), output: z.array(attackRunSchema) },
+  'attacks.gallery': {
+    input: z.object({
+      experimentId: idSchema,
+      runId: idSchema,
+      offset: z.number().int().nonnegative().default(0),
+      limit: z.number().int().positive().max(500).default(24),
+    }),
+    output: galleryPageSchema,
+  },
+} as const;
