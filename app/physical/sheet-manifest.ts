@@ -13,6 +13,8 @@
  */
 import { z } from 'zod';
 import { MARKER_DICTIONARY, MAX_SHEET_NUMBER, PAGE_CORNERS, markerIdsForSheet } from './markers.js';
+import { cellCaption, computeSheetLayout, paginate, placeMarkers } from './layout.js';
+import type { SheetLayout, SheetLayoutOptions } from './layout.js';
 
 export const SHEET_MANIFEST_SCHEMA_VERSION = 1;
 
@@ -160,4 +162,141 @@ export function parseSheetManifestText(text: string, source = 'sheet manifest'):
     throw new SheetManifestError(`${source} is not JSON: ${error instanceof Error ? error.message : String(error)}`);
   }
   return parseSheetManifest(json, source);
+}
+
+export class SheetPlanError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SheetPlanError';
+  }
+}
+
+export interface SheetPlanOptions extends Omit<SheetLayoutOptions, 'imageAspect'> {
+  /** PNG resolution recorded in the manifest (default 300). */
+  dpi?: number;
+  experiment: string;
+  modelId?: string | null;
+  /** ISO 8601 (default: now). */
+  createdAt?: string;
+  /** Sheet number of the first page; page p gets firstSheetNumber + p − 1 (default 0). */
+  firstSheetNumber?: number;
+  /** Sheet ids are `${sheetIdPrefix}-s${sheetNumber}` (default: experiment and creation time). */
+  sheetIdPrefix?: string;
+  source?: { kind: 'attack-record' | 'folder' | 'arrays'; path: string | null };
+  classNames?: readonly string[] | null;
+  /** File base name: sheet.pdf, sheet.png, sheet-2.png, sheet.manifest.json, ... (default "sheet"). */
+  baseName?: string;
+}
+
+export interface SheetPlan {
+  layout: SheetLayout;
+  /** One manifest per page. */
+  manifests: SheetManifest[];
+  /** imageIndex[page][cell]: which input image (index into `records`) each cell prints. */
+  imageIndex: number[][];
+}
+
+/** File names of page `page` (1-based): the first page has no number, as in sheet.png, sheet-2.png. */
+export function sheetFileNames(baseName: string, page: number): { png: string; manifest: string } {
+  const stem = page === 1 ? baseName : `${baseName}-${page}`;
+  return { png: `${stem}.png`, manifest: `${stem}.manifest.json` };
+}
+
+function compactTimestamp(iso: string): string {
+  return iso.replace(/[-:]/g, '').replace(/\.\d+/, '').slice(0, 15);
+}
+
+function slug(text: string): string {
+  return text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'sheet';
+}
+
+/**
+ * Everything about a set of sheets except the drawing: the layout, the pages and one manifest per
+ * page. Pure, so the renderer's preview and the Node writer plan alike. In pairs mode `records` must
+ * alternate clean, adversarial (the clean original first, printed on the left).
+ */
+export function planSheets(records: readonly SheetCellSource[], imageShape: readonly [number, number, number], options: SheetPlanOptions): SheetPlan {
+  const [height, width, channels] = imageShape;
+  if (![height, width].every((n) => Number.isInteger(n) && n > 0) || (channels !== 1 && channels !== 3)) {
+    throw new SheetPlanError(`images must be [height, width, 1 or 3 channels], got [${imageShape.join(', ')}]`);
+  }
+  if (records.length === 0) throw new SheetPlanError('no images to lay out');
+  const sources = records.map((record, i) => {
+    const parsed = sheetCellSourceSchema.safeParse(record);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new SheetPlanError(`record ${i}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    }
+    return parsed.data;
+  });
+  const dpi = options.dpi ?? 300;
+  if (!Number.isFinite(dpi) || dpi <= 0) throw new SheetPlanError(`dpi must be a positive number, got ${dpi}`);
+  const layout = computeSheetLayout({ ...options, imageAspect: height / width });
+  const pairs = layout.options.pairs;
+  if (pairs) {
+    if (sources.length % 2 !== 0) throw new SheetPlanError(`pairs need an even number of images (clean, adversarial, ...), got ${sources.length}`);
+    for (let i = 0; i < sources.length; i += 2) {
+      if (sources[i].kind !== 'clean' || sources[i + 1].kind !== 'adversarial') {
+        throw new SheetPlanError(`pairs need records alternating clean, adversarial; records ${i} and ${i + 1} are ${sources[i].kind}, ${sources[i + 1].kind}`);
+      }
+    }
+  }
+  const perSlot = pairs ? 2 : 1;
+  const slots = Array.from({ length: sources.length / perSlot }, (_, s) => Array.from({ length: perSlot }, (_, k) => s * perSlot + k));
+  const pages = paginate(slots, layout);
+  const first = options.firstSheetNumber ?? 0;
+  if (!Number.isInteger(first) || first < 0 || first + pages.length - 1 > MAX_SHEET_NUMBER) {
+    throw new SheetPlanError(
+      `${sources.length} images need ${pages.length} page(s) from sheet number ${first}, but sheet numbers run from 0 to ${MAX_SHEET_NUMBER}: print fewer images or a larger paper/smaller cell`,
+    );
+  }
+  const createdAt = options.createdAt ?? new Date().toISOString();
+  const prefix = options.sheetIdPrefix ?? `${slug(options.experiment)}-${compactTimestamp(createdAt)}`;
+  const baseName = options.baseName ?? 'sheet';
+
+  const imageIndex = pages.map((page) => page.flat());
+  const manifests = imageIndex.map((indexes, p): SheetManifest => {
+    const sheetNumber = first + p;
+    const markers = placeMarkers(layout, sheetNumber);
+    const files = sheetFileNames(baseName, p + 1);
+    return {
+      schemaVersion: SHEET_MANIFEST_SCHEMA_VERSION,
+      sheetId: `${prefix}-s${sheetNumber}`,
+      sheetNumber,
+      page: p + 1,
+      pageCount: pages.length,
+      experiment: options.experiment,
+      modelId: options.modelId ?? null,
+      createdAt,
+      source: options.source ?? { kind: 'arrays', path: null },
+      classNames: options.classNames ? [...options.classNames] : null,
+      paper: layout.options.paper,
+      orientation: layout.options.orientation,
+      cellMm: layout.options.cellMm,
+      dpi,
+      pairs,
+      layoutOptions: { ...layout.options },
+      markerDictionary: MARKER_DICTIONARY,
+      geometry: {
+        pageMm: { ...layout.page },
+        markers: markers.map((m) => ({ id: m.id, pageCorner: m.pageCorner, cornersMm: m.corners.map((c) => ({ ...c })) })) as SheetManifest['geometry']['markers'],
+      },
+      files: { pdf: `${baseName}.pdf`, pdfPage: p + 1, png: files.png },
+      cells: indexes.map((imageIndexOfCell, c) => {
+        const placement = layout.cells[c];
+        const source = sources[imageIndexOfCell];
+        return {
+          ...source,
+          index: c,
+          role: placement.role,
+          image: { width, height, channels: channels as 1 | 3 },
+          imageRectMm: { ...placement.image },
+          borderRectMm: { ...placement.border },
+          captionRectMm: { ...placement.caption },
+          caption: cellCaption(source),
+        };
+      }),
+    };
+  });
+  return { layout, manifests, imageIndex };
 }
