@@ -1,0 +1,88 @@
+/**
+ * One compute worker thread: its own TF.js backend (single-threaded WASM SIMD by default), one loaded
+ * classifier, and the attack and prediction calls of the pool run on it, off the host's event loop.
+ * Attacks yield between steps, so a 'cancel' message is handled mid-attack: it aborts the job's
+ * AbortSignal and the attack rejects with CancelledError.
+ */
+import { parentPort } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs';
+import { runAttack } from '../attacks/index.js';
+import type { Classifier } from '../engine/classifier.js';
+import { predictTopK } from '../engine/predict.js';
+import { initBackend } from './backend.js';
+import { transferablesOf } from './compute-protocol.js';
+import type { WorkerErrorInfo, WorkerRequest, WorkerResponse } from './compute-protocol.js';
+import { loadClassifier } from './model-loader.js';
+
+if (!parentPort) throw new Error('compute-worker.js runs only as a worker thread (started by ComputePool)');
+const port = parentPort;
+
+let classifier: Classifier | undefined;
+const running = new Map<number, AbortController>();
+
+function post(message: WorkerResponse): void {
+  port.postMessage(message, transferablesOf(message));
+}
+
+function errorInfo(error: unknown): WorkerErrorInfo {
+  if (error instanceof Error) return { name: error.name, message: error.message.split('\n')[0] };
+  return { name: 'Error', message: String(error) };
+}
+
+function loaded(): Classifier {
+  if (!classifier) throw new Error('the compute worker has no model loaded');
+  return classifier;
+}
+
+async function handle(message: WorkerRequest): Promise<void> {
+  switch (message.type) {
+    case 'init': {
+      try {
+        const backend = await initBackend({ prefer: message.backend });
+        classifier = await loadClassifier(message.model);
+        const { id, inputShape, numClasses, labels } = classifier;
+        post({ type: 'ready', backend, model: { id, inputShape: [...inputShape], numClasses, labels: [...labels] } });
+      } catch (error) {
+        post({ type: 'init-error', error: errorInfo(error) });
+      }
+      return;
+    }
+    case 'attack': {
+      const controller = new AbortController();
+      running.set(message.jobId, controller);
+      try {
+        const result = await runAttack(loaded(), message.images, message.labels, message.options, {
+          signal: controller.signal,
+          onProgress: (progress) => post({ type: 'progress', jobId: message.jobId, progress }),
+        });
+        post({ type: 'attack-result', jobId: message.jobId, result });
+      } catch (error) {
+        post({ type: 'error', jobId: message.jobId, error: errorInfo(error) });
+      } finally {
+        running.delete(message.jobId);
+      }
+      return;
+    }
+    case 'predict': {
+      try {
+        const result = predictTopK(loaded(), message.images, message.k);
+        post({ type: 'predict-result', jobId: message.jobId, result });
+      } catch (error) {
+        post({ type: 'error', jobId: message.jobId, error: errorInfo(error) });
+      }
+      return;
+    }
+    case 'memory': {
+      const { numTensors, numDataBuffers, numBytes } = tf.memory();
+      post({ type: 'memory-result', jobId: message.jobId, result: { numTensors, numDataBuffers, numBytes } });
+      return;
+    }
+    case 'cancel':
+      running.get(message.jobId)?.abort();
+      return;
+  }
+}
+
+port.on('message', (message: WorkerRequest) => {
+  void handle(message);
+});
