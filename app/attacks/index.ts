@@ -45,9 +45,14 @@ function scheduleFor(o: ResolvedOptions, epsilon: number): StepSchedule | undefi
   }
 }
 
-/** Lets a worker thread receive a cancel message between steps. */
+/**
+ * Lets a worker thread receive a cancel message between steps. setImmediate (Node) runs right after
+ * the poll phase that delivers worker messages, without setTimeout's 1 ms floor, which would cost a
+ * third of a batch-1 FGSM; browsers fall back to setTimeout.
+ */
 function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
+  const immediate = (globalThis as { setImmediate?: (callback: () => void) => unknown }).setImmediate;
+  return new Promise((resolve) => (immediate ? immediate(resolve) : setTimeout(resolve, 0)));
 }
 
 type ChunkAttack = (chunk: AttackChunk) => Promise<ChunkOutcome>;
