@@ -1,0 +1,92 @@
+/** The Print screen's state: layout choices, the real-scale preview and the exported sheet sets. */
+import type { AttackRun } from '../../../app/api/attacks.js';
+import type { SheetParams, SheetPreview, SheetSet } from '../../../app/api/sheets.js';
+import { downloadFile, openForPrinting } from '../download.js';
+import { JobProgress } from './job.svelte.js';
+import type { Session } from './session.svelte.js';
+
+export class PrintController {
+  readonly job: JobProgress;
+  runs = $state.raw<AttackRun[]>([]);
+  runId = $state<string | null>(null);
+  paper = $state<'a4' | 'letter'>('a4');
+  orientation = $state<'portrait' | 'landscape'>('portrait');
+  cellMm = $state(30);
+  pairs = $state(true);
+  dpi = $state(300);
+  limit = $state(12);
+  /** ε of the run to print; null = all. */
+  epsilon = $state<number | null>(null);
+  preview = $state.raw<SheetPreview | null>(null);
+  previewPage = $state(1);
+  sheetSets = $state.raw<SheetSet[]>([]);
+  message = $state<string | null>(null);
+
+  readonly run = $derived(this.runs.find((r) => r.runId === this.runId) ?? null);
+
+  constructor(private readonly session: Session) {
+    this.job = new JobProgress(session.api);
+  }
+
+  params(): SheetParams | null {
+    const experimentId = this.session.experimentId;
+    if (!experimentId || !this.runId) return null;
+    return {
+      experimentId,
+      runId: this.runId,
+      epsilons: this.epsilon === null ? undefined : [this.epsilon],
+      limit: this.limit > 0 ? this.limit : undefined,
+      pairs: this.pairs,
+      paper: this.paper,
+      orientation: this.orientation,
+      cellMm: this.cellMm,
+      dpi: this.dpi,
+    };
+  }
+
+  async load(): Promise<void> {
+    const experimentId = this.session.experimentId;
+    if (!experimentId) return;
+    const [runs, sets] = (await this.session.guard(() => Promise.all([this.session.api.attacks.list({ experimentId }), this.session.api.sheets.list({ experimentId })]))) ?? [[], []];
+    this.runs = runs;
+    this.sheetSets = sets;
+    if (!this.runId || !runs.some((r) => r.runId === this.runId)) this.runId = runs[runs.length - 1]?.runId ?? null;
+  }
+
+  async refreshPreview(): Promise<void> {
+    const params = this.params();
+    if (!params) return;
+    const preview = await this.session.guard(() => this.session.api.sheets.preview({ ...params, page: this.previewPage, previewDpi: 96 }));
+    if (preview) {
+      this.preview = preview;
+      if (this.previewPage > preview.pageCount) this.previewPage = preview.pageCount;
+    }
+  }
+
+  async export(): Promise<void> {
+    const params = this.params();
+    if (!params) return;
+    const set = await this.job.run('sheetExport', 'Exporting sheets', () => this.session.api.sheets.export(params));
+    if (set) {
+      this.sheetSets = [...this.sheetSets.filter((s) => s.sheetSetId !== set.sheetSetId), set];
+      this.message = `Exported ${set.pageCount} page(s) with ${set.cellCount} cells: ${set.pdfPath}`;
+      void this.session.refreshExperiments();
+    }
+  }
+
+  async download(set: SheetSet, file: 'pdf' | 'png' | 'manifest', page = 1): Promise<void> {
+    const bytes = await this.session.guard(() => this.session.api.sheets.file({ experimentId: set.experimentId, sheetSetId: set.sheetSetId, file, page }));
+    if (bytes) downloadFile(bytes);
+  }
+
+  async print(set: SheetSet): Promise<void> {
+    const bytes = await this.session.guard(() => this.session.api.sheets.file({ experimentId: set.experimentId, sheetSetId: set.sheetSetId, file: 'pdf' }));
+    if (!bytes) return;
+    if (!openForPrinting(bytes)) {
+      downloadFile(bytes);
+      this.message = 'The PDF was downloaded: print it at 100% ("actual size"), not "fit to page".';
+    } else {
+      this.message = 'The PDF opened in a new tab: print it at 100% ("actual size"), not "fit to page".';
+    }
+  }
+}
