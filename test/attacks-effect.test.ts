@@ -154,5 +154,12 @@ describe('attacks on a trained CNN', () => {
     }
     // Near-minimal: DeepFool stops just past the boundary, so half the step mostly stays on the clean side.
     expect(stillRight / fooled).toBeGreaterThan(0.8);
+    // Images leave the working set as they are fooled: the result must not depend on who shares a chunk.
+    const chunked = await attack({ method: 'deepfool', epsilons: [0], batchSize: 7 });
+    const a = r.adversarial!;
+    const b = chunked.perEpsilon[0].adversarial!;
+    for (let j = 0; j < a.length; j++) expect(Math.abs(a[j] - b[j])).toBeLessThan(1e-5);
+    expect(Array.from(chunked.perEpsilon[0].iterations!)).toEqual(Array.from(r.iterations!));
+    expect(Math.max(...r.iterations!)).toBeGreaterThan(1);
   });
 });

@@ -438,7 +438,11 @@ describe('errors, cancellation and leaks', () => {
       },
     });
     await expect(run).rejects.toThrow(CancelledError);
-    expect(seen).toEqual([2]);
+    // One report, then the abort is seen: the first chunk of two images has done one step
+    // (DeepFool steps only the images still classified correctly).
+    expect(seen.length).toBe(1);
+    if (method === 'deepfool') expect(seen[0]).toBeGreaterThan(0);
+    else expect(seen[0]).toBe(2);
     expect(tf.memory().numTensors).toBe(start);
     model.dispose();
   });

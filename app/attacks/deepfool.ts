@@ -44,80 +44,141 @@ function top1Of(logits: Float32Array, numClasses: number, i: number): number {
   return best;
 }
 
+/** The images of the chunk still classified as their label, and their tensors (row j = image ids[j]). */
+interface WorkingSet {
+  ids: number[];
+  clean: tf.Tensor4D;
+  x: tf.Tensor4D;
+  total: tf.Tensor4D;
+  labels: tf.Tensor1D;
+  candidates: tf.Tensor1D[];
+}
+
+function disposeWorkingSet(w: WorkingSet): void {
+  tf.dispose([w.clean, w.x, w.total, w.labels, ...w.candidates]);
+}
+
+/** Keeps rows `keep` of every tensor of the working set (the images that are not fooled yet). */
+function shrinkWorkingSet(w: WorkingSet, keep: number[]): WorkingSet {
+  const rows = tf.tensor1d(keep, 'int32');
+  try {
+    return {
+      ids: keep.map((j) => w.ids[j]),
+      clean: tf.gather(w.clean, rows),
+      x: tf.gather(w.x, rows),
+      total: tf.gather(w.total, rows),
+      labels: tf.gather(w.labels, rows),
+      candidates: w.candidates.map((c) => tf.gather(c, rows)),
+    };
+  } finally {
+    rows.dispose();
+    disposeWorkingSet(w);
+  }
+}
+
+/**
+ * One DeepFool iteration on the working set: the linearised distance to every candidate boundary,
+ * the nearest one, and the step that crosses it. Returns the new Σr and the new iterate.
+ */
+function deepfoolStep(classifier: AttackChunk['classifier'], w: WorkingSet, overshoot: number): { total: tf.Tensor4D; x: tf.Tensor4D } {
+  const m = w.ids.length;
+  const numClasses = classifier.numClasses;
+  return tf.tidy(() => {
+    const ownHot = tf.oneHot(w.labels, numClasses).toFloat();
+    const z = classifier.logits(w.x);
+    const ownLogit = z.mul(ownHot).sum(1);
+    let bestRatio: tf.Tensor1D | undefined;
+    let bestF: tf.Tensor1D | undefined;
+    let bestW: tf.Tensor4D | undefined;
+    for (const classes of w.candidates) {
+      const otherHot = tf.oneHot(classes, numClasses).toFloat();
+      const f = z.mul(otherHot).sum(1).sub(ownLogit) as tf.Tensor1D;
+      const grad = inputGradient(classifier, w.x, (logits) => logits.mul(otherHot).sum(1).sub(logits.mul(ownHot).sum(1)) as tf.Tensor1D);
+      const ratio = f.abs().div(imageL2Norm(grad).reshape([m]).maximum(TINY)) as tf.Tensor1D;
+      if (!bestRatio || !bestF || !bestW) {
+        [bestRatio, bestF, bestW] = [ratio, f, grad];
+        continue;
+      }
+      const closer = ratio.less(bestRatio);
+      bestRatio = tf.where(closer, ratio, bestRatio);
+      bestF = tf.where(closer, f, bestF);
+      // tf.where broadcasts numpy-style: the per-image condition must be [m,1,1,1], not [m].
+      bestW = tf.where(closer.reshape([m, 1, 1, 1]), grad, bestW);
+    }
+    const scale = bestF!.abs().add(BOUNDARY_STEP).reshape([m, 1, 1, 1]).div(imageL2Norm(bestW!).square().maximum(TINY));
+    const total = w.total.add(bestW!.mul(scale)) as tf.Tensor4D;
+    return { total, x: w.clean.add(total.mul(1 + overshoot)).clipByValue(0, 1) as tf.Tensor4D };
+  });
+}
+
 export async function deepfoolChunk(chunk: AttackChunk, o: ResolvedOptions): Promise<ChunkOutcome> {
   const { classifier, images, labels, onStep } = chunk;
   const n = labels.length;
+  const size = n === 0 ? 0 : images.length / n;
   const numClasses = classifier.numClasses;
-  const shape: [number, number, number, number] = [n, ...classifier.inputShape];
   const cleanLogits = predictLogits(classifier, images, o.batchSize);
   const candidates = candidateClasses(cleanLogits, labels, numClasses, o.candidates - 1);
-  const active = new Uint8Array(n);
-  for (let i = 0; i < n; i++) active[i] = Number(top1Of(cleanLogits, numClasses, i) === labels[i]);
+  // Misclassified images are already adversarial: they keep their clean pixels and 0 iterations.
+  const adversarial = new Float32Array(images);
   const iterations = new Int32Array(n);
+  const ids: number[] = [];
+  for (let i = 0; i < n; i++) if (top1Of(cleanLogits, numClasses, i) === labels[i]) ids.push(i);
+  const budget = n * o.maxIterations;
+  let reported = 0;
+  if (ids.length === 0) {
+    if (budget > 0) await onStep(budget);
+    return { adversarial, iterations };
+  }
 
-  const clean = tf.tensor4d(images, shape);
-  const labelTensor = tf.tensor1d(labels, 'int32');
-  const candidateTensors = candidates.map((classes) => tf.tensor1d(classes, 'int32'));
-  let totalPerturbation: tf.Tensor4D = tf.zeros(shape);
-  let x: tf.Tensor4D = clean.clone();
+  const rows = new Float32Array(ids.length * size);
+  ids.forEach((i, j) => rows.set(images.subarray(i * size, (i + 1) * size), j * size));
+  const clean = tf.tensor4d(rows, [ids.length, ...classifier.inputShape]);
+  let w: WorkingSet = {
+    ids,
+    clean,
+    x: clean.clone(),
+    total: tf.zerosLike(clean),
+    labels: tf.tensor1d(ids.map((i) => labels[i]), 'int32'),
+    candidates: candidates.map((classes) => tf.tensor1d(ids.map((i) => classes[i]), 'int32')),
+  };
+  /** Copies the current iterate of working rows `js` into the result. */
+  const settle = (js: number[]): void => {
+    const current = w.x.dataSync();
+    for (const j of js) adversarial.set(current.subarray(j * size, (j + 1) * size), w.ids[j] * size);
+  };
   try {
-    let iteration = 0;
-    for (; iteration < o.maxIterations && active.some((a) => a === 1); iteration++) {
-      const mask = Float32Array.from(active);
-      const next = tf.tidy(() => {
-        const ownHot = tf.oneHot(labelTensor, numClasses).toFloat();
-        const z = classifier.logits(x);
-        const ownLogit = z.mul(ownHot).sum(1);
-        let bestRatio: tf.Tensor1D | undefined;
-        let bestF: tf.Tensor1D | undefined;
-        let bestW: tf.Tensor4D | undefined;
-        for (const classes of candidateTensors) {
-          const otherHot = tf.oneHot(classes, numClasses).toFloat();
-          const f = z.mul(otherHot).sum(1).sub(ownLogit) as tf.Tensor1D;
-          const w = inputGradient(classifier, x, (logits) => logits.mul(otherHot).sum(1).sub(logits.mul(ownHot).sum(1)) as tf.Tensor1D);
-          const ratio = f.abs().div(imageL2Norm(w).reshape([n]).maximum(TINY)) as tf.Tensor1D;
-          if (!bestRatio || !bestF || !bestW) {
-            [bestRatio, bestF, bestW] = [ratio, f, w];
-            continue;
-          }
-          const closer = ratio.less(bestRatio);
-          bestRatio = tf.where(closer, ratio, bestRatio);
-          bestF = tf.where(closer, f, bestF);
-          // tf.where broadcasts numpy-style: the per-image condition must be [n,1,1,1], not [n].
-          bestW = tf.where(closer.reshape([n, 1, 1, 1]), w, bestW);
-        }
-        const wNorm = imageL2Norm(bestW!);
-        const scale = bestF!.abs().add(BOUNDARY_STEP).reshape([n, 1, 1, 1]).div(wNorm.square().maximum(TINY));
-        const step = bestW!.mul(scale).mul(tf.tensor4d(mask, [n, 1, 1, 1]));
-        const total = totalPerturbation.add(step) as tf.Tensor4D;
-        return { total, x: clean.add(total.mul(1 + o.overshoot)).clipByValue(0, 1) as tf.Tensor4D };
-      });
-      totalPerturbation.dispose();
-      totalPerturbation = next.total;
-      x.dispose();
-      x = next.x;
-      const logits = tf.tidy(() => classifier.logits(x));
+    for (let iteration = 0; iteration < o.maxIterations && w.ids.length > 0; iteration++) {
+      const next = deepfoolStep(classifier, w, o.overshoot);
+      tf.dispose([w.total, w.x]);
+      w.total = next.total;
+      w.x = next.x;
+      const logits = tf.tidy(() => classifier.logits(w.x));
       let current: Float32Array;
       try {
         current = logits.dataSync() as Float32Array;
       } finally {
         logits.dispose();
       }
-      for (let i = 0; i < n; i++) {
-        if (!active[i]) continue;
+      const fooled: number[] = [];
+      const keep: number[] = [];
+      w.ids.forEach((i, j) => {
         iterations[i]++;
-        if (top1Of(current, numClasses, i) !== labels[i]) active[i] = 0;
+        (top1Of(current, numClasses, j) !== labels[i] ? fooled : keep).push(j);
+      });
+      if (fooled.length > 0) {
+        settle(fooled);
+        // Only the images not fooled yet go on: each iteration costs in proportion to them.
+        w = shrinkWorkingSet(w, keep);
       }
-      await onStep(n);
+      reported += fooled.length + keep.length;
+      await onStep(fooled.length + keep.length);
     }
+    // The images left hit maxIterations: their last iterate is the result.
+    settle(w.ids.map((_, j) => j));
     // Images that stopped early did their share of the maxIterations budget.
-    if (iteration < o.maxIterations && n > 0) await onStep(n * (o.maxIterations - iteration));
-    return { adversarial: new Float32Array(x.dataSync()), iterations };
+    if (reported < budget) await onStep(budget - reported);
+    return { adversarial, iterations };
   } finally {
-    x.dispose();
-    totalPerturbation.dispose();
-    clean.dispose();
-    labelTensor.dispose();
-    for (const t of candidateTensors) t.dispose();
+    disposeWorkingSet(w);
   }
 }
