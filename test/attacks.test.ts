@@ -488,6 +488,37 @@ describe('errors, cancellation and leaks', () => {
     inner.dispose();
   });
 
+  it('a kernel without a registered gradient gives GradientUnavailableError naming it, and leaks nothing', async () => {
+    const inner = affineClassifier(W, b);
+    // An identity kernel registered without a gradient, as a model op TF.js cannot differentiate.
+    tf.registerKernel({
+      kernelName: 'FoolprintIdentityWithoutGradient',
+      backendName: 'cpu',
+      kernelFunc: ({ inputs, backend }) => {
+        const x = inputs.x as tf.TensorInfo;
+        const cpu = backend as unknown as { data: { get(id: object): { values: Float32Array } }; makeTensorInfo(shape: number[], dtype: string, values: Float32Array): tf.TensorInfo };
+        return cpu.makeTensorInfo(x.shape, x.dtype, cpu.data.get(x.dataId).values.slice());
+      },
+    });
+    const opaque: Classifier = {
+      ...inner,
+      id: 'opaque-net',
+      logits: (x) => inner.logits(tf.engine().runKernel('FoolprintIdentityWithoutGradient', { x }) as tf.Tensor4D),
+    };
+    const start = tf.memory().numTensors;
+    for (const method of ['bim', 'deepfool'] as const) {
+      const run = runAttack(opaque, images, labels, { method, epsilons: [0.1] });
+      await expect(run).rejects.toThrow(/^Cannot take the gradient of model "opaque-net" w\.r\.t\. its input: .*FoolprintIdentityWithoutGradient/);
+    }
+    expect(tf.memory().numTensors).toBe(start);
+    // The tape left by the failure is gone: a healthy model still attacks normally.
+    const fine = await runAttack(inner, images, labels, { method: 'fgsm', epsilons: [0.1] });
+    expect(fine.perEpsilon[0].float.linf[0]).toBeCloseTo(0.1, 5);
+    expect(tf.memory().numTensors).toBe(start);
+    tf.unregisterKernel('FoolprintIdentityWithoutGradient', 'cpu');
+    inner.dispose();
+  });
+
   it('zero images give empty per-ε arrays', async () => {
     const model = affineClassifier(W, b);
     const result = await runAttack(model, new Float32Array(0), new Int32Array(0), { method: 'bim', epsilons: [0.1, 0.2] });
