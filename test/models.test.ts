@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classifierFromModel } from '../app/models/classifier.js';
 import { ModelError } from '../app/models/errors.js';
-import { createLeNet } from '../app/models/lenet.js';
+import { conv2dValid, createLeNet, leNetLogits } from '../app/models/lenet.js';
 import { modelManifestSchema, type ModelManifest } from '../app/models/manifest.js';
 import { parseModelSource } from '../app/models/source.js';
 import { saveLayersModel } from '../app/node/model-io.js';
@@ -307,6 +307,38 @@ describe('the seed LeNet', () => {
     expect(tf.max(tf.abs(tf.sub(a, b))).arraySync()).toBeLessThan(1e-5);
     tf.dispose([x, a, b]);
     c.dispose();
+    model.dispose();
+  });
+});
+
+describe('training forward pass (WASM has no Conv2DBackpropFilter)', () => {
+  it('conv2dValid gives the same value and gradients as tf.conv2d (to 1e-5)', () => {
+    const x = tf.randomNormal([3, 9, 8, 2], 0, 1, 'float32', 11) as tf.Tensor4D;
+    const w = tf.randomNormal([4, 3, 2, 5], 0, 1, 'float32', 12) as tf.Tensor4D;
+    // A fixed random upstream gradient, so every output position is weighted differently.
+    const up = tf.randomNormal([3, 6, 6, 5], 0, 1, 'float32', 13);
+    const start = tf.memory().numTensors;
+    const reference = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'valid'), up)))([x, w]);
+    const ours = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(conv2dValid(a as tf.Tensor4D, b as tf.Tensor4D), up)))([x, w]);
+    const maxDiff = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).arraySync() as number);
+    expect(ours[1].shape).toEqual([4, 3, 2, 5]);
+    expect(maxDiff(ours[0], reference[0])).toBeLessThan(1e-5);
+    expect(maxDiff(ours[1], reference[1])).toBeLessThan(1e-5);
+    const a = tf.conv2d(x, w, 1, 'valid');
+    const b = conv2dValid(x, w);
+    expect(maxDiff(a, b)).toBe(0);
+    tf.dispose([...reference, ...ours, a, b]);
+    expect(tf.memory().numTensors).toBe(start);
+    tf.dispose([x, w, up]);
+  });
+
+  it('leNetLogits in inference mode equals the LeNet model itself', () => {
+    const model = createLeNet();
+    const x = tf.randomUniform([4, 28, 28, 1], 0, 1, 'float32', 5) as tf.Tensor4D;
+    const a = model.apply(x, { training: false }) as tf.Tensor;
+    const b = leNetLogits(model, x, false);
+    expect(tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).arraySync())).toBeLessThan(1e-5);
+    tf.dispose([x, a, b]);
     model.dispose();
   });
 });
