@@ -115,8 +115,12 @@ export const sheetManifestSchema = z
     cells: z.array(sheetCellSchema),
   })
   .superRefine((manifest, context) => {
+    // Zod 4 runs this even when a field above already failed: check only what is well-formed.
+    if (!Number.isInteger(manifest.sheetNumber) || manifest.sheetNumber < 0 || manifest.sheetNumber > MAX_SHEET_NUMBER) return;
+    if (!Array.isArray(manifest.geometry?.markers) || !Array.isArray(manifest.cells)) return;
     const ids = markerIdsForSheet(manifest.sheetNumber);
     manifest.geometry.markers.forEach((marker, k) => {
+      if (!marker) return;
       if (marker.id !== ids[k] || marker.pageCorner !== PAGE_CORNERS[k]) {
         context.addIssue({
           code: 'custom',
@@ -129,7 +133,7 @@ export const sheetManifestSchema = z
       context.addIssue({ code: 'custom', path: ['page'], message: `page ${manifest.page} is beyond pageCount ${manifest.pageCount}` });
     }
     manifest.cells.forEach((cell, i) => {
-      if (cell.index !== i) context.addIssue({ code: 'custom', path: ['cells', i, 'index'], message: `expected ${i}, got ${cell.index}` });
+      if (cell && cell.index !== i) context.addIssue({ code: 'custom', path: ['cells', i, 'index'], message: `expected ${i}, got ${cell.index}` });
     });
   });
 
