@@ -4,7 +4,7 @@
  * never downloaded, as on offline machines; no display), it says so in one line and serves browser
  * mode instead: the URL is printed and the system browser opened where there is one.
  *
- *   node dist/main/start.js [--browser | --electron] [--no-open] [--no-build] [--port N] [--workspace DIR]
+ *   node dist/main/start.js [--browser | --electron] [--no-open] [--no-build | --build-only] [--port N] [--workspace DIR]
  *
  * The decisions (arguments, is Electron's binary there, which mode, how to open a browser) are pure
  * functions, tested without Electron.
@@ -27,14 +27,16 @@ export interface StartOptions {
   mode: 'auto' | 'browser' | 'electron';
   open: boolean;
   build: boolean;
+  /** Build what is stale (preload bundle, renderer) and stop: `npm run dist` runs this before electron-builder. */
+  buildOnly: boolean;
   port?: number;
   workspaceDir?: string;
 }
 
-export const START_USAGE = 'usage: npm start -- [--browser | --electron] [--no-open] [--no-build] [--port N] [--workspace DIR]';
+export const START_USAGE = 'usage: npm start -- [--browser | --electron] [--no-open] [--no-build | --build-only] [--port N] [--workspace DIR]';
 
 export function parseStartArgs(argv: readonly string[]): StartOptions {
-  const options: StartOptions = { mode: 'auto', open: true, build: true };
+  const options: StartOptions = { mode: 'auto', open: true, build: true, buildOnly: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -47,6 +49,7 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
       options.mode = arg === '--browser' ? 'browser' : 'electron';
     } else if (arg === '--no-open') options.open = false;
     else if (arg === '--no-build') options.build = false;
+    else if (arg === '--build-only') options.buildOnly = true;
     else if (arg === '--port') {
       const port = Number(value());
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new StartError(`--port must be a whole number from 0 to 65535, not "${argv[i]}"`);
@@ -54,6 +57,7 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
     } else if (arg === '--workspace') options.workspaceDir = path.resolve(value());
     else throw new StartError(`unknown option "${arg}"; ${START_USAGE}`);
   }
+  if (options.buildOnly && !options.build) throw new StartError(`--build-only and --no-build contradict each other; ${START_USAGE}`);
   return options;
 }
 
@@ -239,6 +243,7 @@ export async function start(argv: readonly string[]): Promise<void> {
   const options = parseStartArgs(argv);
   const root = projectRoot();
   if (options.build) await buildWhatIsNeeded(root);
+  if (options.buildOnly) return;
   const decision = chooseStartMode(options.mode, electronBinaryStatus(findElectronPackage()));
   if (decision.mode === 'electron' && (await runElectron(decision.binary, root, options))) return;
   if (decision.mode === 'browser' && decision.notice) say(decision.notice);

@@ -16,8 +16,9 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 describe('arguments', () => {
   it('defaults and every flag', () => {
-    expect(parseStartArgs([])).toEqual({ mode: 'auto', open: true, build: true });
-    expect(parseStartArgs(['--browser', '--no-open', '--no-build', '--port', '8765', '--workspace', 'ws'])).toEqual({ mode: 'browser', open: false, build: false, port: 8765, workspaceDir: path.resolve('ws') });
+    expect(parseStartArgs([])).toEqual({ mode: 'auto', open: true, build: true, buildOnly: false });
+    expect(parseStartArgs(['--browser', '--no-open', '--no-build', '--port', '8765', '--workspace', 'ws'])).toEqual({ mode: 'browser', open: false, build: false, buildOnly: false, port: 8765, workspaceDir: path.resolve('ws') });
+    expect(parseStartArgs(['--build-only']).buildOnly).toBe(true);
     expect(parseStartArgs(['--electron']).mode).toBe('electron');
   });
 
@@ -27,6 +28,7 @@ describe('arguments', () => {
     [['--port', '--no-open'], '--port needs a value'],
     [['--browser', '--electron'], 'choose one of --browser and --electron'],
     [['--fast'], 'unknown option "--fast"'],
+    [['--build-only', '--no-build'], '--build-only and --no-build contradict each other'],
   ])('%j → %s', (argv, message) => {
     expect(() => parseStartArgs(argv)).toThrow(StartError);
     expect(() => parseStartArgs(argv)).toThrow(message);

@@ -46,6 +46,7 @@ function workspaceDirFromArgs(argv: readonly string[]): string {
 }
 
 // Must precede `ready`: a standard + secure scheme gets an origin, fetch, module workers and getUserMedia.
+// corsEnabled stays off: our page only loads from its own origin, and no other origin may read ours.
 protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true, stream: true, codeCache: true } }]);
 app.enableSandbox();
 
