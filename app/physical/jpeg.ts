@@ -1,0 +1,123 @@
+/**
+ * JPEG's loss in pure TypeScript, without the entropy coding that does not change pixels: RGB →
+ * YCbCr (JFIF), 4:2:0 chroma subsampling, 8×8 DCT-II per block, quantisation with the standard
+ * tables of ITU-T T.81 Annex K scaled by quality as libjpeg does (IJG: 5000/q below 50, 200 − 2q
+ * above), dequantisation and the inverse DCT. It approximates a real encoder (libjpeg also rounds the
+ * DCT in fixed point and upsamples chroma "fancily"); Node code that needs real JPEG uses sharp.
+ */
+const LUMINANCE_TABLE = [
+  16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
+  18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+];
+const CHROMINANCE_TABLE = [
+  17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99, 99, 47, 66, 99, 99, 99, 99, 99, 99,
+  99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99,
+];
+
+export class JpegQualityError extends Error {
+  constructor(quality: number) {
+    super(`JPEG quality must be a number from 1 to 100, got ${quality}`);
+    this.name = 'JpegQualityError';
+  }
+}
+
+export function quantisationTable(base: readonly number[], quality: number): Float32Array {
+  if (!(quality >= 1 && quality <= 100)) throw new JpegQualityError(quality);
+  const q = Math.round(quality);
+  const scale = q < 50 ? 5000 / q : 200 - 2 * q;
+  return Float32Array.from(base, (v) => Math.min(255, Math.max(1, Math.floor((v * scale + 50) / 100))));
+}
+
+/** cos((2x+1)uπ/16)·c(u)/2, the orthonormal 8-point DCT-II basis. */
+const BASIS = (() => {
+  const b = new Float32Array(64);
+  for (let u = 0; u < 8; u++) for (let x = 0; x < 8; x++) b[u * 8 + x] = (u === 0 ? Math.SQRT1_2 : 1) * 0.5 * Math.cos(((2 * x + 1) * u * Math.PI) / 16);
+  return b;
+})();
+
+/** Quantises one plane (values 0..255, edge-replicated to whole blocks) in place. */
+function quantisePlane(plane: Float32Array, width: number, height: number, table: Float32Array): void {
+  const block = new Float32Array(64);
+  const temp = new Float32Array(64);
+  for (let by = 0; by < height; by += 8) {
+    for (let bx = 0; bx < width; bx += 8) {
+      for (let y = 0; y < 8; y++) {
+        const sy = Math.min(height - 1, by + y);
+        for (let x = 0; x < 8; x++) block[y * 8 + x] = plane[sy * width + Math.min(width - 1, bx + x)] - 128;
+      }
+      // Forward DCT: rows then columns.
+      for (let y = 0; y < 8; y++) for (let u = 0; u < 8; u++) {
+        let s = 0;
+        for (let x = 0; x < 8; x++) s += BASIS[u * 8 + x] * block[y * 8 + x];
+        temp[y * 8 + u] = s;
+      }
+      for (let u = 0; u < 8; u++) for (let v = 0; v < 8; v++) {
+        let s = 0;
+        for (let y = 0; y < 8; y++) s += BASIS[v * 8 + y] * temp[y * 8 + u];
+        const q = table[v * 8 + u];
+        block[v * 8 + u] = Math.round(s / q) * q;
+      }
+      // Inverse DCT: columns then rows.
+      for (let u = 0; u < 8; u++) for (let y = 0; y < 8; y++) {
+        let s = 0;
+        for (let v = 0; v < 8; v++) s += BASIS[v * 8 + y] * block[v * 8 + u];
+        temp[y * 8 + u] = s;
+      }
+      for (let y = 0; y < 8 && by + y < height; y++) for (let x = 0; x < 8 && bx + x < width; x++) {
+        let s = 0;
+        for (let u = 0; u < 8; u++) s += BASIS[u * 8 + x] * temp[y * 8 + u];
+        plane[(by + y) * width + bx + x] = Math.min(255, Math.max(0, Math.round(s + 128)));
+      }
+    }
+  }
+}
+
+/**
+ * JPEG round trip of an interleaved image with `channels` 1 (grey: luminance only) or 3 (RGB),
+ * values in [0, 1]; returns a new array in [0, 1] on 8-bit levels.
+ */
+export function jpegRoundTrip(pixels: Float32Array, width: number, height: number, channels: 1 | 3, quality: number): Float32Array {
+  const lumaTable = quantisationTable(LUMINANCE_TABLE, quality);
+  const n = width * height;
+  const out = new Float32Array(pixels.length);
+  if (channels === 1) {
+    const plane = Float32Array.from(pixels, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255));
+    quantisePlane(plane, width, height, lumaTable);
+    for (let i = 0; i < n; i++) out[i] = plane[i] / 255;
+    return out;
+  }
+  const chromaTable = quantisationTable(CHROMINANCE_TABLE, quality);
+  const y = new Float32Array(n);
+  const cw = Math.ceil(width / 2);
+  const ch = Math.ceil(height / 2);
+  const cb = new Float32Array(cw * ch);
+  const cr = new Float32Array(cw * ch);
+  const counts = new Float32Array(cw * ch);
+  for (let p = 0; p < n; p++) {
+    const r = Math.round(Math.min(1, Math.max(0, pixels[p * 3])) * 255);
+    const g = Math.round(Math.min(1, Math.max(0, pixels[p * 3 + 1])) * 255);
+    const b = Math.round(Math.min(1, Math.max(0, pixels[p * 3 + 2])) * 255);
+    y[p] = 0.299 * r + 0.587 * g + 0.114 * b;
+    const c = ((p / width) >> 1) * cw + ((p % width) >> 1);
+    cb[c] += 128 - 0.168736 * r - 0.331264 * g + 0.5 * b;
+    cr[c] += 128 + 0.5 * r - 0.418688 * g - 0.081312 * b;
+    counts[c] += 1;
+  }
+  for (let c = 0; c < counts.length; c++) {
+    cb[c] /= counts[c];
+    cr[c] /= counts[c];
+  }
+  quantisePlane(y, width, height, lumaTable);
+  quantisePlane(cb, cw, ch, chromaTable);
+  quantisePlane(cr, cw, ch, chromaTable);
+  for (let p = 0; p < n; p++) {
+    const c = ((p / width) >> 1) * cw + ((p % width) >> 1);
+    const Y = y[p];
+    const Cb = cb[c] - 128;
+    const Cr = cr[c] - 128;
+    out[p * 3] = Math.min(255, Math.max(0, Math.round(Y + 1.402 * Cr))) / 255;
+    out[p * 3 + 1] = Math.min(255, Math.max(0, Math.round(Y - 0.344136 * Cb - 0.714136 * Cr))) / 255;
+    out[p * 3 + 2] = Math.min(255, Math.max(0, Math.round(Y + 1.772 * Cb))) / 255;
+  }
+  return out;
+}
