@@ -73,6 +73,7 @@ describe('electron-builder.yml', () => {
   it.each([
     ['dist/main/electron/main.js', true],
     ['dist/main/preload/preload.cjs', true],
+    ['dist/main/preload/preload.js', false],
     ['dist/app/node/compute-worker.js', true],
     ['renderer/dist/index.html', true],
     ['renderer/dist/assets/index-abc123.js', true],
