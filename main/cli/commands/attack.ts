@@ -1,0 +1,64 @@
+/**
+ * `foolprint attack`: run one attack on a handful of images and save what a researcher prints or
+ * inspects: clean, adversarial and amplified-perturbation PNGs, and record.json.
+ */
+import type { Command } from 'commander';
+import path from 'node:path';
+import { writeAttackFiles } from '../../../app/node/attack-files.js';
+import { addAttackOptions, attackOptionsFromFlags, type AttackFlags } from '../attack-options.js';
+import { guarded, interruptSignal } from '../failure.js';
+import { createProgressBar } from '../progress.js';
+import { addDataOptions, addModelOptions, formatTable, openDataset, openPool, type WorkbenchOptions } from '../workbench.js';
+
+type AttackCommandOptions = WorkbenchOptions & AttackFlags & { out: string };
+
+export function registerAttack(program: Command): void {
+  const command = program
+    .command('attack')
+    .description('attack images and save clean, adversarial and perturbation PNGs plus record.json')
+    .option('--out <dir>', 'output folder', 'foolprint-attack')
+    .option('--json', 'print the record as JSON instead of a table');
+  addModelOptions(command);
+  addDataOptions(command);
+  addAttackOptions(command, { eps: '0.1' });
+  command.action(guarded(async (options: AttackCommandOptions) => {
+    if (options.limit === undefined) options.limit = '16';
+    const pool = await openPool(options);
+    try {
+      const dataset = await openDataset(options, pool);
+      const attackOptions = attackOptionsFromFlags(options, dataset.count, pool.info().model.numClasses);
+      const bar = createProgressBar({ json: options.json });
+      const result = await pool.attack(dataset.images, dataset.labels, attackOptions, {
+        signal: interruptSignal(),
+        onProgress: (p) => bar.update(p.done, p.total, `${attackOptions.method} ε=${p.epsilon ?? ''}`),
+      });
+      bar.done();
+      const record = await writeAttackFiles(options.out, dataset, result, pool.info().model, options.data ?? 'samples');
+      if (options.json) {
+        process.stdout.write(JSON.stringify(record, null, 2) + '\n');
+        return;
+      }
+      const rows = result.perEpsilon.map((e) => [
+        e.epsilon.toFixed(4),
+        rate(e.float.success),
+        rate(e.quantized.success),
+        mean(e.float.linf).toFixed(4),
+        mean(e.float.l2).toFixed(3),
+      ]);
+      process.stdout.write(formatTable(['epsilon', 'success', 'success (8-bit)', 'mean Linf', 'mean L2'], rows) + '\n');
+      process.stdout.write(`saved ${dataset.count} images x ${result.perEpsilon.length} epsilon to ${path.resolve(options.out)}\n`);
+    } finally {
+      await pool.close();
+    }
+  }));
+}
+
+function rate(flags: Uint8Array): string {
+  return mean(flags).toFixed(3);
+}
+
+function mean(values: ArrayLike<number>): number {
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) sum += values[i];
+  return values.length ? sum / values.length : 0;
+}

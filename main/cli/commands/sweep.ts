@@ -1,0 +1,63 @@
+/**
+ * `foolprint sweep`: accuracy against ε over a whole dataset, the shape of the seed's FGSM table.
+ * An image counts as correct only if it is still classified correctly after the attack; every
+ * figure is given for the float images and for the same images saved to 8-bit PNG.
+ */
+import type { Command } from 'commander';
+import { summarizeAttack, type AttackSummary } from '../../../app/eval/summary.js';
+import { addAttackOptions, attackOptionsFromFlags, type AttackFlags } from '../attack-options.js';
+import { guarded, interruptSignal } from '../failure.js';
+import { createProgressBar } from '../progress.js';
+import { addDataOptions, addModelOptions, formatTable, openDataset, openPool, type WorkbenchOptions } from '../workbench.js';
+
+type SweepOptions = WorkbenchOptions & AttackFlags;
+
+export function registerSweep(program: Command): void {
+  const command = program
+    .command('sweep')
+    .description('accuracy vs ε over a dataset (float and 8-bit), as in the FGSM table')
+    .option('--json', 'print JSON (no progress bar)');
+  addModelOptions(command);
+  addDataOptions(command);
+  addAttackOptions(command, { eps: '0,0.05,0.1,0.15,0.2,0.25,0.3' });
+  command.action(guarded(async (options: SweepOptions) => {
+    const pool = await openPool(options);
+    try {
+      const dataset = await openDataset(options, pool);
+      const attackOptions = { ...attackOptionsFromFlags(options, dataset.count, pool.info().model.numClasses), keepImages: false };
+      const bar = createProgressBar({ json: options.json });
+      const started = performance.now();
+      const result = await pool.attack(dataset.images, dataset.labels, attackOptions, {
+        signal: interruptSignal(),
+        onProgress: (p) => bar.update(p.done, p.total, `${attackOptions.method} ε=${p.epsilon?.toFixed(3) ?? ''}`),
+      });
+      bar.done();
+      const summary = summarizeAttack(result);
+      const info = pool.info();
+      const report = {
+        model: info.model.id,
+        backend: info.backend.name,
+        workers: info.workers,
+        dataset: options.data ?? 'samples',
+        seconds: (performance.now() - started) / 1000,
+        ...summary,
+      };
+      if (options.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      else process.stdout.write(formatSweepTable(summary) + `\n${report.count} images, ${report.backend} x${report.workers}, ${report.seconds.toFixed(1)} s\n`);
+    } finally {
+      await pool.close();
+    }
+  }));
+}
+
+export function formatSweepTable(summary: AttackSummary): string {
+  const rows = summary.perEpsilon.map((e) => [
+    e.epsilon.toFixed(3),
+    e.float.accuracy.toFixed(3),
+    e.quantized.accuracy.toFixed(3),
+    e.float.successRate.toFixed(3),
+    e.float.meanLinf.toFixed(4),
+    e.float.meanL2.toFixed(3),
+  ]);
+  return formatTable(['epsilon', 'accuracy', 'accuracy (8-bit)', 'success', 'mean Linf', 'mean L2'], rows);
+}

@@ -1,0 +1,115 @@
+/**
+ * The CLI as a user runs it: the built `foolprint` binary in a child process, real files, real
+ * exit codes. (npm test builds dist/ first.)
+ */
+import { describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { parseAttackRecord } from '../app/experiments/attack-record.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const bin = path.join(root, 'bin/foolprint.js');
+
+function foolprint(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, FOOLPRINT_DEBUG: '' } }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('foolprint CLI', () => {
+  it('sweep --json: accuracy falls strictly from ε=0 to ε=0.3, float and 8-bit', async () => {
+    const run = await foolprint('sweep', '--method', 'fgsm', '--eps', '0,0.1,0.2,0.3', '--limit', '120', '--json');
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout);
+    expect(report.count).toBe(120);
+    expect(report.perEpsilon.map((e: { epsilon: number }) => e.epsilon)).toEqual([0, 0.1, 0.2, 0.3]);
+    const accuracy = report.perEpsilon.map((e: { float: { accuracy: number } }) => e.float.accuracy);
+    const accuracy8 = report.perEpsilon.map((e: { quantized: { accuracy: number } }) => e.quantized.accuracy);
+    expect(accuracy[0]).toBeGreaterThan(0.9);
+    for (let i = 1; i < accuracy.length; i++) {
+      expect(accuracy[i]).toBeLessThan(accuracy[i - 1]);
+      expect(accuracy8[i]).toBeLessThan(accuracy8[i - 1]);
+    }
+    expect(report.perEpsilon[3].float.meanLinf).toBeCloseTo(0.3, 5);
+  });
+
+  it('attack writes clean, adversarial and perturbation PNGs and a record that parses', async () => {
+    const out = mkdtempSync(path.join(tmpdir(), 'fp-attack-'));
+    const run = await foolprint('attack', '--method', 'bim', '--eps', '0.1,16/255', '--limit', '3', '--out', out, '--json');
+    expect(run.code).toBe(0);
+    const record = parseAttackRecord(JSON.parse(readFileSync(path.join(out, 'record.json'), 'utf8')));
+    expect(record.images).toHaveLength(3);
+    expect(record.epsilons[1]).toBeCloseTo(16 / 255, 10);
+    const first = record.images[0];
+    for (const file of [first.clean.file, first.adversarial[0].file, first.adversarial[1].perturbationFile]) {
+      const meta = await sharp(path.join(out, file)).metadata();
+      expect([meta.width, meta.height]).toEqual([28, 28]);
+    }
+    // The saved adversarial PNG is exactly the 8-bit view the record scored: its L∞ distance to the
+    // saved clean PNG is within ε (plus half a level of rounding on each side).
+    const clean = await sharp(path.join(out, first.clean.file)).extractChannel(0).raw().toBuffer();
+    const adversarial = await sharp(path.join(out, first.adversarial[0].file)).extractChannel(0).raw().toBuffer();
+    let linf = 0;
+    for (let i = 0; i < clean.length; i++) linf = Math.max(linf, Math.abs(clean[i] - adversarial[i]) / 255);
+    expect(linf).toBeLessThanOrEqual(0.1 + 1 / 255);
+    expect(linf).toBeCloseTo(first.adversarial[0].quantized.linf, 5);
+  });
+
+  it('eval reports top-1 and top-5 on the built-in samples', async () => {
+    const run = await foolprint('eval', '--json');
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout);
+    expect(report.count).toBeGreaterThanOrEqual(100);
+    expect(report.top1).toBeGreaterThan(0.9);
+    expect(report.top5).toBeGreaterThanOrEqual(report.top1);
+  });
+
+  it.each([
+    [['sweep', '--eps', '0,abc'], 2, /--eps must be a comma list/],
+    [['sweep', '--method', 'cw'], 2, /--method must be one of/],
+    [['sweep', '--limit', '-3'], 2, /--limit must be a positive whole number/],
+    [['eval', '--model', '/nonexistent/model-folder'], 1, /nonexistent/],
+    [['eval', '--data', '/nonexistent/data'], 1, /nonexistent/],
+  ])('bad input %j exits %i with one clear line', async (args, code, message) => {
+    const run = await foolprint(...(args as string[]));
+    expect(run.code).toBe(code);
+    expect(run.stderr).toMatch(message);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('a model.json that is not a model is refused with a clear message', async () => {
+    const folder = mkdtempSync(path.join(tmpdir(), 'fp-badmodel-'));
+    writeFileSync(path.join(folder, 'model.json'), JSON.stringify({ hello: 'world' }));
+    const run = await foolprint('eval', '--model', folder);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/model/i);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('labels out of the model range are refused', async () => {
+    const folder = mkdtempSync(path.join(tmpdir(), 'fp-labels-'));
+    mkdirSync(path.join(folder, 'images'));
+    const blank = await sharp({ create: { width: 28, height: 28, channels: 3, background: '#000' } }).png().toBuffer();
+    writeFileSync(path.join(folder, 'images', 'a.png'), blank);
+    writeFileSync(path.join(folder, 'images', 'labels.csv'), 'a.png,12\n');
+    const run = await foolprint('eval', '--data', path.join(folder, 'images'));
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(/12/);
+  });
+
+  it('has --help on every command', async () => {
+    for (const command of ['models', 'eval', 'attack', 'sweep', 'doctor']) {
+      const run = await foolprint(command, '--help');
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain(`Usage: foolprint ${command}`);
+    }
+  });
+});
