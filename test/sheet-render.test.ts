@@ -119,6 +119,8 @@ describe('renderSheets', () => {
   it.each(pages)('%s %s: PDF page of exact size in points and a 30 mm cell measuring 85.04 pt', async (paper, orientation, widthPt, heightPt) => {
     const out = path.join(scratch, `${paper}-${orientation}`);
     const result = await renderSheets({ images: noiseImages(3, 28, 28, 1), shape: [3, 28, 28, 1], records: records(3, false), options: { experiment: 'size check', paper, orientation, png: false } }, out);
+    // No fallback to whole points happened: the page was sized exactly.
+    expect(result.notes).toEqual([]);
     const pdf = readFileSync(result.pdfPath);
     const box = /\/MediaBox \[ ([\d.]+) ([\d.]+) ([\d.]+) ([\d.]+) \]/.exec(pdf.toString('latin1'));
     expect(box).not.toBeNull();

@@ -49,6 +49,8 @@ export interface SheetRenderInput {
 }
 
 export interface RenderedSheets {
+  /** What the user should know (e.g. the PDF page could only be sized to whole points). */
+  notes: string[];
   pdfPath: string;
   pngPaths: string[];
   manifestPaths: string[];
@@ -209,8 +211,12 @@ function pageImages(plan: SheetPlan, page: number, canvases: Canvas[]): Canvas[]
   return plan.imageIndex[page].map((i) => canvases[i]);
 }
 
-/** All pages as one PDF at exact paper size. */
-export function renderSheetPdf(plan: SheetPlan, canvases: Canvas[], onPage?: (page: number) => void): Buffer {
+/**
+ * All pages as one PDF at exact paper size. Should a future cairo write a PDF layout `setPdfPageSize`
+ * does not know, the page keeps cairo's whole-point size (at most 1 pt, 0.35 mm, too large at the
+ * bottom/right; every position from the top-left corner stays exact) and `onNote` says so.
+ */
+export function renderSheetPdf(plan: SheetPlan, canvases: Canvas[], onPage?: (page: number) => void, onNote?: (note: string) => void): Buffer {
   const scale = POINTS_PER_MM;
   const width = plan.layout.page.width * scale;
   const height = plan.layout.page.height * scale;
@@ -228,7 +234,13 @@ export function renderSheetPdf(plan: SheetPlan, canvases: Canvas[], onPage?: (pa
     subject: 'Adversarial examples for the physical-world test, with ArUco corner markers',
     creationDate: new Date(first.createdAt),
   });
-  return setPdfPageSize(pdf, width, height);
+  try {
+    return setPdfPageSize(pdf, width, height);
+  } catch (error) {
+    if (!(error instanceof SheetRenderError)) throw error;
+    onNote?.(`PDF page left at ${Math.ceil(width)} x ${Math.ceil(height)} pt instead of ${width.toFixed(2)} x ${height.toFixed(2)} (${error.message}); positions from the top-left corner are exact`);
+    return pdf;
+  }
 }
 
 /** One page as an RGBA canvas at `dpi` (what the PNG holds; also a clean "photo" for simulations). */
@@ -257,7 +269,8 @@ export async function renderSheets(input: SheetRenderInput, outDir: string): Pro
   await mkdir(outDir, { recursive: true });
   const baseName = options.baseName ?? 'sheet';
   const pdfPath = path.join(outDir, `${baseName}.pdf`);
-  const pdf = renderSheetPdf(plan, canvases, (page) => tick(`PDF page ${page + 1}/${pages}`));
+  const notes: string[] = [];
+  const pdf = renderSheetPdf(plan, canvases, (page) => tick(`PDF page ${page + 1}/${pages}`), (note) => notes.push(note));
   await writeFileAtomic(pdfPath, pdf);
 
   const pngPaths: string[] = [];
@@ -275,5 +288,5 @@ export async function renderSheets(input: SheetRenderInput, outDir: string): Pro
     await writeJsonAtomic(manifestPath, manifest);
     manifestPaths.push(manifestPath);
   }
-  return { pdfPath, pngPaths, manifestPaths, manifests: plan.manifests, layout: plan.layout };
+  return { notes, pdfPath, pngPaths, manifestPaths, manifests: plan.manifests, layout: plan.layout };
 }

@@ -126,9 +126,10 @@ async function runSheet(options: SheetCommandOptions): Promise<void> {
   bar.done();
 
   if (options.json) {
-    process.stdout.write(JSON.stringify({ pdf: rendered.pdfPath, png: rendered.pngPaths, manifests: rendered.manifestPaths, sheets: rendered.manifests }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ notes: rendered.notes, pdf: rendered.pdfPath, png: rendered.pngPaths, manifests: rendered.manifestPaths, sheets: rendered.manifests }, null, 2) + '\n');
     return;
   }
+  for (const note of rendered.notes) process.stderr.write(`note: ${note}\n`);
   const { layout } = rendered;
   const cells = rendered.manifests.reduce((sum, m) => sum + m.cells.length, 0);
   process.stdout.write(
