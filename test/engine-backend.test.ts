@@ -35,7 +35,7 @@ describe('initBackend', () => {
     expect(info.name).toBe('wasm');
     expect(tf.getBackend()).toBe('wasm');
     // The backend really computes: a convolution gradient on WASM.
-    const g = tf.tidy(() => tf.grad((x: tf.Tensor4D) => tf.conv2d(x, tf.ones([3, 3, 1, 2]) as tf.Tensor4D, 1, 'same').sum())(tf.ones([1, 4, 4, 1])));
+    const g = tf.tidy(() => tf.grad((x: tf.Tensor) => tf.conv2d(x as tf.Tensor4D, tf.ones([3, 3, 1, 2]) as tf.Tensor4D, 1, 'same').sum())(tf.ones([1, 4, 4, 1])));
     // Centre pixels sit under all 9 taps of both output channels: 18; corners under 4 taps: 8.
     const values = Array.from(g.dataSync());
     g.dispose();

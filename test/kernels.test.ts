@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createLeNet } from '../app/models/lenet.js';
 import { initBackend } from '../app/node/backend.js';
 
 /**
@@ -7,6 +8,7 @@ import { initBackend } from '../app/node/backend.js';
  * reference implementation) over a table of shapes, strides, paddings and channel counts.
  */
 
+type Shape4 = [number, number, number, number];
 type Pad = 'valid' | 'same' | number | [[0, 0], [number, number], [number, number], [0, 0]];
 
 /** Deterministic pseudo-random values (LCG) so every run checks the same numbers. */
@@ -65,7 +67,7 @@ beforeAll(async () => {
 });
 
 describe('Conv2DBackpropInput on WASM (convolution with the flipped, transposed kernel)', () => {
-  const cases: [string, number[], [number, number], number, [number, number], Pad, number][] = [
+  const cases: [string, Shape4, [number, number], number, [number, number], Pad, number][] = [
     ['LeNet conv1', [3, 28, 28, 1], [5, 5], 10, [1, 1], 'valid', 1],
     ['LeNet conv2', [3, 12, 12, 10], [5, 5], 20, [1, 1], 'valid', 1],
     ['3x3 same stride 1', [2, 9, 9, 3], [3, 3], 4, [1, 1], 'same', 1],
@@ -90,8 +92,10 @@ describe('Conv2DBackpropInput on WASM (convolution with the flipped, transposed 
 });
 
 describe('Conv2DBackpropFilter on WASM (added)', () => {
-  const cases: [string, number[], [number, number], number, [number, number], Pad][] = [
+  const cases: [string, Shape4, [number, number], number, [number, number], Pad][] = [
     ['LeNet conv2', [4, 12, 12, 10], [5, 5], 20, [1, 1], 'valid'],
+    ['LeNet conv1, batch 64 (long sums)', [64, 28, 28, 1], [5, 5], 10, [1, 1], 'valid'],
+    ['1x1 pointwise', [2, 7, 7, 16], [1, 1], 8, [1, 1], 'same'],
     ['3x3 same stride 2', [2, 9, 9, 3], [3, 3], 5, [2, 2], 'same'],
     ['3x3 valid stride 2, uncovered edge', [2, 10, 11, 2], [3, 3], 4, [2, 2], 'valid'],
     ['3x2 kernel, strides 2x1, same', [2, 7, 8, 3], [3, 2], 4, [2, 1], 'same'],
@@ -108,7 +112,7 @@ describe('Conv2DBackpropFilter on WASM (added)', () => {
 });
 
 describe('MaxPoolGrad on WASM (one scan per window, first maximum wins)', () => {
-  const cases: [string, number[], [number, number], [number, number], 'valid' | 'same', number][] = [
+  const cases: [string, Shape4, [number, number], [number, number], 'valid' | 'same', number][] = [
     ['LeNet pool1 2x2/2, many ties', [3, 24, 24, 10], [2, 2], [2, 2], 'valid', 3],
     ['LeNet pool2 2x2/2, distinct values', [3, 8, 8, 20], [2, 2], [2, 2], 'valid', 0],
     ['2x2/2 on odd size (last row and column dropped)', [2, 25, 25, 3], [2, 2], [2, 2], 'valid', 0],
@@ -129,7 +133,7 @@ describe('MaxPoolGrad on WASM (one scan per window, first maximum wins)', () => 
 });
 
 describe('DepthwiseConv2dNative gradients on WASM (added)', () => {
-  const cases: [string, number[], [number, number], number, [number, number], 'valid' | 'same', [number, number]][] = [
+  const cases: [string, Shape4, [number, number], number, [number, number], 'valid' | 'same', [number, number]][] = [
     ['3x3 s1 same', [2, 8, 8, 4], [3, 3], 1, [1, 1], 'same', [1, 1]],
     ['3x3 s2 same (MobileNet downsampling)', [2, 9, 9, 4], [3, 3], 1, [2, 2], 'same', [1, 1]],
     ['3x3 s2 same, even size', [2, 8, 8, 3], [3, 3], 1, [2, 2], 'same', [1, 1]],
@@ -218,8 +222,8 @@ describe('full gradients on WASM equal the CPU backend', () => {
       const d2 = tf.tensor4d(values(3 * 3 * 8 * 2, 53, 0.4), [3, 3, 8, 2]);
       const p = tf.tensor4d(values(16 * 5, 59, 0.4), [1, 1, 16, 5]);
       const target = tf.oneHot(tf.tensor1d([1, 3], 'int32'), 5);
-      const loss = (img: tf.Tensor4D) => {
-        let h = tf.relu(tf.conv2d(img, w1, 2, 'same'));
+      const loss = (img: tf.Tensor) => {
+        let h = tf.relu(tf.conv2d(img as tf.Tensor4D, w1, 2, 'same'));
         h = tf.relu(tf.depthwiseConv2d(h, d1, 1, 'same'));
         h = tf.relu(tf.depthwiseConv2d(h, d2, 2, 'valid'));
         h = tf.conv2d(h, p, 1, 'valid');
@@ -233,6 +237,21 @@ describe('full gradients on WASM equal the CPU backend', () => {
     await compare(depthwiseModelGradient);
   });
 
+  it('the LeNet Layers model (fused conv2d with bias, whose customGrad also takes filter gradients)', async () => {
+    await tf.setBackend('wasm');
+    const model = createLeNet();
+    try {
+      const gradient = () => tf.tidy(() => {
+        const x = tf.tensor(values(8 * 28 * 28, 79, 1, 4), [8, 28, 28, 1]).div(3);
+        const target = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 7], 'int32'), 10);
+        return tf.grad((img: tf.Tensor) => tf.losses.softmaxCrossEntropy(target, model.apply(img) as tf.Tensor2D))(x);
+      });
+      await compare(gradient);
+    } finally {
+      model.dispose();
+    }
+  });
+
   it('LeNet (conv 5x5, max-pool 2, dense) input gradient', async () => {
     await compare(() => tf.tidy(() => {
       const x = tf.tensor(values(4 * 28 * 28, 61, 1, 4), [4, 28, 28, 1]).div(3) as tf.Tensor4D;
@@ -240,8 +259,8 @@ describe('full gradients on WASM equal the CPU backend', () => {
       const c2 = tf.tensor4d(values(5 * 5 * 10 * 20, 71, 0.1), [5, 5, 10, 20]);
       const f1 = tf.tensor2d(values(320 * 10, 73, 0.1), [320, 10]);
       const target = tf.oneHot(tf.tensor1d([0, 3, 7, 9], 'int32'), 10);
-      return tf.grad((img: tf.Tensor4D) => {
-        let h = tf.relu(tf.maxPool(tf.conv2d(img, c1, 1, 'valid'), 2, 2, 'valid'));
+      return tf.grad((img: tf.Tensor) => {
+        let h = tf.relu(tf.maxPool(tf.conv2d(img as tf.Tensor4D, c1, 1, 'valid'), 2, 2, 'valid'));
         h = tf.relu(tf.maxPool(tf.conv2d(h, c2, 1, 'valid'), 2, 2, 'valid'));
         return tf.losses.softmaxCrossEntropy(target, tf.matMul(h.reshape([4, 320]), f1)) as tf.Scalar;
       })(x);

@@ -1,14 +1,55 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Conv2DBackpropFilterAttrs, KernelConfig, TensorInfo } from '@tensorflow/tfjs';
-import { asKernelFunc, float32View } from './wasm-backend.js';
-import type { KernelArgs } from './wasm-backend.js';
+import { asKernelFunc, disposeAll, float32View, runWasmKernel } from './wasm-backend.js';
+import type { KernelArgs, WasmBackend } from './wasm-backend.js';
 
 /**
- * Conv2DBackpropFilter, which TF.js's WASM backend lacks (training a conv net on WASM failed with
- * "kernel not registered"). A direct sum over the heap, accumulated in float64 like TF.js's CPU kernel:
- * dW[a,b,i,o] = Σ_{n,y,x} x[n, y·sh+a−pt, x·sw+b−pl, i] · dy[n,y,x,o]. Attacks never need it (they
- * differentiate w.r.t. the image), so it favours being obviously right over being fast.
+ * Conv2DBackpropFilter, which TF.js's WASM backend lacks. It is on the hot path of every attack:
+ * tf.fused.conv2d (what a Layers Conv2D with bias runs) computes all its input gradients eagerly in
+ * its customGrad, so the filter gradient is computed even when only the image gradient is wanted.
+ *
+ * dW[a,b,i,o] = Σ_{n,y,x} xp[n, y·sh+a, x·sw+b, i] · dy[n,y,x,o]  (xp: x with the forward padding)
+ *
+ * is a convolution with the roles swapped: batch ↔ channels. With X' = xp as [inC, Hp, Wp, N] and
+ * F' = dy as [outH, outW, N, outC], conv(X', F'; stride 1, dilation s, valid) is [inC, kh, kw, outC],
+ * i.e. dW transposed. One XNNPACK convolution replaces a scalar sum (7-20x faster on LeNet's layers).
  */
+function paddedChannelsFirst(backend: WasmBackend, x: TensorInfo, rows: number, cols: number, padTop: number, padLeft: number): TensorInfo {
+  const [n, h, w, c] = x.shape;
+  const out = backend.makeOutput([c, rows, cols, n], 'float32');
+  const src = float32View(backend, x);
+  const dst = float32View(backend, out);
+  dst.fill(0);
+  for (let r = 0; r < rows; r++) {
+    const xr = r - padTop;
+    if (xr < 0 || xr >= h) continue;
+    for (let col = 0; col < cols; col++) {
+      const xc = col - padLeft;
+      if (xc < 0 || xc >= w) continue;
+      for (let b = 0; b < n; b++) {
+        const from = ((b * h + xr) * w + xc) * c;
+        for (let i = 0; i < c; i++) dst[((i * rows + r) * cols + col) * n + b] = src[from + i];
+      }
+    }
+  }
+  return out;
+}
+
+/** dy [N, oh, ow, C] as [oh, ow, N, C]: whole channel rows move, so it is a copy of N·oh·ow runs. */
+function batchToInputChannels(backend: WasmBackend, dy: TensorInfo): TensorInfo {
+  const [n, oh, ow, c] = dy.shape;
+  const out = backend.makeOutput([oh, ow, n, c], 'float32');
+  const src = float32View(backend, dy);
+  const dst = float32View(backend, out);
+  for (let b = 0; b < n; b++) {
+    for (let p = 0; p < oh * ow; p++) {
+      const from = (b * oh * ow + p) * c;
+      dst.set(src.subarray(from, from + c), (p * n + b) * c);
+    }
+  }
+  return out;
+}
+
 function conv2DBackpropFilter(args: KernelArgs<Conv2DBackpropFilterAttrs>): TensorInfo {
   const { inputs, backend, attrs } = args;
   const { x, dy } = inputs;
@@ -18,39 +59,33 @@ function conv2DBackpropFilter(args: KernelArgs<Conv2DBackpropFilterAttrs>): Tens
     tf.backend_util.convertConv2DDataFormat(dataFormat));
   if (info.dataFormat !== 'channelsLast') throw new Error('Conv2DBackpropFilter on WASM supports NHWC only');
   if (x.dtype !== 'float32' || dy.dtype !== 'float32') throw new Error('Conv2DBackpropFilter on WASM supports float32 only');
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
-  const { strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
-  const padTop = info.padInfo.top;
-  const padLeft = info.padInfo.left;
-  const out = backend.makeOutput(filterShape, 'float32');
-  const xs = float32View(backend, x);
-  const g = float32View(backend, dy);
-  const acc = new Float64Array(kh * kw * inChannels * outChannels);
-  for (let n = 0; n < batchSize; n++) {
-    for (let y = 0; y < outHeight; y++) {
-      for (let a = 0; a < kh; a++) {
-        const r = y * sh + a - padTop;
-        if (r < 0 || r >= inHeight) continue;
-        for (let xo = 0; xo < outWidth; xo++) {
-          const gBase = ((n * outHeight + y) * outWidth + xo) * outChannels;
-          for (let b = 0; b < kw; b++) {
-            const col = xo * sw + b - padLeft;
-            if (col < 0 || col >= inWidth) continue;
-            const xBase = ((n * inHeight + r) * inWidth + col) * inChannels;
-            const wBase = (a * kw + b) * inChannels * outChannels;
-            for (let i = 0; i < inChannels; i++) {
-              const v = xs[xBase + i];
-              if (v === 0) continue;
-              const row = wBase + i * outChannels;
-              for (let o = 0; o < outChannels; o++) acc[row + o] += v * g[gBase + o];
-            }
-          }
-        }
+  const { inChannels, outHeight, outWidth, outChannels, strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
+  // Exactly the rows and columns some tap reads: beyond them the forward convolution never looked.
+  const rows = (outHeight - 1) * sh + kh;
+  const cols = (outWidth - 1) * sw + kw;
+  const xT = paddedChannelsFirst(backend, x, rows, cols, info.padInfo.top, info.padInfo.left);
+  const dyT = batchToInputChannels(backend, dy);
+  let swapped: TensorInfo | undefined;
+  try {
+    swapped = runWasmKernel('Conv2D', {
+      inputs: { x: xT, filter: dyT },
+      backend,
+      attrs: { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [sh, sw] },
+    });
+    // [inC, kh, kw, outC] → [kh, kw, inC, outC]
+    const out = backend.makeOutput(filterShape, 'float32');
+    const src = float32View(backend, swapped);
+    const dst = float32View(backend, out);
+    for (let i = 0; i < inChannels; i++) {
+      for (let t = 0; t < kh * kw; t++) {
+        const from = (i * kh * kw + t) * outChannels;
+        dst.set(src.subarray(from, from + outChannels), (t * inChannels + i) * outChannels);
       }
     }
+    return out;
+  } finally {
+    disposeAll(backend, [xT, dyT, swapped]);
   }
-  float32View(backend, out).set(acc);
-  return out;
 }
 
 export const conv2DBackpropFilterKernel: KernelConfig = {

@@ -1,0 +1,267 @@
+/**
+ * npm run bench [-- --quick] [-- --json]
+ *
+ * FGSM and BIM-10 images/s on the built-in LeNet (random weights until the trained ones exist: same
+ * timings) at batch 1 and 256, through the worker pool and in-process on one backend; one BIM step on
+ * a 224x224x3 MobileNet-style model; tensor counts before and after 1,000 attacks; the PyTorch peer
+ * (../shared/bench/torch_fgsm_bench.py) run in the same process tree, interleaved with ours round by
+ * round because the machine is shared and noisy; and a per-kernel profile of one FGSM step.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { runAttack } from '../app/attacks/index.js';
+import type { AttackOptions } from '../app/attacks/types.js';
+import type { Classifier } from '../app/engine/classifier.js';
+import { createLeNet } from '../app/models/lenet.js';
+import type { ModelSource } from '../app/models/source.js';
+import { initBackend } from '../app/node/backend.js';
+import type { BackendInfo } from '../app/node/backend.js';
+import { ComputePool } from '../app/node/compute-pool.js';
+import { saveLayersModel } from '../app/node/model-io.js';
+import { listBuiltinModels, loadClassifier, repoRoot } from '../app/node/model-loader.js';
+
+const quick = process.argv.includes('--quick');
+const asJson = process.argv.includes('--json');
+const log = (line: string) => {
+  if (!asJson) process.stdout.write(line + '\n');
+};
+const progress = (line: string) => process.stderr.write(line + '\n');
+
+/** Seconds each of our measurements runs for (repeating whole attacks until it has run that long). */
+const BUDGET_S = quick ? 1 : 3;
+const ROUNDS = quick ? 1 : 3;
+const LENET_ID = 'lenet-mnist';
+
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+function randomBatch(n: number, pixels: number, classes: number, seed: number): { images: Float32Array; labels: Int32Array } {
+  const next = lcg(seed);
+  return {
+    images: Float32Array.from({ length: n * pixels }, next),
+    labels: Int32Array.from({ length: n }, () => Math.floor(next() * classes)),
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Images per second of `attackOnce` (which attacks `batch` images), repeated until the budget is spent. */
+async function imagesPerSecond(batch: number, attackOnce: () => Promise<unknown>): Promise<number> {
+  await attackOnce(); // warm-up: XNNPACK operator creation, JIT
+  let images = 0;
+  const start = performance.now();
+  while (performance.now() - start < BUDGET_S * 1000) {
+    await attackOnce();
+    images += batch;
+  }
+  return images / ((performance.now() - start) / 1000);
+}
+
+const FGSM: AttackOptions = { method: 'fgsm', epsilons: [0.1], keepImages: false };
+const BIM10: AttackOptions = { method: 'bim', epsilons: [0.1], steps: 10, stepSize: 0.01, keepImages: false };
+
+interface LeNetRates { fgsmB1: number; fgsmB256: number; bim10B256: number }
+
+async function measureLeNet(run: (images: Float32Array, labels: Int32Array, options: AttackOptions) => Promise<unknown>): Promise<LeNetRates> {
+  const one = randomBatch(1, 784, 10, 1);
+  const many = randomBatch(256, 784, 10, 2);
+  return {
+    fgsmB1: await imagesPerSecond(1, () => run(one.images, one.labels, FGSM)),
+    fgsmB256: await imagesPerSecond(256, () => run(many.images, many.labels, FGSM)),
+    bim10B256: await imagesPerSecond(256, () => run(many.images, many.labels, BIM10)),
+  };
+}
+
+/** The PyTorch peer: same LeNet, FGSM b1/b256 and BIM-10 b256, 2 threads. */
+function runTorch(script: string): LeNetRates | { error: string } {
+  const out = spawnSync('/usr/bin/python3', [script, '2'], { encoding: 'utf8', timeout: 600_000 });
+  if (out.status !== 0) return { error: (out.stderr || out.error?.message || `exit ${out.status}`).trim().split('\n').at(-1)! };
+  const rate = (label: string) => Number(new RegExp(`${label}\\s+([\\d.]+) img/s`).exec(out.stdout)?.[1]);
+  return { fgsmB1: rate('fgsm batch1'), fgsmB256: rate('fgsm batch256'), bim10B256: rate('bim10 batch256') };
+}
+
+async function lenetSource(tmp: string): Promise<{ source: ModelSource; note: string }> {
+  if (listBuiltinModels().some((m) => m.id === LENET_ID)) return { source: { kind: 'builtin', id: LENET_ID }, note: `built-in ${LENET_ID}` };
+  const folder = path.join(tmp, 'lenet');
+  const model = createLeNet();
+  await saveLayersModel(model, folder);
+  model.dispose();
+  writeFileSync(path.join(folder, 'foolprint.json'), JSON.stringify({
+    schemaVersion: 1, name: 'LeNet (random weights)', inputSize: [28, 28], channels: 1, labels: [...'0123456789'],
+  }));
+  return { source: { kind: 'folder', path: folder }, note: `the built-in ${LENET_ID} is not installed yet: LeNet architecture with random weights (same timings)` };
+}
+
+/** MobileNet v1 (width 1.0) shape: 3x3/2 conv, 13 depthwise-separable blocks (ReLU6), pooled dense 1000. */
+function createMobileNetLike(): tf.Sequential {
+  const model = tf.sequential({ name: 'mobilenet_like' });
+  model.add(tf.layers.conv2d({ inputShape: [224, 224, 3], filters: 32, kernelSize: 3, strides: 2, padding: 'same' }));
+  model.add(tf.layers.reLU({ maxValue: 6 }));
+  const blocks: [number, number][] = [[64, 1], [128, 2], [128, 1], [256, 2], [256, 1], [512, 2], [512, 1], [512, 1], [512, 1], [512, 1], [512, 1], [1024, 2], [1024, 1]];
+  for (const [filters, strides] of blocks) {
+    model.add(tf.layers.depthwiseConv2d({ kernelSize: 3, strides, padding: 'same' }));
+    model.add(tf.layers.reLU({ maxValue: 6 }));
+    model.add(tf.layers.conv2d({ filters, kernelSize: 1, padding: 'same' }));
+    model.add(tf.layers.reLU({ maxValue: 6 }));
+  }
+  model.add(tf.layers.globalAveragePooling2d({}));
+  model.add(tf.layers.dense({ units: 1000 }));
+  return model;
+}
+
+/** Seconds per image of one bare BIM step (gradient, sign step, clip to the ε-ball and [0,1]) in-process. */
+function mobileNetStepSeconds(batch: number): number {
+  const model = createMobileNetLike();
+  const x = tf.randomUniform([batch, 224, 224, 3]) as tf.Tensor4D;
+  const y = tf.oneHot(tf.randomUniform([batch], 0, 1000, 'int32') as tf.Tensor1D, 1000);
+  const grad = tf.grad((img: tf.Tensor) => tf.losses.softmaxCrossEntropy(y, model.predict(img) as tf.Tensor2D));
+  const step = () => tf.tidy(() => {
+    const adv = x.add(grad(x).sign().mul(1 / 255));
+    return tf.minimum(tf.maximum(adv, x.sub(8 / 255)), x.add(8 / 255)).clipByValue(0, 1);
+  });
+  step().dispose(); // warm-up
+  const steps = quick ? 1 : 3;
+  const start = performance.now();
+  for (let i = 0; i < steps; i++) {
+    const out = step();
+    out.dataSync();
+    out.dispose();
+  }
+  const seconds = (performance.now() - start) / 1000 / steps / batch;
+  tf.dispose([x, y]);
+  model.dispose();
+  return seconds;
+}
+
+/** Share of kernel time per kernel in one in-process FGSM step (forward, input gradient, update). */
+async function profileFgsmStep(classifier: Classifier, batch: number): Promise<{ kernel: string; ms: number; share: number }[]> {
+  const { images, labels } = randomBatch(batch, 784, 10, 3);
+  const x = tf.tensor4d(images, [batch, 28, 28, 1]);
+  const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 10);
+  const grad = tf.grad((img: tf.Tensor) => tf.losses.softmaxCrossEntropy(y, classifier.logits(img as tf.Tensor4D)));
+  const step = () => tf.tidy(() => x.add(grad(x).sign().mul(0.1)).clipByValue(0, 1));
+  step().dispose();
+  const info = await tf.profile(() => step());
+  (info.result as tf.Tensor).dispose();
+  tf.dispose([x, y]);
+  const byKernel = new Map<string, number>();
+  for (const k of info.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + (k.kernelTimeMs as number));
+  const total = [...byKernel.values()].reduce((a, b) => a + b, 0);
+  return [...byKernel.entries()].sort((a, b) => b[1] - a[1]).map(([kernel, ms]) => ({ kernel, ms, share: ms / total }));
+}
+
+async function main(): Promise<void> {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'foolprint-bench-'));
+  try {
+    const backend: BackendInfo = await initBackend();
+    const { source, note } = await lenetSource(tmp);
+    progress(`backend ${backend.name}${backend.simd ? ' (SIMD)' : ''}; model: ${note}`);
+    const pool = await ComputePool.create({ model: source });
+    const classifier = await loadClassifier(source);
+    const torchScript = path.resolve(repoRoot(), '../shared/bench/torch_fgsm_bench.py');
+    const haveTorch = existsSync(torchScript) && existsSync('/usr/bin/python3');
+    const load = os.loadavg()[0];
+
+    type Round = { pool: LeNetRates; inProcess: LeNetRates; torch?: LeNetRates | { error: string } };
+    const rounds: Round[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      progress(`round ${r + 1}/${ROUNDS}: ours (pool, in-process)`);
+      const pooled = await measureLeNet((images, labels, options) => pool.attack(images, labels, options));
+      const inProcess = await measureLeNet((images, labels, options) => runAttack(classifier, images, labels, options));
+      let torch: Round['torch'];
+      if (haveTorch) {
+        progress(`round ${r + 1}/${ROUNDS}: PyTorch peer`);
+        torch = runTorch(torchScript);
+      }
+      rounds.push({ pool: pooled, inProcess, torch });
+    }
+
+    progress('tensor counts over 1,000 attacks');
+    const one = randomBatch(1, 784, 10, 4);
+    const attacks = 1000;
+    const inBefore = tf.memory().numTensors;
+    const poolBefore = (await pool.memory()).map((m) => m.numTensors);
+    for (let i = 0; i < attacks / 2; i++) {
+      await runAttack(classifier, one.images, one.labels, i % 2 ? FGSM : { ...BIM10, steps: 2 });
+      await pool.attack(one.images, one.labels, i % 2 ? FGSM : { ...BIM10, steps: 2 });
+    }
+    const memory = {
+      attacks,
+      inProcess: { before: inBefore, after: tf.memory().numTensors },
+      pool: { before: poolBefore, after: (await pool.memory()).map((m) => m.numTensors) },
+    };
+
+    progress('MobileNet-style BIM step');
+    const mobileNet = { batch: quick ? 1 : 4, secondsPerImage: mobileNetStepSeconds(quick ? 1 : 4) };
+
+    progress('profile');
+    const profile = await profileFgsmStep(classifier, 256);
+
+    const ratios = (key: keyof LeNetRates) => rounds
+      .map((round) => (round.torch && !('error' in round.torch) ? round.pool[key] / round.torch[key] : NaN))
+      .filter(Number.isFinite);
+    const summary = {
+      backend: backend.name, simd: backend.simd ?? false, workers: pool.info().workers, model: note, quick,
+      loadAverageAtStart: load, cores: os.availableParallelism(),
+      rounds,
+      ratioOursOverTorch: {
+        fgsmB1: { perRound: ratios('fgsmB1'), median: median(ratios('fgsmB1')) },
+        fgsmB256: { perRound: ratios('fgsmB256'), median: median(ratios('fgsmB256')) },
+        bim10B256: { perRound: ratios('bim10B256'), median: median(ratios('bim10B256')) },
+      },
+      memory, mobileNet, profileFgsmB256: profile.slice(0, 8),
+      notes: [
+        'ours: the full runAttack (top-5 before, float and 8-bit after, norms), keepImages off; PyTorch: the bare attack step',
+        ...(haveTorch ? [] : [`PyTorch peer not found (${torchScript} or /usr/bin/python3): skipped`]),
+      ],
+    };
+
+    if (asJson) {
+      process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+    } else {
+      const f = (v: number) => v.toFixed(0).padStart(7);
+      log(`backend ${summary.backend}${summary.simd ? ' SIMD' : ''}, ${summary.workers} workers, ${summary.cores} cores, load average ${load.toFixed(2)} at start`);
+      log(`model: ${note}`);
+      log('\nimages/s          FGSM b1  FGSM b256  BIM-10 b256');
+      rounds.forEach((round, i) => {
+        log(`round ${i + 1} pool      ${f(round.pool.fgsmB1)}    ${f(round.pool.fgsmB256)}      ${f(round.pool.bim10B256)}`);
+        log(`round ${i + 1} 1 thread  ${f(round.inProcess.fgsmB1)}    ${f(round.inProcess.fgsmB256)}      ${f(round.inProcess.bim10B256)}`);
+        if (round.torch && !('error' in round.torch)) log(`round ${i + 1} PyTorch   ${f(round.torch.fgsmB1)}    ${f(round.torch.fgsmB256)}      ${f(round.torch.bim10B256)}`);
+        else if (round.torch) log(`round ${i + 1} PyTorch   failed: ${round.torch.error}`);
+      });
+      const r = summary.ratioOursOverTorch;
+      const show = (x: { perRound: number[]; median: number }) => `${x.perRound.map((v) => v.toFixed(2)).join(' / ')} (median ${x.median.toFixed(2)})`;
+      if (haveTorch) {
+        log(`\npool / PyTorch  FGSM b1 ${show(r.fgsmB1)}`);
+        log(`                FGSM b256 ${show(r.fgsmB256)}`);
+        log(`                BIM-10 b256 ${show(r.bim10B256)}`);
+      }
+      log(`\ntensors over ${attacks} attacks: in-process ${memory.inProcess.before} → ${memory.inProcess.after}; workers ${memory.pool.before.join(',')} → ${memory.pool.after.join(',')}`);
+      log(`MobileNet-style 224x224x3, one BIM step in-process, batch ${mobileNet.batch}: ${(mobileNet.secondsPerImage * 1000).toFixed(0)} ms/image`);
+      log('\nwhere an FGSM step goes (in-process, batch 256):');
+      for (const p of summary.profileFgsmB256) log(`  ${p.kernel.padEnd(22)} ${(p.share * 100).toFixed(1).padStart(5)}%  ${p.ms.toFixed(1)} ms`);
+      for (const n of summary.notes) log(`note: ${n}`);
+    }
+    classifier.dispose();
+    await pool.close();
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${(error as Error).message.split('\n')[0]}\n`);
+  process.exitCode = 1;
+});
