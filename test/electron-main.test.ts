@@ -7,14 +7,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { API_METHOD_NAMES } from '../app/api/methods.js';
 import { CONTENT_SECURITY_POLICY } from '../main/electron/security.js';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+import { ensureRendererAndPreload, requireBuilt, root } from './electron-build-fixture.js';
 
 /** The stand-in: records what main.js asks of Electron, then plays Electron's part and prints a report. */
 const fakeElectron = String.raw`
@@ -104,11 +103,8 @@ setTimeout(async () => {
 
 describe('dist/main/electron/main.js wired to a stand-in electron module', () => {
   it('secure window shown on ready-to-show, app scheme with CSP, permissions, requests, navigation, IPC', async () => {
-    const mainJs = path.join(root, 'dist/main/electron/main.js');
-    if (!existsSync(mainJs) || statSync(mainJs).mtimeMs < statSync(path.join(root, 'main/electron/main.ts')).mtimeMs) {
-      throw new Error('dist/main/electron/main.js is missing or older than main/electron/main.ts: run `npm run build` first');
-    }
-    if (!existsSync(path.join(root, 'renderer/dist/index.html'))) throw new Error('renderer/dist is not built: run `npx vite build renderer` (npm start does it)');
+    const mainJs = requireBuilt('dist/main/electron/main.js', 'main/electron/main.ts');
+    await ensureRendererAndPreload();
     const dir = mkdtempSync(path.join(tmpdir(), 'fp-electron-main-'));
     writeFileSync(path.join(dir, 'electron.mjs'), fakeElectron);
     writeFileSync(

@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureRendererAndPreload, requireBuilt } from './electron-build-fixture.js';
 import { StartError, browserOpenCommand, chooseStartMode, electronBinaryStatus, findElectronPackage, isStale, parseStartArgs } from '../main/start.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -100,10 +101,8 @@ describe('which mode', () => {
 
 describe('a real run of dist/main/start.js', () => {
   it("without Electron's binary: one line saying so, browser mode served at the printed URL, stopped by SIGTERM", async () => {
-    const script = path.join(root, 'dist/main/start.js');
-    if (!existsSync(script) || statSync(script).mtimeMs < statSync(path.join(root, 'main/start.ts')).mtimeMs) {
-      throw new Error('dist/main/start.js is missing or older than main/start.ts: run `npm run build` first');
-    }
+    const script = requireBuilt('dist/main/start.js', 'main/start.ts');
+    await ensureRendererAndPreload();
     const workspace = mkdtempSync(path.join(tmpdir(), 'fp-start-'));
     // An override folder without the binary makes "missing" certain even where Electron is installed.
     const noElectron = mkdtempSync(path.join(tmpdir(), 'fp-no-electron-'));
