@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inflateSync } from 'node:zlib';
@@ -227,6 +227,14 @@ describe('renderSheets', () => {
     await expect(renderSheets({ images: new Float32Array(784 * 3), shape: [3, 28, 28, 1], records: records(3, true), options: { experiment: 'x', pairs: true } }, out)).rejects.toThrow(
       /pairs need an even number of images/,
     );
+  });
+
+  it('refuses a PNG resolution whose page would not fit in memory, before writing anything', async () => {
+    const out = path.join(scratch, 'huge');
+    await expect(renderSheets({ images: new Float32Array(784), shape: [1, 28, 28, 1], records: records(1, false), options: { experiment: 'x', dpi: 2400 } }, out)).rejects.toThrow(
+      /a PNG page at 2400 dpi would be 19843x28063 px; use at most 6\d\d dpi/,
+    );
+    expect(existsSync(out)).toBe(false);
   });
 
   it('setPdfPageSize rejects a file that is not cairo-shaped instead of corrupting it', () => {

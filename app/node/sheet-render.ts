@@ -18,7 +18,7 @@ import path from 'node:path';
 import { createCanvas } from 'canvas';
 import type { Canvas, CanvasRenderingContext2D } from 'canvas';
 import { writeFileAtomic, writeJsonAtomic } from './atomic-write.js';
-import { POINTS_PER_MM, mmToPixels, sheetCaption } from '../physical/layout.js';
+import { MM_PER_INCH, POINTS_PER_MM, mmToPixels, sheetCaption } from '../physical/layout.js';
 import type { RectMm, SheetLayout } from '../physical/layout.js';
 import { MARKER_DICTIONARY, markerModules } from '../physical/markers.js';
 import { planSheets, sheetFileNames } from '../physical/sheet-manifest.js';
@@ -243,8 +243,24 @@ export function renderSheetPdf(plan: SheetPlan, canvases: Canvas[], onPage?: (pa
   }
 }
 
+/**
+ * Largest PNG page we draw: 40 megapixels (A4 or Letter at 600 dpi, Kurakin et al.'s printer
+ * resolution, fits) is already 160 MB of RGBA; 1200 dpi would need 560 MB per page.
+ */
+export const MAX_PNG_PAGE_PIXELS = 40e6;
+
+function checkPngSize(layout: SheetLayout, dpi: number): void {
+  const width = Math.round(mmToPixels(layout.page.width, dpi));
+  const height = Math.round(mmToPixels(layout.page.height, dpi));
+  if (!(dpi > 0) || width * height > MAX_PNG_PAGE_PIXELS) {
+    const largest = Math.floor(MM_PER_INCH * Math.sqrt(MAX_PNG_PAGE_PIXELS / (layout.page.width * layout.page.height)));
+    throw new SheetRenderError(`a PNG page at ${dpi} dpi would be ${width}x${height} px; use at most ${largest} dpi (the PDF is sharp at any print resolution)`);
+  }
+}
+
 /** One page as an RGBA canvas at `dpi` (what the PNG holds; also a clean "photo" for simulations). */
 export function renderSheetCanvas(plan: SheetPlan, page: number, canvases: Canvas[], dpi: number): Canvas {
+  checkPngSize(plan.layout, dpi);
   const scale = mmToPixels(1, dpi);
   const canvas = createCanvas(Math.round(plan.layout.page.width * scale), Math.round(plan.layout.page.height * scale));
   drawSheetPage(canvas.getContext('2d'), plan.layout, plan.manifests[page], pageImages(plan, page, canvases), scale);
@@ -261,6 +277,7 @@ export async function renderSheets(input: SheetRenderInput, outDir: string): Pro
   const canvases = imageCanvases(images, shape);
   const plan = planSheets(records, [shape[1], shape[2], shape[3]], options);
   const writePng = options.png ?? true;
+  if (writePng) checkPngSize(plan.layout, plan.manifests[0].dpi);
   const pages = plan.manifests.length;
   const total = pages * (writePng ? 2 : 1);
   let done = 0;

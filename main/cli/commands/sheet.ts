@@ -76,7 +76,6 @@ async function runSheet(options: SheetCommandOptions): Promise<void> {
   if (orientation !== 'portrait' && orientation !== 'landscape') throw new UsageError(`--orientation must be portrait or landscape, got "${options.orientation}"`);
   const cellMm = positiveNumber(options.cellMm, '--cell-mm');
   const dpi = positiveNumber(options.dpi, '--dpi');
-  if (dpi > 1200) throw new UsageError(`--dpi ${dpi} is more than any printer resolves; use at most 1200`);
   const limit = options.limit === undefined ? undefined : parsePositiveInt(options.limit, '--limit');
   const firstSheetNumber = Number(options.firstSheet);
   if (!Number.isInteger(firstSheetNumber) || firstSheetNumber < 0 || firstSheetNumber > MAX_SHEET_NUMBER) {
