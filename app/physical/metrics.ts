@@ -1,0 +1,151 @@
+/**
+ * Metrics of the physical-world experiment, after Kurakin, Goodfellow & Bengio (2016), "Adversarial
+ * examples in the physical world":
+ * - destruction rate (their Eq. 1), the share of adversarial images that stop being adversarial after
+ *   a transformation T (print + photo, or an artificial one):
+ *     d = Σₖ C(Xᵏ,yᵏ)·¬C(Xᵏ_adv,yᵏ)·C(T(Xᵏ_adv),yᵏ) / Σₖ C(Xᵏ,yᵏ)·¬C(Xᵏ_adv,yᵏ),
+ *   with C(X,y) "X is classified correctly" (top-1: y is the top class; top-5: y is among the top 5);
+ * - top-1 / top-5 accuracy of clean and adversarial images, digital vs transformed (photographed);
+ * - the "average case" (all images) and the "prefiltered case" (clean classified correctly, adversarial
+ *   wrong in top-1 and top-5, adversarial top-1 confidence ≥ 0.8), their Sec. 3.2.
+ */
+import type { TopK } from '../attacks/types.js';
+
+export interface Prediction {
+  label: number;
+  probability: number;
+}
+/** One image's predictions in decreasing probability (a top-k list). */
+export type TopList = readonly Prediction[];
+
+export type CorrectnessK = 1 | 5;
+
+/** C(X, y): the true label is the top class (k = 1) or among the first k classes. */
+export function classifiedCorrectly(top: TopList, trueLabel: number, k: number): boolean {
+  return top.slice(0, k).some((p) => p.label === trueLabel);
+}
+
+/** A TopK (flat typed arrays) as one list per image. */
+export function topKToLists(topK: TopK): Prediction[][] {
+  const count = topK.labels.length / topK.k;
+  return Array.from({ length: count }, (_, i) => Array.from({ length: topK.k }, (_, j) => ({ label: topK.labels[i * topK.k + j], probability: topK.probs[i * topK.k + j] })));
+}
+
+/** One image through the experiment: clean, adversarial, and the adversarial image after T. */
+export interface DestructionSample {
+  trueLabel: number;
+  clean: TopList;
+  adversarial: TopList;
+  transformedAdversarial: TopList;
+}
+
+export interface DestructionRate {
+  /** null when no image was clean-correct and adversarial-wrong (0/0). */
+  rate: number | null;
+  /** Adversarial images made correct again by T. */
+  destroyed: number;
+  /** Clean correct and adversarial wrong: the images the rate is over. */
+  eligible: number;
+}
+
+export function destructionRate(samples: readonly DestructionSample[], k: CorrectnessK): DestructionRate {
+  let destroyed = 0;
+  let eligible = 0;
+  for (const s of samples) {
+    if (!classifiedCorrectly(s.clean, s.trueLabel, k) || classifiedCorrectly(s.adversarial, s.trueLabel, k)) continue;
+    eligible++;
+    if (classifiedCorrectly(s.transformedAdversarial, s.trueLabel, k)) destroyed++;
+  }
+  return { rate: eligible === 0 ? null : destroyed / eligible, destroyed, eligible };
+}
+
+export interface Accuracy {
+  /** null for no images. */
+  top1: number | null;
+  top5: number | null;
+  count: number;
+}
+
+export function accuracy(lists: readonly TopList[], trueLabels: ArrayLike<number>): Accuracy {
+  if (lists.length !== trueLabels.length) throw new RangeError(`${lists.length} prediction lists but ${trueLabels.length} labels`);
+  if (lists.length === 0) return { top1: null, top5: null, count: 0 };
+  let top1 = 0;
+  let top5 = 0;
+  lists.forEach((top, i) => {
+    if (classifiedCorrectly(top, trueLabels[i], 1)) top1++;
+    if (classifiedCorrectly(top, trueLabels[i], 5)) top5++;
+  });
+  return { top1: top1 / lists.length, top5: top5 / lists.length, count: lists.length };
+}
+
+/** Kurakin et al.'s default confidence threshold of the prefiltered case. */
+export const PREFILTER_CONFIDENCE = 0.8;
+
+/** Clean correct (top-1), adversarial wrong in top-1 and top-5, adversarial top-1 probability ≥ confidence. */
+export function inPrefilteredCase(sample: Pick<DestructionSample, 'trueLabel' | 'clean' | 'adversarial'>, confidence = PREFILTER_CONFIDENCE): boolean {
+  return (
+    classifiedCorrectly(sample.clean, sample.trueLabel, 1) &&
+    !classifiedCorrectly(sample.adversarial, sample.trueLabel, 5) &&
+    (sample.adversarial[0]?.probability ?? 0) >= confidence
+  );
+}
+
+/** One image of the physical experiment, grouped by method and ε; photos are optional per image. */
+export interface ExperimentSample extends DestructionSample {
+  method: string;
+  epsilon: number;
+  /** The clean image after T (photographed or transformed), when it was printed/transformed too. */
+  transformedClean?: TopList;
+}
+
+export interface ExperimentRow {
+  method: string;
+  epsilon: number;
+  case: 'average' | 'prefiltered';
+  count: number;
+  digitalClean: Accuracy;
+  digitalAdversarial: Accuracy;
+  /** Clean images after T; count 0 when none were transformed. */
+  transformedClean: Accuracy;
+  transformedAdversarial: Accuracy;
+  destructionTop1: DestructionRate;
+  destructionTop5: DestructionRate;
+}
+
+function row(method: string, epsilon: number, kind: ExperimentRow['case'], samples: readonly ExperimentSample[]): ExperimentRow {
+  const labels = samples.map((s) => s.trueLabel);
+  const withClean = samples.filter((s) => s.transformedClean !== undefined);
+  return {
+    method,
+    epsilon,
+    case: kind,
+    count: samples.length,
+    digitalClean: accuracy(samples.map((s) => s.clean), labels),
+    digitalAdversarial: accuracy(samples.map((s) => s.adversarial), labels),
+    transformedClean: accuracy(withClean.map((s) => s.transformedClean as TopList), withClean.map((s) => s.trueLabel)),
+    transformedAdversarial: accuracy(samples.map((s) => s.transformedAdversarial), labels),
+    destructionTop1: destructionRate(samples, 1),
+    destructionTop5: destructionRate(samples, 5),
+  };
+}
+
+/**
+ * The paper's tables: per method and ε, the average case over all images and the prefiltered case,
+ * in order of first appearance of each (method, ε).
+ */
+export function experimentTable(samples: readonly ExperimentSample[], confidence = PREFILTER_CONFIDENCE): ExperimentRow[] {
+  const groups = new Map<string, ExperimentSample[]>();
+  for (const s of samples) {
+    const key = `${s.method}\u0000${s.epsilon}`;
+    const list = groups.get(key) ?? [];
+    list.push(s);
+    groups.set(key, list);
+  }
+  const rows: ExperimentRow[] = [];
+  for (const group of groups.values()) {
+    const { method, epsilon } = group[0];
+    rows.push(row(method, epsilon, 'average', group));
+    rows.push(row(method, epsilon, 'prefiltered', group.filter((s) => inPrefilteredCase(s, confidence))));
+  }
+  return rows;
+}
