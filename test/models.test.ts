@@ -342,3 +342,67 @@ describe('training forward pass (WASM has no Conv2DBackpropFilter)', () => {
     model.dispose();
   });
 });
+
+describe('graph models', () => {
+  /**
+   * A hand-written TF.js graph model (what tensorflowjs_converter emits, minimal): x [-1,2,2,1] →
+   * Reshape to [-1,4] → MatMul with a 4x2 constant. Its output shape is not declared, so the
+   * loader runs one probe pass to count the outputs.
+   */
+  async function graphFolder(name: string, kernel: number[]): Promise<string> {
+    const folder = path.join(root, name);
+    await mkdir(folder, { recursive: true });
+    const dims = (...sizes: number[]) => ({ dim: sizes.map((size) => ({ size: String(size) })) });
+    const modelJson = {
+      format: 'graph-model',
+      generatedBy: 'hand',
+      convertedBy: 'hand',
+      modelTopology: {
+        node: [
+          { name: 'x', op: 'Placeholder', attr: { dtype: { type: 'DT_FLOAT' }, shape: { shape: dims(-1, 2, 2, 1) } } },
+          { name: 'shape', op: 'Const', attr: { value: { tensor: { dtype: 'DT_INT32', tensorShape: dims(2) } }, dtype: { type: 'DT_INT32' } } },
+          { name: 'flat', op: 'Reshape', input: ['x', 'shape'], attr: { T: { type: 'DT_FLOAT' }, Tshape: { type: 'DT_INT32' } } },
+          { name: 'w', op: 'Const', attr: { value: { tensor: { dtype: 'DT_FLOAT', tensorShape: dims(4, 2) } }, dtype: { type: 'DT_FLOAT' } } },
+          { name: 'y', op: 'MatMul', input: ['flat', 'w'], attr: { T: { type: 'DT_FLOAT' }, transpose_a: { b: false }, transpose_b: { b: false } } },
+        ],
+        library: {},
+        versions: {},
+      },
+      weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: [{ name: 'shape', shape: [2], dtype: 'int32' }, { name: 'w', shape: [4, 2], dtype: 'float32' }] }],
+    };
+    const bytes = Buffer.concat([Buffer.from(new Int32Array([-1, 4]).buffer), Buffer.from(new Float32Array(kernel).buffer)]);
+    await writeFile(path.join(folder, 'model.json'), JSON.stringify(modelJson));
+    await writeFile(path.join(folder, 'group1-shard1of1.bin'), bytes);
+    return folder;
+  }
+
+  it('loads a graph model and computes through it, with gradients', async () => {
+    // Output 0 = sum of the 4 pixels, output 1 = first pixel minus last.
+    const folder = await graphFolder('graph', [1, 1, 1, 0, 1, 0, 1, -1]);
+    await writeFile(path.join(folder, 'foolprint.json'), JSON.stringify(manifest({ inputSize: [2, 2], labels: ['sum', 'diff'], preprocessing: { kind: 'byte' } })));
+    const c = await loadClassifier({ kind: 'folder', path: folder });
+    expect(c.format).toBe('graph');
+    const x = tf.tensor4d([0.1, 0.2, 0.3, 0.4], [1, 2, 2, 1]);
+    const y = c.logits(x);
+    const values = Array.from(y.dataSync());
+    expect(values[0]).toBeCloseTo(255, 3);
+    expect(values[1]).toBeCloseTo(255 * (0.1 - 0.4), 3);
+    const g = tf.grad((images: tf.Tensor) => tf.sum(c.logits(images as tf.Tensor4D)))(x);
+    expect(Array.from(g.dataSync()).map((v) => Math.round(v))).toEqual([510, 255, 255, 0]);
+    tf.dispose([x, y, g]);
+    c.dispose();
+  });
+
+  it('graph model with a labels count mismatch (found by the probe pass)', async () => {
+    const folder = await graphFolder('graph-labels', [1, 1, 1, 0, 1, 0, 1, -1]);
+    await writeFile(path.join(folder, 'foolprint.json'), JSON.stringify(manifest({ inputSize: [2, 2] })));
+    const start = tf.memory().numTensors;
+    await expectModelError(loadClassifier({ kind: 'folder', path: folder }), /the model has 2 outputs, the manifest lists 3 labels/);
+    expect(tf.memory().numTensors).toBe(start);
+  });
+
+  it('a shard of the wrong size, named as the manifest names it', async () => {
+    const folder = await graphFolder('graph-short', [1, 1, 1, 0, 1, 0, 1]);
+    await expectModelError(loadClassifier({ kind: 'folder', path: folder }), /weights file group1-shard1of1\.bin is 36 bytes, the manifest expects 40$/);
+  });
+});
