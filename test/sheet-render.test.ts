@@ -133,6 +133,16 @@ describe('renderSheets', () => {
       expect(Number(size![1])).toBeCloseTo(widthPt, 1);
       expect(Number(size![2])).toBeCloseTo(heightPt, 1);
     }
+    // The rebuilt cross-reference table points at every object exactly (poppler would silently
+    // repair a broken one, stricter readers and printers may not).
+    const text = pdf.toString('latin1');
+    const xrefAt = Number(/startxref\n(\d+)\n%%EOF\n$/.exec(text)![1]);
+    expect(text.slice(xrefAt, xrefAt + 5)).toBe('xref\n');
+    const entries = text.slice(xrefAt).split('trailer')[0].trim().split('\n').slice(2);
+    expect(entries.length).toBeGreaterThan(5);
+    entries.forEach((entry, i) => {
+      if (i > 0) expect(text.startsWith(`${i} 0 obj`, Number(entry.slice(0, 10))), `object ${i}`).toBe(true);
+    });
     const placements = pdfImagePlacements(pdf);
     expect(placements).toHaveLength(3);
     const manifest = result.manifests[0];
