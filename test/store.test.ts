@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import os from 'node:os';
 import path from 'node:path';
@@ -64,6 +64,13 @@ describe('workspace: create, list, reopen', () => {
     await expect(workspace.open('holiday-photos')).rejects.toThrow(ExperimentNotFoundError);
     await expect(workspace.open('../etc')).rejects.toThrow(/no experiment "\.\.\/etc"/);
     await expect(workspace.create({ name: '   ' })).rejects.toThrow('an experiment needs a name');
+  });
+
+  it('a workspace folder removed while open is one clear error', async () => {
+    const dir = tempWorkspace();
+    const workspace = await openWorkspace(dir);
+    rmSync(dir, { recursive: true });
+    await expect(workspace.list()).rejects.toThrow(`cannot read the experiment workspace ${dir}: ENOENT`);
   });
 
   it('a workspace that cannot be a folder is one clear error', async () => {

@@ -431,7 +431,12 @@ class FolderWorkspace implements Workspace {
   ) {}
 
   async list(): Promise<ExperimentInfo[]> {
-    const entries = await readdir(this.dir, { withFileTypes: true });
+    let entries;
+    try {
+      entries = await readdir(this.dir, { withFileTypes: true });
+    } catch (error) {
+      throw new ExperimentStoreError(`cannot read the experiment workspace ${this.dir}: ${(error as Error).message}`);
+    }
     const infos: ExperimentInfo[] = [];
     for (const entry of entries) {
       if (!entry.isDirectory() || !experimentIdSchema.safeParse(entry.name).success) continue;
