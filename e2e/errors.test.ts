@@ -3,7 +3,7 @@
  * nobody answers, a photo of a sheet that is not in the experiment, a corrupt model imported. Each must
  * show one clear message in the page.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -12,6 +12,7 @@ import type { Browser } from 'playwright-core';
 import { listBuiltinModels } from '../app/node/model-loader.js';
 import { renderSheets } from '../app/node/sheet-render.js';
 import { sheetPhotoFrames } from './fake-camera.js';
+import { importCorruptModel } from './flows.js';
 import { ensureRendererBuilt, launchChromium, missingPrerequisite, openApp, screenshot, startBrowserMode } from './harness.js';
 import type { AppPage, BrowserMode, CameraSetup } from './harness.js';
 
@@ -88,20 +89,8 @@ describe.skipIf(missing !== null)('error cases in browser mode', () => {
   });
 
   it('reports a corrupt model folder on import', async () => {
-    const folder = path.join(scratch, 'broken-model');
-    await mkdir(folder, { recursive: true });
-    await writeFile(path.join(folder, 'model.json'), '{"modelTopology": {"truncated": ');
-    await writeFile(path.join(folder, 'foolprint.json'), JSON.stringify({ name: 'broken', labels: ['a', 'b'] }));
     const app = await openWith({ kind: 'none' });
-    await app.page.getByRole('tab', { name: 'Models' }).click();
-    await app.page.getByLabel('Folder').fill(folder);
-    await app.page.getByRole('button', { name: 'Import' }).click();
-    const alert = app.page.getByRole('alert').filter({ hasText: /Could not import the model/ });
-    await alert.waitFor({ timeout: 30_000 });
-    const text = (await alert.textContent()) ?? '';
-    expect(text.split('\n').length, 'one line').toBe(1);
-    expect(text).toMatch(/model|json|foolprint/i);
-    await screenshot(app.page, 'error-corrupt-model');
+    await importCorruptModel(app.page, scratch, 'error');
   });
 
   it.skipIf(noBuiltinModel)('recognises a photo of a sheet that is not in the experiment', async () => {
