@@ -64,7 +64,8 @@ export interface SimulatedPhoto {
   /** The sheet image's outer corners TL, TR, BR, BL in the photo. */
   corners: [Point, Point, Point, Point];
   /** The parameters after defaults and random draws, for the record. */
-  params: Required<Omit<PhotoChannelParams, 'corners'>> & { rotation: number; tilt: number; gains: [number, number, number] };
+  /** rotation and tilt drawn in degrees (null when explicit corners were given). */
+  params: Required<Omit<PhotoChannelParams, 'corners'>> & { rotation: number | null; tilt: number | null; gains: [number, number, number] };
 }
 
 /** Interleaved RGB floats in [0,1]: the channel's working form. */
@@ -357,7 +358,7 @@ export function simulatePhoto(sheet: RgbaImage, params: PhotoChannelParams = {},
     image: { data: rgba, width, height },
     homography,
     corners,
-    params: { ...p, rotation: (rotation * 180) / Math.PI, tilt: (tilt * 180) / Math.PI, gains },
+    params: { ...p, rotation: params.corners ? null : (rotation * 180) / Math.PI, tilt: params.corners ? null : (tilt * 180) / Math.PI, gains },
   };
 }
 
