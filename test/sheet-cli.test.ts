@@ -139,6 +139,32 @@ describe('foolprint sheet from a folder of PNGs with a labels CSV', () => {
   });
 });
 
+describe('colour and transparency', () => {
+  it('keeps colour images in 3 channels and prints transparent pixels as white paper', async () => {
+    const folder = path.join(scratch, 'colour');
+    mkdirSync(folder, { recursive: true });
+    // Left half opaque red, right half fully transparent (its hidden colour is black).
+    const rgba = new Uint8Array(28 * 28 * 4);
+    for (let p = 0; p < 28 * 28; p++) if (p % 28 < 14) rgba.set([200, 10, 10, 255], 4 * p);
+    await sharp(Buffer.from(rgba), { raw: { width: 28, height: 28, channels: 4 } }).png().toFile(path.join(folder, 'red.png'));
+    writeFileSync(path.join(folder, 'labels.csv'), 'red.png,2\n');
+    const out = path.join(scratch, 'colour-out');
+    const { exitCode, stderr } = await runSheet(['--from', folder, '--out', out, '--dpi', '100']);
+    expect(stderr).toBe('');
+    expect(exitCode).toBe(0);
+    const manifest = parseSheetManifestText(readFileSync(path.join(out, 'sheet.manifest.json'), 'utf8'));
+    expect(manifest.cells[0].image.channels).toBe(3);
+    const { data, info } = await sharp(path.join(out, 'sheet.png')).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const rect = manifest.cells[0].imageRectMm;
+    const at = (xMm: number) => {
+      const p = (Math.floor(mmToPixels(rect.y + rect.height / 2, 100)) * info.width + Math.floor(mmToPixels(xMm, 100))) * 3;
+      return Array.from(data.subarray(p, p + 3));
+    };
+    expect(at(rect.x + rect.width / 4)).toEqual([200, 10, 10]);
+    expect(at(rect.x + (3 * rect.width) / 4)).toEqual([255, 255, 255]);
+  });
+});
+
 describe('parseLabelsCsv', () => {
   it('reads headerless file,label rows, quoted fields and aliases', () => {
     expect(parseLabelsCsv('a.png,3\n"b,c.png",4\n').map((r) => [r.file, r.label, r.kind])).toEqual([

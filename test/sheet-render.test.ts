@@ -196,6 +196,8 @@ describe('renderSheets', () => {
     // One black image on white paper: its printed width is the run of dark pixels.
     const result = await renderSheets({ images: new Float32Array(784), shape: [1, 28, 28, 1], records: records(1, false), options: { experiment: 'measure', dpi } }, out);
     const png = await sharp(result.pngPaths[0]).greyscale().raw().toBuffer({ resolveWithObject: true });
+    // The PNG says its own resolution (pHYs), so image viewers and printers print it at size.
+    expect((await sharp(result.pngPaths[0]).metadata()).density).toBeCloseTo(dpi, 0);
     const rect = result.manifests[0].cells[0].imageRectMm;
     const measure = (along: 'x' | 'y') => {
       const middle = Math.round(mmToPixels(along === 'x' ? rect.y + rect.height / 2 : rect.x + rect.width / 2, dpi));

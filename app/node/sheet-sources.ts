@@ -48,10 +48,13 @@ interface Decoded {
   height: number;
 }
 
-/** Decodes an image file to RGB bytes; the caller reduces to one channel when every image is grey. */
+/**
+ * Decodes an image file to RGB bytes; the caller reduces to one channel when every image is grey.
+ * Transparency is flattened onto white: what transparent pixels become on paper.
+ */
 async function decodeRgb(file: string): Promise<Decoded> {
   try {
-    const { data, info } = await sharp(file).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(file).flatten({ background: '#ffffff' }).toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
     return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
