@@ -58,12 +58,12 @@ export function dilateByStride(backend: WasmBackend, dy: TensorInfo, strideHeigh
   const src = float32View(backend, dy);
   const dst = float32View(backend, out);
   dst.fill(0);
+  let from = 0;
   for (let b = 0; b < n; b++) {
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {
-        const from = ((b * h + y) * w + x) * c;
-        const to = ((b * dh + y * strideHeight) * dw + x * strideWidth) * c;
-        dst.set(src.subarray(from, from + c), to);
+        let to = ((b * dh + y * strideHeight) * dw + x * strideWidth) * c;
+        for (let i = 0; i < c; i++) dst[to++] = src[from++];
       }
     }
   }
