@@ -1,7 +1,7 @@
 /**
  * ArUco marker detection with OpenCV.js (DICT_4X4_250, see markers.ts). Large photos are detected on
  * a box-downscaled copy (OpenCV's detector costs grow with pixels, and phone photos are soft at full
- * size anyway), then every corner is refined with cornerSubPix on the full-resolution image.
+ * size anyway), then every corner is refined to sub-pixel accuracy on the full-resolution image.
  */
 import { MARKER_DICTIONARY } from './markers.js';
 import { downscaleGrey } from './image.js';
@@ -77,30 +77,69 @@ export function detectMarkers(runtime: OpenCVRuntime, image: GreyImage, options:
       seen.add(id);
       found.push({ id, corners: points });
     }
-    if (factor > 1 && found.length > 0) refineCorners(cv, image, found, factor, keep);
+    if (factor > 1 && found.length > 0) refineCorners(image, found, factor);
     return found;
   });
 }
 
-/** Sub-pixel refinement of downscaled detections on the full image (cv.cornerSubPix, in place). */
-function refineCorners(cv: OpenCV, image: GreyImage, markers: DetectedMarker[], factor: number, keep: <M extends { delete(): void }>(m: M) => M): void {
-  const full = keep(greyMat(cv, image));
-  const points = keep(new cv.Mat(markers.length * 4, 1, cv.CV_32FC2));
-  const xy = points.data32F as Float32Array;
-  markers.forEach((marker, m) => marker.corners.forEach(([x, y], k) => {
-    xy[(m * 4 + k) * 2] = x;
-    xy[(m * 4 + k) * 2 + 1] = y;
-  }));
-  // The search window must stay inside one marker module; the smallest side tells how big a module is.
+/**
+ * Sub-pixel refinement of downscaled detections on the full image. This OpenCV.js build has no
+ * cornerSubPix, so it is done here, by the same method (Förstner 1987; OpenCV's cornerSubPix): at the
+ * true corner q every gradient g_p in a window is orthogonal to p − q, so q solves
+ * Σ g gᵀ · q = Σ g gᵀ · p (Gaussian-weighted), iterated from the coarse corner.
+ */
+function refineCorners(image: GreyImage, markers: DetectedMarker[], factor: number): void {
+  // The window must stay inside one marker module: a module is a sixth of the shortest marker side.
   const smallestSide = Math.min(...markers.flatMap((marker) => marker.corners.map((p, k) => {
     const q = marker.corners[(k + 1) % 4];
     return Math.hypot(p[0] - q[0], p[1] - q[1]);
   })));
   const half = Math.max(2, Math.min(2 * factor + 1, Math.floor(smallestSide / 6 / 2)));
-  const criteria = new cv.TermCriteria(cv.TERM_CRITERIA_EPS + cv.TERM_CRITERIA_COUNT, 30, 0.01);
-  cv.cornerSubPix(full, points, new cv.Size(half, half), new cv.Size(-1, -1), criteria);
-  const refined = points.data32F as Float32Array;
-  markers.forEach((marker, m) => {
-    marker.corners = [0, 1, 2, 3].map((k) => [refined[(m * 4 + k) * 2], refined[(m * 4 + k) * 2 + 1]] as Point) as DetectedMarker['corners'];
-  });
+  for (const marker of markers) {
+    marker.corners = marker.corners.map((corner) => refineCorner(image, corner, half)) as DetectedMarker['corners'];
+  }
+}
+
+function refineCorner(image: GreyImage, start: Point, half: number): Point {
+  const { data, width, height } = image;
+  let [qx, qy] = start;
+  const sigma = half / 2;
+  for (let iteration = 0; iteration < 20; iteration++) {
+    let a = 0;
+    let b = 0;
+    let c = 0;
+    let bx = 0;
+    let by = 0;
+    const cx = Math.round(qx);
+    const cy = Math.round(qy);
+    if (cx - half - 1 < 0 || cy - half - 1 < 0 || cx + half + 1 >= width || cy + half + 1 >= height) return start;
+    for (let dy = -half; dy <= half; dy++) {
+      for (let dx = -half; dx <= half; dx++) {
+        const x = cx + dx;
+        const y = cy + dy;
+        const i = y * width + x;
+        const gx = (data[i + 1] - data[i - 1]) / 2;
+        const gy = (data[i + width] - data[i - width]) / 2;
+        const w = Math.exp(-(dx * dx + dy * dy) / (2 * sigma * sigma));
+        const gxx = w * gx * gx;
+        const gxy = w * gx * gy;
+        const gyy = w * gy * gy;
+        a += gxx;
+        b += gxy;
+        c += gyy;
+        bx += gxx * x + gxy * y;
+        by += gxy * x + gyy * y;
+      }
+    }
+    const det = a * c - b * b;
+    if (!(Math.abs(det) > 1e-9)) return start;
+    const nx = (c * bx - b * by) / det;
+    const ny = (a * by - b * bx) / det;
+    const step = Math.hypot(nx - qx, ny - qy);
+    qx = nx;
+    qy = ny;
+    if (step < 0.01) break;
+  }
+  // A refinement that wandered off (flat or noisy window) is worse than the coarse corner.
+  return Math.hypot(qx - start[0], qy - start[1]) <= half ? [qx, qy] : start;
 }
