@@ -2,9 +2,9 @@ import { z } from 'zod';
 import { idSchema, noInputSchema } from './common.js';
 
 /**
- * An experiment folder in the workspace. `state`: 'ready'; 'interrupted' when the app stopped while a
- * job was writing into it (what was written before is kept); 'corrupt' when its manifest cannot be
- * read (reported and left untouched).
+ * An experiment folder in the workspace. `state`: 'ready'; 'running' while a job writes into it;
+ * 'interrupted' when the app stopped while a job was writing into it (what was written before is
+ * kept); 'corrupt' when its manifest cannot be read (reported and left untouched).
  */
 export const experimentInfoSchema = z.object({
   id: idSchema,
@@ -12,7 +12,7 @@ export const experimentInfoSchema = z.object({
   modelId: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
-  state: z.enum(['ready', 'interrupted', 'corrupt']),
+  state: z.enum(['ready', 'running', 'interrupted', 'corrupt']),
   /** Why it is interrupted or corrupt; null when ready. */
   message: z.string().nullable(),
   folder: z.string(),

@@ -1,0 +1,268 @@
+/**
+ * The physical half of the service: sheets (preview, export, files), capture (live crops, stills and
+ * imported photos against the experiment's sheets) and compare (digital vs captured, destruction rate,
+ * CSV/JSON/HTML export). See service.ts for the folder layout inside an experiment.
+ */
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { AttackRun } from '../api/attacks.js';
+import type { CaptureInfo } from '../api/capture.js';
+import type { CompareReport } from '../api/compare.js';
+import type { SheetSet } from '../api/sheets.js';
+import { ApiError } from '../api/errors.js';
+import { analyzePhoto } from '../physical/analyze.js';
+import type { PhotoAnalysis } from '../physical/analyze.js';
+import { MAX_SHEET_NUMBER } from '../physical/markers.js';
+import { loadOpenCVInNode } from '../physical/opencv.node.js';
+import { parseSheetManifestText, planSheets } from '../physical/sheet-manifest.js';
+import type { SheetManifest } from '../physical/sheet-manifest.js';
+import type { Experiment } from './experiment-store.js';
+import { imageCanvases, renderSheetCanvas, renderSheets } from './sheet-render.js';
+import type { SheetRenderOptions } from './sheet-render.js';
+import { loadAttackSheetSource } from './sheet-sources.js';
+import { bytesDataUrl, decodePhoto, pngDataUrl } from './service-images.js';
+import { compareCells, compareCsv, compareHtml, compareRates } from './service-compare.js';
+import type { StoredCapture } from './service-compare.js';
+import { foldersWith, newId } from './service.js';
+import type { Handlers, ServiceCore } from './service.js';
+
+type PhysicalMethods = 'sheets.preview' | 'sheets.export' | 'sheets.list' | 'sheets.file' | 'capture.manifests' | 'capture.classifyCrops' | 'capture.analyzePhoto' | 'capture.list' | 'capture.delete' | 'compare.get' | 'compare.export';
+
+const SHEET_SET_FILE = 'sheet-set.json';
+const CAPTURE_FILE = 'capture.json';
+const ANALYSIS_FILE = 'analysis.json';
+
+const photoExtensions: Record<string, string> = { 'image/jpeg': 'jpg', 'image/png': 'png', 'image/webp': 'webp', 'image/tiff': 'tif' };
+
+export function createPhysicalHandlers(core: ServiceCore, readRun: (target: Experiment, runId: string) => Promise<AttackRun>): Pick<Handlers, PhysicalMethods> {
+  async function sheetSets(target: Experiment): Promise<SheetSet[]> {
+    const ids = await foldersWith(target.paths.sheets, SHEET_SET_FILE);
+    return Promise.all(ids.map(async (id) => JSON.parse(await readFile(path.join(target.paths.sheets, id, SHEET_SET_FILE), 'utf8')) as SheetSet));
+  }
+
+  async function sheetManifests(target: Experiment): Promise<SheetManifest[]> {
+    const manifests: SheetManifest[] = [];
+    for (const set of await sheetSets(target)) {
+      for (const file of set.manifestPaths) manifests.push(parseSheetManifestText(await readFile(file, 'utf8'), file));
+    }
+    return manifests;
+  }
+
+  /** The images and sheet options of a preview or an export. */
+  async function sheetInput(params: Parameters<Handlers['sheets.export']>[0], target: Experiment) {
+    const run = await readRun(target, params.runId);
+    const source = await loadAttackSheetSource(path.join(core.runFolder(target, run.runId), 'record.json'), { pairs: params.pairs, epsilons: params.epsilons, limit: params.limit });
+    // Sheet numbers (marker ids) are unique within an experiment, so photos of its sheets can be told apart in any order.
+    const firstSheetNumber = (await sheetSets(target)).reduce((sum, set) => sum + set.pageCount, 0);
+    const options: SheetRenderOptions = {
+      paper: params.paper,
+      orientation: params.orientation,
+      cellMm: params.cellMm,
+      pairs: params.pairs,
+      dpi: params.dpi,
+      experiment: target.manifest.name,
+      modelId: run.modelId,
+      classNames: source.classNames,
+      source: source.source,
+      firstSheetNumber,
+    };
+    return { source, options, firstSheetNumber };
+  }
+
+  function checkSheetNumbers(first: number, pages: number): void {
+    if (first + pages - 1 > MAX_SHEET_NUMBER) {
+      throw new ApiError('invalid-input', `this experiment already has ${first} sheet pages; the markers can tell ${MAX_SHEET_NUMBER + 1} pages apart: start a new experiment`);
+    }
+  }
+
+  async function storedCaptures(target: Experiment): Promise<StoredCapture[]> {
+    const ids = await foldersWith(target.paths.captures, CAPTURE_FILE);
+    return Promise.all(
+      ids.map(async (id) => {
+        const folder = path.join(target.paths.captures, id);
+        const info = JSON.parse(await readFile(path.join(folder, CAPTURE_FILE), 'utf8')) as CaptureInfo;
+        const analysis = JSON.parse(await readFile(path.join(folder, ANALYSIS_FILE), 'utf8')) as PhotoAnalysis;
+        return { info, analysis };
+      }),
+    );
+  }
+
+  async function report(experimentId: string, prefilterConfidence: number, thumbnails: boolean): Promise<CompareReport> {
+    const target = await core.experiment(experimentId);
+    const captures = await storedCaptures(target);
+    const thumbs = new Map<string, { digital: string | null; captured: string | null }>();
+    if (thumbnails) {
+      const manifests = new Map((await sheetManifests(target)).map((m) => [m.sheetId, m]));
+      for (const capture of captures) {
+        const manifest = capture.analysis.sheetId === null ? undefined : manifests.get(capture.analysis.sheetId);
+        const folder = manifest?.source.path ? path.dirname(manifest.source.path) : null;
+        for (const cell of capture.analysis.cells) {
+          const file = cell.record.file;
+          const digital = folder && file ? await readFile(path.join(folder, file)).then((b) => bytesDataUrl(b), () => null) : null;
+          const crop = cell.crop;
+          const captured = crop ? await pngDataUrl(Float32Array.from(crop.pixels), crop.width, crop.height, crop.channels) : null;
+          thumbs.set(`${capture.info.captureId}/${cell.index}`, { digital, captured });
+        }
+      }
+    }
+    return {
+      experimentId,
+      captures: captures.length,
+      cells: compareCells(captures, (capture, cell) => thumbs.get(`${capture.info.captureId}/${cell.index}`) ?? { digital: null, captured: null }),
+      rates: compareRates(captures, prefilterConfidence),
+      combine: 'each',
+      prefilterConfidence,
+    };
+  }
+
+  return {
+    'sheets.preview': async (params) => {
+      const target = await core.experiment(params.experimentId);
+      const { source, options, firstSheetNumber } = await sheetInput(params, target);
+      const plan = planSheets(source.records, [source.shape[1], source.shape[2], source.shape[3]], { ...options, dpi: params.previewDpi });
+      checkSheetNumbers(firstSheetNumber, plan.manifests.length);
+      if (params.page > plan.manifests.length) throw new ApiError('invalid-input', `page: the sheets have ${plan.manifests.length} page(s), not ${params.page}`);
+      const canvas = renderSheetCanvas(plan, params.page - 1, imageCanvases(source.images, source.shape), params.previewDpi);
+      return {
+        pageCount: plan.manifests.length,
+        cellCount: source.records.length,
+        pageMm: { ...plan.layout.page },
+        cellsPerPage: plan.layout.cellsPerPage,
+        png: bytesDataUrl(canvas.toBuffer('image/png')),
+        previewDpi: params.previewDpi,
+      };
+    },
+    'sheets.export': async (params) => {
+      const target = await core.experiment(params.experimentId);
+      await readRun(target, params.runId);
+      return core.jobs.start('sheetExport', 'sheets', (context) =>
+        core.inExperimentRun(target, 'sheet', async () => {
+          const { source, options, firstSheetNumber } = await sheetInput(params, target);
+          const sheetSetId = newId('sheets');
+          const folder = path.join(target.paths.sheets, sheetSetId);
+          const plan = planSheets(source.records, [source.shape[1], source.shape[2], source.shape[3]], options);
+          checkSheetNumbers(firstSheetNumber, plan.manifests.length);
+          context.signal.throwIfAborted();
+          const rendered = await renderSheets(
+            { images: source.images, shape: source.shape, records: source.records, options: { ...options, onProgress: (done, total, label) => context.progress(done, total, label) } },
+            folder,
+          );
+          const set: SheetSet = {
+            sheetSetId,
+            experimentId: target.id,
+            runId: params.runId,
+            createdAt: new Date().toISOString(),
+            pageCount: rendered.manifests.length,
+            cellCount: source.records.length,
+            sheetIds: rendered.manifests.map((m) => m.sheetId),
+            pdfPath: rendered.pdfPath,
+            pngPaths: rendered.pngPaths,
+            manifestPaths: rendered.manifestPaths,
+          };
+          // Written last: a sheet set without it was interrupted and is not listed.
+          await target.writeJson(`sheets/${sheetSetId}/${SHEET_SET_FILE}`, set);
+          return set;
+        }),
+      );
+    },
+    'sheets.list': async ({ experimentId }) => sheetSets(await core.experiment(experimentId)),
+    'sheets.file': async ({ experimentId, sheetSetId, file, page }) => {
+      const target = await core.experiment(experimentId);
+      const set = (await sheetSets(target)).find((s) => s.sheetSetId === sheetSetId);
+      if (!set) throw new ApiError('not-found', `no sheet set "${sheetSetId}" in experiment "${experimentId}"`);
+      const pick = file === 'pdf' ? set.pdfPath : (file === 'png' ? set.pngPaths : set.manifestPaths)[page - 1];
+      if (!pick) throw new ApiError('not-found', `sheet set "${sheetSetId}" has no ${file} for page ${page}`);
+      const mimeType = file === 'pdf' ? 'application/pdf' : file === 'png' ? 'image/png' : 'application/json';
+      return { name: path.basename(pick), mimeType, base64: (await readFile(pick)).toString('base64') };
+    },
+
+    'capture.manifests': async ({ experimentId }) => sheetManifests(await core.experiment(experimentId)),
+    'capture.classifyCrops': async ({ modelId, crops, dtype, count, height, width, channels }) => {
+      const started = performance.now();
+      const pool = await core.pool(modelId);
+      const model = pool.info().model;
+      const [h, w, c] = model.inputShape;
+      if (count === 0) return { top5: [], ms: 0 };
+      if (h !== height || w !== width || c !== channels) throw new ApiError('invalid-input', `crops are ${height}x${width}x${channels} but model "${modelId}" takes ${h}x${w}x${c}`);
+      const bytes = Buffer.from(crops, 'base64');
+      const values = count * height * width * channels;
+      const expected = values * (dtype === 'float32' ? 4 : 1);
+      if (bytes.length !== expected) throw new ApiError('invalid-input', `crops: ${bytes.length} bytes, expected ${expected} for ${count} ${dtype} crops of ${height}x${width}x${channels}`);
+      const pixels = new Float32Array(values);
+      if (dtype === 'float32') {
+        // Copy through a fresh buffer: base64-decoded bytes need not be 4-byte aligned.
+        new Uint8Array(pixels.buffer).set(bytes);
+      } else {
+        for (let i = 0; i < values; i++) pixels[i] = bytes[i] / 255;
+      }
+      const k = Math.min(5, model.numClasses);
+      const top = await pool.predict(pixels, k);
+      const top5 = Array.from({ length: count }, (_, i) => Array.from({ length: k }, (_, j) => ({ label: top.labels[i * top.k + j], probability: Math.min(1, Math.max(0, top.probs[i * top.k + j])) })));
+      return { top5, ms: performance.now() - started };
+    },
+    'capture.analyzePhoto': async ({ experimentId, modelId, photo }) => {
+      const target = await core.experiment(experimentId);
+      const manifests = await sheetManifests(target);
+      if (manifests.length === 0) throw new ApiError('invalid-input', `experiment "${experimentId}" has no exported sheets yet: export a sheet before analysing photos of it`);
+      const chosenModel = modelId ?? target.manifest.modelId ?? manifests[0].modelId;
+      if (!chosenModel) throw new ApiError('invalid-input', 'modelId: no model given and the experiment names none');
+      return core.jobs.start('photoAnalysis', `analyse ${photo.name}`, (context) =>
+        core.inExperimentRun(target, 'capture', async () => {
+          context.progress(0, 3, 'decoding photo');
+          const image = await decodePhoto(Buffer.from(photo.base64, 'base64'), photo.name);
+          const pool = await core.pool(chosenModel);
+          const inputShape = pool.info().model.inputShape;
+          context.signal.throwIfAborted();
+          context.progress(1, 3, 'finding markers');
+          // require() rather than import(): the 10 MB OpenCV.js stalls under Vitest's module runner (opencv.node.ts).
+          const opencv = await loadOpenCVInNode();
+          const analysis = await analyzePhoto(image, manifests, (crops) => pool.predict(crops, Math.min(5, pool.info().model.numClasses), { signal: context.signal }), { inputShape, opencv });
+          context.progress(2, 3, 'saving');
+          const captureId = newId('capture');
+          const extension = photoExtensions[photo.mimeType] ?? (path.extname(photo.name).slice(1).toLowerCase() || 'bin');
+          const matched = analysis.sheetId === null ? undefined : manifests.find((m) => m.sheetId === analysis.sheetId);
+          const info: CaptureInfo = {
+            captureId,
+            experimentId: target.id,
+            createdAt: new Date().toISOString(),
+            fileName: photo.name,
+            status: analysis.status,
+            message: analysis.message,
+            sheetId: analysis.sheetId,
+            cellCount: matched?.cells.length ?? 0,
+            analysedCells: analysis.cells.filter((c) => c.top5 !== undefined).length,
+            missingMarkers: analysis.missingMarkers,
+            reprojectionErrorPx: analysis.reprojectionError?.mean ?? null,
+            warnings: analysis.warnings,
+          };
+          await target.writeFile(`captures/${captureId}/photo.${extension}`, Buffer.from(photo.base64, 'base64'));
+          await target.writeJson(`captures/${captureId}/${ANALYSIS_FILE}`, analysis);
+          await target.writeJson(`captures/${captureId}/${CAPTURE_FILE}`, info);
+          context.progress(3, 3, 'done');
+          core.emit('frameAnalyzed', { experimentId: target.id, captureId, status: info.status, message: info.message });
+          return info;
+        }),
+      );
+    },
+    'capture.list': async ({ experimentId }) => (await storedCaptures(await core.experiment(experimentId))).map((c) => c.info),
+    'capture.delete': async ({ experimentId, captureId }) => {
+      const target = await core.experiment(experimentId);
+      const folder = path.join(target.paths.captures, captureId);
+      const exists = (await foldersWith(target.paths.captures, CAPTURE_FILE)).includes(captureId);
+      if (exists) await rm(folder, { recursive: true, force: true });
+      return { deleted: exists };
+    },
+
+    'compare.get': async ({ experimentId, prefilterConfidence, thumbnails }) => report(experimentId, prefilterConfidence, thumbnails),
+    'compare.export': async ({ experimentId, prefilterConfidence, format }) => {
+      const target = await core.experiment(experimentId);
+      const data = await report(experimentId, prefilterConfidence, format === 'html');
+      const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
+      const name = `compare-${stamp}.${format}`;
+      const text = format === 'csv' ? compareCsv(data) : format === 'json' ? `${JSON.stringify(data, null, 2)}\n` : compareHtml(data, `Foolprint: ${target.manifest.name}`);
+      const file = await target.writeFile(`results/${name}`, text);
+      const mimeType = format === 'csv' ? 'text/csv' : format === 'json' ? 'application/json' : 'text/html';
+      return { name, mimeType, base64: Buffer.from(text, 'utf8').toString('base64'), path: file };
+    },
+  };
+}

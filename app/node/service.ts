@@ -1,0 +1,438 @@
+/**
+ * The Foolprint service: the API contract (app/api) implemented on the core, in one Node process.
+ * Every host adapts it to its transport (Electron IPC in main/electron, HTTP in main/server, direct
+ * calls in tests): `invoke(method, input)` validates the input with the contract's schema (an
+ * 'invalid-input' ApiError names the field), runs the method, and maps failures to one-line
+ * ApiErrors; `subscribe(event, handler)` delivers onProgress / onJobFinished / onFrameAnalyzed.
+ *
+ * It owns the compute pools (one per model, opened on first use, reused), the jobs (progress,
+ * cancel) and the experiments on disk (app/node/experiment-store.ts). Inside an experiment folder:
+ *   images/<runId>/     an attack run: record.json + clean/adversarial/perturbation PNGs + run.json
+ *   sheets/<setId>/     sheet.pdf, sheet[-n].png, sheet[-n].manifest.json, sheet-set.json
+ *   captures/<id>/      photo.<ext>, analysis.json (PhotoAnalysis with crops), capture.json
+ *   results/            sweeps and compare exports (CSV, JSON, HTML)
+ * Jobs on one experiment run one after another (the store allows one run at a time per experiment).
+ */
+import { existsSync } from 'node:fs';
+import { readFile, readdir, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { apiMethods, isApiMethodName } from '../api/methods.js';
+import type { ApiMethodName, ApiOutput, ApiParsedInput } from '../api/methods.js';
+import type { ApiEventName, ApiEventPayload } from '../api/events.js';
+import { ApiError, describeZodError } from '../api/errors.js';
+import type { ApiTransport } from '../api/client.js';
+import type { ModelInfo } from '../api/models.js';
+import type { ExperimentInfo as ApiExperimentInfo } from '../api/experiments.js';
+import type { AttackRun } from '../api/attacks.js';
+import type { AttackOptions } from '../attacks/types.js';
+import { summarizeAttack } from '../eval/summary.js';
+import { parseManifest, listBuiltinModels, MANIFEST_FILE as MODEL_MANIFEST_FILE, repoRoot } from './model-loader.js';
+import type { ModelSource } from '../models/source.js';
+import { ComputePool } from './compute-pool.js';
+import type { BackendName } from './backend.js';
+import { ExperimentNotFoundError, openWorkspace } from './experiment-store.js';
+import type { Experiment, ExperimentInfo as StoreExperimentInfo, Workspace } from './experiment-store.js';
+import { writeJsonAtomic } from './atomic-write.js';
+import { JobTable, isCancellation, oneLine } from './service-jobs.js';
+import type { JobContext } from './service-jobs.js';
+import { describeSelection, loadSelection, pngDataUrl, bytesDataUrl } from './service-images.js';
+import type { ParsedImageSelection } from './service-images.js';
+import { writeAttackFiles } from './attack-files.js';
+import { parseAttackRecord } from '../experiments/attack-record.js';
+import { createPhysicalHandlers } from './service-physical.js';
+
+export interface FoolprintServiceOptions {
+  /** The experiment workspace folder (created if missing). */
+  workspaceDir: string;
+  /** Which host serves the API (system.info reports it). Default 'direct'. */
+  host?: 'electron' | 'browser' | 'direct';
+  /** Worker threads per compute pool (default: the pool's own default, 2 or the core count). */
+  workers?: number;
+  /** Force a TF.js backend in every pool. */
+  backend?: BackendName;
+  /** Validate every answer against the contract's output schema too (tests; costs a parse per call). */
+  checkOutputs?: boolean;
+}
+
+export interface FoolprintService extends ApiTransport {
+  invoke(method: ApiMethodName, input: unknown): Promise<unknown>;
+  subscribe(event: ApiEventName, handler: (payload: unknown) => void): () => void;
+  /** Cancels running jobs and closes every compute pool. */
+  close(): Promise<void>;
+}
+
+export type Handlers = { [M in ApiMethodName]: (input: ApiParsedInput<M>) => Promise<ApiOutput<M>> };
+
+/** What the feature handlers share. */
+export interface ServiceCore {
+  readonly options: FoolprintServiceOptions;
+  readonly jobs: JobTable;
+  emit<E extends ApiEventName>(event: E, payload: ApiEventPayload<E>): void;
+  workspace(): Promise<Workspace>;
+  experiment(id: string): Promise<Experiment>;
+  /** Runs `body` as a run of the experiment, after the experiment's earlier jobs (the store allows one run at a time). */
+  inExperimentRun<T>(experiment: Experiment, kind: string, body: () => Promise<T>): Promise<T>;
+  pool(modelId: string): Promise<ComputePool>;
+  modelInfo(modelId: string): Promise<ModelInfo>;
+  runFolder(experiment: Experiment, runId: string): string;
+}
+
+export const newId = (prefix: string): string => `${prefix}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}-${randomBytes(3).toString('hex')}`;
+
+const importedModelsSchema = z.array(z.object({ id: z.string(), folder: z.string() }));
+const IMPORTED_MODELS_FILE = '.foolprint-models.json';
+
+/** Subfolders of `dir` that hold `file`, oldest name first (ids start with a timestamp). */
+export async function foldersWith(dir: string, file: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isDirectory() && existsSync(path.join(dir, e.name, file))).map((e) => e.name).sort();
+}
+
+function attackOptionsFrom(params: ReturnType<typeof apiMethods['attacks.start']['input']['parse']>['params'], count: number, numClasses: number, keepImages: boolean): AttackOptions {
+  const { targetClass, ...rest } = params;
+  const options: AttackOptions = { ...rest, keepImages };
+  for (const key of Object.keys(options) as (keyof AttackOptions)[]) if (options[key] === undefined) delete options[key];
+  if (targetClass !== undefined) {
+    if (targetClass >= numClasses) throw new ApiError('invalid-input', `params.targetClass: ${targetClass} is not a class of this model (0..${numClasses - 1})`);
+    if (params.method === 'll' || params.method === 'deepfool') throw new ApiError('invalid-input', `params.targetClass: ${params.method} chooses its own target; leave targetClass out`);
+    options.criterion = { kind: 'targeted', targets: new Int32Array(count).fill(targetClass) };
+  }
+  return options;
+}
+
+export function createFoolprintService(options: FoolprintServiceOptions): FoolprintService {
+  const listeners = new Map<ApiEventName, Set<(payload: unknown) => void>>();
+  const emit = <E extends ApiEventName>(event: E, payload: ApiEventPayload<E>) => {
+    for (const handler of listeners.get(event) ?? []) {
+      try {
+        handler(payload);
+      } catch {
+        // A failing listener must not break the job that emitted.
+      }
+    }
+  };
+  const jobs = new JobTable(emit);
+  const pools = new Map<string, Promise<ComputePool>>();
+  const experimentQueues = new Map<string, Promise<unknown>>();
+  let workspacePromise: Promise<Workspace> | null = null;
+  let closed = false;
+
+  const workspace = () => (workspacePromise ??= openWorkspace(options.workspaceDir));
+  const importedFile = () => path.join(path.resolve(options.workspaceDir), IMPORTED_MODELS_FILE);
+
+  async function importedModels(): Promise<{ id: string; folder: string }[]> {
+    const text = await readFile(importedFile(), 'utf8').catch(() => null);
+    if (text === null) return [];
+    const parsed = importedModelsSchema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : [];
+  }
+
+  async function modelSource(modelId: string): Promise<{ source: ModelSource; folder: string; kind: 'builtin' | 'imported' }> {
+    const builtin = listBuiltinModels().find((m) => m.id === modelId);
+    if (builtin) return { source: { kind: 'builtin', id: modelId }, folder: builtin.folder, kind: 'builtin' };
+    const imported = (await importedModels()).find((m) => m.id === modelId);
+    if (imported) return { source: { kind: 'folder', path: imported.folder }, folder: imported.folder, kind: 'imported' };
+    throw new ApiError('not-found', `no model "${modelId}": use models.list for the built-in and imported ones`);
+  }
+
+  async function pool(modelId: string): Promise<ComputePool> {
+    if (closed) throw new ApiError('failed', 'the service is closed');
+    let pending = pools.get(modelId);
+    if (!pending) {
+      pending = modelSource(modelId).then(({ source }) => ComputePool.create({ model: source, workers: options.workers, backend: options.backend }));
+      pools.set(modelId, pending);
+      pending.catch(() => pools.delete(modelId));
+    }
+    return pending;
+  }
+
+  async function modelInfo(modelId: string): Promise<ModelInfo> {
+    const { folder, kind } = await modelSource(modelId);
+    const file = path.join(folder, MODEL_MANIFEST_FILE);
+    const manifest = parseManifest(await readFile(file, 'utf8'), file);
+    const opened = pools.get(modelId);
+    const backend = opened ? await opened.then((p) => p.info().backend.name, () => null) : null;
+    return {
+      id: modelId,
+      name: manifest.name,
+      ...(manifest.description ? { description: manifest.description } : {}),
+      source: kind,
+      folder,
+      inputShape: [manifest.inputSize[0], manifest.inputSize[1], manifest.channels],
+      labels: [...manifest.labels],
+      backend,
+    };
+  }
+
+  async function experiment(id: string): Promise<Experiment> {
+    try {
+      return await (await workspace()).open(id);
+    } catch (error) {
+      if (error instanceof ExperimentNotFoundError) throw new ApiError('not-found', error.message);
+      throw error;
+    }
+  }
+
+  function inExperimentRun<T>(target: Experiment, kind: string, body: () => Promise<T>): Promise<T> {
+    const previous = experimentQueues.get(target.id) ?? Promise.resolve();
+    const current = previous.then(async () => {
+      const run = await target.startRun(kind);
+      try {
+        const result = await body();
+        await run.finish('completed');
+        return result;
+      } catch (error) {
+        await run.finish(isCancellation(error) ? 'cancelled' : 'failed', oneLine(error)).catch(() => undefined);
+        throw error;
+      }
+    });
+    experimentQueues.set(target.id, current.catch(() => undefined));
+    return current;
+  }
+
+  const runFolder = (target: Experiment, runId: string) => path.join(target.paths.images, runId);
+
+  const core: ServiceCore = { options, jobs, emit, workspace, experiment, inExperimentRun, pool, modelInfo, runFolder };
+
+  async function experimentInfo(info: StoreExperimentInfo): Promise<ApiExperimentInfo> {
+    const count = async (folder: string, file: string) => (await foldersWith(path.join(info.dir, folder), file)).length;
+    return {
+      id: info.id,
+      name: info.name ?? info.id,
+      modelId: info.modelId ?? null,
+      createdAt: info.createdAt ?? '',
+      updatedAt: info.updatedAt ?? '',
+      state: info.status,
+      message: info.message ?? null,
+      folder: info.dir,
+      counts: { attacks: await count('images', 'run.json'), sheets: await count('sheets', 'sheet-set.json'), captures: await count('captures', 'capture.json') },
+    };
+  }
+
+  async function findExperimentInfo(id: string): Promise<ApiExperimentInfo> {
+    await experiment(id);
+    const info = (await (await workspace()).list()).find((e) => e.id === id);
+    if (!info) throw new ApiError('not-found', `no experiment "${id}"`);
+    return experimentInfo(info);
+  }
+
+  async function runAttackJob(input: ApiParsedInput<'attacks.start'>, context: JobContext): Promise<AttackRun> {
+    const target = await experiment(input.experimentId);
+    return inExperimentRun(target, 'attack', async () => {
+      const started = Date.now();
+      const computePool = await pool(input.modelId);
+      const model = computePool.info().model;
+      const dataset = await loadSelection(input.images as ParsedImageSelection, model.inputShape);
+      const attackOptions = attackOptionsFrom(input.params, dataset.count, model.numClasses, true);
+      const result = await computePool.attack(dataset.images, dataset.labels, attackOptions, {
+        signal: context.signal,
+        onProgress: (p) => context.progress(p.done, p.total, p.epsilon === undefined ? `${input.params.method}` : `${input.params.method} ε=${(p.epsilon * 255).toFixed(1)}/255`),
+      });
+      const runId = newId('run');
+      const folder = runFolder(target, runId);
+      await writeAttackFiles(folder, dataset, result, model, describeSelection(input.images as ParsedImageSelection), (done, total) => context.progress(done, total, 'saving PNGs'), context.signal);
+      const summary = summarizeAttack(result);
+      const run: AttackRun = {
+        runId,
+        experimentId: target.id,
+        modelId: input.modelId,
+        method: result.method,
+        options: JSON.parse(JSON.stringify({ ...result.options, criterion: undefined, targetClass: input.params.targetClass })) as Record<string, unknown>,
+        epsilons: result.perEpsilon.map((e) => e.epsilon),
+        count: summary.count,
+        createdAt: new Date().toISOString(),
+        cleanAccuracy: summary.cleanAccuracy,
+        perEpsilon: summary.perEpsilon.map(({ epsilon, float, quantized }) => ({ epsilon, float, quantized })),
+        durationMs: Date.now() - started,
+      };
+      await writeJsonAtomic(path.join(folder, 'run.json'), run);
+      if (target.manifest.modelId === null) await target.update((draft) => void (draft.modelId = input.modelId));
+      return run;
+    });
+  }
+
+  async function readRun(target: Experiment, runId: string): Promise<AttackRun> {
+    const file = path.join(runFolder(target, runId), 'run.json');
+    const text = await readFile(file, 'utf8').catch(() => null);
+    if (text === null) throw new ApiError('not-found', `no attack run "${runId}" in experiment "${target.id}"`);
+    return JSON.parse(text) as AttackRun;
+  }
+
+  const handlers: Handlers = {
+    'system.info': async () => {
+      const pkg = JSON.parse(await readFile(path.join(repoRoot(), 'package.json'), 'utf8')) as { version?: string };
+      const first = [...pools.values()][0];
+      const info = first ? await first.then((p) => p.info(), () => null) : null;
+      return {
+        version: pkg.version ?? '0.0.0',
+        host: options.host ?? 'direct',
+        workspaceDir: path.resolve(options.workspaceDir),
+        backend: info?.backend.name ?? null,
+        workers: info?.workers ?? null,
+      };
+    },
+    'jobs.list': async () => jobs.list(),
+    'jobs.get': async ({ jobId }) => jobs.get(jobId),
+    'jobs.cancel': async ({ jobId }) => ({ cancelled: jobs.cancel(jobId) }),
+
+    'experiments.list': async () => Promise.all((await (await workspace()).list()).map(experimentInfo)),
+    'experiments.create': async ({ name, modelId }) => {
+      if (modelId !== undefined) await modelSource(modelId);
+      const created = await (await workspace()).create({ name, modelId: modelId ?? null });
+      return findExperimentInfo(created.id);
+    },
+    'experiments.get': async ({ experimentId }) => findExperimentInfo(experimentId),
+
+    'models.list': async () => {
+      const ids = [...listBuiltinModels().map((m) => m.id), ...(await importedModels()).map((m) => m.id)];
+      const infos = await Promise.all(ids.map((id) => modelInfo(id).catch(() => null)));
+      return infos.filter((m): m is ModelInfo => m !== null);
+    },
+    'models.import': async ({ path: folder, id }) => {
+      const resolved = path.resolve(folder);
+      const modelId = id ?? (path.basename(resolved).toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[-._]+/, '') || 'model');
+      if (listBuiltinModels().some((m) => m.id === modelId)) throw new ApiError('invalid-input', `id: "${modelId}" is a built-in model's id; choose another`);
+      // Load it once in a pool: a folder that is not a usable model fails here, with the loader's message.
+      const trial = await ComputePool.create({ model: { kind: 'folder', path: resolved }, workers: 1, backend: options.backend });
+      await trial.close();
+      const list = (await importedModels()).filter((m) => m.id !== modelId);
+      list.push({ id: modelId, folder: resolved });
+      await mkdir(path.dirname(importedFile()), { recursive: true });
+      await writeJsonAtomic(importedFile(), list);
+      const stale = pools.get(modelId);
+      pools.delete(modelId);
+      await stale?.then((p) => p.close(), () => undefined);
+      return modelInfo(modelId);
+    },
+    'models.evaluate': async ({ modelId, images }) =>
+      jobs.start('evaluate', `evaluate ${modelId}`, async (context) => {
+        const computePool = await pool(modelId);
+        const model = computePool.info().model;
+        const dataset = await loadSelection(images as ParsedImageSelection, model.inputShape);
+        const top = await computePool.predict(dataset.images, Math.min(5, model.numClasses), { signal: context.signal, onProgress: (p) => context.progress(p.done, p.total, 'classifying') });
+        let top1 = 0;
+        let top5 = 0;
+        for (let i = 0; i < dataset.count; i++) {
+          const row = Array.from(top.labels.subarray(i * top.k, (i + 1) * top.k));
+          if (row[0] === dataset.labels[i]) top1++;
+          if (row.includes(dataset.labels[i])) top5++;
+        }
+        const n = Math.max(1, dataset.count);
+        return { modelId, count: dataset.count, top1: top1 / n, top5: top5 / n, notes: [...dataset.notes] };
+      }),
+
+    'samples.list': async ({ modelId, images, offset, limit }) => {
+      const info = await modelInfo(modelId);
+      const dataset = await loadSelection(images as ParsedImageSelection, info.inputShape);
+      const { height, width, channels } = dataset;
+      const size = height * width * channels;
+      const items = [];
+      for (let i = offset; i < Math.min(dataset.count, offset + limit); i++) {
+        items.push({ index: i, imageId: dataset.ids[i] ?? String(i), label: dataset.labels[i], png: await pngDataUrl(dataset.images.subarray(i * size, (i + 1) * size), width, height, channels) });
+      }
+      return { count: dataset.count, shape: [height, width, channels] as [number, number, number], classNames: dataset.classNames ? [...dataset.classNames] : null, notes: [...dataset.notes], items };
+    },
+
+    'attacks.start': async (input) => {
+      await experiment(input.experimentId);
+      await modelSource(input.modelId);
+      return jobs.start('attack', `${input.params.method} on ${describeSelection(input.images as ParsedImageSelection)}`, (context) => runAttackJob(input, context));
+    },
+    'attacks.list': async ({ experimentId }) => {
+      const target = await experiment(experimentId);
+      const ids = await foldersWith(target.paths.images, 'run.json');
+      return Promise.all(ids.map((id) => readRun(target, id)));
+    },
+    'attacks.gallery': async ({ experimentId, runId, offset, limit }) => {
+      const target = await experiment(experimentId);
+      const run = await readRun(target, runId);
+      const folder = runFolder(target, runId);
+      const record = parseAttackRecord(JSON.parse(await readFile(path.join(folder, 'record.json'), 'utf8')), path.join(folder, 'record.json'));
+      const png = async (file: string) => bytesDataUrl(await readFile(path.join(folder, file)));
+      const items = [];
+      for (const image of record.images.slice(offset, offset + limit)) {
+        items.push({
+          index: image.index,
+          imageId: image.id,
+          label: image.label,
+          target: image.target ?? null,
+          clean: { png: await png(image.clean.file), top5: image.clean.top5 },
+          adversarial: await Promise.all(
+            image.adversarial.map(async (a) => ({ epsilon: a.epsilon, png: await png(a.file), perturbationPng: await png(a.perturbationFile), float: a.float, quantized: a.quantized })),
+          ),
+        });
+      }
+      return { run, labels: record.model.labels, total: record.images.length, items };
+    },
+
+    'sweeps.start': async (input) => {
+      if (input.experimentId !== undefined) await experiment(input.experimentId);
+      await modelSource(input.modelId);
+      return jobs.start('sweep', `${input.params.method} sweep`, async (context) => {
+        const started = Date.now();
+        const computePool = await pool(input.modelId);
+        const model = computePool.info().model;
+        const dataset = await loadSelection(input.images as ParsedImageSelection, model.inputShape);
+        const result = await computePool.attack(dataset.images, dataset.labels, attackOptionsFrom(input.params, dataset.count, model.numClasses, false), {
+          signal: context.signal,
+          onProgress: (p) => context.progress(p.done, p.total, p.epsilon === undefined ? 'sweep' : `ε=${(p.epsilon * 255).toFixed(1)}/255`),
+        });
+        const summary = summarizeAttack(result);
+        const sweep = {
+          modelId: input.modelId,
+          method: result.method,
+          count: summary.count,
+          cleanAccuracy: summary.cleanAccuracy,
+          perEpsilon: summary.perEpsilon.map(({ epsilon, float, quantized }) => ({ epsilon, float, quantized })),
+          durationMs: Date.now() - started,
+        };
+        if (input.experimentId !== undefined) {
+          const target = await experiment(input.experimentId);
+          await target.writeJson(`results/${newId('sweep')}.json`, sweep);
+        }
+        return sweep;
+      });
+    },
+
+    ...createPhysicalHandlers(core, readRun),
+  };
+
+  async function invoke(method: ApiMethodName, input: unknown): Promise<unknown> {
+    if (!isApiMethodName(method)) throw new ApiError('invalid-input', `unknown method "${String(method)}"`);
+    const spec = apiMethods[method];
+    const parsed = spec.input.safeParse(input ?? undefined);
+    if (!parsed.success) throw new ApiError('invalid-input', describeZodError(parsed.error, `${method} input`));
+    let output: unknown;
+    try {
+      output = await (handlers[method] as (input: unknown) => Promise<unknown>)(parsed.data);
+    } catch (error) {
+      if (error instanceof ApiError) throw error;
+      if (error instanceof ExperimentNotFoundError) throw new ApiError('not-found', error.message);
+      if (isCancellation(error)) throw new ApiError('cancelled', 'cancelled');
+      throw new ApiError('failed', oneLine(error));
+    }
+    if (options.checkOutputs) {
+      const checked = spec.output.safeParse(output);
+      if (!checked.success) throw new ApiError('failed', `${method} broke its own contract: ${describeZodError(checked.error, 'output')}`);
+    }
+    return output;
+  }
+
+  return {
+    invoke,
+    subscribe(event, handler) {
+      let set = listeners.get(event);
+      if (!set) listeners.set(event, (set = new Set()));
+      set.add(handler);
+      return () => void set.delete(handler);
+    },
+    async close() {
+      closed = true;
+      await jobs.close();
+      await Promise.all([...pools.values()].map((p) => p.then((opened) => opened.close(), () => undefined)));
+      pools.clear();
+    },
+  };
+}
