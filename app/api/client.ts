@@ -60,6 +60,7 @@ export async function awaitJob<K extends JobKind>(
   jobId: string,
   kind: K,
   onProgress?: (p: ApiEventPayload<'progress'>) => void,
+  pollMs = 2000,
 ): Promise<JobResult<K>> {
   const finish = (status: string, error: string | null, result: unknown): JobResult<K> => {
     if (status === 'succeeded') return jobResultSchemas[kind].parse(result) as JobResult<K>;
@@ -77,10 +78,15 @@ export async function awaitJob<K extends JobKind>(
       };
       unsubscribers.push(api.onJobFinished((e) => { if (e.jobId === jobId) settle(e.status, e.error, e.result); }));
       if (onProgress) unsubscribers.push(api.onProgress((p) => { if (p.jobId === jobId) onProgress(p); }));
-      api.jobs.get({ jobId }).then((job) => {
-        if (job.kind !== kind) reject(new ApiError('invalid-input', `job ${jobId} is a ${job.kind} job, not ${kind}`));
-        else if (job.status !== 'running') settle(job.status, job.error, job.result);
-      }, reject);
+      const check = () =>
+        api.jobs.get({ jobId }).then((job) => {
+          if (job.kind !== kind) reject(new ApiError('invalid-input', `job ${jobId} is a ${job.kind} job, not ${kind}`));
+          else if (job.status !== 'running') settle(job.status, job.error, job.result);
+        }, reject);
+      void check();
+      // An event stream that was still connecting when the job ended drops its event: ask again now and then.
+      const poll = setInterval(() => void check(), pollMs);
+      unsubscribers.push(() => clearInterval(poll));
     });
   } finally {
     for (const unsubscribe of unsubscribers) unsubscribe();

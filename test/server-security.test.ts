@@ -1,0 +1,167 @@
+import { request } from 'node:http';
+import type { OutgoingHttpHeaders } from 'node:http';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer } from '../main/server/server.js';
+import type { RunningServer } from '../main/server/server.js';
+import { allowedHosts, parseCookies } from '../main/server/security.js';
+
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** A raw request, so the test controls Host and Origin exactly (fetch would set them itself). */
+function send(port: number, method: string, pathname: string, headers: OutgoingHttpHeaders = {}, body?: string, host = '127.0.0.1'): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host, port, method, path: pathname, headers: { host: `127.0.0.1:${port}`, ...headers } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('browser-mode server security', () => {
+  let dir: string;
+  let server: RunningServer;
+  let cookie: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'foolprint-security-'));
+    const renderer = path.join(dir, 'renderer');
+    await mkdir(path.join(renderer, 'assets'), { recursive: true });
+    await writeFile(path.join(renderer, 'index.html'), '<!doctype html><title>Foolprint test page</title><script type="module" src="./assets/app.js"></script>');
+    await writeFile(path.join(renderer, 'assets', 'app.js'), 'console.log("app")');
+    await writeFile(path.join(dir, 'secret.txt'), 'secret');
+    server = await startServer({ workspaceDir: path.join(dir, 'workspace'), port: 0, rendererDir: renderer });
+    const exchange = await send(server.port, 'GET', `/?token=${server.token}`);
+    const setCookie = ([] as string[]).concat(exchange.headers['set-cookie'] ?? []);
+    cookie = setCookie[0]?.split(';')[0] ?? '';
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('binds 127.0.0.1 only by default and prints a loopback URL with the token', async () => {
+    expect(server.host).toBe('127.0.0.1');
+    expect(server.url).toBe(`http://127.0.0.1:${server.port}/?token=${server.token}`);
+    expect(server.token).toMatch(/^[0-9a-f]{48}$/);
+    const external = Object.values(os.networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal);
+    if (external) {
+      // The same port on a non-loopback interface is closed.
+      await expect(send(server.port, 'GET', '/', {}, undefined, external.address)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    } else {
+      console.warn('no non-loopback IPv4 interface here: only the bound host was checked');
+    }
+  });
+
+  it('exchanges the token in the URL for an HttpOnly SameSite=Strict cookie and redirects it out of the address bar', async () => {
+    const reply = await send(server.port, 'GET', `/?token=${server.token}`);
+    expect(reply.status).toBe(302);
+    expect(reply.headers.location).toBe('/');
+    const setCookie = ([] as string[]).concat(reply.headers['set-cookie'] ?? [])[0];
+    expect(setCookie).toMatch(new RegExp(`^foolprint-token-${server.port}=${server.token}; `));
+    expect(setCookie).toContain('HttpOnly');
+    expect(setCookie).toContain('SameSite=Strict');
+    expect(parseCookies(cookie).get(`foolprint-token-${server.port}`)).toBe(server.token);
+  });
+
+  it('refuses requests without the token: page 401, API 401, events 401; a wrong token 403', async () => {
+    const page = await send(server.port, 'GET', '/');
+    expect(page.status).toBe(401);
+    expect(page.body).toContain('token');
+    const api = await send(server.port, 'POST', '/api/experiments.list', { 'content-type': 'application/json' }, '{}');
+    expect(api.status).toBe(401);
+    expect(JSON.parse(api.body).error.message).toMatch(/not signed in/);
+    expect((await send(server.port, 'GET', '/api/events')).status).toBe(401);
+    expect((await send(server.port, 'GET', '/?token=0123')).status).toBe(403);
+    const wrongBearer = await send(server.port, 'POST', '/api/experiments.list', { 'content-type': 'application/json', authorization: 'Bearer nope' }, '{}');
+    expect(wrongBearer.status).toBe(401);
+  });
+
+  it('serves the page with the cookie, with a strict CSP and no eval on the page', async () => {
+    const page = await send(server.port, 'GET', '/', { cookie });
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('Foolprint test page');
+    const csp = String(page.headers['content-security-policy']);
+    expect(csp).toContain("default-src 'self'");
+    expect(csp).toContain("script-src 'self' 'wasm-unsafe-eval'");
+    expect(csp).not.toContain("'unsafe-eval'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).not.toMatch(/https?:/);
+    expect(page.headers['x-content-type-options']).toBe('nosniff');
+    const script = await send(server.port, 'GET', '/assets/app.js', { cookie });
+    expect(script.status).toBe(200);
+    expect(script.headers['content-type']).toMatch(/^text\/javascript/);
+    // A client-side route falls back to the app; a missing asset is a 404.
+    expect((await send(server.port, 'GET', '/compare', { cookie })).body).toContain('Foolprint test page');
+    expect((await send(server.port, 'GET', '/assets/missing.js', { cookie })).status).toBe(404);
+  });
+
+  it('refuses a foreign Host header (DNS rebinding) and accepts localhost', async () => {
+    const rebinding = await send(server.port, 'GET', '/', { cookie, host: `evil.example:${server.port}` });
+    expect(rebinding.status).toBe(403);
+    expect(JSON.parse(rebinding.body).error.message).toMatch(/DNS rebinding/);
+    expect((await send(server.port, 'POST', '/api/experiments.list', { cookie, host: `evil.example:${server.port}`, 'content-type': 'application/json' }, '{}')).status).toBe(403);
+    expect((await send(server.port, 'GET', '/', { cookie, host: `localhost:${server.port}` })).status).toBe(200);
+    expect((await send(server.port, 'GET', '/', { cookie, host: `127.0.0.1:${server.port + 1}` })).status).toBe(403);
+  });
+
+  it('refuses a foreign Origin and accepts our own', async () => {
+    const headers = { cookie, 'content-type': 'application/json' };
+    const foreign = await send(server.port, 'POST', '/api/experiments.list', { ...headers, origin: 'http://evil.example' }, '{}');
+    expect(foreign.status).toBe(403);
+    expect(JSON.parse(foreign.body).error.message).toMatch(/cross-origin/);
+    expect((await send(server.port, 'POST', '/api/experiments.list', { ...headers, origin: `http://localhost:${server.port + 1}` }, '{}')).status).toBe(403);
+    const own = await send(server.port, 'POST', '/api/experiments.list', { ...headers, origin: `http://127.0.0.1:${server.port}` }, '{}');
+    expect(own.status).toBe(200);
+    expect(JSON.parse(own.body)).toEqual([]);
+  });
+
+  it('answers invalid payloads with 400 and the zod message naming the field; other misuse with its own status', async () => {
+    const headers = { cookie, 'content-type': 'application/json' };
+    const bad = await send(server.port, 'POST', '/api/experiments.create', headers, JSON.stringify({ name: '' }));
+    expect(bad.status).toBe(400);
+    expect(JSON.parse(bad.body).error).toMatchObject({ code: 'invalid-input', message: expect.stringMatching(/^invalid experiments.create input: name: /) });
+    const traversal = await send(server.port, 'POST', '/api/experiments.get', headers, JSON.stringify({ experimentId: '../../etc' }));
+    expect(traversal.status).toBe(400);
+    expect(JSON.parse(traversal.body).error.message).toContain('experimentId');
+    expect((await send(server.port, 'POST', '/api/experiments.get', headers, '{not json')).status).toBe(400);
+    expect((await send(server.port, 'POST', '/api/experiments.get', headers, JSON.stringify({ experimentId: 'missing' }))).status).toBe(404);
+    expect((await send(server.port, 'POST', '/api/no.such', headers, '{}')).status).toBe(404);
+    // text/plain is what a cross-site form could send without a preflight.
+    expect((await send(server.port, 'POST', '/api/experiments.list', { cookie, 'content-type': 'text/plain' }, '{}')).status).toBe(415);
+    expect((await send(server.port, 'GET', '/api/experiments.list', { cookie })).status).toBe(405);
+  });
+
+  it('never serves files outside the renderer folder', async () => {
+    const escaped = await send(server.port, 'GET', '/%2e%2e/secret.txt', { cookie });
+    expect([403, 404]).toContain(escaped.status);
+    expect(escaped.body).not.toContain('secret');
+  });
+
+  it('says "run npm run build" when the renderer is not built', async () => {
+    const bare = await startServer({ workspaceDir: path.join(dir, 'workspace2'), port: 0, rendererDir: path.join(dir, 'nothing-here') });
+    try {
+      const page = await send(bare.port, 'GET', '/', { authorization: `Bearer ${bare.token}` });
+      expect(page.status).toBe(503);
+      expect(page.body).toContain('npm run build');
+      expect(page.headers['content-security-policy']).toContain("default-src 'self'");
+    } finally {
+      await bare.close();
+    }
+  });
+
+  it('knows which Host values are its own', () => {
+    expect([...allowedHosts('127.0.0.1', 8765)].sort()).toEqual(['127.0.0.1:8765', '[::1]:8765', 'localhost:8765']);
+    expect(allowedHosts('192.168.1.5', 80).has('192.168.1.5:80')).toBe(true);
+  });
+});
