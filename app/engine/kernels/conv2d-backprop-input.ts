@@ -33,6 +33,57 @@ export function flippedTransposedFilter(backend: WasmBackend, filter: TensorInfo
   return out;
 }
 
+/**
+ * Below this many input channels (the image layer: 1 for MNIST, 3 for RGB) the convolution above has
+ * that few output channels, which XNNPACK's GEMM tiles (8+ channels wide) mostly waste. There, a
+ * depthwise convolution of dy with each (o, i) kernel flipped, summed over o, is 2-3x faster.
+ */
+const FEW_CHANNELS = 4;
+
+function viaDepthwise(
+  backend: WasmBackend, dy: TensorInfo, dyDilated: TensorInfo, filter: TensorInfo,
+  pads: [[0, 0], [number, number], [number, number], [0, 0]],
+): TensorInfo {
+  const [kh, kw, inC, outC] = filter.shape;
+  // Depthwise filter [kh, kw, outC, inC]: channel o of dy, multiplier i, holds W[k−1−a, k−1−b, i, o].
+  const wd = backend.makeOutput([kh, kw, outC, inC], 'float32');
+  const w = float32View(backend, filter);
+  const wdv = float32View(backend, wd);
+  for (let a = 0; a < kh; a++) {
+    for (let b = 0; b < kw; b++) {
+      const src = ((kh - 1 - a) * kw + (kw - 1 - b)) * inC * outC;
+      const dst = (a * kw + b) * outC * inC;
+      for (let i = 0; i < inC; i++) {
+        for (let o = 0; o < outC; o++) wdv[dst + o * inC + i] = w[src + i * outC + o];
+      }
+    }
+  }
+  let perPair: TensorInfo | undefined;
+  try {
+    perPair = runWasmKernel('DepthwiseConv2dNative', {
+      inputs: { x: dyDilated, filter: wd },
+      backend,
+      attrs: { strides: [1, 1], pad: pads, dilations: [1, 1], dataFormat: 'NHWC' },
+    });
+    if (inC === 1) return runWasmKernel('Sum', { inputs: { x: perPair }, backend, attrs: { axis: [3], keepDims: true } });
+    // Output channel o·inC + i: sum over o for each i.
+    const [n, h, wid] = perPair.shape;
+    const out = backend.makeOutput([n, h, wid, inC], 'float32');
+    const src = float32View(backend, perPair);
+    const dst = float32View(backend, out);
+    for (let p = 0; p < n * h * wid; p++) {
+      for (let i = 0; i < inC; i++) {
+        let sum = 0;
+        for (let o = 0; o < outC; o++) sum += src[(p * outC + o) * inC + i];
+        dst[p * inC + i] = sum;
+      }
+    }
+    return out;
+  } finally {
+    disposeAll(backend, [wd, perPair, dyDilated === dy ? undefined : dyDilated]);
+  }
+}
+
 export function makeConv2DBackpropInputKernel(original: WasmKernelFunc): KernelConfig {
   const kernelFunc = (args: KernelArgs<Conv2DBackpropInputAttrs>): TensorInfo => {
     const { inputs, backend, attrs } = args;
@@ -53,12 +104,14 @@ export function makeConv2DBackpropInputKernel(original: WasmKernelFunc): KernelC
       return original(args);
     }
     const dyDilated = dilateByStride(backend, dy, strideHeight, strideWidth);
+    const pads: [[0, 0], [number, number], [number, number], [0, 0]] = [[0, 0], [top, bottom], [left, right], [0, 0]];
+    if (info.inChannels <= FEW_CHANNELS) return viaDepthwise(backend, dy, dyDilated, filter, pads);
     const wt = flippedTransposedFilter(backend, filter);
     try {
       return runWasmKernel('Conv2D', {
         inputs: { x: dyDilated, filter: wt },
         backend,
-        attrs: { strides: [1, 1], pad: [[0, 0], [top, bottom], [left, right], [0, 0]], dataFormat: 'NHWC', dilations: [1, 1] },
+        attrs: { strides: [1, 1], pad: pads, dataFormat: 'NHWC', dilations: [1, 1] },
       });
     } finally {
       disposeAll(backend, [wt, dyDilated === dy ? undefined : dyDilated]);
