@@ -257,6 +257,7 @@ async function main(): Promise<void> {
       '  with probability 0.5 each: Gaussian blur σ 0.3–1 px, contrast/brightness (paper up to 0.2, ink down to 0.6), noise σ ≤ 0.06.',
       `- Adam, batch ${batchSize}, ${epochs} epochs, learning rate ${peakLr} with cosine decay to 5%; softmax cross-entropy on logits.`,
       `- Seed ${seed}: hold-out choice, augmentation, and (through a seeded Math.random) initialisation and dropout masks; batch order.`,
+      `- Backend: ${backend}${backend === 'wasm' ? ' (SIMD, one thread); the conv filter gradient WASM lacks (Conv2DBackpropFilter) is computed as a forward convolution, conv2dValid in app/models/lenet.ts, checked against tf.conv2d\'s gradient to 1e-5 in test/models.test.ts' : ''}.`,
       `- Training time: ${(trainSeconds / 60).toFixed(1)} min on this machine (2 shared cores).`,
       '',
       '## Accuracy',
