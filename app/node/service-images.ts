@@ -9,6 +9,7 @@ import type { ImageSelection } from '../api/common.js';
 import type { imageSelectionSchema } from '../api/common.js';
 import { ApiError } from '../api/errors.js';
 import { encodePng } from './png-encode.js';
+import { loadDataset } from './dataset-loader.js';
 
 export type ParsedImageSelection = ReturnType<typeof imageSelectionSchema.parse>;
 
@@ -71,24 +72,6 @@ async function decodeUploads(files: ParsedImageSelection & { kind: 'files' }, sh
   };
 }
 
-type LoadDataset = (spec: string, options: { height: number; width: number; channels: 1 | 3; limit?: number }) => Promise<Dataset>;
-
-/**
- * The dataset loader (app/node/dataset-loader.ts, issue 2) was still being written when the service
- * was: it is looked up at run time so uploaded files work without it, and the other selections say
- * plainly that they are not available yet.
- */
-async function datasetLoader(): Promise<LoadDataset> {
-  const specifier = './dataset-loader.js';
-  try {
-    const module = (await import(specifier)) as { loadDataset?: LoadDataset };
-    if (typeof module.loadDataset === 'function') return module.loadDataset;
-  } catch {
-    // Missing module: reported below.
-  }
-  throw new ApiError('not-available', 'not available yet: built-in samples and dataset folders need the dataset loader (app/node/dataset-loader.ts); upload image files instead');
-}
-
 /** The selected images at the model's input size. */
 export async function loadSelection(selection: ParsedImageSelection, shape: readonly [number, number, number]): Promise<Dataset> {
   const [height, width, channels] = shape;
@@ -96,7 +79,7 @@ export async function loadSelection(selection: ParsedImageSelection, shape: read
   if (selection.kind === 'files') return decodeUploads(selection, shape);
   const spec = selection.kind === 'samples' ? 'samples' : selection.path;
   const limit = selection.limit === undefined ? undefined : selection.offset + selection.limit;
-  const dataset = await (await datasetLoader())(spec, { height, width, channels, limit });
+  const dataset = await loadDataset(spec, { height, width, channels, limit });
   return sliceDataset(dataset, selection.offset, selection.limit);
 }
 
