@@ -134,10 +134,15 @@ async function main(): Promise<void> {
     .option('--test <folder>', 'MNIST test set (t10k-*-ubyte.gz)', path.resolve(root, '../shared/data/mnist'))
     .parse(process.argv);
   const opts = program.opts<{ seed: string; epochs: string; batch: string; lr: string; out: string; samples: string; test: string }>();
-  const seed = Number(opts.seed);
-  const epochs = Number(opts.epochs);
-  const batchSize = Number(opts.batch);
-  const peakLr = Number(opts.lr);
+  const positive = (text: string, name: string, integer: boolean): number => {
+    const value = Number(text);
+    if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) throw new Error(`--${name} must be a positive ${integer ? 'whole ' : ''}number, got "${text}"`);
+    return value;
+  };
+  const seed = positive(opts.seed, 'seed', true);
+  const epochs = positive(opts.epochs, 'epochs', true);
+  const batchSize = positive(opts.batch, 'batch', true);
+  const peakLr = positive(opts.lr, 'lr', false);
 
   // TF.js draws initialiser and dropout seeds from Math.random: seed it (see header).
   Math.random = seededRandom(seed ^ 0x5bd1e995);

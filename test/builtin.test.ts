@@ -68,6 +68,13 @@ describe('built-in model lenet-mnist', () => {
     expect(tf.memory().numTensors).toBe(start);
   });
 
+  it('builtin:samples at another size and with a limit says what it did', async () => {
+    const small = await loadDataset('builtin:samples', { height: 14, width: 14, limit: 10 });
+    expect([small.count, small.height, small.width, small.channels]).toEqual([10, 14, 14, 1]);
+    expect(small.notes).toEqual(['using the first 10 of 300 images', 'resized 10 28x28 images to 14x14']);
+    expect(Array.from(small.labels)).toEqual(Array(10).fill(0));
+  });
+
   it.skipIf(!haveMnist)('reaches ≥ 97% on the full MNIST test set (10,000 digits)', async () => {
     const classifier = await loadClassifier(parseModelSource('builtin:lenet-mnist'));
     const test = await loadDataset(mnistDir);
