@@ -149,3 +149,68 @@ export function experimentTable(samples: readonly ExperimentSample[], confidence
   }
   return rows;
 }
+
+/** What the photo analysis gives per cell: its digital record and, when classified, its photographed top-5. */
+export interface PhotographedCell {
+  record: {
+    kind: 'clean' | 'adversarial';
+    imageId: string;
+    method: string | null;
+    epsilon: number | null;
+    trueLabel: number | null;
+    digital: { clean: DigitalViews | null; adversarial: DigitalViews | null };
+  };
+  top5?: TopList;
+}
+interface DigitalViews {
+  float: TopList | null;
+  quantized: TopList | null;
+}
+
+/** The printed form is 8-bit, so its digital prediction is the quantized one when known. */
+function printedView(views: DigitalViews | null): TopList | null {
+  return views?.quantized ?? views?.float ?? null;
+}
+
+/**
+ * Experiment samples from photographed cells, one capture at a time: each adversarial cell with a true
+ * label and digital predictions gives one sample; its clean original photographed on the same capture
+ * (pairs sheets, same imageId) gives `transformedClean`.
+ */
+export function samplesFromPhotographs(captures: readonly (readonly PhotographedCell[])[]): ExperimentSample[] {
+  const samples: ExperimentSample[] = [];
+  for (const cells of captures) {
+    const cleanPhotos = new Map<string, TopList>();
+    for (const cell of cells) if (cell.record.kind === 'clean' && cell.top5) cleanPhotos.set(cell.record.imageId, cell.top5);
+    for (const { record, top5 } of cells) {
+      if (record.kind !== 'adversarial' || !top5 || record.trueLabel === null) continue;
+      const clean = printedView(record.digital.clean);
+      const adversarial = printedView(record.digital.adversarial);
+      if (!clean || !adversarial) continue;
+      const transformedClean = cleanPhotos.get(record.imageId);
+      samples.push({
+        method: record.method ?? 'unknown',
+        epsilon: record.epsilon ?? Number.NaN,
+        trueLabel: record.trueLabel,
+        clean,
+        adversarial,
+        transformedAdversarial: top5,
+        ...(transformedClean ? { transformedClean } : {}),
+      });
+    }
+  }
+  return samples;
+}
+
+/** Share of photographed cells whose top-1 equals the digital top-1 of the printed (8-bit) image. */
+export function digitalAgreement(cells: readonly PhotographedCell[]): { agree: number; total: number } {
+  let agree = 0;
+  let total = 0;
+  for (const { record, top5 } of cells) {
+    const digital = printedView(record.kind === 'clean' ? record.digital.clean : record.digital.adversarial);
+    if (!top5 || !digital || digital.length === 0) continue;
+    total++;
+    if (top5[0]?.label === digital[0].label) agree++;
+  }
+  return { agree, total };
+}

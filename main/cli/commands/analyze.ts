@@ -1,0 +1,149 @@
+/**
+ * `foolprint analyze`: photos of printed sheets (files or folders) against their sheet manifests:
+ * find the markers, rectify and classify every cell, write one JSON per photo, and summarise Kurakin
+ * et al.'s destruction rates per method and ε (average and prefiltered case).
+ */
+import type { Command } from 'commander';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { writeJsonAtomic } from '../../../app/node/atomic-write.js';
+import { decodeImageFile } from '../../../app/node/dataset-loader.js';
+import { analyzePhoto } from '../../../app/physical/analyze.js';
+import type { PhotoAnalysis } from '../../../app/physical/analyze.js';
+import { combineCaptures } from '../../../app/physical/combine.js';
+import type { CombineMode } from '../../../app/physical/combine.js';
+import { digitalAgreement, experimentTable, samplesFromPhotographs } from '../../../app/physical/metrics.js';
+import type { ExperimentRow, PhotographedCell } from '../../../app/physical/metrics.js';
+import { loadOpenCVInNode } from '../../../app/physical/opencv.node.js';
+import { SheetManifestError, parseSheetManifestText } from '../../../app/physical/sheet-manifest.js';
+import type { SheetManifest } from '../../../app/physical/sheet-manifest.js';
+import { UsageError, guarded, interruptSignal } from '../failure.js';
+import { createProgressBar } from '../progress.js';
+import { addModelOptions, formatTable, openPool } from '../workbench.js';
+import type { WorkbenchOptions } from '../workbench.js';
+
+interface AnalyzeCommandOptions extends WorkbenchOptions {
+  sheets: string[];
+  combine?: string;
+  out?: string;
+  json?: boolean;
+}
+
+const PHOTO_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff', '.heic']);
+
+/** Files as given; folders expanded to the photos (or manifests) directly inside them, sorted. */
+async function expand(paths: readonly string[], accept: (name: string) => boolean, what: string): Promise<string[]> {
+  const files: string[] = [];
+  for (const p of paths) {
+    const info = await stat(p).catch(() => null);
+    if (!info) throw new UsageError(`${what} ${p} does not exist`);
+    if (info.isDirectory()) {
+      const names = (await readdir(p)).filter(accept).sort();
+      if (names.length === 0) throw new UsageError(`folder ${p} holds no ${what}s`);
+      files.push(...names.map((name) => path.join(p, name)));
+    } else files.push(p);
+  }
+  return files;
+}
+
+async function loadManifests(paths: readonly string[]): Promise<SheetManifest[]> {
+  const files = await expand(paths, (name) => name.endsWith('.manifest.json'), 'sheet manifest');
+  return Promise.all(files.map(async (file) => {
+    try {
+      return parseSheetManifestText(await readFile(file, 'utf8'), file);
+    } catch (error) {
+      if (error instanceof SheetManifestError) throw new UsageError(error.message);
+      throw error;
+    }
+  }));
+}
+
+/** The analysis as stored: crops left out (they are re-derivable and would dominate the file). */
+function storable(analysis: PhotoAnalysis): PhotoAnalysis {
+  return { ...analysis, cells: analysis.cells.map(({ crop: _crop, ...cell }) => cell) };
+}
+
+const percent = (value: number | null): string => (value === null ? '–' : `${(100 * value).toFixed(1)}%`);
+const epsilonText = (epsilon: number): string => (Number.isNaN(epsilon) ? '?' : Number.isInteger(epsilon * 255) ? `${Math.round(epsilon * 255)}/255` : String(Number(epsilon.toPrecision(3))));
+
+function summaryTable(rows: ExperimentRow[]): string {
+  return formatTable(
+    ['method', 'ε', 'case', 'n', 'clean top-1', 'adv top-1', 'photo adv top-1', 'destruction top-1', 'destruction top-5'],
+    rows.map((r) => [r.method, epsilonText(r.epsilon), r.case, r.count, percent(r.digitalClean.top1), percent(r.digitalAdversarial.top1), percent(r.transformedAdversarial.top1), `${percent(r.destructionTop1.rate)} (${r.destructionTop1.destroyed}/${r.destructionTop1.eligible})`, `${percent(r.destructionTop5.rate)} (${r.destructionTop5.destroyed}/${r.destructionTop5.eligible})`]),
+  );
+}
+
+export function registerAnalyze(program: Command): void {
+  const command = program
+    .command('analyze')
+    .description('find the sheets in photos, classify every printed cell and report destruction rates (Kurakin et al. 2016)')
+    .argument('<photos...>', 'photo files or folders of photos')
+    .requiredOption('--sheets <manifest.json...>', 'sheet manifests (or folders of *.manifest.json) written by foolprint sheet')
+    .option('--combine <mode>', 'merge several captures of one sheet per cell: vote or mean')
+    .option('--out <dir>', 'write <photo>.analysis.json per photo here')
+    .option('--json', 'print everything as JSON');
+  addModelOptions(command);
+  command.action(guarded(async (photoPaths: string[], options: AnalyzeCommandOptions) => {
+    if (options.combine !== undefined && options.combine !== 'vote' && options.combine !== 'mean') {
+      throw new UsageError(`--combine must be vote or mean, got "${options.combine}"`);
+    }
+    const manifests = await loadManifests(options.sheets);
+    const photos = await expand(photoPaths, (name) => PHOTO_EXTENSIONS.has(path.extname(name).toLowerCase()), 'photo');
+    if (options.out) await mkdir(options.out, { recursive: true });
+    const opencv = await loadOpenCVInNode();
+    const pool = await openPool(options);
+    const signal = interruptSignal();
+    const bar = createProgressBar({ json: options.json });
+    const results: { file: string; analysis: PhotoAnalysis }[] = [];
+    try {
+      const info = pool.info().model;
+      const k = Math.min(5, info.numClasses);
+      for (const [i, file] of photos.entries()) {
+        bar.update(i, photos.length, path.basename(file));
+        const decoded = await decodeImageFile(file).catch((error: Error) => {
+          throw new UsageError(error.message);
+        });
+        const analysis = await analyzePhoto(
+          { data: decoded.data, width: decoded.width, height: decoded.height },
+          manifests,
+          (crops) => pool.predict(crops, k, { signal }),
+          { opencv, inputShape: info.inputShape, keepCrops: false },
+        );
+        results.push({ file, analysis });
+        if (options.out) await writeJsonAtomic(path.join(options.out, `${path.parse(file).name}.analysis.json`), { file: path.resolve(file), ...storable(analysis) });
+      }
+      bar.update(photos.length, photos.length);
+    } finally {
+      bar.done();
+      await pool.close();
+    }
+
+    const mode = options.combine as CombineMode | undefined;
+    const combined = mode ? combineCaptures(results.map((r) => r.analysis), mode) : undefined;
+    // With --combine one merged capture per sheet counts; otherwise every photo counts on its own.
+    const captures: PhotographedCell[][] = combined
+      ? combined.map((sheet) => sheet.cells.map((cell) => ({ record: cell.record, top5: cell.captures > 0 ? cell.top5 : undefined })))
+      : results.map((r) => r.analysis.cells);
+    const rows = experimentTable(samplesFromPhotographs(captures));
+    const agreement = digitalAgreement(captures.flat());
+
+    if (options.json) {
+      process.stdout.write(JSON.stringify({
+        photos: results.map((r) => ({ file: path.resolve(r.file), analysis: storable(r.analysis) })),
+        combined: combined?.map((sheet) => ({ sheetId: sheet.sheetId, mode: sheet.mode, captures: sheet.captures.length, cells: sheet.cells })) ?? null,
+        agreement,
+        table: rows,
+      }, null, 2) + '\n');
+      return;
+    }
+    for (const { file, analysis } of results) {
+      process.stdout.write(`${path.basename(file)}: ${analysis.status}: ${analysis.message}\n`);
+      for (const warning of analysis.warnings) process.stdout.write(`  warning: ${warning}\n`);
+    }
+    if (combined) for (const sheet of combined) process.stdout.write(`combined ${sheet.captures.length} capture(s) of ${sheet.sheetId} by ${sheet.mode}\n`);
+    process.stdout.write(`photographed cells agreeing with their digital top-1: ${agreement.agree}/${agreement.total}\n`);
+    if (rows.length > 0) process.stdout.write('\n' + summaryTable(rows) + '\n');
+    else process.stdout.write('no adversarial cells with digital predictions were photographed: no destruction rates\n');
+    if (results.every((r) => r.analysis.status === 'no-sheet' || r.analysis.status === 'unknown-sheet' || r.analysis.status === 'too-few-markers')) process.exitCode = 1;
+  }));
+}
