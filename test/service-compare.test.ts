@@ -15,7 +15,7 @@ function cell(index: number, kind: 'clean' | 'adversarial', y: number, clean: nu
     caption: '',
     status: 'ok',
     quad: [],
-    quality: { ok: true, flags: [], sharpness: 1, contrast: 50, clippedDark: 0, clippedBright: 0, pixelsAcross: 60 },
+    quality: { ok: true, flags: [], sharpness: 1, contrast: 50, clippedDark: 0, clippedBright: 0, pixelsAcross: 60, darkLevel: 20, brightLevel: 230 },
     top5: top(...photo),
     record: {
       kind,
