@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compareCells, compareCsv, compareHtml, compareRates, destructionRate } from '../app/node/service-compare.js';
+import { compareCells, compareCsv, compareHtml, compareRates } from '../app/node/service-compare.js';
+import { destructionRate } from '../app/physical/metrics.js';
 import type { StoredCapture } from '../app/node/service-compare.js';
 import type { PhotoAnalysis } from '../app/physical/analyze.js';
 
@@ -41,14 +42,10 @@ function capture(cells: Cell[]): StoredCapture {
 
 describe('compare: digital vs photographed', () => {
   it('computes Kurakin\'s destruction rate d = Σ C·¬C_adv·C_photo / Σ C·¬C_adv', () => {
-    expect(destructionRate([])).toBeNull();
-    expect(destructionRate([{ clean: false, adversarial: false, photo: true }])).toBeNull();
-    expect(destructionRate([
-      { clean: true, adversarial: false, photo: true },
-      { clean: true, adversarial: false, photo: false },
-      { clean: true, adversarial: true, photo: true }, // not fooled digitally: not counted
-      { clean: false, adversarial: false, photo: true }, // clean wrong: not counted
-    ])).toBe(0.5);
+    // app/physical/metrics.ts computes it; this checks the service feeds it as the paper does.
+    const sample = (clean: number, adversarial: number, photo: number) => ({ trueLabel: 3, clean: top(clean), adversarial: top(adversarial), transformedAdversarial: top(photo) });
+    expect(destructionRate([], 1).rate).toBeNull();
+    expect(destructionRate([sample(3, 8, 3), sample(3, 8, 8), sample(3, 3, 3), sample(7, 8, 3)], 1)).toEqual({ rate: 0.5, destroyed: 1, eligible: 2 });
   });
 
   it('groups per method × ε, average and prefiltered, top-1 and top-5, on a known table', () => {

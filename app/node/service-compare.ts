@@ -13,6 +13,7 @@ import type { CaptureInfo } from '../api/capture.js';
 import type { CompareCell, CompareRate, CompareReport } from '../api/compare.js';
 import type { Prediction } from '../api/common.js';
 import type { PhotoAnalysis } from '../physical/analyze.js';
+import { experimentTable, samplesFromPhotographs } from '../physical/metrics.js';
 
 export interface StoredCapture {
   info: CaptureInfo;
@@ -22,15 +23,6 @@ export interface StoredCapture {
 type Views = { float: Prediction[] | null; quantized: Prediction[] | null } | null;
 
 const printed = (views: Views): Prediction[] => views?.quantized ?? views?.float ?? [];
-const top1 = (top: readonly Prediction[], y: number): boolean => top.length > 0 && top[0].label === y;
-const top5 = (top: readonly Prediction[], y: number): boolean => top.slice(0, 5).some((p) => p.label === y);
-const mean = (flags: boolean[]): number | null => (flags.length === 0 ? null : flags.filter(Boolean).length / flags.length);
-
-/** Σ C·¬C_adv·C_photo / Σ C·¬C_adv, null when no image qualifies. */
-export function destructionRate(rows: readonly { clean: boolean; adversarial: boolean; photo: boolean }[]): number | null {
-  const eligible = rows.filter((r) => r.clean && !r.adversarial);
-  return eligible.length === 0 ? null : eligible.filter((r) => r.photo).length / eligible.length;
-}
 
 export function compareCells(captures: readonly StoredCapture[], thumbnail: (capture: StoredCapture, cell: PhotoAnalysis['cells'][number]) => { digital: string | null; captured: string | null }): CompareCell[] {
   const cells: CompareCell[] = [];
@@ -61,66 +53,26 @@ export function compareCells(captures: readonly StoredCapture[], thumbnail: (cap
   return cells;
 }
 
-interface AdversarialRow {
-  imageId: string;
-  y: number;
-  clean: Prediction[];
-  adversarial: Prediction[];
-  photo: Prediction[];
-}
-
+/**
+ * The paper's table (app/physical/metrics.ts) over every capture: per method × ε, average and
+ * prefiltered case. A clean cell photographed on the same capture as its adversarial version gives
+ * the photographed clean accuracy of that row.
+ */
 export function compareRates(captures: readonly StoredCapture[], prefilterConfidence: number): CompareRate[] {
-  const groups = new Map<string, { method: string; epsilon: number; rows: AdversarialRow[] }>();
-  // Photographed clean versions per image id, for the photo clean accuracy of the same images.
-  const cleanPhotos = new Map<string, { y: number; photo: Prediction[] }[]>();
-  for (const { analysis } of captures) {
-    for (const cell of analysis.cells) {
-      const { record } = cell;
-      if (!cell.top5 || record.trueLabel === null) continue;
-      if (record.kind === 'clean') {
-        const list = cleanPhotos.get(record.imageId) ?? [];
-        list.push({ y: record.trueLabel, photo: cell.top5 });
-        cleanPhotos.set(record.imageId, list);
-        continue;
-      }
-      const clean = printed(record.digital.clean);
-      const adversarial = printed(record.digital.adversarial);
-      if (clean.length === 0 || adversarial.length === 0) continue;
-      const method = record.method ?? 'unknown';
-      const epsilon = record.epsilon ?? 0;
-      const key = `${method}\u0000${epsilon}`;
-      if (!groups.has(key)) groups.set(key, { method, epsilon, rows: [] });
-      groups.get(key)!.rows.push({ imageId: record.imageId, y: record.trueLabel, clean, adversarial, photo: cell.top5 });
-    }
-  }
-  const rates: CompareRate[] = [];
-  const ordered = [...groups.values()].sort((a, b) => a.method.localeCompare(b.method) || a.epsilon - b.epsilon);
-  for (const group of ordered) {
-    const prefiltered = group.rows.filter(
-      (r) => top1(r.clean, r.y) && !top5(r.adversarial, r.y) && (r.adversarial[0]?.probability ?? 0) >= prefilterConfidence,
-    );
-    for (const [kind, rows] of [['average', group.rows], ['prefiltered', prefiltered]] as const) {
-      const ids = new Set(rows.map((r) => r.imageId));
-      const cleanShots = [...ids].flatMap((id) => cleanPhotos.get(id) ?? []);
-      rates.push({
-        method: group.method,
-        epsilon: group.epsilon,
-        case: kind,
-        count: rows.length,
-        digital: {
-          clean: { top1: mean(rows.map((r) => top1(r.clean, r.y))), top5: mean(rows.map((r) => top5(r.clean, r.y))) },
-          adversarial: { top1: mean(rows.map((r) => top1(r.adversarial, r.y))), top5: mean(rows.map((r) => top5(r.adversarial, r.y))) },
-        },
-        photo: {
-          adversarial: { top1: mean(rows.map((r) => top1(r.photo, r.y))), top5: mean(rows.map((r) => top5(r.photo, r.y))) },
-          clean: { top1: mean(cleanShots.map((s) => top1(s.photo, s.y))), top5: mean(cleanShots.map((s) => top5(s.photo, s.y))) },
-        },
-        destructionTop1: destructionRate(rows.map((r) => ({ clean: top1(r.clean, r.y), adversarial: top1(r.adversarial, r.y), photo: top1(r.photo, r.y) }))),
-        destructionTop5: destructionRate(rows.map((r) => ({ clean: top5(r.clean, r.y), adversarial: top5(r.adversarial, r.y), photo: top5(r.photo, r.y) }))),
-      });
-    }
-  }
-  return rates;
+  const samples = samplesFromPhotographs(captures.map(({ analysis }) => analysis.cells));
+  const rows = experimentTable(samples, prefilterConfidence);
+  const order = [...rows].sort((a, b) => a.method.localeCompare(b.method) || a.epsilon - b.epsilon);
+  const pair = (a: { top1: number | null; top5: number | null }) => ({ top1: a.top1, top5: a.top5 });
+  return order.map((row) => ({
+    method: row.method,
+    epsilon: row.epsilon,
+    case: row.case,
+    count: row.count,
+    digital: { clean: pair(row.digitalClean), adversarial: pair(row.digitalAdversarial) },
+    photo: { clean: pair(row.transformedClean), adversarial: pair(row.transformedAdversarial) },
+    destructionTop1: row.destructionTop1.rate,
+    destructionTop5: row.destructionTop5.rate,
+  }));
 }
 
 const csvField = (value: unknown): string => {
