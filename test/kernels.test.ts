@@ -132,6 +132,26 @@ describe('MaxPoolGrad on WASM (one scan per window, first maximum wins)', () => 
   });
 });
 
+describe('MaxPoolGrad with NaN and −∞ (no maximum, or a NaN that never wins)', () => {
+  it.each([
+    ['2x2/2 (unrolled path)', [2, 2], [2, 2], 'valid'],
+    ['3x3/2 same (general path)', [3, 3], [2, 2], 'same'],
+  ] as [string, [number, number], [number, number], 'valid' | 'same'][])('%s', async (_name, filterSize, strides, pad) => {
+    const xShape = [2, 8, 8, 3];
+    const x = values(size(xShape), 83, 1, 3);
+    // A whole 2x2 window of −∞ in channel 0, NaNs scattered elsewhere.
+    for (const [r, col] of [[0, 0], [0, 1], [1, 0], [1, 1]]) x[(r * 8 + col) * 3] = Number.NEGATIVE_INFINITY;
+    for (let i = 7; i < x.length; i += 29) x[i] = Number.NaN;
+    await compare(() => tf.tidy(() => {
+      const input = tf.tensor(x, xShape) as tf.Tensor4D;
+      const output = tf.maxPool(input, filterSize, strides, pad);
+      const dy = tf.tensor(values(output.size, 89), output.shape);
+      return tf.engine().runKernel('MaxPoolGrad', { dy, input, output },
+        { filterSize, strides, pad, dimRoundingMode: undefined } as any) as tf.Tensor;
+    }));
+  });
+});
+
 describe('DepthwiseConv2dNative gradients on WASM (added)', () => {
   const cases: [string, Shape4, [number, number], number, [number, number], 'valid' | 'same', [number, number]][] = [
     ['3x3 s1 same', [2, 8, 8, 4], [3, 3], 1, [1, 1], 'same', [1, 1]],

@@ -13,6 +13,39 @@ import type { KernelArgs, WasmKernelFunc } from './wasm-backend.js';
  * (ties are common: MNIST's flat background gives equal conv outputs), padding is never a maximum,
  * a window with no value above −∞ (all −∞ or NaN) passes no gradient, overlapping windows add up.
  */
+/**
+ * The common non-overlapping 2x2/2 window (LeNet, VGG): the four candidates are compared unrolled,
+ * in the same row-major order and with the same strict '>' from −∞, so ties and NaN behave as above.
+ * Windows never overlap, so each dx element receives at most one dy value.
+ */
+function pool2x2Backprop(
+  x: Float32Array, g: Float32Array, dx: Float32Array,
+  batchSize: number, inHeight: number, inWidth: number, c: number, outHeight: number, outWidth: number,
+): void {
+  const rowStride = inWidth * c;
+  let gi = 0;
+  for (let b = 0; b < batchSize; b++) {
+    for (let yr = 0; yr < outHeight; yr++) {
+      for (let yc = 0; yc < outWidth; yc++) {
+        const p0 = ((b * inHeight + 2 * yr) * inWidth + 2 * yc) * c;
+        for (let d = 0; d < c; d++, gi++) {
+          const i0 = p0 + d;
+          const i1 = i0 + c;
+          const i2 = i0 + rowStride;
+          const i3 = i2 + c;
+          let best = Number.NEGATIVE_INFINITY;
+          let at = -1;
+          if (x[i0] > best) { best = x[i0]; at = i0; }
+          if (x[i1] > best) { best = x[i1]; at = i1; }
+          if (x[i2] > best) { best = x[i2]; at = i2; }
+          if (x[i3] > best) at = i3;
+          if (at >= 0) dx[at] = g[gi];
+        }
+      }
+    }
+  }
+}
+
 export function makeMaxPoolGradKernel(original: WasmKernelFunc): KernelConfig {
   const kernelFunc = (args: KernelArgs<MaxPoolGradAttrs>): TensorInfo => {
     const { inputs, backend, attrs } = args;
@@ -32,6 +65,10 @@ export function makeMaxPoolGradKernel(original: WasmKernelFunc): KernelConfig {
     const g = float32View(backend, dy);
     const dx = float32View(backend, out);
     dx.fill(0);
+    if (fh === 2 && fw === 2 && strideHeight === 2 && strideWidth === 2 && padTop === 0 && padLeft === 0) {
+      pool2x2Backprop(x, g, dx, batchSize, inHeight, inWidth, c, outHeight, outWidth);
+      return out;
+    }
     const maxValue = new Float32Array(c);
     const maxIndex = new Int32Array(c);
     for (let b = 0; b < batchSize; b++) {
