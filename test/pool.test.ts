@@ -187,6 +187,22 @@ describe('ComputePool', () => {
     expect((await pool.memory()).map((m) => m.numTensors)).toEqual(before.map((m) => m.numTensors));
   });
 
+  it('in-process, tensors return to their start value after an attack, a prediction and a failed attack', async () => {
+    const { images, labels } = digitsLike(N, 14);
+    const classifier = await loadClassifier({ kind: 'folder', path: modelFolder });
+    try {
+      const start = tf.memory().numTensors;
+      await runAttack(classifier, images, labels, { method: 'bim', epsilons: [0.1], steps: 3 });
+      expect(tf.memory().numTensors).toBe(start);
+      predictTopK(classifier, images, 5);
+      expect(tf.memory().numTensors).toBe(start);
+      await expect(runAttack(classifier, images, new Int32Array(N).fill(-1), { method: 'fgsm', epsilons: [0.1] })).rejects.toBeInstanceOf(AttackInputError);
+      expect(tf.memory().numTensors).toBe(start);
+    } finally {
+      classifier.dispose();
+    }
+  });
+
   it('a worker that dies rejects its pending job with a clear message and is restarted on the next call', async () => {
     const { images, labels } = digitsLike(N, 13);
     const job = pool.attack(images, labels, { method: 'bim', epsilons: [0.3], steps: 5000, stepSize: 0.001 }, {
