@@ -56,14 +56,16 @@ export function measureCellQuality(photo: RgbaImage, homography: Homography, rec
   const n = Math.max(8, Math.min(64, Math.round(pixelsAcross)));
   const grey = new Float32Array(n * n);
   const { data, width, height } = photo;
-  const h = homography;
+  const [h0, h1, h2, h3, h4, h5, h6, h7, h8] = homography;
   for (let j = 0; j < n; j++) {
     const v = rect.y + ((j + 0.5) / n) * rect.height;
     for (let i = 0; i < n; i++) {
       const u = rect.x + ((i + 0.5) / n) * rect.width;
-      const w = h[6] * u + h[7] * v + h[8];
-      const x = Math.min(width - 1, Math.max(0, Math.round((h[0] * u + h[1] * v + h[2]) / w)));
-      const y = Math.min(height - 1, Math.max(0, Math.round((h[3] * u + h[4] * v + h[5]) / w)));
+      const w = h6 * u + h7 * v + h8;
+      const xf = (h0 * u + h1 * v + h2) / w + 0.5;
+      const yf = (h3 * u + h4 * v + h5) / w + 0.5;
+      const x = xf < 0 ? 0 : xf >= width ? width - 1 : xf | 0;
+      const y = yf < 0 ? 0 : yf >= height ? height - 1 : yf | 0;
       const k = (y * width + x) * 4;
       grey[j * n + i] = 0.299 * data[k] + 0.587 * data[k + 1] + 0.114 * data[k + 2];
     }
@@ -72,11 +74,13 @@ export function measureCellQuality(photo: RgbaImage, homography: Homography, rec
   let sumSq = 0;
   let dark = 0;
   let bright = 0;
+  const histogram = new Uint32Array(256);
   for (const g of grey) {
     sum += g;
     sumSq += g * g;
     if (g <= 2) dark++;
     if (g >= 253) bright++;
+    histogram[Math.min(255, Math.max(0, Math.round(g)))]++;
   }
   const mean = sum / grey.length;
   const variance = Math.max(0, sumSq / grey.length - mean * mean);
@@ -98,9 +102,16 @@ export function measureCellQuality(photo: RgbaImage, homography: Homography, rec
   const flags: string[] = [];
   if (contrast >= thresholds.minContrastForBlur && sharpness < thresholds.minSharpness) flags.push('blurry');
   if (pixelsAcross < thresholds.minPixelsAcross) flags.push('too small in the photo');
-  const sorted = Float32Array.from(grey).sort();
-  const darkLevel = sorted[Math.floor(0.05 * (sorted.length - 1))];
-  const brightLevel = sorted[Math.ceil(0.95 * (sorted.length - 1))];
+  const percentile = (share: number): number => {
+    let seen = 0;
+    for (let level = 0; level < 256; level++) {
+      seen += histogram[level];
+      if (seen > share * grey.length) return level;
+    }
+    return 255;
+  };
+  const darkLevel = percentile(0.05);
+  const brightLevel = percentile(0.95);
   if (brightLevel < thresholds.minBrightLevel) flags.push('underexposed');
   if (darkLevel > thresholds.maxDarkLevel || clippedBright > thresholds.maxClippedBright) flags.push('overexposed');
   return { ok: flags.length === 0, flags, sharpness, contrast, clippedDark, clippedBright, darkLevel, brightLevel, pixelsAcross };
