@@ -151,7 +151,16 @@ export async function analyzePhoto(photo: RgbaImage, manifests: readonly SheetMa
   checkRgba(photo, 'photo');
   const started = now();
   const runtime = options.opencv ?? (await loadOpenCV());
-  const detected = detectMarkers(runtime, rgbaToGrey(photo), { maxDetectionSide: options.maxDetectionSide });
+  const grey = rgbaToGrey(photo);
+  let detected = detectMarkers(runtime, grey, { maxDetectionSide: options.maxDetectionSide });
+  // A known sheet with a marker missing: one slower pass with a wider threshold window often finds it.
+  const seenSheets = new Set(detected.map((m) => Math.floor(m.id / MARKERS_PER_SHEET)));
+  const incomplete = manifests.some((m) => seenSheets.has(m.sheetNumber) && detected.filter((d) => Math.floor(d.id / MARKERS_PER_SHEET) === m.sheetNumber).length < MARKERS_PER_SHEET);
+  if (incomplete) {
+    const more = detectMarkers(runtime, grey, { maxDetectionSide: options.maxDetectionSide, thorough: true });
+    const known = new Set(detected.map((m) => m.id));
+    detected = [...detected, ...more.filter((m) => !known.has(m.id))];
+  }
   const detectMs = now() - started;
   const markers = detected.map(describeMarker).filter((m): m is FoundMarker => m !== undefined);
 

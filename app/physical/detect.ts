@@ -19,29 +19,36 @@ export interface DetectedMarker {
 export interface DetectOptions {
   /** Photos whose longer side exceeds this are downscaled by a whole factor for detection (default 1600). */
   maxDetectionSide?: number;
+  /**
+   * Also threshold with a 23 px window (OpenCV's default 3/13/23 instead of our fast 3/13): slower,
+   * finds some markers the fast pass misses (soft or unevenly lit). The analysis retries with it when
+   * a sheet shows fewer than four markers.
+   */
+  thorough?: boolean;
 }
 
 interface DetectorCache {
   cv: OpenCV;
   detector: any;
 }
-let cache: DetectorCache | undefined;
+const caches = new Map<boolean, DetectorCache>();
 
 /** One detector per OpenCV instance, built once: constructing it costs more than a small frame's detection. */
-function arucoDetector(cv: OpenCV): any {
+function arucoDetector(cv: OpenCV, thorough: boolean): any {
+  const cache = caches.get(thorough);
   if (cache?.cv === cv) return cache.detector;
   const dictionary = cv.getPredefinedDictionary(cv[MARKER_DICTIONARY]);
   const parameters = new cv.aruco_DetectorParameters();
   parameters.cornerRefinementMethod = cv.CORNER_REFINE_SUBPIX;
   // Windows 3 and 13 px (instead of 3, 13, 23): measured 4/4 markers at 0.3-0.7 px on warped, blurred,
   // noisy, JPEG 1280x720 frames, in 18 ms instead of ~27 ms.
-  parameters.adaptiveThreshWinSizeMax = 13;
+  parameters.adaptiveThreshWinSizeMax = thorough ? 23 : 13;
   const refine = new cv.aruco_RefineParameters(10, 3, true);
   const detector = new cv.aruco_ArucoDetector(dictionary, parameters, refine);
   dictionary.delete?.();
   parameters.delete?.();
   refine.delete?.();
-  cache = { cv, detector };
+  caches.set(thorough, { cv, detector });
   return detector;
 }
 
@@ -56,7 +63,7 @@ export function detectMarkers(runtime: OpenCVRuntime, image: GreyImage, options:
   const maxSide = options.maxDetectionSide ?? 1600;
   const factor = Math.max(1, Math.ceil(Math.max(image.width, image.height) / maxSide));
   const small = downscaleGrey(image, factor);
-  const detector = arucoDetector(cv);
+  const detector = arucoDetector(cv, options.thorough ?? false);
   return withMats((keep) => {
     const mat = keep(greyMat(cv, small));
     const corners = keep(new cv.MatVector());
