@@ -14,11 +14,32 @@ import type { AttackLoss } from './types.js';
 /** Large enough that the masked-out class is never the maximum of the other logits. */
 const MASK_OFFSET = 1e9;
 
-/** Per-image cross-entropy −log p(y|x) from logits. */
+/**
+ * Per-image cross-entropy −log p(y|x) from logits.
+ *
+ * Its gradient w.r.t. the logits is p − e_y, and in float32 that loses the true class: once the
+ * model is confident (logit gap ≳ 17, common on MNIST), p_y rounds to 1 and p_y − 1 to 0, so the
+ * computed step only raises the other logits and never lowers z_y; past a gap of ~87 every p_j
+ * underflows and the gradient is 0 (a sign attack then does nothing). Both are float artefacts,
+ * not robustness. We return the same direction without cancellation:
+ *   ∇_z J = (1 − p_y)·(q − e_y),  q_j = softmax over the classes j ≠ y,
+ * dropping the positive per-image factor (1 − p_y). Every consumer is invariant to it: FGSM, BIM,
+ * least-likely and PGD-L∞ take the sign, PGD-L2 normalises each image's gradient.
+ */
 export function crossEntropy(logits: tf.Tensor2D, classes: tf.Tensor1D): tf.Tensor1D {
   return tf.tidy(() => {
     const onehot = tf.oneHot(classes, logits.shape[1]).toFloat();
-    return tf.logSoftmax(logits).mul(onehot).sum(1).neg() as tf.Tensor1D;
+    const loss = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const z = args[0] as tf.Tensor2D;
+      // The one-hot mask is saved with z: the backward pass runs after this tidy has ended.
+      (args[1] as tf.GradSaveFunc)([z, onehot]);
+      return {
+        value: tf.logSoftmax(z).mul(onehot).sum(1).neg(),
+        gradFunc: (dy: tf.Tensor, [savedZ, mask]: tf.Tensor[]) =>
+          tf.softmax(savedZ.sub(mask.mul(MASK_OFFSET))).sub(mask).mul(dy.expandDims(1)),
+      };
+    });
+    return loss(logits) as tf.Tensor1D;
   });
 }
 
