@@ -7,7 +7,7 @@ import { createRgba } from '../app/physical/image.js';
 import { loadOpenCVInNode } from '../app/physical/opencv.node.js';
 import { simulatePhoto } from '../app/physical/simulate.js';
 import type { PhotoChannelParams } from '../app/physical/simulate.js';
-import { digits, renderSheet } from './physical-fixture.js';
+import { digits, psnr, renderSheet } from './physical-fixture.js';
 
 const sheet = renderSheet(digits(24));
 const opencv = await loadOpenCVInNode();
@@ -52,5 +52,15 @@ describe('cell quality flags', () => {
     expect(q.flags).toEqual([]);
     const tiny = measureCellQuality(flat, [0.2, 0, 10, 0, 0.2, 10, 0, 0, 1], { x: 0, y: 0, width: 30, height: 30 });
     expect(tiny.flags).toEqual(['too small in the photo']);
+  });
+  it('paper levels undo dim, tinted light: crops match their sources better than the raw camera values', async () => {
+    const photo = simulatePhoto(sheet.image, { corners: [[420, 20], [900, 20], [900, 700], [420, 700]], noiseSigma: 0.01, jpegQuality: 90, blurSigma: 0.8, contrast: 0.6, brightness: -0.15, colourCast: 0.2, unevenLight: 0.4 }, 2);
+    const raw = await analyzePhoto(photo.image, [sheet.manifest], undefined, { opencv, levels: 'none' });
+    const paper = await analyzePhoto(photo.image, [sheet.manifest], undefined, { opencv });
+    const mean = (r: PhotoAnalysis) => r.cells.reduce((s, c) => s + psnr(c.crop!.pixels, sheet.digits.images.subarray(c.index * 784, (c.index + 1) * 784)), 0) / r.cells.length;
+    console.log(`dim tinted photo: crop PSNR raw ${mean(raw).toFixed(1)} dB, paper levels ${mean(paper).toFixed(1)} dB; cell 0 white ${paper.cells[0].levels?.white.map(Math.round)} black ${paper.cells[0].levels?.black.map(Math.round)}`);
+    expect(raw.cells.every((c) => c.levels === undefined)).toBe(true);
+    expect(paper.cells.every((c) => c.levels !== undefined)).toBe(true);
+    expect(mean(paper)).toBeGreaterThan(mean(raw) + 3);
   });
 });

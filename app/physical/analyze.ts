@@ -19,6 +19,8 @@ import { MARKERS_PER_SHEET, MAX_SHEET_NUMBER, PAGE_CORNERS } from './markers.js'
 import type { PageCorner } from './markers.js';
 import { loadOpenCV } from './opencv.js';
 import type { OpenCVRuntime } from './opencv.js';
+import { inkPaperRatio, normaliseCrop, paperWhiteAround } from './levels.js';
+import type { PaperLevels } from './levels.js';
 import { DEFAULT_QUALITY_THRESHOLDS, measureCellQuality } from './quality.js';
 import type { CellQuality, QualityThresholds } from './quality.js';
 import { projectRect, rectInsidePhoto, rectifyRect } from './rectify.js';
@@ -64,6 +66,8 @@ export interface CellAnalysis {
   quad: Point[];
   quality: CellQuality;
   crop?: CellCrop;
+  /** Paper white and ink black (0..255 per channel) the crop was stretched with (levels 'paper'). */
+  levels?: PaperLevels;
   /** The photographed cell's top-k (k ≤ 5), when a classifier was given. */
   top5?: SheetPrediction[];
   /** The digital record this cell was printed from (the manifest's source fields). */
@@ -104,6 +108,11 @@ export interface AnalyzeOptions {
   /** Classify cells even when their quality check failed (default true: the flag is reported beside). */
   classifyFlagged?: boolean;
   quality?: QualityThresholds;
+  /**
+   * 'paper' (default): stretch each crop so the paper around the cell reads 1 and ink reads 0, from
+   * levels measured on the page (levels.ts); 'none': the camera's raw values.
+   */
+  levels?: 'paper' | 'none';
   /** An already loaded OpenCV (default: loadOpenCV()). */
   opencv?: OpenCVRuntime;
 }
@@ -237,6 +246,9 @@ export async function analyzePhoto(photo: RgbaImage, manifests: readonly SheetMa
   const sameShape = shapes.every(([h, w, c]) => h === h0 && w === w0 && c === c0);
   if (!sameShape) result.warnings.push('cells have different image sizes; give inputShape to crop them alike for one classifier');
   const cropSize = h0 * w0 * c0;
+  const foundMarkerCorners = manifest.geometry.markers.filter((m) => ours.has(m.id)).map((m) => m.cornersMm.map((p) => [p.x, p.y] as Point));
+  const ratio = (options.levels ?? 'paper') === 'paper' ? inkPaperRatio(photo, homography, foundMarkerCorners) : undefined;
+  if ((options.levels ?? 'paper') === 'paper' && ratio === undefined) result.warnings.push('could not measure ink and paper at the markers: crops keep the camera levels');
   const crops = new Float32Array(manifest.cells.length * cropSize);
   for (const cell of manifest.cells) {
     const inside = rectInsidePhoto(homography, cell.imageRectMm, photo.width, photo.height);
@@ -256,6 +268,11 @@ export async function analyzePhoto(photo: RgbaImage, manifests: readonly SheetMa
     if (!inside || !sameShape) continue;
     const offset = visible.length * cropSize;
     rectifyRect(photo, homography, cell.imageRectMm, w0, h0, c0 === 1 ? 1 : 3, crops, offset);
+    const white = ratio === undefined ? undefined : paperWhiteAround(photo, homography, cell.borderRectMm);
+    if (ratio !== undefined && white) {
+      analysis.levels = { white, black: white.map((w) => w * ratio) as [number, number, number] };
+      normaliseCrop(crops, offset, cropSize, c0 === 1 ? 1 : 3, analysis.levels);
+    }
     if (options.keepCrops ?? true) analysis.crop = { width: w0, height: h0, channels: c0, pixels: Array.from(crops.subarray(offset, offset + cropSize)) };
     visible.push({ cell: analysis, offset });
   }
