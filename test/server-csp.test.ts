@@ -60,16 +60,14 @@ describe.skipIf(!hasChromium)('Content-Security-Policy in Chromium', () => {
     });
     await page.goto(server.url);
     expect(new URL(page.url()).search).toBe('');
-    await page.waitForFunction(() => (window as unknown as { pageResult?: unknown }).pageResult !== undefined);
-    expect(await page.evaluate(() => (window as unknown as { pageResult: unknown }).pageResult)).toEqual({ evalResult: 'blocked', wasmResult: 'ok' });
-    const fromWorker = await page.evaluate(
-      () =>
-        new Promise((resolve) => {
-          const worker = new Worker('./assets/worker.js', { type: 'module' });
-          worker.onmessage = (event) => resolve(event.data);
-          worker.onerror = () => resolve('worker failed to load');
-        }),
-    );
+    // Browser-side code as strings: the test tsconfig has no DOM types.
+    await page.waitForFunction('window.pageResult !== undefined');
+    expect(await page.evaluate('window.pageResult')).toEqual({ evalResult: 'blocked', wasmResult: 'ok' });
+    const fromWorker = await page.evaluate(`new Promise((resolve) => {
+      const worker = new Worker('./assets/worker.js', { type: 'module' });
+      worker.onmessage = (event) => resolve(event.data);
+      worker.onerror = () => resolve('worker failed to load');
+    })`);
     expect(fromWorker).toEqual({ evalResult: '42', wasmResult: 'ok' });
     expect(remoteResponses).toEqual([]);
     expect(consoleErrors.some((text) => /image 'http:\/\/example\.invalid\/x\.png' violates the following Content Security Policy directive: "img-src/.test(text))).toBe(true);
