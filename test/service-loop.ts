@@ -93,7 +93,7 @@ export async function runContractLoop(api: FoolprintApi, fixture: LoopFixture, w
   expect(preview.count).toBe(4);
   expect(preview.items.map((i) => i.label)).toEqual(fixture.files.map((f) => f.label));
 
-  trace('1');
+  trace('attack');
   // An attack job: progress events, then a stored run.
   const progress: ProgressEvent[] = [];
   const started = Date.now();
@@ -103,13 +103,13 @@ export async function runContractLoop(api: FoolprintApi, fixture: LoopFixture, w
   expect(run).toMatchObject({ experimentId: experiment.id, method: 'fgsm', count: 4, epsilons: [0.1, 0.3] });
   expect(progress.length).toBeGreaterThan(0);
   expect(progress.every((p) => p.jobId === jobId && p.done <= p.total)).toBe(true);
-  trace('2');
+  trace('attack effect');
   // FGSM at ε = 0.3 on MNIST leaves the accuracy below the clean one (the seed's table: 0.981 → 0.087).
   expect(run.perEpsilon[1].quantized.accuracy).toBeLessThan(run.cleanAccuracy);
   expect((await api.jobs.get({ jobId })).status).toBe('succeeded');
   expect(await api.attacks.list({ experimentId: experiment.id })).toHaveLength(1);
 
-  trace('3');
+  trace('cancel');
   // Cancel: a long iterative attack is stopped and reported as cancelled, not failed.
   const long = await api.attacks.start({ experimentId: experiment.id, modelId, images, params: { method: 'bim', epsilons: [0.2], steps: 10000, stepSize: 0.001 } });
   const cancelled = awaitJob(api, long.jobId, 'attack');
@@ -121,7 +121,7 @@ export async function runContractLoop(api: FoolprintApi, fixture: LoopFixture, w
   expect(await api.jobs.cancel({ jobId: long.jobId })).toEqual({ cancelled: false });
   expect(await api.attacks.list({ experimentId: experiment.id })).toHaveLength(1);
 
-  trace('4');
+  trace('gallery');
   // Gallery: PNGs that decode to the model's size, the top-5 before and after.
   const gallery = await api.attacks.gallery({ experimentId: experiment.id, runId: run.runId });
   expect(gallery.total).toBe(4);
@@ -133,7 +133,7 @@ export async function runContractLoop(api: FoolprintApi, fixture: LoopFixture, w
   expect(first.clean.top5).toHaveLength(5);
   expect(first.adversarial[1].quantized.linf).toBeLessThanOrEqual(0.3 + 1 / 255);
 
-  trace('5');
+  trace('classifyCrops');
   // classifyCrops (the live view's path) on the clean PNGs gives their digital top-1.
   const cleanPixels = new Float32Array(4 * 784);
   for (const [i, item] of gallery.items.entries()) {
@@ -143,7 +143,7 @@ export async function runContractLoop(api: FoolprintApi, fixture: LoopFixture, w
   const crops = await api.capture.classifyCrops({ modelId, crops: Buffer.from(cleanPixels.buffer).toString('base64'), count: 4, height: 28, width: 28, channels: 1 });
   expect(crops.top5.map((t) => t[0].label)).toEqual(gallery.items.map((item) => item.clean.top5[0].label));
 
-  trace('6');
+  trace('sheet');
   // Sheet: preview, export (PDF + PNG + manifest), download.
   const sheetParams = { experimentId: experiment.id, runId: run.runId, epsilons: [0.3], pairs: true, dpi: 150 };
   const sheetPreview = await api.sheets.preview({ ...sheetParams, previewDpi: 30 });
@@ -157,7 +157,7 @@ export async function runContractLoop(api: FoolprintApi, fixture: LoopFixture, w
   expect(Buffer.from(pdf.base64, 'base64').subarray(0, 5).toString()).toBe('%PDF-');
   expect(await api.capture.manifests({ experimentId: experiment.id })).toHaveLength(1);
 
-  trace('7');
+  trace('capture');
   // Capture: a synthesised photo of the exported sheet (perspective, blur, noise, JPEG).
   const sheetPng = Buffer.from((await api.sheets.file({ experimentId: experiment.id, sheetSetId: sheetSet.sheetSetId, file: 'png' })).base64, 'base64');
   const raw = await sharp(sheetPng).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
@@ -173,14 +173,14 @@ export async function runContractLoop(api: FoolprintApi, fixture: LoopFixture, w
   expect(capture).toMatchObject({ status: 'ok', sheetId: sheetSet.sheetIds[0], cellCount: 8, analysedCells: 8 });
   expect(frames).toEqual([{ experimentId: experiment.id, captureId: capture.captureId, status: 'ok', message: capture.message }]);
 
-  trace('8');
+  trace('blank photo');
   // A photo with no sheet in it is a result, not an error.
   const blank = await sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 200, g: 190, b: 180 } } }).jpeg().toBuffer();
   const blankJob = await api.capture.analyzePhoto({ experimentId: experiment.id, photo: { name: 'blank.jpg', mimeType: 'image/jpeg', base64: blank.toString('base64') } });
   expect(await awaitJob(api, blankJob.jobId, 'photoAnalysis')).toMatchObject({ status: 'no-sheet', analysedCells: 0 });
   expect(await api.capture.list({ experimentId: experiment.id })).toHaveLength(2);
 
-  trace('9');
+  trace('compare');
   // Compare: every printed cell with both thumbnails, a destruction rate per method and ε.
   const report = await api.compare.get({ experimentId: experiment.id });
   expect(report.captures).toBe(2);
@@ -190,7 +190,7 @@ export async function runContractLoop(api: FoolprintApi, fixture: LoopFixture, w
   const cleanAgreement = cleanCells.filter((c) => c.agree).length / cleanCells.length;
   const average = report.rates.find((r) => r.case === 'average' && r.method === 'fgsm' && r.epsilon === 0.3);
   expect(average?.count).toBe(4);
-  trace('10');
+  trace('compare rows');
   // The row's digital figures are the run's own: quantized accuracy at ε = 0.3 over the same 4 images.
   expect(average?.digital.adversarial.top1).toBeCloseTo(run.perEpsilon[1].quantized.accuracy, 10);
   const eligible = gallery.items.filter((item) => item.clean.top5[0].label === item.label && item.adversarial[1].quantized.top5[0].label !== item.label).length;
@@ -209,7 +209,7 @@ export async function runContractLoop(api: FoolprintApi, fixture: LoopFixture, w
   const after = await api.experiments.get({ experimentId: experiment.id });
   expect(after).toMatchObject({ state: 'ready', counts: { attacks: 1, sheets: 1, captures: 2 } });
 
-  trace('11');
+  trace('bad input');
   // Bad input names the field; unknown ids are not-found.
   await expect(api.attacks.start({ experimentId: experiment.id, modelId, images, params: { method: 'fgsm', epsilons: [1.5] } })).rejects.toMatchObject({ code: 'invalid-input', message: expect.stringContaining('params.epsilons.0') });
   await expect(api.attacks.gallery({ experimentId: experiment.id, runId: 'run-missing' })).rejects.toMatchObject({ code: 'not-found' });
