@@ -34,7 +34,7 @@ export async function attackPrintCaptureCompare(page: Page, options: { workspace
   await screenshot(page, `${prefix}-1-attack`);
 
   await page.getByRole('tab', { name: 'Print' }).click();
-  await page.getByLabel('Images').fill(String(images));
+  await page.getByLabel('Images to print').fill(String(images));
   await page.getByRole('img', { name: /sheet preview/ }).waitFor({ timeout: 60_000 });
   await page.getByRole('button', { name: 'Export PDF + PNG' }).click();
   await page.getByRole('status').filter({ hasText: /^Exported/ }).waitFor({ timeout: 120_000 });

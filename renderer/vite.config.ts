@@ -11,8 +11,14 @@ export default defineConfig({
   root,
   base: './',
   plugins: [svelte()],
-  // Workers are ES modules so they can import the pure app/physical code (OpenCV.js marker detection).
-  worker: { format: 'es' },
+  // The live-analysis worker is a classic script (it loads opencv.js with importScripts, see the worker),
+  // bundled as one file.
+  worker: { format: 'iife', rolldownOptions: { output: { inlineDynamicImports: true } } },
+  resolve: {
+    // app/physical/opencv.ts's default import of the package is never used in the renderer (the worker
+    // passes its own loader); the stub keeps the 11 MB file out of the bundle, which ships it as a URL asset.
+    alias: [{ find: /^@techstark\/opencv-js$/, replacement: `${root}/src/capture/opencv-unbundled.ts` }],
+  },
   build: {
     outDir: 'dist',
     emptyOutDir: true,

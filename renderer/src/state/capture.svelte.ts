@@ -31,6 +31,8 @@ export class CaptureController {
   liveError = $state<string | null>(null);
   captures = $state.raw<CaptureInfo[]>([]);
   lastCapture = $state.raw<CaptureInfo | null>(null);
+  /** The analysis worker: OpenCV.js takes a few seconds to compile its wasm on first use. */
+  detector = $state<'idle' | 'loading' | 'ready' | 'failed'>('idle');
   /** Frame size actually delivered by the camera. */
   frameSize = $state<{ width: number; height: number } | null>(null);
 
@@ -115,18 +117,24 @@ export class CaptureController {
 
   private ensureWorker(): void {
     if (this.worker) return;
-    this.worker = new Worker(new URL('../capture/live-analysis.worker.ts', import.meta.url), { type: 'module' });
+    this.worker = new Worker(new URL('../capture/live-analysis.worker.ts', import.meta.url));
     this.worker.onmessage = (event: MessageEvent<LiveResponse>) => {
       const response = event.data;
-      if (response.type === 'ready') return;
+      if (response.type === 'ready') {
+        this.detector = 'ready';
+        return;
+      }
       if (response.frameId === null) {
+        this.detector = 'failed';
         this.liveError = `Live marker detection is unavailable: ${response.type === 'error' ? response.message : 'unknown error'}`;
         return;
       }
       this.pending.get(response.frameId)?.(response);
       this.pending.delete(response.frameId);
     };
+    this.detector = 'loading';
     this.worker.onerror = (event) => {
+      this.detector = 'failed';
       this.liveError = `Live marker detection stopped: ${event.message}`;
     };
     this.worker.postMessage({ type: 'manifests', manifests: $state.snapshot(this.manifests) } satisfies LiveRequest);
