@@ -61,6 +61,8 @@ export interface FoolprintService extends ApiTransport {
   subscribe(event: ApiEventName, handler: (payload: unknown) => void): () => void;
   /** Cancels running jobs and closes every compute pool. */
   close(): Promise<void>;
+  /** TF.js tensor counts of every open pool's workers, by model id (tests check nothing leaks). */
+  memory(): Promise<Record<string, number[]>>;
 }
 
 export type Handlers = { [M in ApiMethodName]: (input: ApiParsedInput<M>) => Promise<ApiOutput<M>> };
@@ -427,6 +429,14 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
       if (!set) listeners.set(event, (set = new Set()));
       set.add(handler);
       return () => void set.delete(handler);
+    },
+    async memory() {
+      const counts: Record<string, number[]> = {};
+      for (const [modelId, pending] of pools) {
+        const opened = await pending.catch(() => null);
+        if (opened) counts[modelId] = (await opened.memory()).map((m) => m.numTensors);
+      }
+      return counts;
     },
     async close() {
       closed = true;
