@@ -6,6 +6,7 @@ import { SeededRandom } from '../app/physical/random.js';
 import { ChannelParameterError, simulatePhoto, transformImages } from '../app/physical/simulate.js';
 import { createRgba } from '../app/physical/image.js';
 import { digits, psnr } from './physical-fixture.js';
+import { loadOpenCVInNode } from '../app/physical/opencv.node.js';
 
 describe('homography maths', () => {
   const truth = [1.2, 0.1, 30, -0.05, 0.9, 40, 0.0004, -0.0002, 1];
@@ -138,5 +139,15 @@ describe('simulatePhoto', () => {
     expect(() => simulatePhoto(sheet, { blurSigma: -1 })).toThrow(/blurSigma must be from 0 to 20/);
     expect(() => simulatePhoto(sheet, { width: 5 })).toThrow(ChannelParameterError);
     expect(() => simulatePhoto({ data: new Uint8ClampedArray(3), width: 2, height: 2 })).toThrow(/needs 16 bytes/);
+  });
+});
+
+describe('OpenCV.js loader', () => {
+  it('loads once and leaves no emscripten process handlers behind (they rethrow with 10 MB of source)', async () => {
+    const before = [process.listeners('uncaughtException').length, process.listeners('unhandledRejection').length];
+    const [a, b] = await Promise.all([loadOpenCVInNode(), loadOpenCVInNode()]);
+    expect(a.cv).toBe(b.cv);
+    expect(typeof a.cv.aruco_ArucoDetector).toBe('function');
+    expect([process.listeners('uncaughtException').length, process.listeners('unhandledRejection').length]).toEqual(before);
   });
 });

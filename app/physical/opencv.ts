@@ -41,8 +41,11 @@ export function loadOpenCV(importModule: () => unknown = () => import('@techstar
 async function initialise(importModule: () => unknown): Promise<OpenCVRuntime> {
   // Never await the module itself (a thenable): only a real Promise from import() is awaited, and its
   // value is wrapped in an object on the way out.
+  const processEvents = nodeProcessEvents();
+  const before = processEvents?.snapshot();
   const raw = importModule();
   const imported = (raw instanceof Promise ? (await raw.then((module: unknown) => ({ module }))).module : raw) as { default?: OpenCV } | undefined;
+  if (before) processEvents?.restore(before);
   if (!imported) throw new OpenCVLoadError('OpenCV.js module is empty');
   const cv = (typeof imported.default === 'object' && imported.default !== null ? imported.default : imported) as OpenCV;
   await new Promise<void>((resolve, reject) => {
@@ -59,6 +62,31 @@ async function initialise(importModule: () => unknown): Promise<OpenCVRuntime> {
     throw new OpenCVLoadError('this OpenCV.js build has no ArUco detector; install @techstark/opencv-js 4.12.0-release.1');
   }
   return { cv };
+}
+
+type Listener = (...args: unknown[]) => void;
+interface ProcessLike {
+  listeners(event: string): Listener[];
+  removeListener(event: string, listener: Listener): void;
+}
+
+/**
+ * Under Node, emscripten's glue installs process-wide handlers: 'uncaughtException' rethrows (so any
+ * later crash prints the 10 MB minified source line of opencv.js) and 'unhandledRejection' aborts the
+ * WebAssembly runtime. We take them out again right after loading; no-op in browsers.
+ */
+function nodeProcessEvents(): { snapshot(): Map<string, Listener[]>; restore(before: Map<string, Listener[]>): void } | undefined {
+  const proc = (globalThis as { process?: ProcessLike }).process;
+  if (!proc || typeof proc.listeners !== 'function') return undefined;
+  const events = ['uncaughtException', 'unhandledRejection'];
+  return {
+    snapshot: () => new Map(events.map((event) => [event, proc.listeners(event)])),
+    restore: (before) => {
+      for (const event of events) {
+        for (const listener of proc.listeners(event)) if (!before.get(event)?.includes(listener)) proc.removeListener(event, listener);
+      }
+    },
+  };
 }
 
 /** Runs `body` and deletes every Mat/MatVector it registered, also when it throws. */

@@ -77,7 +77,7 @@ export function registerAnalyze(program: Command): void {
   const command = program
     .command('analyze')
     .description('find the sheets in photos, classify every printed cell and report destruction rates (Kurakin et al. 2016)')
-    .argument('<photos...>', 'photo files or folders of photos')
+    .argument('[photos...]', 'photo files or folders of photos')
     .requiredOption('--sheets <manifest.json...>', 'sheet manifests (or folders of *.manifest.json) written by foolprint sheet')
     .option('--combine <mode>', 'merge several captures of one sheet per cell: vote or mean')
     .option('--out <dir>', 'write <photo>.analysis.json per photo here')
@@ -87,8 +87,14 @@ export function registerAnalyze(program: Command): void {
     if (options.combine !== undefined && options.combine !== 'vote' && options.combine !== 'mean') {
       throw new UsageError(`--combine must be vote or mean, got "${options.combine}"`);
     }
-    const manifests = await loadManifests(options.sheets);
-    const photos = await expand(photoPaths, (name) => PHOTO_EXTENSIONS.has(path.extname(name).toLowerCase()), 'photo');
+    // `--sheets` is variadic, so "analyze --sheets m.json a.jpg" hands it the photo too: move photos back.
+    const isPhoto = (name: string) => PHOTO_EXTENSIONS.has(path.extname(name).toLowerCase());
+    const sheetPaths = options.sheets.filter((p) => !isPhoto(p));
+    if (sheetPaths.length === 0) throw new UsageError('--sheets needs at least one sheet manifest (sheet.manifest.json) or a folder of them');
+    const manifests = await loadManifests(sheetPaths);
+    const photoArgs = [...photoPaths, ...options.sheets.filter(isPhoto)];
+    if (photoArgs.length === 0) throw new UsageError('give the photos to analyze (files or folders), e.g. foolprint analyze photos/ --sheets sheet.manifest.json');
+    const photos = await expand(photoArgs, isPhoto, 'photo');
     if (options.out) await mkdir(options.out, { recursive: true });
     const opencv = await loadOpenCVInNode();
     const pool = await openPool(options);
