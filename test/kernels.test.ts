@@ -137,7 +137,7 @@ describe('MaxPoolGrad with NaN and −∞ (no maximum, or a NaN that never wins)
     ['2x2/2 (unrolled path)', [2, 2], [2, 2], 'valid'],
     ['3x3/2 same (general path)', [3, 3], [2, 2], 'same'],
   ] as [string, [number, number], [number, number], 'valid' | 'same'][])('%s', async (_name, filterSize, strides, pad) => {
-    const xShape = [2, 8, 8, 3];
+    const xShape: Shape4 = [2, 8, 8, 3];
     const x = values(size(xShape), 83, 1, 3);
     // A whole 2x2 window of −∞ in channel 0, NaNs scattered elsewhere.
     for (const [r, col] of [[0, 0], [0, 1], [1, 0], [1, 1]]) x[(r * 8 + col) * 3] = Number.NEGATIVE_INFINITY;

@@ -345,6 +345,8 @@ export class ComputePool {
       }
     };
     control?.signal?.addEventListener('abort', cancel);
+    // Aborted while workers were being restarted: the event has already fired.
+    if (control?.signal?.aborted) cancel();
     try {
       // One failed part fails the job: stop the others rather than wait for them.
       const settled = await Promise.allSettled(promises.map((p) => p.catch((error: unknown) => {
