@@ -21,3 +21,9 @@ export function connectApi(): { api: FoolprintApi; host: 'electron' | 'browser' 
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** Electron's native print dialog for an exported sheet (preload's `host.printSheet`); null in browser mode. */
+export function hostPrintSheet(): ((input: { experimentId: string; sheetSetId: string }) => Promise<unknown>) | null {
+  const host = (globalThis as { foolprint?: { host?: { printSheet?: unknown } } }).foolprint?.host;
+  return typeof host?.printSheet === 'function' ? (host.printSheet as (input: { experimentId: string; sheetSetId: string }) => Promise<unknown>) : null;
+}

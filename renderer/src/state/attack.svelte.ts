@@ -91,6 +91,7 @@ export class AttackController {
     this.runs = [...this.runs.filter((r) => r.runId !== run.runId), run];
     await this.showRun(run.runId);
     void this.session.refreshExperiments();
+    void this.session.refreshSystem();
   }
 
   async startSweep(): Promise<void> {

@@ -1,6 +1,7 @@
 /** The Print screen's state: layout choices, the real-scale preview and the exported sheet sets. */
 import type { AttackRun } from '../../../app/api/attacks.js';
 import type { SheetParams, SheetPreview, SheetSet } from '../../../app/api/sheets.js';
+import { hostPrintSheet } from '../api.js';
 import { downloadFile, openForPrinting } from '../download.js';
 import { JobProgress } from './job.svelte.js';
 import type { Session } from './session.svelte.js';
@@ -80,6 +81,16 @@ export class PrintController {
   }
 
   async print(set: SheetSet): Promise<void> {
+    const native = hostPrintSheet();
+    if (native) {
+      // Electron prints the exported PDF itself (exact size), through the system's print dialog.
+      const sent = await this.session.guard(async () => {
+        await native({ experimentId: set.experimentId, sheetSetId: set.sheetSetId });
+        return true;
+      });
+      if (sent) this.message = 'Sent to the print dialog: print at 100% ("actual size").';
+      return;
+    }
     const bytes = await this.session.guard(() => this.session.api.sheets.file({ experimentId: set.experimentId, sheetSetId: set.sheetSetId, file: 'pdf' }));
     if (!bytes) return;
     if (!openForPrinting(bytes)) {

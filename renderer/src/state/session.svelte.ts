@@ -47,6 +47,13 @@ export class Session {
     });
   }
 
+  /** After compute ran: the backend in use is known only once a model's pool has started. */
+  async refreshSystem(): Promise<void> {
+    await this.guard(async () => {
+      [this.system, this.models] = await Promise.all([this.api.system.info(), this.api.models.list()]);
+    });
+  }
+
   async refreshModels(): Promise<void> {
     await this.guard(async () => {
       this.models = await this.api.models.list();
