@@ -88,6 +88,29 @@ describe.skipIf(missing !== null)('error cases in browser mode', () => {
     await screenshot(page, 'error-permission-timeout');
   });
 
+  it.skipIf(noBuiltinModel)('cancels a long attack and says so', async () => {
+    const app = await openWith({ kind: 'none' });
+    const { page } = app;
+    await page.getByRole('tab', { name: 'Attack' }).click();
+    await page.getByLabel('Count').fill('100');
+    await page.locator('select[name=method]').selectOption('bim');
+    await page.locator('input[name=epsilons]').fill('8');
+    await page.locator('input[name=steps]').fill('1000');
+    await page.getByRole('button', { name: 'Run attack' }).click();
+    // Progress is shown while the host works; the UI stays responsive enough to press Cancel.
+    const cancel = page.getByRole('button', { name: 'Cancel' });
+    await expect.poll(() => cancel.isEnabled(), { timeout: 30_000 }).toBe(true);
+    await page.getByRole('progressbar').waitFor();
+    await screenshot(page, 'cancel-1-running');
+    const started = Date.now();
+    await cancel.click();
+    await page.getByRole('alert').filter({ hasText: 'Cancelled.' }).waitFor({ timeout: 30_000 });
+    console.log(`attack cancelled ${Date.now() - started} ms after the click`);
+    expect(await page.getByRole('button', { name: 'Run attack' }).isEnabled()).toBe(true);
+    expect(await page.getByTestId('gallery').count()).toBe(0);
+    await screenshot(page, 'cancel-2-cancelled');
+  });
+
   it('reports a corrupt model folder on import', async () => {
     const app = await openWith({ kind: 'none' });
     await importCorruptModel(app.page, scratch, 'error');
