@@ -37,12 +37,20 @@ describe.skipIf(!mnistAvailable)('the API contract against the service in-proces
     const modelId = fixture.modelFolder ? 'softmax-test' : 'lenet-mnist';
     const before = await service.memory();
     expect(Object.keys(before)).toContain(modelId);
+    expect(Object.keys(before)).toContain(`${modelId} (live)`);
     const experiment = await api.experiments.create({ name: 'leaks' });
     const images = { kind: 'files' as const, files: fixture.files };
     const ok = await api.attacks.start({ experimentId: experiment.id, modelId, images, params: { method: 'pgd', epsilons: [0.1], steps: 5, seed: 1 } });
     await awaitJob(api, ok.jobId, 'attack');
     const long = await api.attacks.start({ experimentId: experiment.id, modelId, images, params: { method: 'bim', epsilons: [0.2], steps: 10000, stepSize: 0.001 } });
     await new Promise((resolve) => setTimeout(resolve, 200));
+    // The live view is not queued behind the running attack: crops are answered on the live pool.
+    const started = performance.now();
+    const crops = await api.capture.classifyCrops({ modelId, crops: Buffer.alloc(2 * 784).toString('base64'), dtype: 'uint8', count: 2, height: 28, width: 28, channels: 1 });
+    const liveMs = performance.now() - started;
+    expect(crops.top5).toHaveLength(2);
+    expect((await api.jobs.get({ jobId: long.jobId })).status).toBe('running');
+    console.log(`classifyCrops during an attack: ${liveMs.toFixed(1)} ms`);
     await api.jobs.cancel({ jobId: long.jobId });
     await expect(awaitJob(api, long.jobId, 'attack')).rejects.toMatchObject({ code: 'cancelled' });
     // Label 42 of a 10-class model: the attack itself refuses it, inside the worker.

@@ -179,7 +179,7 @@ export function createPhysicalHandlers(core: ServiceCore, readRun: (target: Expe
     'capture.manifests': async ({ experimentId }) => sheetManifests(await core.experiment(experimentId)),
     'capture.classifyCrops': async ({ modelId, crops, dtype, count, height, width, channels }) => {
       const started = performance.now();
-      const pool = await core.pool(modelId);
+      const pool = await core.livePool(modelId);
       const model = pool.info().model;
       const [h, w, c] = model.inputShape;
       if (count === 0) return { top5: [], ms: 0 };

@@ -5,7 +5,8 @@
  * 'invalid-input' ApiError names the field), runs the method, and maps failures to one-line
  * ApiErrors; `subscribe(event, handler)` delivers onProgress / onJobFinished / onFrameAnalyzed.
  *
- * It owns the compute pools (one per model, opened on first use, reused), the jobs (progress,
+ * It owns the compute pools (one per model, opened on first use, reused; plus a one-worker "live"
+ * pool per model for the live view's crops, so they never wait behind a running attack), the jobs (progress,
  * cancel) and the experiments on disk (app/node/experiment-store.ts). Inside an experiment folder:
  *   images/<runId>/     an attack run: record.json + clean/adversarial/perturbation PNGs + run.json
  *   sheets/<setId>/     sheet.pdf, sheet[-n].png, sheet[-n].manifest.json, sheet-set.json
@@ -77,6 +78,8 @@ export interface ServiceCore {
   /** Runs `body` as a run of the experiment, after the experiment's earlier jobs (the store allows one run at a time). */
   inExperimentRun<T>(experiment: Experiment, kind: string, body: () => Promise<T>): Promise<T>;
   pool(modelId: string): Promise<ComputePool>;
+  /** A one-worker pool of the model for direct, latency-bound calls (capture.classifyCrops). */
+  livePool(modelId: string): Promise<ComputePool>;
   modelInfo(modelId: string): Promise<ModelInfo>;
   runFolder(experiment: Experiment, runId: string): string;
 }
@@ -117,6 +120,7 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
   };
   const jobs = new JobTable(emit);
   const pools = new Map<string, Promise<ComputePool>>();
+  const livePools = new Map<string, Promise<ComputePool>>();
   const experimentQueues = new Map<string, Promise<unknown>>();
   let workspacePromise: Promise<Workspace> | null = null;
   let closed = false;
@@ -139,16 +143,20 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
     throw new ApiError('not-found', `no model "${modelId}": use models.list for the built-in and imported ones`);
   }
 
-  async function pool(modelId: string): Promise<ComputePool> {
-    if (closed) throw new ApiError('failed', 'the service is closed');
-    let pending = pools.get(modelId);
+  function openPool(table: Map<string, Promise<ComputePool>>, modelId: string, workers: number | undefined): Promise<ComputePool> {
+    if (closed) return Promise.reject(new ApiError('failed', 'the service is closed'));
+    let pending = table.get(modelId);
     if (!pending) {
-      pending = modelSource(modelId).then(({ source }) => ComputePool.create({ model: source, workers: options.workers, backend: options.backend }));
-      pools.set(modelId, pending);
-      pending.catch(() => pools.delete(modelId));
+      pending = modelSource(modelId).then(({ source }) => ComputePool.create({ model: source, workers, backend: options.backend }));
+      table.set(modelId, pending);
+      pending.catch(() => table.delete(modelId));
     }
     return pending;
   }
+  const pool = (modelId: string) => openPool(pools, modelId, options.workers);
+  // A pool runs its requests one after another: a live frame queued behind a minute-long attack would
+  // freeze the live view, so live crops get a worker of their own.
+  const livePool = (modelId: string) => openPool(livePools, modelId, 1);
 
   async function modelInfo(modelId: string): Promise<ModelInfo> {
     const { folder, kind } = await modelSource(modelId);
@@ -196,7 +204,7 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
 
   const runFolder = (target: Experiment, runId: string) => path.join(target.paths.images, runId);
 
-  const core: ServiceCore = { options, jobs, emit, workspace, experiment, inExperimentRun, pool, modelInfo, runFolder };
+  const core: ServiceCore = { options, jobs, emit, workspace, experiment, inExperimentRun, pool, livePool, modelInfo, runFolder };
 
   async function experimentInfo(info: StoreExperimentInfo): Promise<ApiExperimentInfo> {
     const count = async (folder: string, file: string) => (await foldersWith(path.join(info.dir, folder), file)).length;
@@ -303,9 +311,11 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
       list.push({ id: modelId, folder: resolved });
       await mkdir(path.dirname(importedFile()), { recursive: true });
       await writeJsonAtomic(importedFile(), list);
-      const stale = pools.get(modelId);
-      pools.delete(modelId);
-      await stale?.then((p) => p.close(), () => undefined);
+      for (const table of [pools, livePools]) {
+        const stale = table.get(modelId);
+        table.delete(modelId);
+        await stale?.then((p) => p.close(), () => undefined);
+      }
       return modelInfo(modelId);
     },
     'models.evaluate': async ({ modelId, images }) =>
@@ -432,17 +442,20 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
     },
     async memory() {
       const counts: Record<string, number[]> = {};
-      for (const [modelId, pending] of pools) {
-        const opened = await pending.catch(() => null);
-        if (opened) counts[modelId] = (await opened.memory()).map((m) => m.numTensors);
+      for (const [suffix, table] of [['', pools], [' (live)', livePools]] as const) {
+        for (const [modelId, pending] of table) {
+          const opened = await pending.catch(() => null);
+          if (opened) counts[modelId + suffix] = (await opened.memory()).map((m) => m.numTensors);
+        }
       }
       return counts;
     },
     async close() {
       closed = true;
       await jobs.close();
-      await Promise.all([...pools.values()].map((p) => p.then((opened) => opened.close(), () => undefined)));
+      await Promise.all([...pools.values(), ...livePools.values()].map((p) => p.then((opened) => opened.close(), () => undefined)));
       pools.clear();
+      livePools.clear();
     },
   };
 }
