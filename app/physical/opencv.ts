@@ -27,15 +27,28 @@ let loading: Promise<OpenCVRuntime> | undefined;
 
 /**
  * The OpenCV runtime, loaded on first call. `importModule` says how to get the module object: by
- * default a dynamic import (browser bundlers, plain Node); Node code passes a `require` through
- * opencv.node.ts, because Vitest's module runner stalls on the 10 MB file when it is imported.
+ * default `require` where Node offers it and a dynamic import elsewhere (Vitest's module runner stalls
+ * on an import() of the 10 MB file; opencv.node.ts passes `require` explicitly).
  */
-export function loadOpenCV(importModule: () => unknown = () => import('@techstark/opencv-js')): Promise<OpenCVRuntime> {
+export function loadOpenCV(importModule: () => unknown = defaultImport): Promise<OpenCVRuntime> {
   loading ??= initialise(importModule).catch((error: unknown) => {
     loading = undefined;
     throw error instanceof OpenCVLoadError ? error : new OpenCVLoadError(`OpenCV.js failed to load: ${error instanceof Error ? error.message : String(error)}`);
   });
   return loading;
+}
+
+/**
+ * Node (≥ 20.16, also Electron's main process) has process.getBuiltinModule, which gives us `require`
+ * without a node: import in this pure module; browsers and workers take the dynamic import.
+ */
+function defaultImport(): unknown {
+  const getBuiltinModule = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule;
+  if (typeof getBuiltinModule === 'function') {
+    const { createRequire } = getBuiltinModule('module') as { createRequire: (from: string) => (id: string) => unknown };
+    return createRequire(import.meta.url)('@techstark/opencv-js');
+  }
+  return import('@techstark/opencv-js');
 }
 
 async function initialise(importModule: () => unknown): Promise<OpenCVRuntime> {
