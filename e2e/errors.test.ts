@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { listBuiltinModels } from '../app/node/model-loader.js';
 import { renderSheets } from '../app/node/sheet-render.js';
-import { sheetPhotoFrames } from './fake-camera.js';
+import { createRgba } from '../app/physical/image.js';
+import { sheetPhotoFrames, writeY4m } from './fake-camera.js';
 import { importCorruptModel } from './flows.js';
 import { ensureRendererBuilt, launchChromium, missingPrerequisite, openApp, screenshot, startBrowserMode } from './harness.js';
 import type { AppPage, BrowserMode, CameraSetup } from './harness.js';
@@ -109,6 +110,38 @@ describe.skipIf(missing !== null)('error cases in browser mode', () => {
     expect(await page.getByRole('button', { name: 'Run attack' }).isEnabled()).toBe(true);
     expect(await page.getByTestId('gallery').count()).toBe(0);
     await screenshot(page, 'cancel-2-cancelled');
+  });
+
+  it('says so when the camera vanishes mid-stream', async () => {
+    const y4mFile = path.join(scratch, 'grey.y4m');
+    await writeY4m(y4mFile, [createRgba(640, 480, [128, 128, 128])]);
+    const browser = await launchChromium({ kind: 'fake', y4mFile });
+    browsers.push(browser);
+    const context = await browser.newContext();
+    // Unplugging a camera ends its track ('ended' event, fired by the browser only): the page keeps a
+    // handle on the track it was given, and the test fires that event as the browser would.
+    await context.addInitScript(() => {
+      const devices = (globalThis as any).navigator.mediaDevices;
+      const original = devices.getUserMedia.bind(devices);
+      devices.getUserMedia = async (constraints: unknown) => {
+        const stream = await original(constraints);
+        (globalThis as any).lastCameraTrack = stream.getVideoTracks()[0];
+        return stream;
+      };
+    });
+    const page = await context.newPage();
+    await page.goto(mode.server.url);
+    await page.locator('[data-ready="true"]').waitFor();
+    await startCamera({ context, page, consoleErrors: [], coldStartMs: 0 }, 'vanishing camera');
+    await page.getByRole('button', { name: 'Stop camera' }).waitFor({ timeout: 20_000 });
+    await page.evaluate(() => {
+      const track = (globalThis as any).lastCameraTrack;
+      track.stop();
+      track.dispatchEvent(new Event('ended'));
+    });
+    await expect.poll(() => page.getByRole('alert').allTextContents(), { timeout: 10_000 }).toContainEqual(expect.stringMatching(/camera stopped delivering video/));
+    await page.getByRole('button', { name: 'Start camera' }).waitFor();
+    await screenshot(page, 'error-camera-vanished');
   });
 
   it('reports a corrupt model folder on import', async () => {
