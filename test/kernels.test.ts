@@ -232,6 +232,37 @@ describe('DepthwiseConv2dNative gradients with dilation 2 on WASM', () => {
   });
 });
 
+describe('Identity on WASM (shares the buffer under a reference count)', () => {
+  it('a clone has the same values, survives disposing its source, and frees the buffer with the last user', async () => {
+    await tf.setBackend('wasm');
+    const start = tf.memory();
+    const a = tf.tensor([1.5, -2, 3], [3]);
+    const b = tf.clone(a);
+    const buffers = tf.memory().numDataBuffers;
+    expect(Array.from(await b.data())).toEqual([1.5, -2, 3]);
+    a.dispose();
+    expect(Array.from(await b.data())).toEqual([1.5, -2, 3]);
+    // An op on the clone writes a new buffer; the clone itself is unchanged.
+    const c = b.add(1);
+    expect(Array.from(await c.data())).toEqual([2.5, -1, 4]);
+    expect(Array.from(await b.data())).toEqual([1.5, -2, 3]);
+    tf.dispose([b, c]);
+    expect(tf.memory().numTensors).toBe(start.numTensors);
+    expect(tf.memory().numDataBuffers).toBe(start.numDataBuffers);
+    expect(buffers).toBeGreaterThan(start.numDataBuffers);
+  });
+  it('int32 and bool tensors clone too', async () => {
+    await tf.setBackend('wasm');
+    const i = tf.tensor1d([1, 2, 3], 'int32');
+    const ib = tf.clone(i);
+    const m = tf.tensor1d([1, 0, 1], 'bool');
+    const mb = tf.clone(m);
+    expect(Array.from(await ib.data())).toEqual([1, 2, 3]);
+    expect(Array.from(await mb.data())).toEqual([1, 0, 1]);
+    tf.dispose([i, ib, m, mb]);
+  });
+});
+
 describe('full gradients on WASM equal the CPU backend', () => {
   /** A small MobileNet-style stack: conv s2, depthwise s1 same, depthwise s2 valid (multiplier 2), pointwise, pooled logits. */
   function depthwiseModelGradient(): tf.Tensor {

@@ -3,6 +3,7 @@ import type { KernelConfig } from '@tensorflow/tfjs';
 import { conv2DBackpropFilterKernel } from './conv2d-backprop-filter.js';
 import { makeConv2DBackpropInputKernel } from './conv2d-backprop-input.js';
 import { depthwiseBackpropFilterKernel, depthwiseBackpropInputKernel } from './depthwise-backprop.js';
+import { makeIdentityKernel } from './identity.js';
 import { makeMaxPoolGradKernel } from './max-pool-grad.js';
 import type { WasmKernelFunc } from './wasm-backend.js';
 
@@ -12,7 +13,7 @@ import type { WasmKernelFunc } from './wasm-backend.js';
  */
 export const FAST_WASM_KERNELS = [
   'Conv2DBackpropInput', 'MaxPoolGrad', 'DepthwiseConv2dNativeBackpropInput',
-  'DepthwiseConv2dNativeBackpropFilter', 'Conv2DBackpropFilter',
+  'DepthwiseConv2dNativeBackpropFilter', 'Conv2DBackpropFilter', 'Identity',
 ] as const;
 
 /** The backend's own kernels we replaced, kept for fallbacks and for tests that compare against them. */
@@ -41,6 +42,7 @@ export function registerFastWasmKernels(): string[] {
   if (!tf.getKernel('Conv2D', 'wasm')) return [];
   replace('Conv2DBackpropInput', makeConv2DBackpropInputKernel);
   replace('MaxPoolGrad', makeMaxPoolGradKernel);
+  replace('Identity', makeIdentityKernel);
   add(depthwiseBackpropInputKernel);
   add(depthwiseBackpropFilterKernel);
   add(conv2DBackpropFilterKernel);
@@ -49,7 +51,7 @@ export function registerFastWasmKernels(): string[] {
 }
 
 /**
- * Puts the backend's original Conv2DBackpropInput and MaxPoolGrad back (the added kernels stay, they
+ * Puts the backend's original Conv2DBackpropInput, MaxPoolGrad and Identity back (the added kernels stay, they
  * had no original). For benchmarks and tests that measure the difference.
  */
 export function restoreOriginalWasmKernels(): void {
