@@ -37,6 +37,17 @@ export async function attackPrintCaptureCompare(page: Page, options: { workspace
   expect(await page.getByTestId('gallery').locator('figure').count()).toBe(Math.min(images, 12));
   await screenshot(page, `${prefix}-1-attack`);
 
+  // The ε-sweep: accuracy vs ε drawn as an SVG line chart, falling as ε grows.
+  await page.getByLabel('ε values').fill('0 16 64');
+  await page.getByRole('button', { name: 'Run sweep' }).click();
+  const chart = page.getByRole('img', { name: /^BIM on \d+ images$/ });
+  await chart.waitFor({ timeout: 120_000 });
+  expect(await chart.locator('circle').count()).toBe(6);
+  const accuracies = (await page.locator('table.sweep tbody tr td:nth-child(2)').allTextContents()).map((t) => Number.parseFloat(t));
+  expect(accuracies.length).toBe(3);
+  expect(accuracies[2]).toBeLessThan(accuracies[0]);
+  await screenshot(page, `${prefix}-1b-sweep`);
+
   await page.getByRole('tab', { name: 'Print' }).click();
   await page.getByLabel('Images to print').fill(String(images));
   await page.getByRole('img', { name: /sheet preview/ }).waitFor({ timeout: 60_000 });
