@@ -84,6 +84,37 @@ async function measureLeNet(run: (images: Float32Array, labels: Int32Array, opti
   };
 }
 
+/**
+ * The bare attack step in-process (gradient, sign step, clip to the ε-ball and [0,1]; no top-k or
+ * 8-bit evaluation): the same work the PyTorch peer times, so engine speed compares like for like.
+ */
+async function measureBareSteps(classifier: Classifier): Promise<LeNetRates> {
+  const rate = async (batch: number, steps: number): Promise<number> => {
+    const { images, labels } = randomBatch(batch, 784, 10, 5);
+    const x = tf.tensor4d(images, [batch, 28, 28, 1]);
+    const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 10);
+    const grad = tf.grad((img: tf.Tensor) => tf.losses.softmaxCrossEntropy(y, classifier.logits(img as tf.Tensor4D)));
+    try {
+      return await imagesPerSecond(batch, async () => {
+        let adv: tf.Tensor = x.clone();
+        for (let s = 0; s < steps; s++) {
+          const next = tf.tidy(() => {
+            const stepped = adv.add(grad(adv).sign().mul(0.01));
+            return tf.minimum(tf.maximum(stepped, x.sub(0.1)), x.add(0.1)).clipByValue(0, 1);
+          });
+          adv.dispose();
+          adv = next;
+        }
+        await adv.data();
+        adv.dispose();
+      });
+    } finally {
+      tf.dispose([x, y]);
+    }
+  };
+  return { fgsmB1: await rate(1, 1), fgsmB256: await rate(256, 1), bim10B256: await rate(256, 10) };
+}
+
 /** The PyTorch peer: same LeNet, FGSM b1/b256 and BIM-10 b256, 2 threads. */
 function runTorch(script: string): LeNetRates | { error: string } {
   const out = spawnSync('/usr/bin/python3', [script, '2'], { encoding: 'utf8', timeout: 600_000 });
@@ -175,18 +206,19 @@ async function main(): Promise<void> {
     const haveTorch = existsSync(torchScript) && existsSync('/usr/bin/python3');
     const load = os.loadavg()[0];
 
-    type Round = { pool: LeNetRates; inProcess: LeNetRates; torch?: LeNetRates | { error: string } };
+    type Round = { pool: LeNetRates; inProcess: LeNetRates; bareStep: LeNetRates; torch?: LeNetRates | { error: string } };
     const rounds: Round[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       progress(`round ${r + 1}/${ROUNDS}: ours (pool, in-process)`);
       const pooled = await measureLeNet((images, labels, options) => pool.attack(images, labels, options));
       const inProcess = await measureLeNet((images, labels, options) => runAttack(classifier, images, labels, options));
+      const bareStep = await measureBareSteps(classifier);
       let torch: Round['torch'];
       if (haveTorch) {
         progress(`round ${r + 1}/${ROUNDS}: PyTorch peer`);
         torch = runTorch(torchScript);
       }
-      rounds.push({ pool: pooled, inProcess, torch });
+      rounds.push({ pool: pooled, inProcess, bareStep, torch });
     }
 
     progress('tensor counts over 1,000 attacks');
@@ -210,9 +242,11 @@ async function main(): Promise<void> {
     progress('profile');
     const profile = await profileFgsmStep(classifier, 256);
 
-    const ratios = (key: keyof LeNetRates) => rounds
-      .map((round) => (round.torch && !('error' in round.torch) ? round.pool[key] / round.torch[key] : NaN))
+    const ratiosOf = (which: 'pool' | 'bareStep', key: keyof LeNetRates) => rounds
+      .map((round) => (round.torch && !('error' in round.torch) ? round[which][key] / round.torch[key] : NaN))
       .filter(Number.isFinite);
+    const ratios = (key: keyof LeNetRates) => ratiosOf('pool', key);
+    const bareRatios = (key: keyof LeNetRates) => ratiosOf('bareStep', key);
     const summary = {
       backend: backend.name, simd: backend.simd ?? false, workers: pool.info().workers, model: note, quick,
       loadAverageAtStart: load, cores: os.availableParallelism(),
@@ -222,9 +256,14 @@ async function main(): Promise<void> {
         fgsmB256: { perRound: ratios('fgsmB256'), median: median(ratios('fgsmB256')) },
         bim10B256: { perRound: ratios('bim10B256'), median: median(ratios('bim10B256')) },
       },
+      ratioBareStepOverTorch: {
+        fgsmB1: { perRound: bareRatios('fgsmB1'), median: median(bareRatios('fgsmB1')) },
+        fgsmB256: { perRound: bareRatios('fgsmB256'), median: median(bareRatios('fgsmB256')) },
+        bim10B256: { perRound: bareRatios('bim10B256'), median: median(bareRatios('bim10B256')) },
+      },
       memory, mobileNet, profileFgsmB256: profile.slice(0, 8),
       notes: [
-        'ours: the full runAttack (top-5 before, float and 8-bit after, norms), keepImages off; PyTorch: the bare attack step',
+        'pool and 1 thread: the full runAttack (top-5 before, float and 8-bit after, norms), keepImages off; bare step and PyTorch: the attack step alone',
         ...(haveTorch ? [] : [`PyTorch peer not found (${torchScript} or /usr/bin/python3): skipped`]),
       ],
     };
@@ -239,6 +278,7 @@ async function main(): Promise<void> {
       rounds.forEach((round, i) => {
         log(`round ${i + 1} pool      ${f(round.pool.fgsmB1)}    ${f(round.pool.fgsmB256)}      ${f(round.pool.bim10B256)}`);
         log(`round ${i + 1} 1 thread  ${f(round.inProcess.fgsmB1)}    ${f(round.inProcess.fgsmB256)}      ${f(round.inProcess.bim10B256)}`);
+        log(`round ${i + 1} bare step ${f(round.bareStep.fgsmB1)}    ${f(round.bareStep.fgsmB256)}      ${f(round.bareStep.bim10B256)}`);
         if (round.torch && !('error' in round.torch)) log(`round ${i + 1} PyTorch   ${f(round.torch.fgsmB1)}    ${f(round.torch.fgsmB256)}      ${f(round.torch.bim10B256)}`);
         else if (round.torch) log(`round ${i + 1} PyTorch   failed: ${round.torch.error}`);
       });
@@ -248,6 +288,10 @@ async function main(): Promise<void> {
         log(`\npool / PyTorch  FGSM b1 ${show(r.fgsmB1)}`);
         log(`                FGSM b256 ${show(r.fgsmB256)}`);
         log(`                BIM-10 b256 ${show(r.bim10B256)}`);
+        const b = summary.ratioBareStepOverTorch;
+        log(`bare step (1 thread) / PyTorch  FGSM b1 ${show(b.fgsmB1)}`);
+        log(`                FGSM b256 ${show(b.fgsmB256)}`);
+        log(`                BIM-10 b256 ${show(b.bim10B256)}`);
       }
       log(`\ntensors over ${attacks} attacks: in-process ${memory.inProcess.before} → ${memory.inProcess.after}; workers ${memory.pool.before.join(',')} → ${memory.pool.after.join(',')}`);
       log(`MobileNet-style 224x224x3, one BIM step in-process, batch ${mobileNet.batch}: ${(mobileNet.secondsPerImage * 1000).toFixed(0)} ms/image`);
