@@ -24,6 +24,9 @@ export async function attackPrintCaptureCompare(page: Page, options: { workspace
   const { images, prefix } = options;
   await page.getByRole('tab', { name: 'Attack' }).click();
   await page.getByLabel('Count').fill(String(images));
+  await page.getByRole('button', { name: 'Preview images' }).click();
+  await page.getByTestId('sample-preview').waitFor({ timeout: 60_000 });
+  expect(await page.getByTestId('sample-preview').locator('img').count()).toBe(images);
   await page.locator('select[name=method]').selectOption('bim');
   // MNIST digits need a larger ε than ImageNet photos: BIM-10 with ε = 64/255 (0.25) and α = 8/255
   // fools the built-in LeNet digitally, so the comparison has a destruction rate to show.
