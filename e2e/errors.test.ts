@@ -3,13 +3,15 @@
  * nobody answers, a photo of a sheet that is not in the experiment, a corrupt model imported. Each must
  * show one clear message in the page.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { listBuiltinModels } from '../app/node/model-loader.js';
+import { createFoolprintService } from '../app/node/service.js';
+import { startServer } from '../main/server/server.js';
 import { renderSheets } from '../app/node/sheet-render.js';
 import { createRgba } from '../app/physical/image.js';
 import { sheetPhotoFrames, writeY4m } from './fake-camera.js';
@@ -142,6 +144,39 @@ describe.skipIf(missing !== null)('error cases in browser mode', () => {
     await expect.poll(() => page.getByRole('alert').allTextContents(), { timeout: 10_000 }).toContainEqual(expect.stringMatching(/camera stopped delivering video/));
     await page.getByRole('button', { name: 'Start camera' }).waitFor();
     await screenshot(page, 'error-camera-vanished');
+  });
+
+  it('lists, after a restart, an experiment whose run was killed as interrupted and a corrupt one as corrupt', async () => {
+    // A first session writes two experiments, then "dies"; a second server opens the same workspace.
+    const workspaceDir = await mkdtemp(path.join(scratch, 'restart-'));
+    const first = createFoolprintService({ workspaceDir });
+    const killed = (await first.invoke('experiments.create', { name: 'killed mid-run' })) as { folder: string };
+    const broken = (await first.invoke('experiments.create', { name: 'broken manifest' })) as { folder: string };
+    await first.close();
+    // What a SIGKILL leaves behind: the manifest still names a running run whose process is gone.
+    const manifestFile = path.join(killed.folder, 'manifest.json');
+    const manifest = JSON.parse(await readFile(manifestFile, 'utf8'));
+    manifest.activeRun = { id: 'attack-killed', kind: 'attack', pid: 2 ** 22 + 12_345, hostname: os.hostname(), startedAt: new Date().toISOString() };
+    await writeFile(manifestFile, JSON.stringify(manifest));
+    await writeFile(path.join(broken.folder, 'manifest.json'), '{ "schemaVersion": 1, "name": ');
+
+    const second = await startServer({ workspaceDir, port: 0, workers: 1 });
+    try {
+      const browser = await launchChromium({ kind: 'none' });
+      browsers.push(browser);
+      const page = await browser.newPage();
+      await page.goto(second.url);
+      const killedRow = page.locator('tr', { hasText: 'killed mid-run' });
+      await killedRow.waitFor({ timeout: 20_000 });
+      expect(await killedRow.getAttribute('data-state')).toBe('interrupted');
+      expect(await killedRow.textContent()).toMatch(/interrupted.*(stopped|process|run)/s);
+      const brokenRow = page.locator('tr[data-state="corrupt"]');
+      await brokenRow.waitFor({ timeout: 20_000 });
+      expect(await brokenRow.getByRole('button', { name: 'Open' }).isDisabled()).toBe(true);
+      await screenshot(page, 'experiments-interrupted-corrupt');
+    } finally {
+      await second.close();
+    }
   });
 
   it('reports a corrupt model folder on import', async () => {
