@@ -24,20 +24,22 @@ export function missingPrerequisite(): string | null {
   return null;
 }
 
-/** Builds renderer/dist with Vite unless it is newer than every renderer source file. */
+/** Builds renderer/dist with Vite unless it is newer than every file it is built from. */
 export async function ensureRendererBuilt(): Promise<void> {
   const index = path.join(repoRoot, 'renderer', 'dist', 'index.html');
-  const newestSource = await newestMtime(path.join(repoRoot, 'renderer', 'src'));
+  const sources = ['renderer/src', 'renderer/index.html', 'renderer/vite.config.ts', 'app/physical', 'app/api'].map((p) => path.join(repoRoot, p));
+  const newestSource = Math.max(...(await Promise.all(sources.map(newestMtime))));
   if (existsSync(index) && (await stat(index)).mtimeMs >= newestSource) return;
   const { build } = await import('vite');
   await build({ configFile: path.join(repoRoot, 'renderer', 'vite.config.ts'), logLevel: 'warn' });
 }
 
-async function newestMtime(dir: string): Promise<number> {
+async function newestMtime(target: string): Promise<number> {
+  const info = await stat(target);
+  if (!info.isDirectory()) return info.mtimeMs;
   let newest = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? await newestMtime(full) : (await stat(full)).mtimeMs);
+  for (const entry of await readdir(target, { withFileTypes: true })) {
+    newest = Math.max(newest, await newestMtime(path.join(target, entry.name)));
   }
   return newest;
 }
