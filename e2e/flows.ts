@@ -2,7 +2,7 @@
  * The user journeys the e2e specs drive, written once against a Playwright Page so the same steps run
  * in browser mode (Chromium) and in the Electron window.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'vitest';
 import type { Page } from 'playwright-core';
@@ -91,6 +91,19 @@ export async function attackPrintCaptureCompare(page: Page, options: { workspace
   const destruction = await page.getByTestId('destruction-top1').allTextContents();
   expect(destruction.some((text) => /\d+(\.\d)?%/.test(text)), `a destruction rate is shown (${destruction.join(', ')})`).toBe(true);
   await screenshot(page, `${prefix}-5-compare`);
+
+  // Exports arrive as browser downloads: a CSV with one row per photographed cell, a self-contained HTML.
+  for (const [button, check] of [
+    ['Export CSV', (text: string) => expect(text.trim().split('\n').length).toBeGreaterThanOrEqual(2 * images + 1)],
+    ['Export HTML report', (text: string) => {
+      expect(text).toMatch(/<html/i);
+      expect(text).not.toMatch(/<script[^>]+src=|<link[^>]+href="http/i);
+    }],
+  ] as const) {
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.getByRole('button', { name: button }).click()]);
+    const file = await download.path();
+    check(await readFile(file, 'utf8'));
+  }
   return { attackMs, liveFps, cells: 2 * images };
 }
 
