@@ -6,6 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { listBuiltinModels } from '../app/node/model-loader.js';
@@ -50,5 +51,24 @@ describe.skipIf(missing !== null)('physical loop in browser mode', () => {
       throw new Error(`${error instanceof Error ? error.message : String(error)}\npage errors: ${app.consoleErrors.join(' | ') || 'none'}`, { cause: error });
     }
     expect(app.consoleErrors.filter((e) => !/favicon/.test(e))).toEqual([]);
+  });
+
+  it('takes the user\'s own image files, labelled by their names', async () => {
+    const { page } = app;
+    const files: string[] = [];
+    for (const [name, value] of [['3_first.png', 40], ['label-5.png', 200]] as const) {
+      const file = path.join(cameraDir, name);
+      await sharp(Buffer.alloc(28 * 28, value), { raw: { width: 28, height: 28, channels: 1 } }).png().toFile(file);
+      files.push(file);
+    }
+    await page.getByRole('tab', { name: 'Attack' }).click();
+    await page.getByRole('radio', { name: 'My files' }).check();
+    await page.locator('input[type=file]').setInputFiles(files);
+    const labels = page.locator('.files input[type=number]');
+    expect(await labels.evaluateAll((inputs) => inputs.map((i) => (i as unknown as { value: string }).value))).toEqual(['3', '5']);
+    await page.getByRole('button', { name: 'Preview images' }).click();
+    await page.getByTestId('sample-preview').waitFor({ timeout: 30_000 });
+    expect(await page.getByTestId('sample-preview').locator('figcaption').allTextContents()).toEqual(['3', '5']);
+    await screenshot(page, 'loop-6-own-files');
   });
 });
