@@ -67,6 +67,10 @@ export async function attackPrintCaptureCompare(page: Page, options: { workspace
   await page.getByRole('button', { name: 'Start camera' }).click();
   const live = page.getByTestId('live-status');
   await expect.poll(async () => live.textContent(), { timeout: 60_000 }).toMatch(/4\/4 markers/);
+  // Live per-cell predictions from the host: every cell classified, and the clean ones (half) agree.
+  await expect.poll(async () => live.textContent(), { timeout: 30_000 }).toMatch(new RegExp(`\\d+/${2 * images} cells agree`));
+  const agreeing = Number(/(\d+)\/\d+ cells agree/.exec((await live.textContent()) ?? '')?.[1]);
+  expect(agreeing).toBeGreaterThanOrEqual(images);
   await page.getByTestId('live-fps').waitFor({ timeout: 30_000 });
   await page.waitForTimeout(4000);
   const liveFps = Number(await page.getByTestId('live-fps').textContent());

@@ -207,9 +207,11 @@ export class CaptureController {
         this.liveError = `Live classification failed: ${errorMessage(error)}`;
       }
     }
-    for (const cell of analysis.cells) delete cell.crop; // the overlay needs outlines only
-    this.analysis = analysis;
+    // Pair predictions with cells while the crops still say which cells were classified; then drop
+    // the crops, since the overlay needs outlines only.
     this.cells = liveCells(analysis, top5);
+    for (const cell of analysis.cells) delete cell.crop;
+    this.analysis = analysis;
     this.timestamps = [...this.timestamps.slice(-19), performance.now()];
     this.fps = framesPerSecond(this.timestamps);
   }
