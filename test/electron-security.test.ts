@@ -8,6 +8,7 @@ import path from 'node:path';
 import {
   APP_ENTRY_URL,
   CONTENT_SECURITY_POLICY,
+  contentSecurityPolicyFor,
   allowNavigation,
   allowPermissionCheck,
   allowPermissionRequest,
@@ -49,6 +50,13 @@ describe('window options', () => {
     expect(directives['script-src']).toEqual(["'self'", "'wasm-unsafe-eval'"]);
     expect(directives['object-src']).toEqual(["'none'"]);
     expect(CONTENT_SECURITY_POLICY).not.toMatch(/https?:|'unsafe-eval'|\*/);
+  });
+
+  it('pages get the page policy; scripts (a worker runs under its own script\'s CSP) may eval for OpenCV.js', () => {
+    expect(contentSecurityPolicyFor('/r/index.html')).toBe(CONTENT_SECURITY_POLICY);
+    const worker = contentSecurityPolicyFor('/r/assets/live-analysis-abc.js');
+    expect(worker).toMatch(/script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval'/);
+    expect(worker).not.toMatch(/https?:|\*/);
   });
 });
 

@@ -22,7 +22,7 @@ import { registerIpcHandlers } from './ipc.js';
 import {
   APP_ENTRY_URL,
   APP_SCHEME,
-  CONTENT_SECURITY_POLICY,
+  contentSecurityPolicyFor,
   allowNavigation,
   allowPermissionCheck,
   allowPermissionRequest,
@@ -63,7 +63,7 @@ function serveRenderer(): void {
       return new Response(body, {
         headers: {
           'content-type': contentTypeFor(file),
-          'content-security-policy': CONTENT_SECURITY_POLICY,
+          'content-security-policy': contentSecurityPolicyFor(file),
           'x-content-type-options': 'nosniff',
         },
       });

@@ -10,6 +10,7 @@
  */
 import path from 'node:path';
 import type { BrowserWindowConstructorOptions } from 'electron';
+import { SCRIPT_CSP } from '../server/security.js';
 
 /** Our page is served as foolprint://app/… (registered as standard + secure, so getUserMedia works). */
 export const APP_SCHEME = 'foolprint';
@@ -35,6 +36,15 @@ export const CONTENT_SECURITY_POLICY = [
   "form-action 'none'",
   "frame-src 'self' blob:",
 ].join('; ');
+
+/**
+ * A worker runs under the CSP of its own script's response, not the page's. OpenCV.js (the Capture
+ * worker) builds its bindings with `new Function`, so scripts are served with browser mode's script
+ * policy, which adds 'unsafe-eval' there and only there; the page itself never gets it.
+ */
+export function contentSecurityPolicyFor(file: string): string {
+  return /\.(m?js)$/i.test(file) ? SCRIPT_CSP : CONTENT_SECURITY_POLICY;
+}
 
 const commonWebPreferences = {
   sandbox: true,
