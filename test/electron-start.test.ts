@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -92,10 +92,20 @@ describe('which mode', () => {
   });
 
   it('staleness: a missing output, or any input newer than it', () => {
-    expect(isStale(path.join(root, 'no-such-output'), [path.join(root, 'main/start.ts')])).toBe(true);
-    expect(isStale(path.join(root, 'package.json'), [path.join(root, 'no-such-input')])).toBe(false);
-    const newer = statSync(path.join(root, 'main/start.ts')).mtimeMs >= statSync(path.join(root, 'package.json')).mtimeMs;
-    expect(isStale(path.join(root, 'package.json'), [path.join(root, 'main')])).toBe(newer);
+    // Own files with set mtimes: a fresh clone gives the repository's files one and the same mtime.
+    const dir = mkdtempSync(path.join(tmpdir(), 'fp-stale-'));
+    const output = path.join(dir, 'bundle.js');
+    const inputs = path.join(dir, 'src');
+    mkdirSync(path.join(inputs, 'deep'), { recursive: true });
+    writeFileSync(output, 'built');
+    writeFileSync(path.join(inputs, 'deep', 'a.ts'), 'source');
+    utimesSync(output, 2000, 2000);
+    utimesSync(path.join(inputs, 'deep', 'a.ts'), 1000, 1000);
+    expect(isStale(path.join(dir, 'no-such-output'), [inputs])).toBe(true);
+    expect(isStale(output, [path.join(dir, 'no-such-input')])).toBe(false);
+    expect(isStale(output, [inputs])).toBe(false);
+    utimesSync(path.join(inputs, 'deep', 'a.ts'), 3000, 3000);
+    expect(isStale(output, [inputs])).toBe(true);
   });
 });
 
