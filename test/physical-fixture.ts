@@ -35,23 +35,21 @@ export function loadMnistTest(count: number, start = 0): DigitSet {
   return { images: out, labels: Int32Array.from(labels.subarray(8 + start, 8 + start + count)), count };
 }
 
-/** Synthetic stand-ins when MNIST is absent: a bar at a label-dependent angle. */
-export function syntheticDigits(count: number): DigitSet {
-  const images = new Float32Array(count * 784);
-  const labels = new Int32Array(count);
-  for (let n = 0; n < count; n++) {
-    labels[n] = n % 10;
-    const angle = (labels[n] * Math.PI) / 10;
-    for (let y = 0; y < 28; y++) for (let x = 0; x < 28; x++) {
-      const d = Math.abs((x - 13.5) * Math.sin(angle) - (y - 13.5) * Math.cos(angle));
-      images[n * 784 + y * 28 + x] = d < 2.5 && Math.hypot(x - 13.5, y - 13.5) < 11 ? 1 : 0;
-    }
-  }
-  return { images, labels, count };
+/**
+ * Without ../shared (a user's fresh clone), the built-in samples stand in: real MNIST digits too
+ * (held out of the built-in model's training), stored interleaved by class.
+ */
+export function loadBuiltinSamples(count: number): DigitSet {
+  const dir = path.join(repoRoot, 'assets/samples');
+  const images = gunzipSync(readFileSync(path.join(dir, 'samples-images-idx3-ubyte.gz')));
+  const labels = gunzipSync(readFileSync(path.join(dir, 'samples-labels-idx1-ubyte.gz')));
+  const out = new Float32Array(count * 784);
+  for (let i = 0; i < count * 784; i++) out[i] = images[16 + i] / 255;
+  return { images: out, labels: Int32Array.from(labels.subarray(8, 8 + count)), count };
 }
 
 export function digits(count: number): DigitSet {
-  return mnistAvailable ? loadMnistTest(count) : syntheticDigits(count);
+  return mnistAvailable ? loadMnistTest(count) : loadBuiltinSamples(count);
 }
 
 export interface RenderedSheet {
