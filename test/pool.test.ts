@@ -125,6 +125,17 @@ describe('ComputePool', () => {
     expect(workerEnd.map((m) => m.numTensors)).toEqual(workerStart.map((m) => m.numTensors));
   });
 
+  it('PGD with random starts through 2 workers equals one in-process call: starts are seeded per image, not per worker', async () => {
+    const { images, labels } = digitsLike(N, 9);
+    const options = { method: 'pgd' as const, epsilons: [0.2], steps: 3, seed: 42 };
+    const pooled = await pool.attack(images, labels, options);
+    const classifier = await loadClassifier({ kind: 'folder', path: modelFolder });
+    const local = await runAttack(classifier, images, labels, options);
+    classifier.dispose();
+    expectSameResult(pooled, local);
+    expect(pooled.options.indexOffset ?? 0).toBe(0);
+  });
+
   it('a targeted attack gets each worker its slice of the targets and merges them back', async () => {
     const { images, labels } = digitsLike(N, 8);
     const targets = Int32Array.from(labels, (l) => (l + 1) % 10);

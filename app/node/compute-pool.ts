@@ -245,7 +245,12 @@ export class ComputePool {
       // slice() copies: the caller keeps its arrays, the copies are transferred.
       images: images.slice(start * pixels, end * pixels),
       labels: labels.slice(start, end),
-      options: targets ? { ...options, criterion: { kind: 'targeted', targets: targets.slice(start, end) } } : options,
+      options: {
+        ...options,
+        // Random starts are seeded per global image index, so a split batch starts where one call would.
+        indexOffset: (options.indexOffset ?? 0) + start,
+        ...(targets ? { criterion: { kind: 'targeted' as const, targets: targets.slice(start, end) } } : {}),
+      },
     }), (parts) => mergeAttackResults(parts as AttackResult[], options));
   }
 
