@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Classifier } from '../engine/classifier.js';
 import { attackObjective } from './losses.js';
 import { GradientUnavailableError } from './errors.js';
+import { withoutWeightGradients } from '../engine/kernels/weight-gradients.js';
 import type { AttackLoss, Norm } from './types.js';
 
 /** Called after every step with the number of images stepped: reports progress, yields, checks cancel. */
@@ -61,7 +62,8 @@ export function objectiveGradient(
 export function inputGradient(classifier: Classifier, x: tf.Tensor4D, perImage: (logits: tf.Tensor2D) => tf.Tensor1D): tf.Tensor4D {
   const gradient = tf.grad((xi: tf.Tensor) => perImage(classifier.logits(xi as tf.Tensor4D)).sum());
   try {
-    return gradient(x) as tf.Tensor4D;
+    // Only ∇x is wanted: the fused convolutions' eager filter gradients are skipped.
+    return withoutWeightGradients(() => gradient(x) as tf.Tensor4D);
   } catch (error) {
     discardGradientTape();
     if (isGradientFailure(error)) throw new GradientUnavailableError(classifier.id, error);

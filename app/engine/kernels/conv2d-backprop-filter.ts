@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Conv2DBackpropFilterAttrs, KernelConfig, TensorInfo } from '@tensorflow/tfjs';
 import { asKernelFunc, disposeAll, float32View, runWasmKernel } from './wasm-backend.js';
 import type { KernelArgs, WasmBackend } from './wasm-backend.js';
+import { weightGradientsWanted, zeroFilterGradient } from './weight-gradients.js';
 
 /**
  * Conv2DBackpropFilter, which TF.js's WASM backend lacks. It is on the hot path of every attack:
@@ -48,6 +49,7 @@ function conv2DBackpropFilter(args: KernelArgs<Conv2DBackpropFilterAttrs>): Tens
   const { inputs, backend, attrs } = args;
   const { x, dy } = inputs;
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs;
+  if (!weightGradientsWanted()) return zeroFilterGradient(backend, filterShape);
   const info = tf.backend_util.computeConv2DInfo(
     x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode, false,
     tf.backend_util.convertConv2DDataFormat(dataFormat));

@@ -4,6 +4,7 @@ import type {
 } from '@tensorflow/tfjs';
 import { asKernelFunc, dilateByStride, disposeAll, float32View, runWasmKernel } from './wasm-backend.js';
 import type { KernelArgs, WasmBackend } from './wasm-backend.js';
+import { weightGradientsWanted, zeroFilterGradient } from './weight-gradients.js';
 
 /**
  * The depthwise-convolution gradients TF.js's WASM backend lacks (attacks on MobileNet-style models
@@ -83,6 +84,7 @@ function depthwiseBackpropFilter(args: KernelArgs<DepthwiseConv2dNativeBackpropF
   const { inputs, backend, attrs } = args;
   const { x, dy } = inputs;
   const { strides, dilations, pad, dimRoundingMode, filterShape } = attrs;
+  if (!weightGradientsWanted()) return zeroFilterGradient(backend, filterShape);
   const info = tf.backend_util.computeConv2DInfo(
     x.shape as [number, number, number, number], filterShape, strides, dilations, pad, dimRoundingMode, true);
   const { batchSize, inHeight, inWidth, inChannels: c, outHeight, outWidth, outChannels } = info;

@@ -7,6 +7,8 @@ import { makeIdentityKernel } from './identity.js';
 import { makeMaxPoolGradKernel } from './max-pool-grad.js';
 import type { WasmKernelFunc } from './wasm-backend.js';
 
+export { withoutWeightGradients } from './weight-gradients.js';
+
 /**
  * Faster and missing gradient kernels for TF.js's WASM backend (issue 2, "Compute engine").
  * Replacements keep the original kernel as the fallback for cases they do not cover.
