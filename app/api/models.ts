@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { idSchema, imageSelectionSchema, noInputSchema } from './common.js';
+import { base64Schema, idSchema, imageSelectionSchema, noInputSchema } from './common.js';
 
 /** A model the service can use: built-in, or a TF.js folder imported from disk. */
 export const modelInfoSchema = z.object({
@@ -28,10 +28,72 @@ export const evaluationSchema = z.object({
 });
 export type Evaluation = z.infer<typeof evaluationSchema>;
 
+/** Most files one model upload may carry (model.json, foolprint.json and the weight shards). */
+export const MAX_MODEL_UPLOAD_FILES = 200;
+/**
+ * Most bytes one model upload may carry, decoded. As base64 (4/3 larger) it stays under browser
+ * mode's 64 MiB request body limit; larger models are imported by path (models.import).
+ */
+export const MAX_MODEL_UPLOAD_BYTES = 40 * 1024 * 1024;
+
+/** Bytes a base64 string decodes to (padding excluded). */
+export function base64DecodedBytes(base64: string): number {
+  const padding = base64.endsWith('==') ? 2 : base64.endsWith('=') ? 1 : 0;
+  return Math.floor((base64.length * 3) / 4) - padding;
+}
+
+/**
+ * A path inside the uploaded model folder, "/"-separated: "model.json", "group1-shard1of1.bin",
+ * "weights/shard1.bin". Never absolute, never "..", ".", empty or Windows-style: the host writes the
+ * file under its own folder and nowhere else.
+ */
+export const modelFilePathSchema = z
+  .string()
+  .min(1)
+  .max(512)
+  .refine((p) => !p.startsWith('/') && !/^[A-Za-z]:/.test(p), 'must be a relative path inside the model folder, not an absolute one')
+  .refine((p) => !p.includes('\\'), 'must use "/" between folders, not "\\"')
+  .refine((p) => p.split('/').every((part) => part !== '' && part !== '.' && part !== '..'), 'must not contain "..", "." or empty parts: every file stays inside the model folder')
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+  .refine((p) => !/[\u0000-\u001f]/.test(p), 'must not contain control characters');
+
+export const modelUploadFileSchema = z.object({ path: modelFilePathSchema, base64: base64Schema });
+export type ModelUploadFile = z.infer<typeof modelUploadFileSchema>;
+
+export const modelUploadSchema = z
+  .object({
+    /** Shown name and the id's source when no id is given (e.g. the dropped folder's name). */
+    name: z.string().min(1).max(128).optional(),
+    id: idSchema.optional(),
+    files: z.array(modelUploadFileSchema).min(1, 'no files: choose the folder holding model.json').max(MAX_MODEL_UPLOAD_FILES, `more than ${MAX_MODEL_UPLOAD_FILES} files: choose only the model's folder (model.json, weight shards, foolprint.json)`),
+  })
+  .superRefine(({ files }, context) => {
+    const seen = new Set<string>();
+    for (const [index, file] of files.entries()) {
+      if (seen.has(file.path)) context.addIssue({ code: 'custom', path: ['files', index, 'path'], message: `"${file.path}" is uploaded twice` });
+      seen.add(file.path);
+    }
+    if (!seen.has('model.json')) {
+      context.addIssue({ code: 'custom', path: ['files'], message: 'no model.json at the top of the upload: choose the folder that holds model.json and its weight shards' });
+    }
+    const bytes = files.reduce((sum, file) => sum + base64DecodedBytes(file.base64), 0);
+    if (bytes > MAX_MODEL_UPLOAD_BYTES) {
+      const mib = (n: number) => (n / 1024 / 1024).toFixed(1);
+      context.addIssue({ code: 'custom', path: ['files'], message: `${mib(bytes)} MiB is more than the ${mib(MAX_MODEL_UPLOAD_BYTES)} MiB an upload may carry: import a model this large by its folder path` });
+    }
+  });
+export type ModelUpload = z.input<typeof modelUploadSchema>;
+
 export const modelsMethods = {
   'models.list': { input: noInputSchema, output: z.array(modelInfoSchema) },
   /** Import a folder with model.json + foolprint.json (checked by loading it once); returns its info. */
   'models.import': { input: z.object({ path: z.string().min(1), id: idSchema.optional() }), output: modelInfoSchema },
+  /**
+   * Upload a model folder's files (drag and drop, "Choose folder…" in the renderer): the host stores
+   * them in <workspace>/models/<id>/, loads the model once as models.import does, and returns its info.
+   * A model that does not load leaves nothing behind.
+   */
+  'models.upload': { input: modelUploadSchema, output: modelInfoSchema },
   /** Job: clean top-1/top-5 accuracy on a dataset → Evaluation. */
   'models.evaluate': { input: z.object({ modelId: z.string().min(1), images: imageSelectionSchema }), output: z.object({ jobId: idSchema }) },
 } as const;

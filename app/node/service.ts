@@ -15,7 +15,7 @@
  * Jobs on one experiment run one after another (the store allows one run at a time per experiment).
  */
 import { existsSync } from 'node:fs';
-import { readFile, readdir, mkdir } from 'node:fs/promises';
+import { readFile, readdir, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
@@ -29,7 +29,8 @@ import type { ExperimentInfo as ApiExperimentInfo } from '../api/experiments.js'
 import type { AttackRun } from '../api/attacks.js';
 import type { AttackOptions } from '../attacks/types.js';
 import { summarizeAttack } from '../eval/summary.js';
-import { parseManifest, listBuiltinModels, MANIFEST_FILE as MODEL_MANIFEST_FILE, repoRoot } from './model-loader.js';
+import { parseManifest, listBuiltinModels, loadClassifier, MANIFEST_FILE as MODEL_MANIFEST_FILE, repoRoot } from './model-loader.js';
+import { UPLOADED_MODELS_DIR, describeUploadFailure, installStagedModel, modelIdFromName, stageModelFiles, uniqueModelId } from './model-upload.js';
 import type { ModelSource } from '../models/source.js';
 import { ComputePool } from './compute-pool.js';
 import type { BackendName } from './backend.js';
@@ -123,6 +124,7 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
   const livePools = new Map<string, Promise<ComputePool>>();
   const experimentQueues = new Map<string, Promise<unknown>>();
   let workspacePromise: Promise<Workspace> | null = null;
+  let uploads: Promise<unknown> = Promise.resolve();
   let closed = false;
 
   const workspace = () => (workspacePromise ??= openWorkspace(options.workspaceDir));
@@ -203,6 +205,40 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
   }
 
   const runFolder = (target: Experiment, runId: string) => path.join(target.paths.images, runId);
+
+  function refuseBuiltinId(modelId: string): void {
+    if (listBuiltinModels().some((m) => m.id === modelId)) throw new ApiError('invalid-input', `id: "${modelId}" is a built-in model's id; choose another`);
+  }
+
+  // Load it once in a pool, as every later use will: a folder that is not a usable model fails here, with the loader's message.
+  async function trialLoad(folder: string): Promise<void> {
+    const trial = await ComputePool.create({ model: { kind: 'folder', path: folder }, workers: 1, backend: options.backend });
+    await trial.close();
+  }
+
+  /** Adds (or re-points) an imported model in the workspace's list and drops its stale pools. */
+  async function registerImported(modelId: string, folder: string): Promise<void> {
+    const list = (await importedModels()).filter((m) => m.id !== modelId);
+    list.push({ id: modelId, folder });
+    await mkdir(path.dirname(importedFile()), { recursive: true });
+    await writeJsonAtomic(importedFile(), list);
+    for (const table of [pools, livePools]) {
+      const stale = table.get(modelId);
+      table.delete(modelId);
+      await stale?.then((p) => p.close(), () => undefined);
+    }
+  }
+
+  /**
+   * An upload without foolprint.json: the loader infers one from the model (input size, outputs);
+   * write it into our copy so models.list can describe the model without loading it again.
+   */
+  async function writeInferredManifest(folder: string, name: string): Promise<void> {
+    const classifier = await loadClassifier({ kind: 'folder', path: folder });
+    const manifest = { ...classifier.manifest, name };
+    classifier.dispose();
+    await writeJsonAtomic(path.join(folder, MODEL_MANIFEST_FILE), manifest);
+  }
 
   const core: ServiceCore = { options, jobs, emit, workspace, experiment, inExperimentRun, pool, livePool, modelInfo, runFolder };
 
@@ -302,21 +338,40 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
     },
     'models.import': async ({ path: folder, id }) => {
       const resolved = path.resolve(folder);
-      const modelId = id ?? (path.basename(resolved).toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[-._]+/, '') || 'model');
-      if (listBuiltinModels().some((m) => m.id === modelId)) throw new ApiError('invalid-input', `id: "${modelId}" is a built-in model's id; choose another`);
-      // Load it once in a pool: a folder that is not a usable model fails here, with the loader's message.
-      const trial = await ComputePool.create({ model: { kind: 'folder', path: resolved }, workers: 1, backend: options.backend });
-      await trial.close();
-      const list = (await importedModels()).filter((m) => m.id !== modelId);
-      list.push({ id: modelId, folder: resolved });
-      await mkdir(path.dirname(importedFile()), { recursive: true });
-      await writeJsonAtomic(importedFile(), list);
-      for (const table of [pools, livePools]) {
-        const stale = table.get(modelId);
-        table.delete(modelId);
-        await stale?.then((p) => p.close(), () => undefined);
-      }
+      const modelId = id ?? modelIdFromName(path.basename(resolved));
+      refuseBuiltinId(modelId);
+      await trialLoad(resolved);
+      await registerImported(modelId, resolved);
       return modelInfo(modelId);
+    },
+    'models.upload': async ({ name, id, files }) => {
+      const label = name?.trim() || 'model';
+      const modelsDir = path.join(path.resolve(options.workspaceDir), UPLOADED_MODELS_DIR);
+      // One upload at a time: two drops of "my-model" would otherwise both take the id "my-model".
+      const upload = uploads.then(async () => {
+        const derived = id === undefined;
+        const modelId = derived ? uniqueModelId(modelIdFromName(label), new Set((await importedModels()).map((m) => m.id))) : id;
+        refuseBuiltinId(modelId);
+        const staging = await stageModelFiles(modelsDir, files);
+        const folder = path.join(modelsDir, modelId);
+        try {
+          await trialLoad(staging);
+          if (!existsSync(path.join(staging, MODEL_MANIFEST_FILE))) await writeInferredManifest(staging, label);
+          await installStagedModel(staging, folder);
+        } catch (error) {
+          await rm(staging, { recursive: true, force: true });
+          throw new ApiError('failed', describeUploadFailure(oneLine(error), staging));
+        }
+        try {
+          await registerImported(modelId, folder);
+        } catch (error) {
+          await rm(folder, { recursive: true, force: true });
+          throw error;
+        }
+        return modelInfo(modelId);
+      });
+      uploads = upload.catch(() => undefined);
+      return upload;
     },
     'models.evaluate': async ({ modelId, images }) =>
       jobs.start('evaluate', `evaluate ${modelId}`, async (context) => {
