@@ -5,18 +5,9 @@
  * whether it is attacked alone, in a batch, or in another worker thread.
  */
 import type { Norm } from './types.js';
+import { mulberry32 } from '../seeded-random.js';
 
-/** mulberry32 (Tommy Ettinger, public domain): a 32-bit state PRNG, uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 /** Mixes (seed, image index, restart) into one 32-bit seed (murmur3 finaliser on each word). */
 export function imageSeed(seed: number, imageIndex: number, restart: number): number {

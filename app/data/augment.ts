@@ -5,20 +5,13 @@
  * brightness changes (paper is not black, ink is not white) and sensor noise. Pure and seeded.
  */
 
-/** A uniform [0,1) source. */
-export type Random = () => number;
+import { mulberry32 } from '../seeded-random.js';
+import type { Random } from '../seeded-random.js';
 
-/** mulberry32 (Tommy Ettinger): a tiny, fast 32-bit PRNG, good enough for shuffles and augmentation. */
-export function seededRandom(seed: number): Random {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export type { Random };
+
+/** The lab's seeded PRNG (mulberry32), good enough for shuffles and augmentation. */
+export const seededRandom: (seed: number) => Random = mulberry32;
 
 /** A standard normal draw (Box–Muller). */
 export function gaussian(random: Random): number {

@@ -3,8 +3,11 @@
  * period 2³², passes gjrand/PractRand at the sizes we draw) and Box–Muller normals. Our own so a seed
  * gives the same photo in Node, the browser and in ten years.
  */
+import { mulberry32 } from '../seeded-random.js';
+import type { Random } from '../seeded-random.js';
+
 export class SeededRandom {
-  private state: number;
+  private readonly next: Random;
   private spare: number | undefined;
 
   constructor(seed: number) {
@@ -12,15 +15,12 @@ export class SeededRandom {
     let s = (Math.floor(seed) ^ 0x9e3779b9) >>> 0;
     s = Math.imul(s ^ (s >>> 16), 0x85ebca6b) >>> 0;
     s = Math.imul(s ^ (s >>> 13), 0xc2b2ae35) >>> 0;
-    this.state = (s ^ (s >>> 16)) >>> 0;
+    this.next = mulberry32((s ^ (s >>> 16)) >>> 0);
   }
 
   /** Uniform in [0, 1). */
   uniform(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.next();
   }
 
   /** Uniform in [low, high). */
