@@ -15,6 +15,7 @@ import * as tf from '@tensorflow/tfjs';
 import { runAttack } from '../app/attacks/index.js';
 import type { AttackOptions } from '../app/attacks/types.js';
 import type { Classifier } from '../app/engine/classifier.js';
+import { withoutWeightGradients } from '../app/engine/kernels/weight-gradients.js';
 import { createLeNet } from '../app/models/lenet.js';
 import type { ModelSource } from '../app/models/source.js';
 import { initBackend } from '../app/node/backend.js';
@@ -87,6 +88,8 @@ async function measureLeNet(run: (images: Float32Array, labels: Int32Array, opti
 /**
  * The bare attack step in-process (gradient, sign step, clip to the ε-ball and [0,1]; no top-k or
  * 8-bit evaluation): the same work the PyTorch peer times, so engine speed compares like for like.
+ * Like the attacks, it takes ∇x only (withoutWeightGradients); the peer's parameters keep
+ * requires_grad, so PyTorch also computes the weight gradients it then ignores.
  */
 async function measureBareSteps(classifier: Classifier): Promise<LeNetRates> {
   const rate = async (batch: number, steps: number): Promise<number> => {
@@ -99,7 +102,7 @@ async function measureBareSteps(classifier: Classifier): Promise<LeNetRates> {
         let adv: tf.Tensor = x.clone();
         for (let s = 0; s < steps; s++) {
           const next = tf.tidy(() => {
-            const stepped = adv.add(grad(adv).sign().mul(0.01));
+            const stepped = adv.add(withoutWeightGradients(() => grad(adv)).sign().mul(0.01));
             return tf.minimum(tf.maximum(stepped, x.sub(0.1)), x.add(0.1)).clipByValue(0, 1);
           });
           adv.dispose();
@@ -159,7 +162,7 @@ function mobileNetStepSeconds(batch: number): number {
   const y = tf.oneHot(tf.randomUniform([batch], 0, 1000, 'int32') as tf.Tensor1D, 1000);
   const grad = tf.grad((img: tf.Tensor) => tf.losses.softmaxCrossEntropy(y, model.predict(img) as tf.Tensor2D));
   const step = () => tf.tidy(() => {
-    const adv = x.add(grad(x).sign().mul(1 / 255));
+    const adv = x.add(withoutWeightGradients(() => grad(x)).sign().mul(1 / 255));
     return tf.minimum(tf.maximum(adv, x.sub(8 / 255)), x.add(8 / 255)).clipByValue(0, 1);
   });
   step().dispose(); // warm-up
@@ -182,7 +185,7 @@ async function profileFgsmStep(classifier: Classifier, batch: number): Promise<{
   const x = tf.tensor4d(images, [batch, 28, 28, 1]);
   const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 10);
   const grad = tf.grad((img: tf.Tensor) => tf.losses.softmaxCrossEntropy(y, classifier.logits(img as tf.Tensor4D)));
-  const step = () => tf.tidy(() => x.add(grad(x).sign().mul(0.1)).clipByValue(0, 1));
+  const step = () => tf.tidy(() => x.add(withoutWeightGradients(() => grad(x)).sign().mul(0.1)).clipByValue(0, 1));
   step().dispose();
   const info = await tf.profile(() => step());
   (info.result as tf.Tensor).dispose();
