@@ -13,7 +13,7 @@ export default defineConfig({
   plugins: [svelte()],
   // The live-analysis worker is a classic script (it loads opencv.js with importScripts, see the worker),
   // bundled as one file.
-  worker: { format: 'iife', rolldownOptions: { output: { inlineDynamicImports: true } } },
+  worker: { format: 'iife', rolldownOptions: { output: { codeSplitting: false } } },
   resolve: {
     // app/physical/opencv.ts's default import of the package is never used in the renderer (the worker
     // passes its own loader); the stub keeps the 11 MB file out of the bundle, which ships it as a URL asset.
