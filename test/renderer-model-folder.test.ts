@@ -6,6 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_MODEL_UPLOAD_BYTES, MAX_MODEL_UPLOAD_FILES, modelUploadSchema } from '../app/api/models.js';
 import { ModelFolderError, filesToUpload, listedShards, modelFolder } from '../renderer/src/model-folder.js';
+import { droppedEntries } from '../renderer/src/dropped-entries.js';
+import type { DroppedEntry } from '../renderer/src/dropped-entries.js';
 
 const entry = (p: string, size = 10) => ({ path: p, size, file: p });
 
@@ -55,5 +57,41 @@ describe('listedShards and filesToUpload', () => {
     expect(() => filesToUpload(many, null)).toThrow(`${MAX_MODEL_UPLOAD_FILES + 1} files: an upload may carry ${MAX_MODEL_UPLOAD_FILES} at most`);
     const big = modelFolder([entry('model.json'), entry('weights.bin', MAX_MODEL_UPLOAD_BYTES)]);
     expect(() => filesToUpload(big, ['weights.bin'])).toThrow(/^the model is 40\.0 MiB, more than the 40\.0 MiB an upload may carry/);
+  });
+});
+
+describe('droppedEntries', () => {
+  type FakeFile = { name: string; size: number };
+  const fileEntry = (fullPath: string, size: number, broken = false): DroppedEntry<FakeFile> => ({
+    isFile: true,
+    isDirectory: false,
+    fullPath,
+    file: (ok, fail) => setTimeout(() => (broken ? fail?.(new Error(`cannot read ${fullPath}`)) : ok({ name: fullPath.split('/').pop() ?? '', size }))),
+  });
+  /** A directory whose reader answers in batches of `batch`, then an empty batch, as Chromium's does. */
+  const dirEntry = (fullPath: string, children: DroppedEntry<FakeFile>[], batch = 100): DroppedEntry<FakeFile> => ({
+    isFile: false,
+    isDirectory: true,
+    fullPath,
+    createReader: () => {
+      let next = 0;
+      return { readEntries: (ok) => setTimeout(() => ok(children.slice(next, (next += batch)))) };
+    },
+  });
+
+  it('walks a dropped folder, subfolders and every batch of a large one', async () => {
+    const shards = Array.from({ length: 150 }, (_, i) => fileEntry(`/my-model/shards/s${i}.bin`, i));
+    const dropped = dirEntry('/my-model', [fileEntry('/my-model/model.json', 500), dirEntry('/my-model/shards', shards), fileEntry('/my-model/foolprint.json', 90)]);
+    const found = await droppedEntries([dropped]);
+    expect(found).toHaveLength(152);
+    expect(found.find((e) => e.path === '/my-model/shards/s149.bin')?.size).toBe(149);
+    const folder = modelFolder(found);
+    expect(folder.name).toBe('my-model');
+    expect(folder.entries.slice(0, 2).map((e) => e.path)).toEqual(['model.json', 'shards/s0.bin']);
+  });
+
+  it('takes loose dropped files as they are, and fails with the browser\'s error when a file cannot be read', async () => {
+    expect((await droppedEntries([fileEntry('/model.json', 1), fileEntry('/weights.bin', 2)])).map((e) => e.path)).toEqual(['/model.json', '/weights.bin']);
+    await expect(droppedEntries([dirEntry('/m', [fileEntry('/m/model.json', 1, true)])])).rejects.toThrow('cannot read /m/model.json');
   });
 });

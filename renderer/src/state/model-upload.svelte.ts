@@ -1,8 +1,8 @@
 /**
  * Uploading a TF.js model folder from the Models screen: files from "Choose folder…" (an
  * `<input webkitdirectory>`, each File with its webkitRelativePath) or from a drop (folders walked
- * with webkitGetAsEntry), narrowed to what the model needs (model-folder.ts), read as base64 and sent
- * with models.upload. The host loads the model before keeping it; its message is shown as it is.
+ * in dropped-entries.ts), narrowed to what the model needs (model-folder.ts), read as base64 and
+ * sent with models.upload. The host loads the model before keeping it; its message is shown as it is.
  */
 import type { FoolprintApi } from '../../../app/api/client.js';
 import type { ModelInfo } from '../../../app/api/models.js';
@@ -11,27 +11,6 @@ import { MODEL_JSON, filesToUpload, listedShards, modelFolder } from '../model-f
 import type { FolderEntry } from '../model-folder.js';
 
 export type UploadPhase = 'idle' | 'reading' | 'uploading';
-
-/** Every file under the dropped items, with its path from the drop ("/my-model/model.json"). */
-export async function droppedEntries(entries: FileSystemEntry[]): Promise<FolderEntry<File>[]> {
-  const found: FolderEntry<File>[] = [];
-  async function walk(entry: FileSystemEntry): Promise<void> {
-    if (entry.isFile) {
-      const file = await new Promise<File>((resolve, reject) => (entry as FileSystemFileEntry).file(resolve, reject));
-      found.push({ path: entry.fullPath, size: file.size, file });
-    } else if (entry.isDirectory) {
-      const reader = (entry as FileSystemDirectoryEntry).createReader();
-      // readEntries answers in batches (100 in Chromium) until it answers an empty one.
-      for (;;) {
-        const batch = await new Promise<FileSystemEntry[]>((resolve, reject) => reader.readEntries(resolve, reject));
-        if (batch.length === 0) break;
-        for (const child of batch) await walk(child);
-      }
-    }
-  }
-  for (const entry of entries) await walk(entry);
-  return found;
-}
 
 /** Files from an `<input type=file>`: with webkitdirectory they carry the chosen folder's relative path. */
 export function chosenEntries(files: readonly File[]): FolderEntry<File>[] {
