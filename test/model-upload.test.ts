@@ -6,7 +6,7 @@
  * would leave the model folder are refused before anything is written.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, utimes } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -100,6 +100,18 @@ describe.each(Object.keys(hosts))('models.upload through the %s', (hostName) => 
     expect(answer.top5[0][0].probability).toBeCloseTo(CLASS_1_PROBABILITY, 5);
     // The same name again is another model, not a silent replacement.
     expect((await host.api.models.upload({ name: 'Tiny Model', files })).id).toBe('tiny-model-2');
+  }, 60_000);
+
+  it('removes the staging folder a killed upload left hours ago, not one another process is writing now', async () => {
+    const stale = path.join(modelsDir(), '.upload-killed');
+    const current = path.join(modelsDir(), '.upload-running');
+    for (const folder of [stale, current]) await mkdir(folder, { recursive: true });
+    const twoHoursAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
+    await utimes(stale, twoHoursAgo, twoHoursAgo);
+    await host.api.models.upload({ name: 'After a crash', files });
+    expect(existsSync(stale)).toBe(false);
+    expect(existsSync(current)).toBe(true);
+    await rm(current, { recursive: true });
   }, 60_000);
 
   it('infers and stores a manifest when foolprint.json is not uploaded', async () => {

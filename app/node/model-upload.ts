@@ -3,10 +3,10 @@
  * in the workspace. Every file is written atomically into a hidden staging folder beside the others,
  * the model is loaded once from there, and only then is the folder renamed to models/<id>/ in one
  * step: a model that does not load, or a process killed mid-upload, never leaves a half-imported
- * model behind (at worst a hidden ".upload-*" folder that nothing lists).
+ * model behind (at worst a hidden ".upload-*" folder that nothing lists, removed by a later upload).
  */
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ModelUploadFile } from '../api/models.js';
 import { ModelError } from '../models/errors.js';
@@ -33,6 +33,25 @@ export async function stageModelFiles(modelsDir: string, files: readonly ModelUp
     throw error;
   }
   return staging;
+}
+
+/**
+ * Removes staging folders a killed process left behind. Only old ones: another process on the same
+ * workspace (the CLI, a second window) may be uploading right now.
+ */
+export async function removeStaleStaging(modelsDir: string, olderThanMs = 60 * 60 * 1000): Promise<string[]> {
+  const removed: string[] = [];
+  const entries = await readdir(modelsDir, { withFileTypes: true }).catch(() => []);
+  for (const entry of entries) {
+    if (!entry.isDirectory() || !entry.name.startsWith(STAGING_PREFIX)) continue;
+    const folder = path.join(modelsDir, entry.name);
+    const info = await stat(folder).catch(() => null);
+    if (info && Date.now() - info.mtimeMs > olderThanMs) {
+      await rm(folder, { recursive: true, force: true });
+      removed.push(entry.name);
+    }
+  }
+  return removed;
 }
 
 /** Renames a checked staging folder to `folder`, replacing an earlier upload there only once the new one is in place. */

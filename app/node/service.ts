@@ -30,7 +30,7 @@ import type { AttackRun } from '../api/attacks.js';
 import type { AttackOptions } from '../attacks/types.js';
 import { summarizeAttack } from '../eval/summary.js';
 import { parseManifest, listBuiltinModels, loadClassifier, MANIFEST_FILE as MODEL_MANIFEST_FILE, repoRoot } from './model-loader.js';
-import { UPLOADED_MODELS_DIR, describeUploadFailure, installStagedModel, modelIdFromName, stageModelFiles, uniqueModelId } from './model-upload.js';
+import { UPLOADED_MODELS_DIR, describeUploadFailure, installStagedModel, modelIdFromName, removeStaleStaging, stageModelFiles, uniqueModelId } from './model-upload.js';
 import type { ModelSource } from '../models/source.js';
 import { ComputePool } from './compute-pool.js';
 import type { BackendName } from './backend.js';
@@ -352,6 +352,7 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
         const derived = id === undefined;
         const modelId = derived ? uniqueModelId(modelIdFromName(label), new Set((await importedModels()).map((m) => m.id))) : id;
         refuseBuiltinId(modelId);
+        await removeStaleStaging(modelsDir);
         const staging = await stageModelFiles(modelsDir, files);
         const folder = path.join(modelsDir, modelId);
         try {
