@@ -94,8 +94,8 @@ describe.skipIf(missing !== null)('model upload on the Models screen (browser mo
     await zone.dispatchEvent('dragover', { dataTransfer });
     await zone.dispatchEvent('drop', { dataTransfer });
     await page.locator('table.models tbody tr', { hasText: 'Dropped e2e model' }).waitFor({ timeout: 60_000 });
-    // Loose files have no folder name: the id comes from the default name.
-    await page.getByRole('status').filter({ hasText: 'Imported “Dropped e2e model” as model' }).waitFor();
+    // Loose files have no folder name: the id comes from foolprint.json's name.
+    await page.getByRole('status').filter({ hasText: 'Imported “Dropped e2e model” as dropped-e2e-model' }).waitFor();
   });
 
   it('shows the loader\'s message for a folder with a missing shard and keeps nothing of it', async () => {

@@ -18,8 +18,11 @@ import type { ModelUploadFile } from '../app/api/models.js';
 import { createFoolprintService } from '../app/node/service.js';
 import type { FoolprintService } from '../app/node/service.js';
 import { saveLayersModel } from '../app/node/model-io.js';
+import { listBuiltinModels } from '../app/node/model-loader.js';
 import { startServer } from '../main/server/server.js';
 import type { RunningServer } from '../main/server/server.js';
+
+const hasBuiltin = listBuiltinModels().some((m) => m.id === 'lenet-mnist');
 
 /** Bias 5 on class 1 and zero kernel: every image is class 1 with p = e^5 / (e^5 + 2). */
 const CLASS_1_PROBABILITY = Math.exp(5) / (Math.exp(5) + 2);
@@ -100,6 +103,8 @@ describe.each(Object.keys(hosts))('models.upload through the %s', (hostName) => 
     expect(answer.top5[0][0].probability).toBeCloseTo(CLASS_1_PROBABILITY, 5);
     // The same name again is another model, not a silent replacement.
     expect((await host.api.models.upload({ name: 'Tiny Model', files })).id).toBe('tiny-model-2');
+    // Loose files without a folder name: the id comes from foolprint.json's name.
+    expect((await host.api.models.upload({ files })).id).toBe('tiny-test-model');
   }, 60_000);
 
   it('removes the staging folder a killed upload left hours ago, not one another process is writing now', async () => {
@@ -146,6 +151,10 @@ describe.each(Object.keys(hosts))('models.upload through the %s', (hostName) => 
     await expect(host.api.models.upload({ name: 'Escape', files: upload })).rejects.toMatchObject({ code: 'invalid-input', message: expect.stringMatching(message) });
     expect(await readdir(modelsDir())).toEqual(before);
     expect(existsSync(path.join(dir, 'escaped.json')) || existsSync(path.join(host.workspaceDir, 'escaped.json'))).toBe(false);
+  });
+
+  it.skipIf(!hasBuiltin)('refuses the id of the built-in model', async () => {
+    await expect(host.api.models.upload({ id: 'lenet-mnist', files })).rejects.toMatchObject({ code: 'invalid-input', message: 'id: "lenet-mnist" is a built-in model\'s id; choose another' });
   });
 
   it('refuses uploads without model.json, with too many files or too many bytes, saying why', async () => {

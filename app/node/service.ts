@@ -206,6 +206,17 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
 
   const runFolder = (target: Experiment, runId: string) => path.join(target.paths.images, runId);
 
+  function uploadedManifestName(files: readonly { path: string; base64: string }[]): string | null {
+    const manifest = files.find((f) => f.path === MODEL_MANIFEST_FILE);
+    if (!manifest) return null;
+    try {
+      const { name } = JSON.parse(Buffer.from(manifest.base64, 'base64').toString('utf8')) as { name?: unknown };
+      return typeof name === 'string' && name.trim() !== '' ? name.trim() : null;
+    } catch {
+      return null; // the loader reports a broken foolprint.json with its own message
+    }
+  }
+
   function refuseBuiltinId(modelId: string): void {
     if (listBuiltinModels().some((m) => m.id === modelId)) throw new ApiError('invalid-input', `id: "${modelId}" is a built-in model's id; choose another`);
   }
@@ -345,7 +356,8 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
       return modelInfo(modelId);
     },
     'models.upload': async ({ name, id, files }) => {
-      const label = name?.trim() || 'model';
+      // Loose files dropped without their folder have no name: the manifest's, when there is one.
+      const label = name?.trim() || uploadedManifestName(files) || 'model';
       const modelsDir = path.join(path.resolve(options.workspaceDir), UPLOADED_MODELS_DIR);
       // One upload at a time: two drops of "my-model" would otherwise both take the id "my-model".
       const upload = uploads.then(async () => {
