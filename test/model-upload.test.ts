@@ -125,6 +125,14 @@ describe.each(Object.keys(hosts))('models.upload through the %s', (hostName) => 
     expect(JSON.parse(await readFile(path.join(info.folder, 'foolprint.json'), 'utf8'))).toMatchObject({ name: 'No manifest', outputs: 'probabilities' });
   }, 60_000);
 
+  it('models.import of a folder without foolprint.json (or of its model.json) lists it with what the loader inferred, and writes nothing into it', async () => {
+    const saved = path.join(dir, 'saved');
+    const info = await host.api.models.import({ path: path.join(saved, 'model.json'), id: 'by-path' });
+    expect(info).toMatchObject({ id: 'by-path', name: 'saved', folder: saved, inputShape: [4, 4, 1], labels: ['0', '1', '2'] });
+    expect((await host.api.models.list()).map((m) => m.id)).toContain('by-path');
+    expect((await readdir(saved)).sort()).toEqual(['model.json', 'weights.bin']);
+  }, 60_000);
+
   it.each([
     ['model.json that is not JSON', (f: ModelUploadFile[]) => f.map((x) => (x.path === 'model.json' ? { ...x, base64: Buffer.from('{"modelTopology": {"truncated": ').toString('base64') } : x)), /^model\.json is not JSON/],
     ['model.json that is not a model', (f: ModelUploadFile[]) => f.map((x) => (x.path === 'model.json' ? { ...x, base64: Buffer.from('{"hello": "world"}').toString('base64') } : x)), /^model\.json is not a TF\.js model: no modelTopology or weightsManifest$/],

@@ -14,7 +14,7 @@
  *   results/            sweeps and compare exports (CSV, JSON, HTML)
  * Jobs on one experiment run one after another (the store allows one run at a time per experiment).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { readFile, readdir, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -32,6 +32,8 @@ import { summarizeAttack } from '../eval/summary.js';
 import { parseManifest, listBuiltinModels, loadClassifier, MANIFEST_FILE as MODEL_MANIFEST_FILE, repoRoot } from './model-loader.js';
 import { UPLOADED_MODELS_DIR, describeUploadFailure, installStagedModel, modelIdFromName, removeStaleStaging, stageModelFiles, uniqueModelId } from './model-upload.js';
 import type { ModelSource } from '../models/source.js';
+import { modelManifestSchema } from '../models/manifest.js';
+import type { ModelManifest } from '../models/manifest.js';
 import { ComputePool } from './compute-pool.js';
 import type { BackendName } from './backend.js';
 import { ExperimentNotFoundError, openWorkspace } from './experiment-store.js';
@@ -87,7 +89,9 @@ export interface ServiceCore {
 
 export const newId = (prefix: string): string => `${prefix}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}-${randomBytes(3).toString('hex')}`;
 
-const importedModelsSchema = z.array(z.object({ id: z.string(), folder: z.string() }));
+/** Imported models; `manifest` is the one the loader inferred for a folder without foolprint.json (we never write into the user's folder). */
+const importedModelsSchema = z.array(z.object({ id: z.string(), folder: z.string(), manifest: modelManifestSchema.optional() }));
+type ImportedModel = z.infer<typeof importedModelsSchema>[number];
 const IMPORTED_MODELS_FILE = '.foolprint-models.json';
 
 /** Subfolders of `dir` that hold `file`, oldest name first (ids start with a timestamp). */
@@ -130,18 +134,18 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
   const workspace = () => (workspacePromise ??= openWorkspace(options.workspaceDir));
   const importedFile = () => path.join(path.resolve(options.workspaceDir), IMPORTED_MODELS_FILE);
 
-  async function importedModels(): Promise<{ id: string; folder: string }[]> {
+  async function importedModels(): Promise<ImportedModel[]> {
     const text = await readFile(importedFile(), 'utf8').catch(() => null);
     if (text === null) return [];
     const parsed = importedModelsSchema.safeParse(JSON.parse(text));
     return parsed.success ? parsed.data : [];
   }
 
-  async function modelSource(modelId: string): Promise<{ source: ModelSource; folder: string; kind: 'builtin' | 'imported' }> {
+  async function modelSource(modelId: string): Promise<{ source: ModelSource; folder: string; kind: 'builtin' | 'imported'; inferred?: ModelManifest }> {
     const builtin = listBuiltinModels().find((m) => m.id === modelId);
     if (builtin) return { source: { kind: 'builtin', id: modelId }, folder: builtin.folder, kind: 'builtin' };
     const imported = (await importedModels()).find((m) => m.id === modelId);
-    if (imported) return { source: { kind: 'folder', path: imported.folder }, folder: imported.folder, kind: 'imported' };
+    if (imported) return { source: { kind: 'folder', path: imported.folder }, folder: imported.folder, kind: 'imported', inferred: imported.manifest };
     throw new ApiError('not-found', `no model "${modelId}": use models.list for the built-in and imported ones`);
   }
 
@@ -161,9 +165,9 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
   const livePool = (modelId: string) => openPool(livePools, modelId, 1);
 
   async function modelInfo(modelId: string): Promise<ModelInfo> {
-    const { folder, kind } = await modelSource(modelId);
+    const { folder, kind, inferred } = await modelSource(modelId);
     const file = path.join(folder, MODEL_MANIFEST_FILE);
-    const manifest = parseManifest(await readFile(file, 'utf8'), file);
+    const manifest = inferred && !existsSync(file) ? inferred : parseManifest(await readFile(file, 'utf8'), file);
     const opened = pools.get(modelId);
     const backend = opened ? await opened.then((p) => p.info().backend.name, () => null) : null;
     return {
@@ -228,9 +232,9 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
   }
 
   /** Adds (or re-points) an imported model in the workspace's list and drops its stale pools. */
-  async function registerImported(modelId: string, folder: string): Promise<void> {
+  async function registerImported(modelId: string, folder: string, inferred?: ModelManifest): Promise<void> {
     const list = (await importedModels()).filter((m) => m.id !== modelId);
-    list.push({ id: modelId, folder });
+    list.push({ id: modelId, folder, ...(inferred ? { manifest: inferred } : {}) });
     await mkdir(path.dirname(importedFile()), { recursive: true });
     await writeJsonAtomic(importedFile(), list);
     for (const table of [pools, livePools]) {
@@ -241,14 +245,13 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
   }
 
   /**
-   * An upload without foolprint.json: the loader infers one from the model (input size, outputs);
-   * write it into our copy so models.list can describe the model without loading it again.
+   * A model without foolprint.json: the manifest the loader infers from it (input size, outputs), kept
+   * so models.list can describe the model without loading it again.
    */
-  async function writeInferredManifest(folder: string, name: string): Promise<void> {
+  async function inferredManifest(folder: string, name: string): Promise<ModelManifest> {
     const classifier = await loadClassifier({ kind: 'folder', path: folder });
-    const manifest = { ...classifier.manifest, name };
     classifier.dispose();
-    await writeJsonAtomic(path.join(folder, MODEL_MANIFEST_FILE), manifest);
+    return { ...classifier.manifest, name };
   }
 
   const core: ServiceCore = { options, jobs, emit, workspace, experiment, inExperimentRun, pool, livePool, modelInfo, runFolder };
@@ -348,11 +351,14 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
       return infos.filter((m): m is ModelInfo => m !== null);
     },
     'models.import': async ({ path: folder, id }) => {
-      const resolved = path.resolve(folder);
+      const target = path.resolve(folder);
+      // model.json itself may be given: the model is its folder.
+      const resolved = existsSync(target) && statSync(target).isFile() ? path.dirname(target) : target;
       const modelId = id ?? modelIdFromName(path.basename(resolved));
       refuseBuiltinId(modelId);
       await trialLoad(resolved);
-      await registerImported(modelId, resolved);
+      const inferred = existsSync(path.join(resolved, MODEL_MANIFEST_FILE)) ? undefined : await inferredManifest(resolved, path.basename(resolved));
+      await registerImported(modelId, resolved, inferred);
       return modelInfo(modelId);
     },
     'models.upload': async ({ name, id, files }) => {
@@ -369,7 +375,8 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
         const folder = path.join(modelsDir, modelId);
         try {
           await trialLoad(staging);
-          if (!existsSync(path.join(staging, MODEL_MANIFEST_FILE))) await writeInferredManifest(staging, label);
+          // Our own copy: the inferred manifest is written into it, beside the model.
+          if (!existsSync(path.join(staging, MODEL_MANIFEST_FILE))) await writeJsonAtomic(path.join(staging, MODEL_MANIFEST_FILE), await inferredManifest(staging, label));
           await installStagedModel(staging, folder);
         } catch (error) {
           await rm(staging, { recursive: true, force: true });
