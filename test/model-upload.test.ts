@@ -161,6 +161,19 @@ describe.each(Object.keys(hosts))('models.upload through the %s', (hostName) => 
     expect(existsSync(path.join(dir, 'escaped.json')) || existsSync(path.join(host.workspaceDir, 'escaped.json'))).toBe(false);
   });
 
+  it.skipIf(!hasBuiltin)('an uploaded copy of the built-in LeNet classifies exactly as the built-in one', async () => {
+    const folder = listBuiltinModels().find((m) => m.id === 'lenet-mnist')?.folder ?? '';
+    const lenetFiles = await Promise.all(['model.json', 'weights.bin', 'foolprint.json'].map(async (name) => ({ path: name, base64: (await readFile(path.join(folder, name))).toString('base64') })));
+    const started = performance.now();
+    const info = await host.api.models.upload({ name: 'lenet copy', files: lenetFiles });
+    console.log(`${hostName}: uploaded LeNet (${lenetFiles.reduce((n, f) => n + f.base64.length, 0)} base64 chars) in ${(performance.now() - started).toFixed(0)} ms`);
+    // A vertical bar and a blank image, as uint8 crops.
+    const crops = Buffer.alloc(2 * 784);
+    for (let y = 4; y < 24; y++) crops.fill(255, y * 28 + 12, y * 28 + 16);
+    const ask = (modelId: string) => host.api.capture.classifyCrops({ modelId, crops: crops.toString('base64'), dtype: 'uint8', count: 2, height: 28, width: 28, channels: 1 });
+    expect((await ask(info.id)).top5).toEqual((await ask('lenet-mnist')).top5);
+  }, 60_000);
+
   it.skipIf(!hasBuiltin)('refuses the id of the built-in model', async () => {
     await expect(host.api.models.upload({ id: 'lenet-mnist', files })).rejects.toMatchObject({ code: 'invalid-input', message: 'id: "lenet-mnist" is a built-in model\'s id; choose another' });
   });
