@@ -10,7 +10,7 @@
  */
 import path from 'node:path';
 import type { BrowserWindowConstructorOptions } from 'electron';
-import { SCRIPT_CSP } from '../server/security.js';
+import { PAGE_DIRECTIVES, SCRIPT_CSP } from '../content-security-policy.js';
 
 /** Our page is served as foolprint://app/… (registered as standard + secure, so getUserMedia works). */
 export const APP_SCHEME = 'foolprint';
@@ -20,22 +20,9 @@ export const APP_ENTRY_URL = `${APP_ORIGIN}/index.html`;
 
 /**
  * Same policy as renderer/index.html's meta tag, sent as a header too (a header cannot be removed by
- * the page). wasm-unsafe-eval: OpenCV.js and the TF.js WASM backend compile their bundled wasm.
+ * the page). frame-src: the sheet PDF is printed from a frame; no form ever posts.
  */
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self' 'wasm-unsafe-eval'",
-  "worker-src 'self' blob:",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data: blob:",
-  "media-src 'self' blob: mediastream:",
-  "connect-src 'self'",
-  "font-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-src 'self' blob:",
-].join('; ');
+export const CONTENT_SECURITY_POLICY = [...PAGE_DIRECTIVES, "form-action 'none'", "frame-src 'self' blob:"].join('; ');
 
 /**
  * A worker runs under the CSP of its own script's response, not the page's. OpenCV.js (the Capture

@@ -10,6 +10,7 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { PAGE_DIRECTIVES, SCRIPT_CSP } from '../content-security-policy.js';
 
 export const newToken = (): string => randomBytes(24).toString('hex');
 
@@ -67,38 +68,10 @@ export function sessionCookie(token: string, port: number): string {
   return `${cookieName(port)}=${token}; HttpOnly; SameSite=Strict; Path=/`;
 }
 
-/**
- * The page's policy. 'wasm-unsafe-eval' lets OpenCV.js and TF.js compile their WebAssembly; blob: and
- * mediastream: carry camera frames and downloads; data: images are the API's PNG thumbnails.
- */
-export const PAGE_CSP = [
-  "default-src 'self'",
-  "script-src 'self' 'wasm-unsafe-eval'",
-  "worker-src 'self' blob:",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data: blob:",
-  "media-src 'self' blob: mediastream:",
-  "connect-src 'self'",
-  "font-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
+/** Browser mode: never framed by another site; forms post only to us. */
+export const PAGE_CSP = [...PAGE_DIRECTIVES, "form-action 'self'", "frame-ancestors 'none'"].join('; ');
 
-/**
- * Scripts get a policy of their own: it only takes effect where a script is a worker's top level (a
- * worker runs under its script's CSP). OpenCV.js's embind builds its bindings with `new Function`, so
- * the Capture worker needs 'unsafe-eval'; the page itself never gets it.
- */
-export const SCRIPT_CSP = [
-  "default-src 'self'",
-  "script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval'",
-  "worker-src 'self' blob:",
-  "connect-src 'self'",
-  "img-src 'self' data: blob:",
-  "object-src 'none'",
-].join('; ');
+export { SCRIPT_CSP };
 
 export const COMMON_HEADERS: Record<string, string> = {
   'x-content-type-options': 'nosniff',
