@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { idSchema, imageSelectionSchema, predictionSchema } from './common.js';
+import { adversarialViewSchema } from '../experiments/attack-record.js';
 
 /**
  * Attack parameters as the UI sends them: app/attacks/types.ts `AttackOptions` minus what is data
@@ -58,7 +59,7 @@ export const attackRunSchema = z.object({
 });
 export type AttackRun = z.infer<typeof attackRunSchema>;
 
-const galleryViewSchema = z.object({ top5: z.array(predictionSchema), success: z.boolean(), linf: z.number(), l2: z.number() });
+const galleryViewSchema = adversarialViewSchema;
 
 /** One image of a run: original, and per ε the adversarial image and its amplified perturbation. */
 export const galleryItemSchema = z.object({

@@ -1,13 +1,15 @@
 import { z } from 'zod';
+import { predictionSchema } from '../api/common.js';
 
 /**
  * `record.json`, written by `foolprint attack` beside the PNGs it saves: per image, the clean and
  * adversarial predictions (float and as saved to 8-bit PNG) and the file names. Sheets are laid out
  * from it, and the physical analysis links every printed cell back to its row here.
  */
-const prediction = z.object({ label: z.number().int(), probability: z.number() });
+const prediction = predictionSchema;
 
-const adversarialView = z.object({
+/** One view (float, or as saved to 8 bits) of an adversarial image: what the record and the gallery show. */
+export const adversarialViewSchema = z.object({
   top5: z.array(prediction),
   success: z.boolean(),
   linf: z.number(),
@@ -39,8 +41,8 @@ export const attackRecordSchema = z.object({
           epsilon: z.number(),
           file: z.string(),
           perturbationFile: z.string(),
-          float: adversarialView,
-          quantized: adversarialView,
+          float: adversarialViewSchema,
+          quantized: adversarialViewSchema,
         }),
       ),
     }),
