@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { summarizeAttack } from '../app/eval/summary.js';
+import { summarizeAttack, topKAccuracy } from '../app/eval/summary.js';
 import type { AdversarialView, AttackResult, TopK } from '../app/attacks/types.js';
 
 /** Top-1 only (k = 2, second class filled with anything) from a list of predicted labels. */
@@ -77,5 +77,17 @@ describe('summarizeAttack', () => {
     expect(s.perEpsilon[0].float.successRate).toBeCloseTo(2 / 3, 12);
     const empty = summarizeAttack({ ...result, labels: new Int32Array(0), before: topK([]), shape: [0, 1, 1, 1], perEpsilon: [] });
     expect(empty).toMatchObject({ count: 0, cleanAccuracy: 0, perEpsilon: [] });
+  });
+});
+
+describe('topKAccuracy', () => {
+  it('counts a label found anywhere in the first k predictions', () => {
+    const top = { k: 3, labels: new Int32Array([1, 2, 3, 4, 5, 6, 7, 8, 9]), probs: new Float32Array(9) };
+    const labels = [1, 6, 0];
+    expect(topKAccuracy(top, labels, 1)).toBeCloseTo(1 / 3, 12);
+    expect(topKAccuracy(top, labels, 3)).toBeCloseTo(2 / 3, 12);
+    // k beyond the list's depth uses what is there.
+    expect(topKAccuracy(top, labels, 5)).toBeCloseTo(2 / 3, 12);
+    expect(topKAccuracy(top, [], 1)).toBe(0);
   });
 });

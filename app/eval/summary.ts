@@ -9,7 +9,7 @@
  *   target) over the images the model classified correctly before the attack; 0 when there are none.
  * - meanLinf, meanL2: mean ‖x_adv − x‖ over all images, in [0,1] pixel units.
  */
-import type { AdversarialView, AttackMethod, AttackResult } from '../attacks/types.js';
+import type { AdversarialView, AttackMethod, AttackResult, TopK } from '../attacks/types.js';
 
 export interface ViewSummary {
   accuracy: number;
@@ -91,4 +91,19 @@ export function summarizeAttack(result: AttackResult): AttackSummary {
       return summary;
     }),
   };
+}
+
+/** Fraction of images whose true label is among their first k predictions (0 for no images). */
+export function topKAccuracy(top: TopK, labels: ArrayLike<number>, k: number): number {
+  const depth = Math.min(k, top.k);
+  let correct = 0;
+  for (let i = 0; i < labels.length; i++) {
+    for (let j = 0; j < depth; j++) {
+      if (top.labels[i * top.k + j] === labels[i]) {
+        correct++;
+        break;
+      }
+    }
+  }
+  return labels.length ? correct / labels.length : 0;
 }

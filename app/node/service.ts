@@ -28,7 +28,7 @@ import type { ModelInfo } from '../api/models.js';
 import type { ExperimentInfo as ApiExperimentInfo } from '../api/experiments.js';
 import type { AttackRun } from '../api/attacks.js';
 import type { AttackOptions } from '../attacks/types.js';
-import { summarizeAttack } from '../eval/summary.js';
+import { summarizeAttack, topKAccuracy } from '../eval/summary.js';
 import { parseManifest, listBuiltinModels, loadClassifier, MANIFEST_FILE as MODEL_MANIFEST_FILE, repoRoot } from './model-loader.js';
 import { UPLOADED_MODELS_DIR, describeUploadFailure, installStagedModel, modelIdFromName, removeStaleStaging, stageModelFiles, uniqueModelId } from './model-upload.js';
 import type { ModelSource } from '../models/source.js';
@@ -399,15 +399,7 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
         const model = computePool.info().model;
         const dataset = await loadSelection(images as ParsedImageSelection, model.inputShape);
         const top = await computePool.predict(dataset.images, Math.min(5, model.numClasses), { signal: context.signal, onProgress: (p) => context.progress(p.done, p.total, 'classifying') });
-        let top1 = 0;
-        let top5 = 0;
-        for (let i = 0; i < dataset.count; i++) {
-          const row = Array.from(top.labels.subarray(i * top.k, (i + 1) * top.k));
-          if (row[0] === dataset.labels[i]) top1++;
-          if (row.includes(dataset.labels[i])) top5++;
-        }
-        const n = Math.max(1, dataset.count);
-        return { modelId, count: dataset.count, top1: top1 / n, top5: top5 / n, notes: [...dataset.notes] };
+        return { modelId, count: dataset.count, top1: topKAccuracy(top, dataset.labels, 1), top5: topKAccuracy(top, dataset.labels, 5), notes: [...dataset.notes] };
       }),
 
     'samples.list': async ({ modelId, images, offset, limit }) => {

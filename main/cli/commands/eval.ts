@@ -1,6 +1,6 @@
 /** `foolprint eval`: clean top-1 / top-5 accuracy of a model on a dataset. */
 import type { Command } from 'commander';
-import type { TopK } from '../../../app/attacks/types.js';
+import { topKAccuracy } from '../../../app/eval/summary.js';
 import { guarded, interruptSignal } from '../failure.js';
 import { createProgressBar } from '../progress.js';
 import { addDataOptions, addModelOptions, openDataset, openPool, type WorkbenchOptions } from '../workbench.js';
@@ -38,19 +38,4 @@ export function registerEval(program: Command): void {
       await pool.close();
     }
   }));
-}
-
-/** Fraction of images whose true label is among the first k predictions. */
-export function topKAccuracy(top: TopK, labels: Int32Array, k: number): number {
-  const depth = Math.min(k, top.k);
-  let correct = 0;
-  for (let i = 0; i < labels.length; i++) {
-    for (let j = 0; j < depth; j++) {
-      if (top.labels[i * top.k + j] === labels[i]) {
-        correct++;
-        break;
-      }
-    }
-  }
-  return labels.length ? correct / labels.length : 0;
 }
