@@ -158,7 +158,8 @@ async function buildWhatIsNeeded(root: string): Promise<void> {
     await bundlePreload(root);
   }
   const rendererConfig = path.join(root, 'renderer/vite.config.ts');
-  const rendererInputs = [path.join(root, 'renderer/src'), path.join(root, 'renderer/index.html'), rendererConfig, path.join(root, 'app')];
+  // The config writes the page's CSP meta tag from main/content-security-policy.ts.
+  const rendererInputs = [path.join(root, 'renderer/src'), path.join(root, 'renderer/index.html'), rendererConfig, path.join(root, 'main/content-security-policy.ts'), path.join(root, 'app')];
   if (existsSync(rendererConfig) && isStale(path.join(root, 'renderer/dist/index.html'), rendererInputs)) {
     say('building the renderer (vite)');
     const { build } = await import('vite');

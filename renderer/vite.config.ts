@@ -2,6 +2,8 @@
 // `base: './'` keeps every asset path relative, so the same bundle works from http://127.0.0.1 and file://.
 import { defineConfig } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
+// eslint-disable-next-line no-restricted-imports -- build tooling, not renderer code: the page's one CSP lives with the hosts that also send it
+import { withCspMetaTag } from '../main/content-security-policy.js';
 
 // import.meta.dirname (Node ≥ 20.11, set by Vite's config loader) instead of node:path/url: lint keeps
 // everything under renderer/ free of Node imports.
@@ -10,7 +12,8 @@ const root = import.meta.dirname;
 export default defineConfig({
   root,
   base: './',
-  plugins: [svelte()],
+  // The CSP meta tag goes in before Vite adds its script tags, so it governs them from the start.
+  plugins: [svelte(), { name: 'foolprint-csp-meta', transformIndexHtml: { order: 'pre', handler: withCspMetaTag } }],
   // The live-analysis worker is a classic script (it loads opencv.js with importScripts, see the worker),
   // bundled as one file.
   worker: { format: 'iife', rolldownOptions: { output: { codeSplitting: false } } },

@@ -1,47 +1,49 @@
 /**
  * The Electron host's security decisions, checked without Electron (main/electron/security.ts is
- * pure): window flags, own-page checks, permissions, navigation, new windows, requests, and the
- * app-scheme file mapping (no way out of renderer/dist).
+ * pure): the CSP (header and the page's meta tag), own-page checks, permissions, navigation of any
+ * frame, new windows, requests (DevTools' schemes only outside packaged builds, the print window's
+ * own list), and the app-scheme file mapping (no way out of renderer/dist). The window options are
+ * checked on the built main.js (electron-main.test.ts) and by Electronegativity.
  */
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { CSP_META_MARKER, PAGE_DIRECTIVES, PAGE_META_CSP, withCspMetaTag } from '../main/content-security-policy.js';
+import { PAGE_CSP } from '../main/server/security.js';
 import {
   APP_ENTRY_URL,
   CONTENT_SECURITY_POLICY,
+  PDF_VIEWER_ORIGIN,
   contentSecurityPolicyFor,
+  allowFrameNavigation,
   allowNavigation,
   allowPermissionCheck,
   allowPermissionRequest,
+  allowPrintRequest,
   allowRequest,
   contentTypeFor,
   isOwnPageUrl,
-  mainWindowOptions,
-  printWindowOptions,
   resolveAppFile,
   windowOpenDecision,
 } from '../main/electron/security.js';
 
-describe('window options', () => {
-  it.each([
-    ['main window', mainWindowOptions('/app/dist/main/preload/preload.cjs')],
-    ['print window', printWindowOptions()],
-  ])('%s: sandboxed, isolated, no Node, no webview, hidden until ready-to-show', (_, options) => {
-    expect(options.show).toBe(false);
-    expect(options.webPreferences).toMatchObject({
-      sandbox: true,
-      contextIsolation: true,
-      nodeIntegration: false,
-      nodeIntegrationInWorker: false,
-      nodeIntegrationInSubFrames: false,
-      webviewTag: false,
-      webSecurity: true,
-      allowRunningInsecureContent: false,
-    });
+describe('Content-Security-Policy', () => {
+  it('renderer/index.html gets the page policy as its one meta tag, in <head> before any script', () => {
+    const source = readFileSync(path.resolve(import.meta.dirname, '../renderer/index.html'), 'utf8');
+    expect(source).not.toMatch(/http-equiv/i);
+    const html = withCspMetaTag(source);
+    const metas = [...html.matchAll(/<meta http-equiv="Content-Security-Policy" content="([^"]*)" \/>/g)];
+    expect(metas).toHaveLength(1);
+    expect(metas[0][1]).toBe(PAGE_META_CSP);
+    expect(html.indexOf(metas[0][0])).toBeLessThan(html.indexOf('</head>'));
+    expect(html.indexOf(metas[0][0])).toBeLessThan(html.indexOf('<script'));
+    expect(() => withCspMetaTag(source.replace(CSP_META_MARKER, ''))).toThrow(/no <!-- content-security-policy --> marker/);
   });
 
-  it('the main window loads our preload; the print window none', () => {
-    expect(mainWindowOptions('/x/preload.cjs').webPreferences?.preload).toBe('/x/preload.cjs');
-    expect(printWindowOptions().webPreferences?.preload).toBeUndefined();
+  it('one policy: Electron sends the meta policy; browser mode sends the same page directives plus framing', () => {
+    expect(CONTENT_SECURITY_POLICY).toBe(PAGE_META_CSP);
+    expect(PAGE_CSP.startsWith(PAGE_DIRECTIVES.join('; '))).toBe(true);
+    expect(PAGE_CSP).toContain("frame-ancestors 'none'");
   });
 
   it('the CSP allows nothing remote and no inline or eval scripts', () => {
@@ -91,9 +93,11 @@ describe('permissions', () => {
     expect(allowPermissionRequest('fullscreen', APP_ENTRY_URL)).toBe(true);
   });
 
-  it('permission checks by origin', () => {
+  it('permission checks by origin; media only when it is known to be video', () => {
     expect(allowPermissionCheck('media', 'foolprint://app', 'video')).toBe(true);
     expect(allowPermissionCheck('media', 'foolprint://app', 'audio')).toBe(false);
+    expect(allowPermissionCheck('media', 'foolprint://app', 'unknown')).toBe(false);
+    expect(allowPermissionCheck('media', 'foolprint://app')).toBe(false);
     expect(allowPermissionCheck('media', 'https://evil.example', 'video')).toBe(false);
     expect(allowPermissionCheck('media', 'foolprint://app.evil', 'video')).toBe(false);
     expect(allowPermissionCheck('geolocation', 'foolprint://app')).toBe(false);
@@ -111,12 +115,41 @@ describe('navigation, windows, requests', () => {
     expect(windowOpenDecision(APP_ENTRY_URL)).toEqual({ action: 'deny' });
   });
 
-  it('requests: our scheme, data:, blob: and DevTools only', () => {
-    for (const url of [APP_ENTRY_URL, 'foolprint://app/assets/opencv.js', 'data:image/png;base64,AA==', 'blob:foolprint://app/1234', 'devtools://devtools/bundled/x.html']) {
-      expect(allowRequest(url)).toBe(true);
+  it('frames: the main frame as will-navigate; sub-frames only the PDF viewer and the PDF being printed', () => {
+    expect(allowFrameNavigation(APP_ENTRY_URL, true)).toBe(true);
+    expect(allowFrameNavigation('https://example.com/', true)).toBe(false);
+    expect(allowFrameNavigation(APP_ENTRY_URL, false)).toBe(false);
+    expect(allowFrameNavigation('https://example.com/', false)).toBe(false);
+    expect(allowFrameNavigation('about:blank', false)).toBe(false);
+    expect(allowFrameNavigation(`${PDF_VIEWER_ORIGIN}/index.html`, false)).toBe(true);
+    expect(allowFrameNavigation('chrome-extension://aaaabbbbccccddddeeeeffffgggghhhh/index.html', false)).toBe(false);
+    expect(allowFrameNavigation(`${PDF_VIEWER_ORIGIN}.evil/index.html`, false)).toBe(false);
+    const printing = new Set(['file:///ws/experiments/e/sheets/s/sheet.pdf']);
+    expect(allowFrameNavigation('file:///ws/experiments/e/sheets/s/sheet.pdf', false, printing)).toBe(true);
+    expect(allowFrameNavigation('file:///etc/passwd', false, printing)).toBe(false);
+    expect(allowFrameNavigation('file:///ws/experiments/e/sheets/s/sheet.pdf', true, printing)).toBe(false);
+  });
+
+  it('requests: our scheme, data: and blob:; DevTools pages only when DevTools are on', () => {
+    for (const devTools of [true, false]) {
+      for (const url of [APP_ENTRY_URL, 'foolprint://app/assets/opencv.js', 'data:image/png;base64,AA==', 'blob:foolprint://app/1234']) {
+        expect(allowRequest(url, devTools)).toBe(true);
+      }
+      for (const url of ['https://cdn.example/tf.js', 'http://127.0.0.1:8765/api/x', 'ws://localhost/', 'file:///etc/passwd', 'foolprint://evil/x.js', 'ftp://x/']) {
+        expect(allowRequest(url, devTools)).toBe(false);
+      }
     }
-    for (const url of ['https://cdn.example/tf.js', 'http://127.0.0.1:8765/api/x', 'ws://localhost/', 'file:///etc/passwd', 'foolprint://evil/x.js', 'ftp://x/']) {
-      expect(allowRequest(url)).toBe(false);
+    for (const url of ['devtools://devtools/bundled/x.html', 'chrome-extension://abc/x.js', 'DevTools://devtools/x']) {
+      expect(allowRequest(url, true)).toBe(true);
+      expect(allowRequest(url, false)).toBe(false);
+    }
+  });
+
+  it('print window requests: the one PDF, the PDF viewer, in-memory URLs', () => {
+    const pdf = 'file:///ws/experiments/e/sheets/s/sheet.pdf';
+    for (const url of [pdf, `${PDF_VIEWER_ORIGIN}/index.html`, 'data:application/pdf;base64,AA==', `blob:${PDF_VIEWER_ORIGIN}/1`]) expect(allowPrintRequest(url, pdf)).toBe(true);
+    for (const url of ['file:///etc/passwd', 'file:///ws/experiments/e/sheets/s/sheet.pdf.bak', 'chrome-extension://abc/x.js', 'https://example.com/', 'devtools://devtools/x', APP_ENTRY_URL]) {
+      expect(allowPrintRequest(url, pdf)).toBe(false);
     }
   });
 });

@@ -4,7 +4,9 @@
  * threads, never in the renderer), files read and written here, sheets printed here.
  *
  * Every security decision lives in ./security.ts and every IPC handler in ./ipc.ts, pure and unit
- * tested; this file only wires them to Electron.
+ * tested; this file only wires them to Electron. The window options are the exception: each
+ * `new BrowserWindow` states its security-critical webPreferences literally, where a reviewer and
+ * Electronegativity (test/electron-scanner.test.ts) can see them. One instance per user.
  *
  *   electron dist/main/electron/main.js [--workspace DIR]
  */
@@ -23,16 +25,17 @@ import {
   APP_ENTRY_URL,
   APP_SCHEME,
   contentSecurityPolicyFor,
+  allowFrameNavigation,
   allowNavigation,
   allowPermissionCheck,
   allowPermissionRequest,
+  allowPrintRequest,
   allowRequest,
   contentTypeFor,
-  mainWindowOptions,
-  printWindowOptions,
   resolveAppFile,
   windowOpenDecision,
 } from './security.js';
+import { confinedSheetPdf } from './sheet-pdf.js';
 
 // dist/main/electron/main.js → the project (or app.asar) root holds dist/ and renderer/dist/.
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -52,6 +55,11 @@ app.enableSandbox();
 
 let mainWindow: BrowserWindow | null = null;
 let service: FoolprintService | null = null;
+const workspaceDir = workspaceDirFromArgs(process.argv);
+// DevTools (and the devtools:/chrome-extension: pages they load) only when run from source.
+const devTools = !app.isPackaged;
+/** file: URLs of the PDFs being printed: the only files a print window's frames may show. */
+const printingPdfUrls = new Set<string>();
 
 /** Serve renderer/dist on foolprint://app/, with the CSP as a header as well as the page's meta tag. */
 function serveRenderer(): void {
@@ -80,10 +88,13 @@ function lockDownSession(): void {
     callback(allowPermissionRequest(permission, details.requestingUrl, mediaTypes));
   });
   ses.setPermissionCheckHandler((_contents, permission, requestingOrigin, details) => allowPermissionCheck(permission, requestingOrigin, (details as { mediaType?: string }).mediaType));
-  ses.webRequest.onBeforeRequest((details, callback) => callback({ cancel: !allowRequest(details.url) }));
+  ses.webRequest.onBeforeRequest((details, callback) => callback({ cancel: !allowRequest(details.url, devTools) }));
 }
 
-/** Every web contents, including any we did not create: no new windows, no navigation, no <webview>. */
+/**
+ * Every web contents, including any we did not create: no new windows, no navigation of any frame,
+ * no <webview>, no DevTools in a packaged build.
+ */
 function guardContents(contents: WebContents): void {
   contents.setWindowOpenHandler(({ url }) => windowOpenDecision(url));
   const blockNavigation = (event: { preventDefault(): void }, url: string) => {
@@ -91,20 +102,51 @@ function guardContents(contents: WebContents): void {
   };
   contents.on('will-navigate', blockNavigation);
   contents.on('will-redirect', blockNavigation);
+  contents.on('will-frame-navigate', (details) => {
+    if (!allowFrameNavigation(details.url, details.isMainFrame, printingPdfUrls)) details.preventDefault();
+  });
   contents.on('will-attach-webview', (event) => event.preventDefault());
+  if (!devTools) contents.on('devtools-opened', () => contents.closeDevTools());
 }
 
 /**
  * Print an exported sheet PDF: a hidden window in its own session shows it in Chromium's PDF viewer
- * and opens the system print dialog, so the PDF's exact page size reaches the printer. If that
- * fails, the PDF opens in the system viewer instead (print from there at 100 %).
+ * and opens the system print dialog, so the PDF's exact page size reaches the printer. The path
+ * comes from the workspace's sheet-set.json, so only a PDF inside the workspace is opened, and never
+ * with the system's handler (shell.openPath would run whatever the file is): when printing here
+ * fails, the file is shown in its folder to print from a PDF viewer.
  */
 async function printPdf(pdfPath: string): Promise<{ printed: boolean; message: string }> {
-  const pdfUrl = pathToFileURL(pdfPath).href;
-  const options = printWindowOptions();
+  const pdfFile = await confinedSheetPdf(workspaceDir, pdfPath);
+  const pdfUrl = pathToFileURL(pdfFile).href;
   const printSession = session.fromPartition('foolprint-print');
-  printSession.webRequest.onBeforeRequest((details, callback) => callback({ cancel: !(details.url === pdfUrl || details.url.startsWith('chrome-extension://') || details.url.startsWith('data:') || details.url.startsWith('blob:')) }));
-  const printWindow = new BrowserWindow({ ...options, parent: mainWindow ?? undefined, webPreferences: { ...options.webPreferences, session: printSession } });
+  printSession.webRequest.onBeforeRequest((details, callback) => callback({ cancel: !allowPrintRequest(details.url, pdfUrl) }));
+  // No preload: the window runs no code of ours, only Chromium's PDF viewer, which needs `plugins`.
+  const printWindow = new BrowserWindow({
+    show: false,
+    width: 800,
+    height: 1100,
+    title: 'Foolprint: print sheet',
+    parent: mainWindow ?? undefined,
+    webPreferences: {
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      nodeIntegrationInWorker: false,
+      nodeIntegrationInSubFrames: false,
+      webSecurity: true,
+      allowRunningInsecureContent: false,
+      webviewTag: false,
+      experimentalFeatures: false,
+      navigateOnDragDrop: false,
+      disableBlinkFeatures: 'Auxclick',
+      devTools,
+      plugins: true,
+      spellcheck: false,
+      session: printSession,
+    },
+  });
+  printingPdfUrls.add(pdfUrl);
   try {
     await printWindow.loadURL(pdfUrl);
     const result = await new Promise<{ success: boolean; reason: string }>((resolve) =>
@@ -114,16 +156,43 @@ async function printPdf(pdfPath: string): Promise<{ printed: boolean; message: s
     if (result.reason === 'cancelled') return { printed: false, message: 'printing cancelled' };
     throw new Error(result.reason);
   } catch (error) {
-    const failure = await shell.openPath(pdfPath);
-    if (failure) return { printed: false, message: `cannot print ${pdfPath}: ${failure}` };
-    return { printed: false, message: `printing from Foolprint failed (${(error as Error).message}); the PDF is open in the system viewer: print it there at 100 % scale` };
+    shell.showItemInFolder(pdfFile);
+    return { printed: false, message: `printing from Foolprint failed (${(error as Error).message}); the PDF is ${pdfFile}, shown in its folder: print it from a PDF viewer at 100 % scale` };
   } finally {
+    printingPdfUrls.delete(pdfUrl);
     if (!printWindow.isDestroyed()) printWindow.destroy();
   }
 }
 
+/** The one application window, shown on ready-to-show (no white flash of an unpainted page). */
 function createMainWindow(): BrowserWindow {
-  const window = new BrowserWindow(mainWindowOptions(preloadPath));
+  const window = new BrowserWindow({
+    width: 1360,
+    height: 900,
+    minWidth: 960,
+    minHeight: 640,
+    show: false,
+    title: 'Foolprint',
+    backgroundColor: '#ffffff',
+    autoHideMenuBar: true,
+    webPreferences: {
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      nodeIntegrationInWorker: false,
+      nodeIntegrationInSubFrames: false,
+      webSecurity: true,
+      allowRunningInsecureContent: false,
+      webviewTag: false,
+      experimentalFeatures: false,
+      navigateOnDragDrop: false,
+      // No middle-click (auxclick) handling: it is a way to open links in new windows, which we never want.
+      disableBlinkFeatures: 'Auxclick',
+      devTools,
+      spellcheck: false,
+      preload: preloadPath,
+    },
+  });
   window.once('ready-to-show', () => window.show());
   window.on('closed', () => {
     if (mainWindow === window) mainWindow = null;
@@ -132,37 +201,52 @@ function createMainWindow(): BrowserWindow {
   return window;
 }
 
-app.on('web-contents-created', (_event, contents) => guardContents(contents));
+/** A second launch (same user) lands here: bring the one window back instead of opening another. */
+function focusMainWindow(): void {
+  if (!mainWindow || mainWindow.isDestroyed()) return;
+  if (mainWindow.isMinimized()) mainWindow.restore();
+  mainWindow.show();
+  mainWindow.focus();
+}
 
-app.whenReady().then(
-  () => {
-    serveRenderer();
-    lockDownSession();
-    service = createFoolprintService({ workspaceDir: workspaceDirFromArgs(process.argv), host: 'electron' });
-    registerIpcHandlers(ipcMain, service, { print: printPdf });
-    for (const event of API_EVENT_NAMES) {
-      service.subscribe(event, (payload) => {
-        if (mainWindow && !mainWindow.isDestroyed()) mainWindow.webContents.send(eventChannel(event), payload);
+function runPrimaryInstance(): void {
+  app.on('second-instance', () => focusMainWindow());
+  app.on('web-contents-created', (_event, contents) => guardContents(contents));
+
+  app.whenReady().then(
+    () => {
+      serveRenderer();
+      lockDownSession();
+      service = createFoolprintService({ workspaceDir, host: 'electron' });
+      registerIpcHandlers(ipcMain, service, { print: printPdf });
+      for (const event of API_EVENT_NAMES) {
+        service.subscribe(event, (payload) => {
+          if (mainWindow && !mainWindow.isDestroyed()) mainWindow.webContents.send(eventChannel(event), payload);
+        });
+      }
+      mainWindow = createMainWindow();
+      app.on('activate', () => {
+        if (!mainWindow) mainWindow = createMainWindow();
       });
-    }
-    mainWindow = createMainWindow();
-    app.on('activate', () => {
-      if (!mainWindow) mainWindow = createMainWindow();
-    });
-  },
-  (error: Error) => {
-    console.error(`foolprint: ${error.message}`);
-    app.exit(1);
-  },
-);
+    },
+    (error: Error) => {
+      console.error(`foolprint: ${error.message}`);
+      app.exit(1);
+    },
+  );
 
-app.on('window-all-closed', () => app.quit());
+  app.on('window-all-closed', () => app.quit());
 
-let closing = false;
-app.on('before-quit', (event) => {
-  if (closing || !service) return;
-  // Let running jobs stop and the compute workers close before the process goes.
-  event.preventDefault();
-  closing = true;
-  service.close().finally(() => app.quit());
-});
+  let closing = false;
+  app.on('before-quit', (event) => {
+    if (closing || !service) return;
+    // Let running jobs stop and the compute workers close before the process goes.
+    event.preventDefault();
+    closing = true;
+    service.close().finally(() => app.quit());
+  });
+}
+
+// One instance per user: a second launch only wakes the first one's window (second-instance) and quits.
+if (app.requestSingleInstanceLock()) runPrimaryInstance();
+else app.quit();

@@ -1,7 +1,9 @@
 /**
  * Every security decision of the Electron host as a pure function (no Electron import), so unit
- * tests check them without the Electron binary: window options, which URLs are our own page, which
- * permissions, navigations and requests are allowed, the CSP, and how app-scheme URLs map to files.
+ * tests check them without the Electron binary: which URLs are our own page, which permissions,
+ * navigations and requests are allowed, the CSP, and how app-scheme URLs map to files. (The window
+ * options are written out at each `new BrowserWindow` in main.ts, where a reviewer and
+ * Electronegativity can see them.)
  *
  * Following Electron's security checklist (https://www.electronjs.org/docs/latest/tutorial/security):
  * sandboxed, context-isolated renderer without Node; content served from a custom privileged scheme
@@ -9,8 +11,7 @@
  * <webview>, no remote content; camera only for our own page.
  */
 import path from 'node:path';
-import type { BrowserWindowConstructorOptions } from 'electron';
-import { PAGE_DIRECTIVES, SCRIPT_CSP } from '../content-security-policy.js';
+import { PAGE_META_CSP, SCRIPT_CSP } from '../content-security-policy.js';
 
 /** Our page is served as foolprint://app/… (registered as standard + secure, so getUserMedia works). */
 export const APP_SCHEME = 'foolprint';
@@ -19,10 +20,10 @@ export const APP_ORIGIN = `${APP_SCHEME}://${APP_HOST}`;
 export const APP_ENTRY_URL = `${APP_ORIGIN}/index.html`;
 
 /**
- * Same policy as renderer/index.html's meta tag, sent as a header too (a header cannot be removed by
- * the page). frame-src: the sheet PDF is printed from a frame; no form ever posts.
+ * The policy of renderer/index.html's meta tag, sent as a header too (a header cannot be removed by
+ * the page). Nothing to add: only our own windows can load the app scheme, so framing needs no directive.
  */
-export const CONTENT_SECURITY_POLICY = [...PAGE_DIRECTIVES, "form-action 'none'", "frame-src 'self' blob:"].join('; ');
+export const CONTENT_SECURITY_POLICY = PAGE_META_CSP;
 
 /**
  * A worker runs under the CSP of its own script's response, not the page's. OpenCV.js (the Capture
@@ -31,49 +32,6 @@ export const CONTENT_SECURITY_POLICY = [...PAGE_DIRECTIVES, "form-action 'none'"
  */
 export function contentSecurityPolicyFor(file: string): string {
   return /\.(m?js)$/i.test(file) ? SCRIPT_CSP : CONTENT_SECURITY_POLICY;
-}
-
-const commonWebPreferences = {
-  sandbox: true,
-  contextIsolation: true,
-  nodeIntegration: false,
-  nodeIntegrationInWorker: false,
-  nodeIntegrationInSubFrames: false,
-  webviewTag: false,
-  webSecurity: true,
-  allowRunningInsecureContent: false,
-  experimentalFeatures: false,
-  navigateOnDragDrop: false,
-  spellcheck: false,
-} as const;
-
-/** The one application window. Shown on ready-to-show, so no white flash of an unpainted page. */
-export function mainWindowOptions(preloadPath: string): BrowserWindowConstructorOptions {
-  return {
-    width: 1360,
-    height: 900,
-    minWidth: 960,
-    minHeight: 640,
-    show: false,
-    title: 'Foolprint',
-    backgroundColor: '#ffffff',
-    autoHideMenuBar: true,
-    webPreferences: { ...commonWebPreferences, preload: preloadPath },
-  };
-}
-
-/**
- * The hidden window that prints an exported sheet PDF: no preload (it runs no code of ours), only
- * Chromium's PDF viewer, which needs `plugins`.
- */
-export function printWindowOptions(): BrowserWindowConstructorOptions {
-  return {
-    show: false,
-    width: 800,
-    height: 1100,
-    title: 'Foolprint: print sheet',
-    webPreferences: { ...commonWebPreferences, plugins: true },
-  };
 }
 
 /** True for a URL of our own page (any path under foolprint://app/), never for look-alikes. */
@@ -102,10 +60,14 @@ export function allowPermissionRequest(permission: string, requestingUrl: string
   return permission === 'fullscreen';
 }
 
-/** Permission checks (session.setPermissionCheckHandler): the synchronous "may this origin use it" question. */
+/**
+ * Permission checks (session.setPermissionCheckHandler): the synchronous "may this origin use it"
+ * question. Media only when Chromium says it is video: an unknown or missing media type could be
+ * the microphone.
+ */
 export function allowPermissionCheck(permission: string, requestingOrigin: string | undefined, mediaType?: string): boolean {
   if (!isOwnOrigin(requestingOrigin)) return false;
-  if (permission === 'media') return mediaType === undefined || mediaType === 'video' || mediaType === 'unknown';
+  if (permission === 'media') return mediaType === 'video';
   return permission === 'fullscreen';
 }
 
@@ -116,19 +78,50 @@ export function allowNavigation(url: string): boolean {
   return pathname === '/' || pathname === '/index.html';
 }
 
+/**
+ * Chromium's PDF viewer is a built-in extension with this fixed id; the print window needs it and
+ * nothing else of chrome-extension:.
+ */
+export const PDF_VIEWER_ORIGIN = 'chrome-extension://mhjfbmdgcfjbbpaeojofohoefgiehjai';
+
+function isPdfViewerUrl(url: string): boolean {
+  return url === PDF_VIEWER_ORIGIN || url.startsWith(`${PDF_VIEWER_ORIGIN}/`);
+}
+
+/**
+ * will-frame-navigate (any frame, the main one included). Main frames as allowNavigation; our page
+ * has no frames, so a sub-frame may only be the PDF viewer's own, showing the PDF being printed.
+ */
+export function allowFrameNavigation(url: string, isMainFrame: boolean, printingPdfUrls: ReadonlySet<string> = new Set()): boolean {
+  if (isMainFrame) return allowNavigation(url);
+  return isPdfViewerUrl(url) || printingPdfUrls.has(url);
+}
+
 /** setWindowOpenHandler: no new windows, ever (links to papers are plain text in the UI). */
 export function windowOpenDecision(_url: string): { action: 'deny' } {
   return { action: 'deny' };
 }
 
+function protocolOf(url: string): string | undefined {
+  return /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
+}
+
 /**
- * session.webRequest.onBeforeRequest: our scheme, in-memory URLs and the DevTools only; no http(s),
- * ws(s) or file:// (the PDF print window is the exception, allowed by its own session).
+ * session.webRequest.onBeforeRequest: our scheme and in-memory URLs; no http(s), ws(s) or file://
+ * (the PDF print window is the exception, allowed by its own session). The DevTools' devtools: and
+ * chrome-extension: pages only where DevTools are on, i.e. never in a packaged build.
  */
-export function allowRequest(url: string): boolean {
-  const protocol = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
+export function allowRequest(url: string, devTools: boolean): boolean {
+  const protocol = protocolOf(url);
   if (protocol === APP_SCHEME) return isOwnPageUrl(url);
-  return protocol === 'data' || protocol === 'blob' || protocol === 'devtools' || protocol === 'chrome-extension';
+  if (protocol === 'devtools' || protocol === 'chrome-extension') return devTools;
+  return protocol === 'data' || protocol === 'blob';
+}
+
+/** The print window's session: the one PDF being printed, the PDF viewer, and its in-memory URLs. */
+export function allowPrintRequest(url: string, pdfUrl: string): boolean {
+  const protocol = protocolOf(url);
+  return url === pdfUrl || isPdfViewerUrl(url) || protocol === 'data' || protocol === 'blob';
 }
 
 /** MIME types of what the renderer bundle contains (module scripts and wasm need exact ones). */
