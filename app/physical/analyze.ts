@@ -18,7 +18,7 @@ import type { RgbaImage } from './image.js';
 import { computeSheetLayout, LayoutError } from './layout.js';
 import type { SheetLayoutOptions } from './layout.js';
 import { LEGACY_MAX_SHEET_NUMBER, MARKERS_PER_SHEET, PAGE_CORNERS } from './markers.js';
-import { IDENTITY_MARKER_COUNT, decodeIdentityMarkers, isIdentityMarkerId } from './sheet-identity.js';
+import { IDENTITY_MARKER_COUNT, IDENTITY_MIN_MARKERS, decodeIdentityMarkers, isIdentityMarkerId } from './sheet-identity.js';
 import type { IdentityReading } from './sheet-identity.js';
 import type { PageCorner } from './markers.js';
 import { loadOpenCV } from './opencv.js';
@@ -393,13 +393,14 @@ export async function analyzePhoto(photo: RgbaImage, manifests: readonly SheetMa
   const legacyCornerIds = new Set(manifests.filter((m) => m.identity === null).flatMap((m) => m.geometry.markers.map((marker) => marker.id)));
   const describe = (detected: DetectedMarker[]) => detected.map((m) => describeMarker(m, legacyCornerIds)).filter((m): m is FoundMarker => m !== undefined);
   let markers = describe(detectMarkers(runtime, grey, { maxDetectionSide: options.maxDetectionSide }));
-  // A known sheet with a corner or identity marker missing: one slower pass with a wider threshold
-  // window often finds it (the identity markers are detected in the same call as the corners).
+  // A known sheet with a corner marker missing, or too few identity markers to decode its identity:
+  // one slower pass with a wider threshold window often finds them (not for one missing identity
+  // marker: the code restores two, and the live view should not pay a second pass for it).
   const cornersOf = (sheetNumber: number) => markers.filter((m) => m.role === 'corner' && m.sheetNumber === sheetNumber).length;
   const identityCount = markers.filter((m) => m.role === 'identity').length;
   const incomplete = manifests.some((m) => {
     const corners = cornersOf(m.sheetNumber);
-    return corners > 0 && (corners < MARKERS_PER_SHEET || (m.identity !== null && identityCount < IDENTITY_MARKER_COUNT));
+    return corners > 0 && (corners < MARKERS_PER_SHEET || (m.identity !== null && identityCount < IDENTITY_MIN_MARKERS));
   });
   if (incomplete) {
     const more = describe(detectMarkers(runtime, grey, { maxDetectionSide: options.maxDetectionSide, thorough: true }));
