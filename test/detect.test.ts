@@ -59,12 +59,14 @@ describe('photos without a usable sheet get a clear result, never an exception',
     const photo = simulatePhoto(sheet3.image, clean, 4);
     const result = await analyzePhoto(photo.image, [sheet0.manifest], undefined, { opencv });
     expect(result.status).toBe('unknown-sheet');
-    expect(result.markers.map((m) => m.id).sort()).toEqual([12, 13, 14, 15]);
+    expect(result.markers.filter((m) => m.role === 'corner').map((m) => m.id).sort()).toEqual([12, 13, 14, 15]);
+    expect(result.markers.filter((m) => m.role === 'identity')).toHaveLength(8);
     expect(result.message).toMatch(/sheet 3 found, but no given manifest describes it \(manifests for sheet 0\)/);
     // With both manifests the same photo is sheet 3.
     const both = await analyzePhoto(photo.image, [sheet0.manifest, sheet3.manifest], undefined, { opencv });
     expect(both.status).toBe('ok');
-    expect(both.sheetId).toBe('test-s3');
+    expect(both.sheetId).toBe(sheet3.manifest.sheetId);
+    expect(both.identity).toBe('012345678');
   });
   it('half-covered sheet (two markers hidden): says which markers are missing', async () => {
     const photo = simulatePhoto(sheet0.image, clean, 5);

@@ -51,8 +51,8 @@ describe('computeSheetLayout', () => {
       expect(inside(c.border, quadRect)).toBe(true);
       expect(inside(c.caption, quadRect)).toBe(true);
       expect(c.caption.y).toBeCloseTo(c.border.y + c.border.height, 9);
-      // The quiet zone around each marker stays white.
-      for (const m of layout.markers) {
+      // The quiet zone around each marker (corner and identity) stays white.
+      for (const m of [...layout.markers, ...layout.identityMarkers]) {
         expect(overlaps(c.border, grow(m.rect, 4))).toBe(false);
         expect(overlaps(c.caption, grow(m.rect, 4))).toBe(false);
       }
@@ -63,10 +63,14 @@ describe('computeSheetLayout', () => {
         expect(overlaps(layout.cells[i].caption, layout.cells[j].border)).toBe(false);
       }
     }
-    for (const m of layout.markers) {
+    const allMarkers = [...layout.markers, ...layout.identityMarkers];
+    for (const m of allMarkers) {
       expect(overlaps(layout.header, grow(m.rect, 3.9))).toBe(false);
       expect(overlaps(layout.footer, grow(m.rect, 3.9))).toBe(false);
+      expect(m.rect.width).toBe(layout.markers[0].rect.width);
+      for (const other of allMarkers) if (other !== m) expect(overlaps(other.rect, grow(m.rect, 3.9))).toBe(false);
     }
+    expect(layout.identityMarkers.map((m) => m.slot)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
   });
 
   it('fits the counts one works out by hand on A4 portrait at 30 mm', () => {
@@ -170,8 +174,10 @@ describe('units and captions', () => {
 describe('marker ids', () => {
   it('gives sheet s the ids 4s..4s+3 and maps every id back', () => {
     expect(markerIdsForSheet(0)).toEqual([0, 1, 2, 3]);
-    expect(markerIdsForSheet(MAX_SHEET_NUMBER)).toEqual([244, 245, 246, 247]);
-    for (let s = 0; s <= MAX_SHEET_NUMBER; s++) {
+    // Sheets 0..29 stay below the identity markers' ids (122-249); version-1 manifests went to 61.
+    expect(markerIdsForSheet(MAX_SHEET_NUMBER)).toEqual([116, 117, 118, 119]);
+    expect(markerIdsForSheet(61)).toEqual([244, 245, 246, 247]);
+    for (let s = 0; s <= 61; s++) {
       markerIdsForSheet(s).forEach((id, k) => {
         const back = sheetNumberFromMarkerId(id);
         expect(back.sheetNumber).toBe(s);

@@ -12,12 +12,12 @@ import { planSheets } from '../app/physical/sheet-manifest.js';
 import { builtInWeights, digits, repoRoot } from './physical-fixture.js';
 
 const commands = path.join(repoRoot, 'dist/main/cli/commands');
-const built = ['analyze', 'simulate', 'transforms'].every((name) => existsSync(path.join(commands, `${name}.js`)));
+const built = ['analyze', 'simulate', 'transforms', 'attack', 'sheet'].every((name) => existsSync(path.join(commands, `${name}.js`)));
 const program = `
 import { createRequire } from 'node:module';
 const { Command } = createRequire(${JSON.stringify(path.join(repoRoot, 'package.json'))})('commander');
 const program = new Command('foolprint');
-for (const [file, register] of [['analyze', 'registerAnalyze'], ['simulate', 'registerSimulate'], ['transforms', 'registerTransforms']]) {
+for (const [file, register] of [['analyze', 'registerAnalyze'], ['simulate', 'registerSimulate'], ['transforms', 'registerTransforms'], ['attack', 'registerAttack'], ['sheet', 'registerSheet']]) {
   (await import(${JSON.stringify(commands)} + '/' + file + '.js'))[register](program);
 }
 await program.parseAsync(process.argv);
@@ -93,6 +93,43 @@ describe.skipIf(!built)('foolprint simulate / analyze / transforms', () => {
     const noManifest = await run(['analyze', photo, '--sheets', path.join(dir, 'none.json')]);
     expect(noManifest.code).toBe(2);
     expect(noManifest.stderr).toMatch(/sheet manifest .*none\.json does not exist/);
+  });
+
+  it('analyze scores a photo only against the sheet set it shows: B\'s page is refused against A, picked from A and B', async () => {
+    if (!existsSync(builtInWeights)) {
+      console.warn(`skipped: needs the built-in model weights at ${builtInWeights}`);
+      return;
+    }
+    // Two attack runs, sheets of each: both print sheet 0 with corner markers 0-3.
+    for (const [name, method] of [['A', 'fgsm'], ['B', 'bim']]) {
+      const attack = await run(['attack', '--method', method, '--eps', '16/255', '--limit', '12', '--workers', '1', '--out', path.join(dir, `run-${name}`)]);
+      expect(attack.code, attack.stderr).toBe(0);
+      const sheet = await run(['sheet', '--from', path.join(dir, `run-${name}`), '--pairs', '--dpi', '100', '--out', path.join(dir, name)]);
+      expect(sheet.code, sheet.stderr).toBe(0);
+    }
+    const manifestA = JSON.parse(readFileSync(path.join(dir, 'A', 'sheet.manifest.json'), 'utf8'));
+    const manifestB = JSON.parse(readFileSync(path.join(dir, 'B', 'sheet.manifest.json'), 'utf8'));
+    expect([manifestA.sheetNumber, manifestB.sheetNumber]).toEqual([0, 0]);
+    expect(manifestA.identity).not.toBe(manifestB.identity);
+    const photoB = path.join(dir, 'photoB.jpg');
+    const simulated = await run(['simulate', '--sheet', path.join(dir, 'B', 'sheet.png'), '--out', photoB, '--seed', '5', '--width', '1280', '--height', '720', '--jpeg-quality', '85']);
+    expect(simulated.code, simulated.stderr).toBe(0);
+
+    // Against A only: refused (exit 1), naming the set seen and the set expected.
+    const againstA = await run(['analyze', photoB, '--sheets', path.join(dir, 'A'), '--workers', '1']);
+    expect(againstA.code, againstA.stdout + againstA.stderr).toBe(1);
+    expect(againstA.stdout).toContain(`photoB.jpg: unknown-sheet: the photo shows sheet 0 of set ${manifestB.identity}, which no given manifest describes (expected set ${manifestA.identity} (${manifestA.sheetId}))`);
+    expect(againstA.stdout).not.toMatch(/: ok:/);
+
+    // Against A and B (either order): B's manifest, every cell.
+    for (const order of [['A', 'B'], ['B', 'A']]) {
+      const both = await run(['analyze', photoB, '--sheets', ...order.map((name) => path.join(dir, name)), '--workers', '1', '--json']);
+      expect(both.code, both.stderr).toBe(0);
+      const analysis = JSON.parse(both.stdout).photos[0].analysis;
+      expect(analysis).toMatchObject({ status: 'ok', sheetId: manifestB.sheetId, identity: manifestB.identity });
+      expect(analysis.cells).toHaveLength(24);
+      expect(analysis.cells.map((c: { record: { method: string | null } }) => c.record.method)).toEqual(manifestB.cells.map((c: { method: string | null }) => c.method));
+    }
   });
 
   it('transforms reports a destruction rate per strength', async () => {

@@ -11,6 +11,7 @@ import { computeSheetLayout, mmToPixels } from '../app/physical/layout.js';
 import type { SheetLayoutOptions } from '../app/physical/layout.js';
 import { MARKER_MODULES, markerIdsForSheet, markerModules } from '../app/physical/markers.js';
 import { parseSheetManifest } from '../app/physical/sheet-manifest.js';
+import { identityMarkerIds } from '../app/physical/sheet-identity.js';
 import type { SheetManifest } from '../app/physical/sheet-manifest.js';
 import { createRgba } from '../app/physical/image.js';
 import type { RgbaImage } from '../app/physical/image.js';
@@ -68,16 +69,23 @@ function fillRect(image: RgbaImage, x0: number, y0: number, x1: number, y1: numb
   }
 }
 
-/** Renders sheet `sheetNumber` with the given digits (one per cell, up to the page's cell count). */
-export function renderSheet(set: DigitSet, options: { sheetNumber?: number; dpi?: number; layout?: SheetLayoutOptions } = {}): RenderedSheet {
+/**
+ * Renders sheet `sheetNumber` with the given digits (one per cell, up to the page's cell count), with
+ * the identity markers of `identity` (default 012345678); `identity: null` draws a
+ * version-1 sheet (no identity markers) with a version-1 manifest.
+ */
+export function renderSheet(set: DigitSet, options: { sheetNumber?: number; dpi?: number; layout?: SheetLayoutOptions; identity?: string | null } = {}): RenderedSheet {
   const sheetNumber = options.sheetNumber ?? 0;
+  const identity = options.identity === undefined ? '012345678' : options.identity;
   const dpi = options.dpi ?? 150;
   const layout = computeSheetLayout(options.layout ?? {});
   const px = (mm: number) => mmToPixels(mm, dpi);
   const image = createRgba(Math.round(px(layout.page.width)), Math.round(px(layout.page.height)));
   const ids = markerIdsForSheet(sheetNumber);
-  layout.markers.forEach((marker, k) => {
-    const modules = markerModules(ids[k]);
+  const identityIds = identity === null ? [] : identityMarkerIds(identity);
+  const printed = [...layout.markers.map((marker, k) => ({ rect: marker.rect, id: ids[k] })), ...identityIds.map((id, slot) => ({ rect: layout.identityMarkers[slot].rect, id }))];
+  printed.forEach((marker) => {
+    const modules = markerModules(marker.id);
     const m = marker.rect.width / MARKER_MODULES;
     for (let r = 0; r < MARKER_MODULES; r++) for (let c = 0; c < MARKER_MODULES; c++) {
       fillRect(image, px(marker.rect.x + c * m), px(marker.rect.y + r * m), px(marker.rect.x + (c + 1) * m), px(marker.rect.y + (r + 1) * m), modules[r * MARKER_MODULES + c] ? 255 : 0);
@@ -110,8 +118,9 @@ export function renderSheet(set: DigitSet, options: { sheetNumber?: number; dpi?
     };
   });
   const manifest = parseSheetManifest({
-    schemaVersion: 1,
-    sheetId: `test-s${sheetNumber}`,
+    schemaVersion: identity === null ? 1 : 2,
+    sheetId: `test-${identity ?? 'v1'}-s${sheetNumber}`,
+    identity,
     sheetNumber,
     page: 1,
     pageCount: 1,
@@ -129,6 +138,7 @@ export function renderSheet(set: DigitSet, options: { sheetNumber?: number; dpi?
     geometry: {
       pageMm: layout.page,
       markers: layout.markers.map((marker, k) => ({ id: ids[k], pageCorner: marker.pageCorner, cornersMm: marker.corners })),
+      identityMarkers: identityIds.map((id, slot) => ({ slot, id, cornersMm: layout.identityMarkers[slot].corners })),
     },
     files: { pdf: 'sheet.pdf', pdfPage: 1, png: 'sheet.png' },
     cells,

@@ -74,13 +74,17 @@ describe('photo round trip (D1 sheet renderer → simulated camera → analyzePh
     const result: PhotoAnalysis = await analyzePhoto(photo.image, [sheet.manifest], undefined, { opencv });
     expect(result.status, result.message).toBe('ok');
     expect(result.sheetId).toBe(sheet.manifest.sheetId);
-    expect(result.markers.map((m) => m.id).sort()).toEqual([0, 1, 2, 3]);
+    expect(result.markers.filter((m) => m.role === 'corner').map((m) => m.id).sort()).toEqual([0, 1, 2, 3]);
+    // The set identity read through the same channel (blur, noise, JPEG, uneven light, 30-45° tilt).
+    expect(result.identity).toBe(sheet.manifest.identity);
+    const identityRead = result.markers.filter((m) => m.role === 'identity' && m.sheetNumber === 0).length;
+    expect(identityRead).toBeGreaterThanOrEqual(6);
 
     const page = sheet.manifest.geometry.pageMm;
     const truth = ([[0, 0], [page.width, 0], [page.width, page.height], [0, page.height]] as Point[]).map((p) => truePhotoPoint(photo.homography, p));
     const diagonal = Math.hypot(truth[2][0] - truth[0][0], truth[2][1] - truth[0][1]);
     const pageErrors = result.pageCorners!.map((p, k) => Math.hypot(p[0] - truth[k][0], p[1] - truth[k][1]));
-    const markerErrors = result.markers.flatMap((m) => {
+    const markerErrors = result.markers.filter((m) => m.role === 'corner').flatMap((m) => {
       const expected = sheet.manifest.geometry.markers.find((e) => e.id === m.id)!;
       return m.corners.map((c, k) => {
         const t = truePhotoPoint(photo.homography, [expected.cornersMm[k].x, expected.cornersMm[k].y]);
@@ -105,7 +109,7 @@ describe('photo round trip (D1 sheet renderer → simulated camera → analyzePh
     const mean = scores.reduce((s, v) => s + v, 0) / scores.length;
     console.log(
       `seed ${seed}: ${photo.params.tilt === null ? 'given corners' : `tilt ${photo.params.tilt.toFixed(0)}°, rotation ${photo.params.rotation?.toFixed(0)}°`}; corner error max ${Math.max(...pageErrors).toFixed(2)} px (diagonal ${diagonal.toFixed(0)} px), ` +
-        `marker corners max ${Math.max(...markerErrors).toFixed(2)} px, reprojection ${result.reprojectionError!.mean.toFixed(2)} px; ` +
+        `marker corners max ${Math.max(...markerErrors).toFixed(2)} px, identity markers read ${identityRead}/8, reprojection ${result.reprojectionError!.mean.toFixed(2)} px; ` +
         `crop PSNR mean ${mean.toFixed(1)} dB, min ${Math.min(...scores).toFixed(1)} dB; ${result.timing.totalMs.toFixed(0)} ms`,
     );
     expect(mean).toBeGreaterThan(15);

@@ -7,6 +7,9 @@ import type { FoolprintApi } from '../app/api/index.js';
 import { createFoolprintService } from '../app/node/service.js';
 import type { FoolprintService } from '../app/node/service.js';
 import { listBuiltinModels } from '../app/node/model-loader.js';
+import { renderSheets } from '../app/node/sheet-render.js';
+import { simulatePhoto } from '../app/physical/simulate.js';
+import sharp from 'sharp';
 import { mnistAvailable, mnistDir } from './physical-fixture.js';
 
 const hasBuiltin = listBuiltinModels().some((m) => m.id === 'lenet-mnist');
@@ -111,5 +114,37 @@ describe.skipIf(!hasBuiltin)('service features on the built-in model and samples
     expect(answer.top5[0]).toHaveLength(5);
     // Blank crops are all one image: one answer for all.
     expect(new Set(answer.top5.map((t) => t[0].label)).size).toBe(1);
+  });
+
+  it('capture.analyzePhoto scores a photo only against the sheet set it shows', async () => {
+    const experiment = await api.experiments.create({ name: 'two sets', modelId: 'lenet-mnist' });
+    const attack = await api.attacks.start({ experimentId: experiment.id, modelId: 'lenet-mnist', images: { kind: 'samples', limit: 2 }, params: { method: 'fgsm', epsilons: [0.1] } });
+    const run = await awaitJob(api, attack.jobId, 'attack');
+    const exportSet = async () => awaitJob(api, (await api.sheets.export({ experimentId: experiment.id, runId: run.runId, dpi: 100 })).jobId, 'sheetExport');
+    // Two sets of one run: both start at sheet 0 (corner ids 0-3); their identities tell them apart.
+    const first = await exportSet();
+    const second = await exportSet();
+    const manifests = await api.capture.manifests({ experimentId: experiment.id });
+    expect(manifests.map((m) => m.sheetNumber)).toEqual([0, 0]);
+    expect(manifests[0].identity).not.toBe(manifests[1].identity);
+    const identityOf = (sheetId: string) => manifests.find((m) => m.sheetId === sheetId)!.identity;
+
+    const photoOf = async (png: Buffer, seed: number) => {
+      const raw = await sharp(png).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+      const photo = simulatePhoto({ data: new Uint8ClampedArray(raw.data.buffer, raw.data.byteOffset, raw.data.length), width: raw.info.width, height: raw.info.height }, { blurSigma: 0.8, noiseSigma: 0.01, jpegQuality: 0 }, seed).image;
+      return (await sharp(Buffer.from(photo.data.buffer, photo.data.byteOffset, photo.data.length), { raw: { width: photo.width, height: photo.height, channels: 4 } }).jpeg({ quality: 90 }).toBuffer()).toString('base64');
+    };
+    const analyse = async (base64: string) => awaitJob(api, (await api.capture.analyzePhoto({ experimentId: experiment.id, photo: { name: 'photo.jpg', mimeType: 'image/jpeg', base64 } })).jobId, 'photoAnalysis');
+    for (const [k, set] of [first, second].entries()) {
+      const png = Buffer.from((await api.sheets.file({ experimentId: experiment.id, sheetSetId: set.sheetSetId, file: 'png' })).base64, 'base64');
+      expect(await analyse(await photoOf(png, 20 + k))).toMatchObject({ status: 'ok', sheetId: set.sheetIds[0], cellCount: 4 });
+    }
+
+    // A sheet 0 of another set (printed elsewhere): refused, naming the set seen and the sets expected.
+    const foreign = await renderSheets({ images: new Float32Array(784), shape: [1, 28, 28, 1], records: [{ kind: 'clean', imageId: 'x', sourceIndex: 0 }], options: { experiment: 'elsewhere', dpi: 100 } }, path.join(dir, 'foreign-sheet'));
+    const capture = await analyse(await photoOf(await readFile(foreign.pngPaths[0]), 22));
+    expect(capture).toMatchObject({ status: 'unknown-sheet', sheetId: null, analysedCells: 0 });
+    expect(capture.message).toContain(`the photo shows sheet 0 of set ${foreign.manifests[0].identity}, which no given manifest describes`);
+    for (const set of [first, second]) expect(capture.message).toContain(`set ${identityOf(set.sheetIds[0])} (${set.sheetIds[0]})`);
   });
 });

@@ -56,10 +56,25 @@ describe('planSheets', () => {
     expect(() => planSheets([], [28, 28, 1], { experiment: 'x' })).toThrow(/no images/);
     expect(() => planSheets(records, [28, 28, 4], { experiment: 'x' })).toThrow(/1 or 3 channels/);
     expect(() => planSheets([{ kind: 'clean', imageId: '', sourceIndex: 0 }], [28, 28, 1], { experiment: 'x' })).toThrow(/record 0: imageId/);
-    // 31 singles need two pages; from sheet 61 the second would need marker ids past 247.
+    // 31 singles need two pages; from sheet 29 the second would need corner ids among the identity ids (122+).
     const many: SheetCellSource[] = Array.from({ length: 31 }, (_, i) => ({ kind: 'adversarial', imageId: String(i), sourceIndex: i }));
-    expect(() => planSheets(many, [28, 28, 1], { experiment: 'x', firstSheetNumber: 61 })).toThrow(/sheet numbers run from 0 to 61/);
-    expect(planSheets(many, [28, 28, 1], { experiment: 'x', firstSheetNumber: 60 }).manifests).toHaveLength(2);
+    expect(() => planSheets(many, [28, 28, 1], { experiment: 'x', firstSheetNumber: 29 })).toThrow(/sheet numbers run from 0 to 29/);
+    expect(planSheets(many, [28, 28, 1], { experiment: 'x', firstSheetNumber: 28 }).manifests).toHaveLength(2);
+    expect(() => planSheets(records, [28, 28, 1], { experiment: 'x', identity: 'fffffffff' })).toThrow(/identity must be 9 hex digits below 2\^35/);
+  });
+
+  it('gives every page of a set one random identity, printed by eight identity markers', () => {
+    const first = plan();
+    const second = plan();
+    expect(first[0].identity).toMatch(/^[0-7][0-9a-f]{8}$/);
+    expect(first.map((m) => m.identity)).toEqual([first[0].identity, first[0].identity]);
+    expect(second[0].identity).not.toBe(first[0].identity);
+    expect(first[0].geometry.identityMarkers.map((m) => m.slot)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(first[0].geometry.identityMarkers.every((m) => m.id >= 122 && m.id < 250)).toBe(true);
+    const layout = computeSheetLayout(first[0].layoutOptions);
+    expect(first[0].geometry.identityMarkers.map((m) => m.cornersMm)).toEqual(layout.identityMarkers.map((m) => m.corners));
+    const fixed = planSheets(pairRecords(1), [28, 28, 1], { experiment: 'x', identity: '00000002a' }).manifests[0];
+    expect(fixed.identity).toBe('00000002a');
   });
 });
 
@@ -73,7 +88,12 @@ describe('parseSheetManifest', () => {
   });
 
   const corruptions: [string, (m: any) => void, RegExp][] = [
-    ['a wrong schema version', (m) => (m.schemaVersion = 2), /has schemaVersion 2; this Foolprint reads version 1/],
+    ['a wrong schema version', (m) => (m.schemaVersion = 3), /has schemaVersion 3; this Foolprint reads versions 1 and 2/],
+    ['no identity', (m) => (m.identity = null), /identity: expected 9 hex digits/],
+    ['an identity marker of another identity', (m) => (m.geometry.identityMarkers[4].id = m.geometry.identityMarkers[4].id === 130 ? 131 : 130), /geometry\.identityMarkers\.4: identity [0-9a-f]{9} has marker/],
+    ['seven identity markers', (m) => m.geometry.identityMarkers.pop(), /expected 8 identity markers, got 7/],
+    ['a version-1 manifest with an identity', (m) => (m.schemaVersion = 1), /version 1 manifests have no identity/],
+    ['a sheet number past 29 in version 2', (m) => { m.sheetNumber = 30; m.geometry.markers.forEach((marker: any, k: number) => (marker.id = 120 + k)); }, /sheetNumber: sheet numbers run from 0 to 29, got 30/],
     ['a string ε', (m) => (m.cells[3].epsilon = 'big'), /cells\.3\.epsilon: .*expected number/],
     ['a missing image rectangle', (m) => delete m.cells[0].imageRectMm, /cells\.0\.imageRectMm/],
     ['a negative width', (m) => (m.cells[1].imageRectMm.width = -30), /cells\.1\.imageRectMm\.width/],
@@ -90,6 +110,18 @@ describe('parseSheetManifest', () => {
     corrupt(manifest);
     expect(() => parseSheetManifest(manifest, 'sheet.manifest.json')).toThrow(SheetManifestError);
     expect(() => parseSheetManifest(manifest, 'sheet.manifest.json')).toThrow(message);
+  });
+
+  it('still reads a version-1 manifest (written before identities): identity null, no identity markers', () => {
+    const manifest = JSON.parse(JSON.stringify(plan()[0]));
+    manifest.schemaVersion = 1;
+    delete manifest.identity;
+    delete manifest.geometry.identityMarkers;
+    manifest.sheetNumber = 61;
+    manifest.geometry.markers.forEach((marker: any, k: number) => (marker.id = 244 + k));
+    const parsed = parseSheetManifest(manifest);
+    expect(parsed).toMatchObject({ schemaVersion: 1, identity: null, sheetNumber: 61 });
+    expect(parsed.geometry.identityMarkers).toEqual([]);
   });
 
   it('says when the text is not JSON at all', () => {

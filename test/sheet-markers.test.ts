@@ -45,10 +45,10 @@ describe('marker bits', () => {
 describe('markers on the rendered PNG', () => {
   const cases: [PaperName, Orientation, number, number, boolean][] = [
     ['a4', 'portrait', 300, 3, false],
-    ['letter', 'landscape', 150, 61, true],
+    ['letter', 'landscape', 150, 29, true],
   ];
 
-  it.each(cases)('%s %s at %i dpi, sheet %i: ArucoDetector finds the 4 ids with corners within 1 px of the layout', async (paper, orientation, dpi, sheetNumber, pairs) => {
+  it.each(cases)('%s %s at %i dpi, sheet %i: ArucoDetector finds the 4 corner and 8 identity ids with corners within 1 px of the layout', async (paper, orientation, dpi, sheetNumber, pairs) => {
     const count = pairs ? 4 : 3;
     const images = new Float32Array(count * 28 * 28).map((_, i) => (i % 7) / 7);
     const records: SheetCellSource[] = Array.from({ length: count }, (_, i) => ({
@@ -71,12 +71,15 @@ describe('markers on the rendered PNG', () => {
     const corners = new cv.MatVector();
     const ids = new cv.Mat();
     const rejected = new cv.MatVector();
-    const found = new Map<number, { x: number; y: number }[]>();
+    const found = new Map<number, { x: number; y: number }[][]>();
     try {
       detector.detectMarkers(grey, corners, ids, rejected);
       for (let i = 0; i < ids.rows; i++) {
         const c = corners.get(i);
-        found.set(ids.data32S[i], [0, 1, 2, 3].map((k) => ({ x: c.data32F[2 * k], y: c.data32F[2 * k + 1] })));
+        const quad = [0, 1, 2, 3].map((k) => ({ x: c.data32F[2 * k], y: c.data32F[2 * k + 1] }));
+        // OpenCV also finds small false markers inside some markers' own module pattern (detect.ts drops
+        // them): only printed-size detections count here. An identity may print one id twice: keep all.
+        if (Math.hypot(quad[1].x - quad[0].x, quad[1].y - quad[0].y) > mmToPixels(8, dpi)) found.set(ids.data32S[i], [...(found.get(ids.data32S[i]) ?? []), quad]);
         c.delete();
       }
     } finally {
@@ -84,11 +87,17 @@ describe('markers on the rendered PNG', () => {
     }
 
     const manifest = result.manifests[0];
-    const expectedIds = [0, 1, 2, 3].map((k) => 4 * sheetNumber + k);
-    expect([...found.keys()].sort((a, b) => a - b)).toEqual(expectedIds);
+    const printed = [...manifest.geometry.markers, ...manifest.geometry.identityMarkers];
+    expect(manifest.geometry.identityMarkers).toHaveLength(8);
+    const expectedIds = [...new Set(printed.map((m) => m.id))].sort((a, b) => a - b);
+    expect(expectedIds.slice(0, 4)).toEqual([0, 1, 2, 3].map((k) => 4 * sheetNumber + k));
+    expect([...found.keys()].sort((a, b) => a - b), JSON.stringify([...found.entries()])).toEqual(expectedIds);
+    expect([...found.values()].flat()).toHaveLength(12);
     let worst = 0;
-    for (const marker of manifest.geometry.markers) {
-      const detected = found.get(marker.id)!;
+    for (const marker of printed) {
+      // The detection of this id nearest the printed place (an id can be printed twice).
+      const at = { x: mmToPixels(marker.cornersMm[0].x, dpi), y: mmToPixels(marker.cornersMm[0].y, dpi) };
+      const detected = found.get(marker.id)!.reduce((a, b) => (Math.hypot(b[0].x - at.x, b[0].y - at.y) < Math.hypot(a[0].x - at.x, a[0].y - at.y) ? b : a));
       marker.cornersMm.forEach((cornerMm, k) => {
         // OpenCV puts pixel centres at integers; the layout's continuous coordinates put them at +0.5.
         const expected = { x: mmToPixels(cornerMm.x, dpi) - 0.5, y: mmToPixels(cornerMm.y, dpi) - 0.5 };

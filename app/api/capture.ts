@@ -25,7 +25,7 @@ export const classifyCropsOutputSchema = z.object({
 });
 export type ClassifyCropsOutput = z.infer<typeof classifyCropsOutputSchema>;
 
-export const analysisStatusSchema = z.enum(['ok', 'partial', 'no-sheet', 'unknown-sheet', 'too-few-markers']);
+export const analysisStatusSchema = z.enum(['ok', 'partial', 'no-sheet', 'unknown-sheet', 'too-few-markers', 'several-sheets']);
 
 /** One analysed still or imported photo, stored in the experiment's captures/ (the analysis job's result). */
 export const captureInfoSchema = z.object({

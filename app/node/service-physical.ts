@@ -52,8 +52,9 @@ export function createPhysicalHandlers(core: ServiceCore, readRun: (target: Expe
   async function sheetInput(params: Parameters<Handlers['sheets.export']>[0], target: Experiment) {
     const run = await readRun(target, params.runId);
     const source = await loadAttackSheetSource(path.join(core.runFolder(target, run.runId), 'record.json'), { pairs: params.pairs, epsilons: params.epsilons, limit: params.limit });
-    // Sheet numbers (marker ids) are unique within an experiment, so photos of its sheets can be told apart in any order.
-    const firstSheetNumber = (await sheetSets(target)).reduce((sum, set) => sum + set.pageCount, 0);
+    // Every set starts at sheet 0: its pages are told apart by their sheet numbers (corner ids), and the
+    // sets of an experiment by the random identity each set prints (sheet-identity.ts).
+    const firstSheetNumber = 0;
     const options: SheetRenderOptions = {
       paper: params.paper,
       orientation: params.orientation,
@@ -71,7 +72,7 @@ export function createPhysicalHandlers(core: ServiceCore, readRun: (target: Expe
 
   function checkSheetNumbers(first: number, pages: number): void {
     if (first + pages - 1 > MAX_SHEET_NUMBER) {
-      throw new ApiError('invalid-input', `this experiment already has ${first} sheet pages; the markers can tell ${MAX_SHEET_NUMBER + 1} pages apart: start a new experiment`);
+      throw new ApiError('invalid-input', `these images need ${pages} sheet pages; the markers can tell ${MAX_SHEET_NUMBER + 1 - first} pages of a set apart: export fewer images per set (limit, ε) or a smaller cell`);
     }
   }
 

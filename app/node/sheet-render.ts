@@ -20,7 +20,7 @@ import type { Canvas, CanvasRenderingContext2D } from 'canvas';
 import { writeFileAtomic, writeJsonAtomic } from './atomic-write.js';
 import { MM_PER_INCH, POINTS_PER_MM, mmToPixels, sheetCaption } from '../physical/layout.js';
 import type { RectMm, SheetLayout } from '../physical/layout.js';
-import { MARKER_DICTIONARY, markerModules } from '../physical/markers.js';
+import { MARKER_DICTIONARY, MARKER_MODULES, markerModules } from '../physical/markers.js';
 import { planSheets, sheetFileNames } from '../physical/sheet-manifest.js';
 import type { SheetCellSource, SheetManifest, SheetPlan, SheetPlanOptions } from '../physical/sheet-manifest.js';
 
@@ -105,6 +105,25 @@ function fitText(context: CanvasRenderingContext2D, text: string, box: RectMm, s
 }
 
 /**
+ * One ArUco marker: one black square, then every white module in ONE path and one fill, so adjacent
+ * modules join without the faint anti-aliasing seams separate fills leave (a seam can break a bit).
+ */
+function drawMarker(context: CanvasRenderingContext2D, id: number, topLeft: { x: number; y: number }, side: number, scale: number): void {
+  const module = side / MARKER_MODULES;
+  context.fillStyle = '#000000';
+  context.fillRect(topLeft.x * scale, topLeft.y * scale, side * scale, side * scale);
+  const modules = markerModules(id);
+  context.beginPath();
+  for (let row = 0; row < MARKER_MODULES; row++) {
+    for (let column = 0; column < MARKER_MODULES; column++) {
+      if (modules[row * MARKER_MODULES + column]) context.rect((topLeft.x + column * module) * scale, (topLeft.y + row * module) * scale, module * scale, module * scale);
+    }
+  }
+  context.fillStyle = '#ffffff';
+  context.fill();
+}
+
+/**
  * Draws one page in device units, `scale` device units per mm (72/25.4 for PDF points, dpi/25.4 for
  * pixels). `cellImages[c]` is the image of cell c.
  */
@@ -113,24 +132,7 @@ function drawSheetPage(context: CanvasRenderingContext2D, layout: SheetLayout, m
   context.fillStyle = '#ffffff';
   context.fillRect(0, 0, layout.page.width * scale, layout.page.height * scale);
 
-  // Markers: one black square, then every white module in ONE path and one fill, so adjacent modules
-  // join without the faint anti-aliasing seams separate fills leave (a seam can break a bit).
-  for (const marker of manifest.geometry.markers) {
-    const [topLeft, , bottomRight] = marker.cornersMm;
-    const side = bottomRight.x - topLeft.x;
-    const module = side / 6;
-    context.fillStyle = '#000000';
-    context.fillRect(topLeft.x * scale, topLeft.y * scale, side * scale, side * scale);
-    const modules = markerModules(marker.id);
-    context.beginPath();
-    for (let row = 0; row < 6; row++) {
-      for (let column = 0; column < 6; column++) {
-        if (modules[row * 6 + column]) context.rect((topLeft.x + column * module) * scale, (topLeft.y + row * module) * scale, module * scale, module * scale);
-      }
-    }
-    context.fillStyle = '#ffffff';
-    context.fill();
-  }
+  for (const marker of [...manifest.geometry.markers, ...manifest.geometry.identityMarkers]) drawMarker(context, marker.id, marker.cornersMm[0], marker.cornersMm[2].x - marker.cornersMm[0].x, scale);
 
   context.fillStyle = '#000000';
   const header = layout.header;
@@ -138,10 +140,12 @@ function drawSheetPage(context: CanvasRenderingContext2D, layout: SheetLayout, m
   fitText(context, caption, { ...header, height: header.height / 2 }, 4, scale);
   fitText(context, `sheet ${manifest.sheetId}`, { ...header, y: header.y + header.height / 2, height: header.height / 2 }, 3, scale);
 
-  // Footer: the marker ids, and a 50 mm bar to check the print was not scaled ("fit to page").
+  // Footer: the set's identity and the corner ids (for people: the markers say the same to the
+  // analysis), and a 50 mm bar to check the print was not scaled ("fit to page").
   const footer = layout.footer;
   const ids = manifest.geometry.markers.map((m) => m.id);
-  fitText(context, `ArUco ${MARKER_DICTIONARY} ids ${ids.join(', ')} · cell ${manifest.cellMm} mm · print at 100 %, no scaling`, { ...footer, height: footer.height / 2 }, 2.6, scale);
+  const identity = manifest.identity === null ? '' : `set ${manifest.identity} · `;
+  fitText(context, `${identity}${MARKER_DICTIONARY} ${ids.join(',')} · print at 100 %`, { ...footer, height: footer.height / 2 }, 2.6, scale);
   const barMm = Math.min(50, footer.width - 2);
   const barX = footer.x + (footer.width - barMm) / 2;
   const barY = footer.y + footer.height * 0.62;

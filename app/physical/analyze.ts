@@ -15,7 +15,11 @@ import { GeometryError, applyHomography, fitAffine, fitHomography, reprojectionE
 import type { Point, ReprojectionError } from './homography.js';
 import { checkRgba, rgbaToGrey } from './image.js';
 import type { RgbaImage } from './image.js';
-import { MARKERS_PER_SHEET, MAX_SHEET_NUMBER, PAGE_CORNERS } from './markers.js';
+import { computeSheetLayout, LayoutError } from './layout.js';
+import type { SheetLayoutOptions } from './layout.js';
+import { LEGACY_MAX_SHEET_NUMBER, MARKERS_PER_SHEET, PAGE_CORNERS } from './markers.js';
+import { IDENTITY_MARKER_COUNT, IDENTITY_MIN_MARKERS, decodeIdentityMarkers, isIdentityMarkerId } from './sheet-identity.js';
+import type { IdentityReading } from './sheet-identity.js';
 import type { PageCorner } from './markers.js';
 import { loadOpenCV } from './opencv.js';
 import type { OpenCVRuntime } from './opencv.js';
@@ -36,18 +40,31 @@ export type AnalysisStatus =
   | 'partial'
   /** No marker of any sheet in the photo. */
   | 'no-sheet'
-  /** Markers found, but of a sheet none of the given manifests describes. */
+  /** A sheet none of the given manifests describes: another sheet number, or another set's identity. */
   | 'unknown-sheet'
-  /** A known sheet, but fewer than three of its markers: no reliable geometry. */
-  | 'too-few-markers';
+  /** A known sheet, but fewer than three of its markers, or its identity unreadable: nothing scored. */
+  | 'too-few-markers'
+  /** Two or more sheets in view: each is reported, none is scored (one sheet per photo). */
+  | 'several-sheets';
 
 export interface FoundMarker {
   id: number;
-  sheetNumber: number;
-  pageCorner: PageCorner;
+  /** 'corner': a sheet's corner marker; 'identity': one of the eight markers that print a set's identity. */
+  role: 'corner' | 'identity';
+  /** The corner marker's sheet, or the sheet whose identity slot an identity marker sits in (null: none). */
+  sheetNumber: number | null;
+  pageCorner: PageCorner | null;
   corners: Point[];
 }
 
+/** One sheet found in the photo: a set of corner markers that fit one flat page. */
+export interface SheetInView {
+  sheetNumber: number;
+  /** The set identity read from its identity markers (null: unreadable, or a version-1 sheet). */
+  identity: string | null;
+  /** The given manifest it matches (null: none). */
+  sheetId: string | null;
+}
 export interface CellCrop {
   width: number;
   height: number;
@@ -83,6 +100,10 @@ export interface PhotoAnalysis {
   markers: FoundMarker[];
   sheetNumber: number | null;
   sheetId: string | null;
+  /** The set identity read from the photo's identity markers (null: none read). */
+  identity: string | null;
+  /** Every sheet found (several only with status 'several-sheets'). */
+  sheetsInView: SheetInView[];
   /** The expected markers of the matched sheet that were not found. */
   missingMarkers: { id: number; pageCorner: PageCorner }[];
   /** 'homography' from ≥ 3 markers (12+ corners); 'affine' when the homography fit was degenerate. */
@@ -117,6 +138,9 @@ export interface AnalyzeOptions {
   opencv?: OpenCVRuntime;
 }
 
+/** Identity markers that, all matching a given manifest's, confirm its identity when too few are seen to decode one. */
+const IDENTITY_MIN_CONFIRMING = 4;
+
 /** The mean reprojection error (px) above which the fit is reported as suspicious. */
 const SUSPICIOUS_REPROJECTION_PX = 3;
 
@@ -130,6 +154,8 @@ function emptyAnalysis(photo: RgbaImage, markers: FoundMarker[], status: Analysi
     markers,
     sheetNumber: null,
     sheetId: null,
+    identity: null,
+    sheetsInView: [],
     missingMarkers: [],
     fit: null,
     homography: null,
@@ -141,14 +167,217 @@ function emptyAnalysis(photo: RgbaImage, markers: FoundMarker[], status: Analysi
   };
 }
 
-function describeMarker(marker: DetectedMarker): FoundMarker | undefined {
-  if (marker.id < 0 || marker.id >= MARKERS_PER_SHEET * (MAX_SHEET_NUMBER + 1)) return undefined;
-  return {
-    id: marker.id,
-    sheetNumber: Math.floor(marker.id / MARKERS_PER_SHEET),
-    pageCorner: PAGE_CORNERS[marker.id % MARKERS_PER_SHEET],
-    corners: marker.corners.map(([x, y]) => [x, y] as Point),
+/**
+ * Corner or identity marker: ids below the identity range are corners; ids in it are identity
+ * markers, except the corner ids of a given version-1 manifest (whose sheet numbers went up to 61).
+ */
+function describeMarker(marker: DetectedMarker, legacyCornerIds: ReadonlySet<number>): FoundMarker | undefined {
+  const corners = marker.corners.map(([x, y]) => [x, y] as Point);
+  if (isIdentityMarkerId(marker.id) && !legacyCornerIds.has(marker.id)) return { id: marker.id, role: 'identity', sheetNumber: null, pageCorner: null, corners };
+  if (marker.id < 0 || marker.id >= MARKERS_PER_SHEET * (LEGACY_MAX_SHEET_NUMBER + 1)) return undefined;
+  return { id: marker.id, role: 'corner', sheetNumber: Math.floor(marker.id / MARKERS_PER_SHEET), pageCorner: PAGE_CORNERS[marker.id % MARKERS_PER_SHEET], corners };
+}
+
+const centre = (corners: readonly Point[]): Point => [corners.reduce((sum, p) => sum + p[0], 0) / corners.length, corners.reduce((sum, p) => sum + p[1], 0) / corners.length];
+const distance = (a: Point, b: Point): number => Math.hypot(a[0] - b[0], a[1] - b[1]);
+
+function meanSide(markers: readonly FoundMarker[]): number {
+  const sides = markers.flatMap((m) => m.corners.map((p, k) => distance(p, m.corners[(k + 1) % 4])));
+  return sides.reduce((a, b) => a + b, 0) / Math.max(1, sides.length);
+}
+
+/** Page-mm and photo-px point pairs of the given corner markers of `manifest`'s sheet. */
+function cornerCorrespondences(manifest: SheetManifest, markers: readonly FoundMarker[]): { pagePoints: Point[]; photoPoints: Point[] } {
+  const byId = new Map(markers.map((m) => [m.id, m]));
+  const pagePoints: Point[] = [];
+  const photoPoints: Point[] = [];
+  for (const expected of manifest.geometry.markers) {
+    const found = byId.get(expected.id);
+    if (!found) continue;
+    expected.cornersMm.forEach((corner, k) => {
+      pagePoints.push([corner.x, corner.y]);
+      photoPoints.push(found.corners[k]);
+    });
+  }
+  return { pagePoints, photoPoints };
+}
+
+/**
+ * Whether these corner markers (one per page corner) lie on one flat page: a homography through their
+ * corners reprojects them within a tenth of a marker side (or 3 px). Markers of two copies of the same
+ * sheet number (two sets, or a reprint) mixed into one fit are off by tens of pixels.
+ */
+function fitsOnePage(manifest: SheetManifest, markers: readonly FoundMarker[]): number | undefined {
+  const { pagePoints, photoPoints } = cornerCorrespondences(manifest, markers);
+  try {
+    const error = reprojectionError(fitHomography(pagePoints, photoPoints), pagePoints, photoPoints).mean;
+    return error <= Math.max(SUSPICIOUS_REPROJECTION_PX, 0.1 * meanSide(markers)) ? error : undefined;
+  } catch (error) {
+    if (error instanceof GeometryError) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * The sheets of one sheet number in view: usually all its markers are one sheet. When an id shows
+ * twice, or the markers do not fit one page, every choice of at most one marker per corner is tried
+ * and the sets of 3-4 markers that fit one page are taken, most markers and best fit first. `mixed`:
+ * three or more markers, but no three of them on one page.
+ */
+function sheetsOfNumber(manifest: SheetManifest, markers: readonly FoundMarker[]): { sheets: FoundMarker[][]; mixed: boolean } {
+  const byCorner = [0, 1, 2, 3].map((k) => markers.filter((m) => m.id % MARKERS_PER_SHEET === k));
+  const unique = byCorner.every((list) => list.length <= 1);
+  if (unique && (markers.length < 3 || fitsOnePage(manifest, markers) !== undefined)) return { sheets: [[...markers]], mixed: false };
+  if (unique) {
+    // A degenerate fit (nearly collinear corners) is not a mix: let the analysis fall back to an affine fit.
+    const { pagePoints, photoPoints } = cornerCorrespondences(manifest, markers);
+    try {
+      fitHomography(pagePoints, photoPoints);
+    } catch (error) {
+      if (error instanceof GeometryError) return { sheets: [[...markers]], mixed: false };
+      throw error;
+    }
+  }
+  const choices: { markers: FoundMarker[]; error: number }[] = [];
+  const choose = (k: number, picked: FoundMarker[]): void => {
+    if (k === 4) {
+      if (picked.length < 3) return;
+      const error = fitsOnePage(manifest, picked);
+      if (error !== undefined) choices.push({ markers: picked, error });
+      return;
+    }
+    choose(k + 1, picked);
+    for (const marker of byCorner[k]) choose(k + 1, [...picked, marker]);
   };
+  choose(0, []);
+  choices.sort((a, b) => b.markers.length - a.markers.length || a.error - b.error);
+  const used = new Set<FoundMarker>();
+  const sheets: FoundMarker[][] = [];
+  for (const choice of choices) {
+    if (choice.markers.some((m) => used.has(m))) continue;
+    choice.markers.forEach((m) => used.add(m));
+    sheets.push(choice.markers);
+  }
+  return { sheets, mixed: sheets.length === 0 && markers.length >= 3 };
+}
+
+interface Geometry {
+  homography: number[];
+  fit: 'homography' | 'affine';
+  pagePoints: Point[];
+  photoPoints: Point[];
+}
+
+/** Page mm → photo px from the corner markers found; null when they give no usable geometry. */
+function sheetGeometry(manifest: SheetManifest, markers: readonly FoundMarker[]): Geometry | string {
+  const { pagePoints, photoPoints } = cornerCorrespondences(manifest, markers);
+  try {
+    return { homography: fitHomography(pagePoints, photoPoints), fit: 'homography', pagePoints, photoPoints };
+  } catch (error) {
+    if (!(error instanceof GeometryError)) throw error;
+    try {
+      return { homography: fitAffine(pagePoints, photoPoints), fit: 'affine', pagePoints, photoPoints };
+    } catch (affineError) {
+      if (!(affineError instanceof GeometryError)) throw affineError;
+      return affineError.message;
+    }
+  }
+}
+
+/** Where a manifest's sheet prints its identity markers (mm); for version 1 where the current layout would. */
+function identitySlotsMm(manifest: SheetManifest): Point[][] {
+  if (manifest.geometry.identityMarkers.length > 0) return manifest.geometry.identityMarkers.map((m) => m.cornersMm.map((p) => [p.x, p.y] as Point));
+  try {
+    return computeSheetLayout(manifest.layoutOptions as SheetLayoutOptions).identityMarkers.map((m) => m.corners.map((p) => [p.x, p.y] as Point));
+  } catch (error) {
+    if (error instanceof LayoutError) return [];
+    throw error;
+  }
+}
+
+interface IdentityRead {
+  /** The identity markers found in the slots, per slot (null: none, or two different ids). */
+  slotMarkers: (FoundMarker | null)[];
+  reading: IdentityReading;
+}
+
+/** The identity markers in the slots of `manifest`'s layout under `homography`, decoded. */
+function readIdentity(manifest: SheetManifest, homography: number[], identityMarkers: readonly FoundMarker[]): IdentityRead {
+  const slots = identitySlotsMm(manifest);
+  const slotMarkers = slots.map((cornersMm) => {
+    const projected = cornersMm.map((p) => applyHomography(homography, p) as Point);
+    const at = centre(projected);
+    const radius = 0.5 * distance(projected[0], projected[1]);
+    const near = identityMarkers.filter((m) => distance(centre(m.corners), at) <= radius);
+    return near.length > 0 && near.every((m) => m.id === near[0].id) ? near[0] : null;
+  });
+  const ids = slotMarkers.map((m) => m?.id ?? null);
+  const reading = slots.length === IDENTITY_MARKER_COUNT ? decodeIdentityMarkers(ids) : decodeIdentityMarkers(Array<null>(IDENTITY_MARKER_COUNT).fill(null));
+  return { slotMarkers, reading };
+}
+
+interface Identified {
+  manifest: SheetManifest | null;
+  geometry: Geometry | null;
+  identity: string | null;
+  identityMarkers: FoundMarker[];
+  /** Why the sheet cannot be scored (status and one line), when it cannot. */
+  refusal?: { status: AnalysisStatus; message: string };
+  warnings: string[];
+}
+
+const describeSet = (manifest: SheetManifest): string => (manifest.identity === null ? `${manifest.sheetId} (version 1, no identity)` : `set ${manifest.identity} (${manifest.sheetId})`);
+
+/**
+ * Which of the candidate manifests (all of this sheet number) the sheet in view is: the one whose
+ * identity its identity markers spell. A version-1 manifest (no identity) is taken only when no
+ * identity marker is seen where the current layout prints them, with a warning.
+ */
+function identifySheet(sheetNumber: number, markers: readonly FoundMarker[], candidates: readonly SheetManifest[], identityMarkers: readonly FoundMarker[]): Identified {
+  const reads = candidates.map((manifest) => {
+    const geometry = sheetGeometry(manifest, markers);
+    return { manifest, geometry, read: typeof geometry === 'string' ? null : readIdentity(manifest, geometry.homography, identityMarkers) };
+  });
+  const usable = reads.filter((r): r is typeof r & { geometry: Geometry; read: IdentityRead } => r.read !== null);
+  if (usable.length === 0) {
+    return { manifest: null, geometry: null, identity: null, identityMarkers: [], warnings: [], refusal: { status: 'too-few-markers', message: `sheet ${sheetNumber}: the markers found give no usable geometry (${String(reads[0].geometry)})` } };
+  }
+  const ok = usable.find((r) => r.read.reading.ok);
+  const identity = ok && ok.read.reading.ok ? ok.read.reading.identity : null;
+  const seenMarkers = (r: (typeof usable)[number]) => r.read.slotMarkers.filter((m): m is FoundMarker => m !== null);
+  const matches = usable.filter((r) => r.manifest.identity !== null && r.manifest.identity === identity);
+  const warnings: string[] = [];
+  const expected = `expected ${candidates.map(describeSet).join(' or ')}`;
+  if (matches.length > 0) {
+    const match = matches[0];
+    if (matches.length > 1) warnings.push(`${matches.length} manifests describe sheet ${sheetNumber} of set ${identity} (${matches.map((r) => r.manifest.sheetId).join(', ')}); using ${match.manifest.sheetId}`);
+    if (match.read.reading.ok && match.read.reading.restored.length > 0) warnings.push(`identity read from ${IDENTITY_MARKER_COUNT - match.read.reading.restored.length} of ${IDENTITY_MARKER_COUNT} identity markers`);
+    return { manifest: match.manifest, geometry: match.geometry, identity, identityMarkers: seenMarkers(match), warnings };
+  }
+  if (identity !== null) {
+    return { manifest: null, geometry: ok!.geometry, identity, identityMarkers: seenMarkers(ok!), warnings, refusal: { status: 'unknown-sheet', message: `the photo shows sheet ${sheetNumber} of set ${identity}, which no given manifest describes (${expected})` } };
+  }
+  // Part of the sheet out of view: too few markers to decode an unknown identity, but four or more that
+  // all print the expected one confirm it (another set's random identity matches 4 given symbols with
+  // probability 128⁻⁴, and two identities share at most 4 symbols).
+  const confirmed = usable.filter((r) => {
+    const seen = seenMarkers(r);
+    return r.manifest.identity !== null && seen.length >= IDENTITY_MIN_CONFIRMING && r.read.slotMarkers.every((m, slot) => m === null || m.id === r.manifest.geometry.identityMarkers[slot]?.id);
+  });
+  if (confirmed.length > 0 && confirmed.every((r) => r.manifest.identity === confirmed[0].manifest.identity)) {
+    const match = confirmed[0];
+    warnings.push(`identity ${match.manifest.identity} confirmed by ${seenMarkers(match).length} of ${IDENTITY_MARKER_COUNT} identity markers (the others out of view or unread)`);
+    if (confirmed.length > 1) warnings.push(`${confirmed.length} manifests describe sheet ${sheetNumber} of set ${match.manifest.identity} (${confirmed.map((r) => r.manifest.sheetId).join(', ')}); using ${match.manifest.sheetId}`);
+    return { manifest: match.manifest, geometry: match.geometry, identity: match.manifest.identity, identityMarkers: seenMarkers(match), warnings };
+  }
+  const legacy = usable.find((r) => r.manifest.identity === null);
+  if (usable.every((r) => seenMarkers(r).length === 0) && legacy) {
+    warnings.push(`manifest ${legacy.manifest.sheetId} is version 1 (written before sheet identities): cannot check that the photo shows this sheet set`);
+    return { manifest: legacy.manifest, geometry: legacy.geometry, identity: null, identityMarkers: [], warnings };
+  }
+  const best = usable.reduce((a, b) => (seenMarkers(b).length > seenMarkers(a).length ? b : a));
+  const reason = best.read.reading.ok ? '' : best.read.reading.message;
+  return { manifest: null, geometry: best.geometry, identity: null, identityMarkers: seenMarkers(best), warnings, refusal: { status: 'too-few-markers', message: `sheet ${sheetNumber}: cannot tell which set it belongs to: ${reason}; ${expected}` } };
 }
 
 function cellRecord(cell: SheetCell): CellAnalysis['record'] {
@@ -161,75 +390,106 @@ export async function analyzePhoto(photo: RgbaImage, manifests: readonly SheetMa
   const started = now();
   const runtime = options.opencv ?? (await loadOpenCV());
   const grey = rgbaToGrey(photo);
-  let detected = detectMarkers(runtime, grey, { maxDetectionSide: options.maxDetectionSide });
-  // A known sheet with a marker missing: one slower pass with a wider threshold window often finds it.
-  const seenSheets = new Set(detected.map((m) => Math.floor(m.id / MARKERS_PER_SHEET)));
-  const incomplete = manifests.some((m) => seenSheets.has(m.sheetNumber) && detected.filter((d) => Math.floor(d.id / MARKERS_PER_SHEET) === m.sheetNumber).length < MARKERS_PER_SHEET);
+  const legacyCornerIds = new Set(manifests.filter((m) => m.identity === null).flatMap((m) => m.geometry.markers.map((marker) => marker.id)));
+  const describe = (detected: DetectedMarker[]) => detected.map((m) => describeMarker(m, legacyCornerIds)).filter((m): m is FoundMarker => m !== undefined);
+  let markers = describe(detectMarkers(runtime, grey, { maxDetectionSide: options.maxDetectionSide }));
+  // A known sheet with a corner marker missing, or too few identity markers to decode its identity:
+  // one slower pass with a wider threshold window often finds them (not for one missing identity
+  // marker: the code restores two, and the live view should not pay a second pass for it).
+  const cornersOf = (sheetNumber: number) => markers.filter((m) => m.role === 'corner' && m.sheetNumber === sheetNumber).length;
+  const identityCount = markers.filter((m) => m.role === 'identity').length;
+  const incomplete = manifests.some((m) => {
+    const corners = cornersOf(m.sheetNumber);
+    return corners > 0 && (corners < MARKERS_PER_SHEET || (m.identity !== null && identityCount < IDENTITY_MIN_MARKERS));
+  });
   if (incomplete) {
-    const more = detectMarkers(runtime, grey, { maxDetectionSide: options.maxDetectionSide, thorough: true });
-    const known = new Set(detected.map((m) => m.id));
-    detected = [...detected, ...more.filter((m) => !known.has(m.id))];
+    const more = describe(detectMarkers(runtime, grey, { maxDetectionSide: options.maxDetectionSide, thorough: true }));
+    // Keep the first pass's markers; add those the second found elsewhere (same id, another place).
+    const isNew = (m: FoundMarker) => !markers.some((k) => k.id === m.id && distance(centre(k.corners), centre(m.corners)) < 0.5 * meanSide([k]));
+    markers = [...markers, ...more.filter(isNew)];
   }
   const detectMs = now() - started;
-  const markers = detected.map(describeMarker).filter((m): m is FoundMarker => m !== undefined);
 
   if (markers.length === 0) return emptyAnalysis(photo, markers, 'no-sheet', 'no sheet markers found in the photo', detectMs, started);
+  const corners = markers.filter((m) => m.role === 'corner');
+  const identityMarkers = markers.filter((m) => m.role === 'identity');
+  if (corners.length === 0) return emptyAnalysis(photo, markers, 'no-sheet', `${identityMarkers.length} identity marker(s) but no corner marker found in the photo`, detectMs, started);
 
-  // The sheet: the known sheet number with the most markers in view.
+  // The sheets in view: per sheet number some manifest describes, the sets of its markers that fit one page.
   const counts = new Map<number, number>();
-  for (const marker of markers) counts.set(marker.sheetNumber, (counts.get(marker.sheetNumber) ?? 0) + 1);
-  const known = [...counts.entries()].filter(([sheetNumber]) => manifests.some((m) => m.sheetNumber === sheetNumber)).sort((a, b) => b[1] - a[1]);
-  if (known.length === 0) {
+  for (const marker of corners) counts.set(marker.sheetNumber!, (counts.get(marker.sheetNumber!) ?? 0) + 1);
+  const knownNumbers = [...counts.keys()].filter((sheetNumber) => manifests.some((m) => m.sheetNumber === sheetNumber));
+  if (knownNumbers.length === 0) {
     const seen = [...counts.keys()].sort((a, b) => a - b);
     return emptyAnalysis(photo, markers, 'unknown-sheet', `markers of sheet ${seen.join(', ')} found, but no given manifest describes ${seen.length > 1 ? 'them' : 'it'} (manifests for sheet ${[...new Set(manifests.map((m) => m.sheetNumber))].join(', ') || 'none'})`, detectMs, started);
   }
-  const sheetNumber = known[0][0];
-  const candidates = manifests.filter((m) => m.sheetNumber === sheetNumber);
-  const manifest = candidates[0];
+  const sheets: { sheetNumber: number; markers: FoundMarker[] }[] = [];
+  const mixed: number[] = [];
+  for (const sheetNumber of knownNumbers) {
+    const first = manifests.find((m) => m.sheetNumber === sheetNumber)!;
+    const grouped = sheetsOfNumber(first, corners.filter((m) => m.sheetNumber === sheetNumber));
+    if (grouped.mixed) mixed.push(sheetNumber);
+    for (const group of grouped.sheets) sheets.push({ sheetNumber, markers: group });
+  }
+  const full = sheets.filter((sheet) => sheet.markers.length >= 3);
+  const candidatesOf = (sheetNumber: number) => manifests.filter((m) => m.sheetNumber === sheetNumber);
+
+  if (full.length > 1) {
+    const result = emptyAnalysis(photo, markers, 'several-sheets', '', detectMs, started);
+    const named = full.map((sheet) => {
+      const identified = identifySheet(sheet.sheetNumber, sheet.markers, candidatesOf(sheet.sheetNumber), identityMarkers);
+      for (const m of [...sheet.markers, ...identified.identityMarkers]) m.sheetNumber = sheet.sheetNumber;
+      result.sheetsInView.push({ sheetNumber: sheet.sheetNumber, identity: identified.identity, sheetId: identified.manifest?.sheetId ?? null });
+      const set = identified.identity === null ? 'identity unreadable' : `set ${identified.identity}`;
+      return `sheet ${sheet.sheetNumber} (${set}${identified.manifest ? `, ${identified.manifest.sheetId}` : ', no given manifest'})`;
+    });
+    result.message = `${full.length} sheets in view: ${named.join('; ')}: photograph one sheet at a time`;
+    result.timing.totalMs = now() - started;
+    return result;
+  }
+  if (full.length === 0 && mixed.length > 0) {
+    return emptyAnalysis(photo, markers, 'too-few-markers', `the markers of sheet ${mixed.join(', ')} in view do not fit one flat page (parts of two copies of the sheet, e.g. of two sets, or a folded sheet): photograph one flat sheet at a time`, detectMs, started);
+  }
+
+  // One sheet: the full one, else the known sheet with the most markers (too few for a geometry).
+  const sheet = full[0] ?? sheets.sort((a, b) => b.markers.length - a.markers.length)[0];
+  const sheetNumber = sheet.sheetNumber;
+  const candidates = candidatesOf(sheetNumber);
   const result = emptyAnalysis(photo, markers, 'ok', '', detectMs, started);
   result.sheetNumber = sheetNumber;
-  result.sheetId = manifest.sheetId;
-  if (candidates.length > 1) result.warnings.push(`${candidates.length} manifests describe sheet ${sheetNumber} (${candidates.map((m) => m.sheetId).join(', ')}); using ${manifest.sheetId}`);
   const others = [...counts.keys()].filter((s) => s !== sheetNumber);
+  const strays = corners.filter((m) => m.sheetNumber === sheetNumber && !sheet.markers.includes(m));
   if (others.length > 0) result.warnings.push(`markers of other sheet(s) ${others.join(', ')} also in view, ignored`);
+  if (strays.length > 0) result.warnings.push(`${strays.length} more marker(s) of sheet ${sheetNumber} off this page (another copy of it?), ignored`);
 
-  const ours = new Map(markers.filter((m) => m.sheetNumber === sheetNumber).map((m) => [m.id, m]));
-  result.missingMarkers = manifest.geometry.markers.filter((m) => !ours.has(m.id)).map((m) => ({ id: m.id, pageCorner: m.pageCorner }));
-  const missingText = result.missingMarkers.map((m) => `${m.pageCorner} (id ${m.id})`).join(', ');
+  const ours = new Map(sheet.markers.map((m) => [m.id, m]));
+  const missingOf = (manifest: SheetManifest) => manifest.geometry.markers.filter((m) => !ours.has(m.id)).map((m) => ({ id: m.id, pageCorner: m.pageCorner }));
   if (ours.size < 3) {
+    result.missingMarkers = missingOf(candidates[0]);
+    const missingText = result.missingMarkers.map((m) => `${m.pageCorner} (id ${m.id})`).join(', ');
     result.status = 'too-few-markers';
-    result.message = `sheet ${sheetNumber} (${manifest.sheetId}): only ${ours.size} of 4 markers found; missing ${missingText}; need at least 3`;
+    result.message = `sheet ${sheetNumber}: only ${ours.size} of 4 markers found; missing ${missingText}; need at least 3`;
     result.timing.totalMs = now() - started;
     return result;
   }
 
-  const pagePoints: Point[] = [];
-  const photoPoints: Point[] = [];
-  for (const expected of manifest.geometry.markers) {
-    const found = ours.get(expected.id);
-    if (!found) continue;
-    expected.cornersMm.forEach((corner, k) => {
-      pagePoints.push([corner.x, corner.y]);
-      photoPoints.push(found.corners[k]);
-    });
+  const identified = identifySheet(sheetNumber, sheet.markers, candidates, identityMarkers);
+  result.identity = identified.identity;
+  result.warnings.push(...identified.warnings);
+  for (const m of identified.identityMarkers) m.sheetNumber = sheetNumber;
+  result.sheetsInView = [{ sheetNumber, identity: identified.identity, sheetId: identified.manifest?.sheetId ?? null }];
+  if (identified.refusal || !identified.manifest || !identified.geometry) {
+    result.status = identified.refusal?.status ?? 'unknown-sheet';
+    result.message = identified.refusal?.message ?? `sheet ${sheetNumber}: no given manifest matches`;
+    result.timing.totalMs = now() - started;
+    return result;
   }
-  let homography: number[];
-  try {
-    homography = fitHomography(pagePoints, photoPoints);
-    result.fit = 'homography';
-  } catch (error) {
-    if (!(error instanceof GeometryError)) throw error;
-    try {
-      homography = fitAffine(pagePoints, photoPoints);
-      result.fit = 'affine';
-    } catch (affineError) {
-      if (!(affineError instanceof GeometryError)) throw affineError;
-      result.status = 'too-few-markers';
-      result.message = `sheet ${sheetNumber}: the markers found give no usable geometry (${affineError.message})`;
-      result.timing.totalMs = now() - started;
-      return result;
-    }
-  }
+  const manifest = identified.manifest;
+  const { homography, pagePoints, photoPoints } = identified.geometry;
+  result.fit = identified.geometry.fit;
+  result.sheetId = manifest.sheetId;
+  result.missingMarkers = missingOf(manifest);
+  const missingText = result.missingMarkers.map((m) => `${m.pageCorner} (id ${m.id})`).join(', ');
   result.homography = homography;
   result.reprojectionError = reprojectionError(homography, pagePoints, photoPoints);
   if (result.reprojectionError.mean > SUSPICIOUS_REPROJECTION_PX) {

@@ -70,8 +70,9 @@ export function detectMarkers(runtime: OpenCVRuntime, image: GreyImage, options:
     const ids = keep(new cv.Mat());
     const rejected = keep(new cv.MatVector());
     detector.detectMarkers(mat, corners, ids, rejected);
+    // Every detection, the same id twice included: identity markers may repeat an id on one page, and
+    // two copies of a sheet number in view must be told apart by the analysis, not silently merged.
     const found: DetectedMarker[] = [];
-    const seen = new Set<number>();
     for (let i = 0; i < corners.size(); i++) {
       const id = (ids.data32S as Int32Array)[i];
       const quad = keep(corners.get(i));
@@ -79,13 +80,38 @@ export function detectMarkers(runtime: OpenCVRuntime, image: GreyImage, options:
       // A box-downscaled pixel x covers full-resolution pixels [x·f, x·f + f): its centre is x·f + (f − 1)/2.
       const up = (v: number): number => v * factor + (factor - 1) / 2;
       const points = [0, 1, 2, 3].map((k) => [up(xy[2 * k]), up(xy[2 * k + 1])] as Point) as DetectedMarker['corners'];
-      // The same id twice means a reflection or a second copy in view: keep the first (largest-contrast) one.
-      if (seen.has(id)) continue;
-      seen.add(id);
       found.push({ id, corners: points });
     }
-    if (factor > 1 && found.length > 0) refineCorners(image, found, factor);
-    return found;
+    const markers = withoutNested(found);
+    if (factor > 1 && markers.length > 0) refineCorners(image, markers, factor);
+    return markers;
+  });
+}
+
+const side = (marker: DetectedMarker): number => Math.hypot(marker.corners[1][0] - marker.corners[0][0], marker.corners[1][1] - marker.corners[0][1]);
+
+function inside(point: Point, quad: readonly Point[]): boolean {
+  let sign = 0;
+  for (let k = 0; k < 4; k++) {
+    const [ax, ay] = quad[k];
+    const [bx, by] = quad[(k + 1) % 4];
+    const cross = (bx - ax) * (point[1] - ay) - (by - ay) * (point[0] - ax);
+    if (cross === 0) continue;
+    if (sign === 0) sign = Math.sign(cross);
+    else if (Math.sign(cross) !== sign) return false;
+  }
+  return true;
+}
+
+/**
+ * Drops detections inside a much larger marker: OpenCV sometimes reads a block of a marker's own
+ * modules as a small marker of another id (seen on rendered sheets: id 190 inside ids 118 and 227), which
+ * would otherwise count as an extra corner or identity marker.
+ */
+function withoutNested(markers: DetectedMarker[]): DetectedMarker[] {
+  return markers.filter((marker) => {
+    const centre: Point = [marker.corners.reduce((s, p) => s + p[0], 0) / 4, marker.corners.reduce((s, p) => s + p[1], 0) / 4];
+    return !markers.some((outer) => outer !== marker && side(outer) > 1.5 * side(marker) && inside(centre, outer.corners));
   });
 }
 

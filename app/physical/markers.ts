@@ -7,15 +7,17 @@
  * 4.12.0-release.1, DICT_4X4_250 has a minimum Hamming distance of 3 between any two markers under
  * all four rotations, so OpenCV corrects one flipped bit (maxCorrectionBits = 1); DICT_4X4_1000 has
  * distance 2 and OpenCV corrects nothing (maxCorrectionBits = 0), so a single misread module on a
- * blurry phone photo loses the marker. 250 ids give 62 sheet numbers (4 markers each), ample for one
- * experiment. OpenCV's smaller 4x4 dictionaries are prefixes of the larger ones (4X4_250's byte list is
+ * blurry phone photo loses the marker. OpenCV's smaller 4x4 dictionaries are prefixes of the larger ones (4X4_250's byte list is
  * exactly the first 250 rows of 4X4_1000's, checked), so a detector built on DICT_4X4_1000 finds these
  * markers too, only without the bit correction.
  *
- * Sheet numbering: sheet s (0..61) carries ids 4·s + k, k = 0,1,2,3 for the page corners TL, TR, BR,
- * BL, so photos of several sheets can come in any order and a photo of another sheet is recognised by
- * its ids alone.
+ * Sheet numbering: sheet s (0..29) carries ids 4·s + k, k = 0,1,2,3 for the page corners TL, TR, BR,
+ * BL, so photos of the pages of one set can come in any order. Ids 122-249 print the sheet set's
+ * identity (sheet-identity.ts), which tells sets apart; manifests of version 1, written before
+ * identities, used sheet numbers up to 61 (ids up to 247) and are still read.
  */
+import { IDENTITY_FIRST_MARKER_ID } from './sheet-identity.js';
+
 
 /** The OpenCV constant name to build the detector with: `cv.getPredefinedDictionary(cv[MARKER_DICTIONARY])`. */
 export const MARKER_DICTIONARY = 'DICT_4X4_250';
@@ -27,8 +29,10 @@ export const MARKER_BORDER_BITS = 1;
 export const MARKER_MODULES = MARKER_DATA_BITS + 2 * MARKER_BORDER_BITS;
 export const MARKER_ID_COUNT = 250;
 export const MARKERS_PER_SHEET = 4;
-/** Largest sheet number: ids 4·61+3 = 247 is the last full set within 250. */
-export const MAX_SHEET_NUMBER = Math.floor(MARKER_ID_COUNT / MARKERS_PER_SHEET) - 1;
+/** Largest sheet number printed now: ids 4·29+3 = 119 is the last full set below the identity ids. */
+export const MAX_SHEET_NUMBER = Math.floor(IDENTITY_FIRST_MARKER_ID / MARKERS_PER_SHEET) - 1;
+/** Largest sheet number of a version-1 manifest (before identities): ids 4·61+3 = 247, the last full set within 250. */
+export const LEGACY_MAX_SHEET_NUMBER = Math.floor(MARKER_ID_COUNT / MARKERS_PER_SHEET) - 1;
 
 /** Page corners in OpenCV's corner order (TL, TR, BR, BL, clockwise from top-left). */
 export type PageCorner = 'TL' | 'TR' | 'BR' | 'BL';
@@ -59,10 +63,10 @@ const DICT_4X4_250_HEX =
   '5816505d5afa5ab551235b8a591951354c6946c14e0b445f4e594d834d7d47d847735c855e44562b5cbb55c35f6e5feb5d12' +
   '555e6270621561c26b2063456b5c6b5b780c7acf787f798071e5717479b671d37b33646a66a86ea76e9165226dcb678d6d31';
 
-/** The ids printed on sheet `sheetNumber`, in page-corner order TL, TR, BR, BL. */
+/** The ids printed on sheet `sheetNumber`, in page-corner order TL, TR, BR, BL (sheet numbers of version-1 manifests included). */
 export function markerIdsForSheet(sheetNumber: number): [number, number, number, number] {
-  if (!Number.isInteger(sheetNumber) || sheetNumber < 0 || sheetNumber > MAX_SHEET_NUMBER) {
-    throw new MarkerError(`sheet number must be a whole number from 0 to ${MAX_SHEET_NUMBER}, got ${sheetNumber}`);
+  if (!Number.isInteger(sheetNumber) || sheetNumber < 0 || sheetNumber > LEGACY_MAX_SHEET_NUMBER) {
+    throw new MarkerError(`sheet number must be a whole number from 0 to ${LEGACY_MAX_SHEET_NUMBER}, got ${sheetNumber}`);
   }
   const base = MARKERS_PER_SHEET * sheetNumber;
   return [base, base + 1, base + 2, base + 3];
@@ -70,8 +74,8 @@ export function markerIdsForSheet(sheetNumber: number): [number, number, number,
 
 /** Which sheet and page corner a detected marker id belongs to. */
 export function sheetNumberFromMarkerId(id: number): { sheetNumber: number; corner: PageCorner; cornerIndex: number } {
-  if (!Number.isInteger(id) || id < 0 || id >= MARKERS_PER_SHEET * (MAX_SHEET_NUMBER + 1)) {
-    throw new MarkerError(`marker id must be a whole number from 0 to ${MARKERS_PER_SHEET * (MAX_SHEET_NUMBER + 1) - 1}, got ${id}`);
+  if (!Number.isInteger(id) || id < 0 || id >= MARKERS_PER_SHEET * (LEGACY_MAX_SHEET_NUMBER + 1)) {
+    throw new MarkerError(`marker id must be a whole number from 0 to ${MARKERS_PER_SHEET * (LEGACY_MAX_SHEET_NUMBER + 1) - 1}, got ${id}`);
   }
   const cornerIndex = id % MARKERS_PER_SHEET;
   return { sheetNumber: Math.floor(id / MARKERS_PER_SHEET), corner: PAGE_CORNERS[cornerIndex], cornerIndex };

@@ -9,14 +9,20 @@
  * Coordinates are millimetres in page coordinates (origin top-left, y down), as in layout.ts; to get
  * the pixel positions in the PNG written at `dpi`, use `mmToPixels` from layout.ts.
  *
- * Versioned: `schemaVersion: 1`. Add optional fields freely; change a field's meaning only with a new version.
+ * Versioned: `schemaVersion: 2` adds the sheet set's `identity` and the identity markers that print it
+ * (sheet-identity.ts). Version 1 manifests, written before, still load (identity null): a photo can
+ * then not be checked to show that set, and the analysis says so. Add optional fields freely; change a
+ * field's meaning only with a new version.
  */
 import { z } from 'zod';
-import { MARKER_DICTIONARY, MAX_SHEET_NUMBER, PAGE_CORNERS, markerIdsForSheet } from './markers.js';
-import { cellCaption, computeSheetLayout, paginate, placeMarkers } from './layout.js';
+import { LEGACY_MAX_SHEET_NUMBER, MARKER_DICTIONARY, MAX_SHEET_NUMBER, PAGE_CORNERS, markerIdsForSheet } from './markers.js';
+import { cellCaption, computeSheetLayout, paginate, placeIdentityMarkers, placeMarkers } from './layout.js';
 import type { SheetLayout, SheetLayoutOptions } from './layout.js';
+import { IDENTITY_MARKER_COUNT, identityMarkerIds, isSheetIdentity, randomSheetIdentity } from './sheet-identity.js';
 
-export const SHEET_MANIFEST_SCHEMA_VERSION = 1;
+export const SHEET_MANIFEST_SCHEMA_VERSION = 2;
+/** Versions this Foolprint reads: 1 (no identity) and the current one. */
+const READABLE_VERSIONS = [1, SHEET_MANIFEST_SCHEMA_VERSION];
 
 export class SheetManifestError extends Error {
   constructor(message: string) {
@@ -80,13 +86,25 @@ const markerRecord = z.object({
   cornersMm: z.tuple([pointMm, pointMm, pointMm, pointMm]),
 });
 
+const identityMarkerRecord = z.object({
+  /** Which symbol of the identity code (0..7). */
+  slot: z.number().int().nonnegative(),
+  id: z.number().int().nonnegative(),
+  cornersMm: z.tuple([pointMm, pointMm, pointMm, pointMm]),
+});
+
 export const sheetManifestSchema = z
   .object({
-    schemaVersion: z.literal(SHEET_MANIFEST_SCHEMA_VERSION),
+    schemaVersion: z.union([z.literal(1), z.literal(SHEET_MANIFEST_SCHEMA_VERSION)]),
     /** Unique name of this printed page, e.g. "fgsm-mnist-20261128T2210-s3". */
     sheetId: z.string().min(1),
-    /** Marker base: the page carries ids 4·sheetNumber + k. */
-    sheetNumber: z.number().int().min(0).max(MAX_SHEET_NUMBER),
+    /**
+     * The sheet set's random identity (9 hex digits, 35 bits), printed on every page as the identity
+     * markers: a photo is only scored against manifests of the identity it shows. Null in version 1.
+     */
+    identity: z.string().nullable().default(null),
+    /** Marker base: the page carries ids 4·sheetNumber + k (0..29; version 1 went to 61). */
+    sheetNumber: z.number().int().min(0).max(LEGACY_MAX_SHEET_NUMBER),
     /** 1-based page of the PDF this sheet is, and the PDF's page count. */
     page: z.number().int().positive(),
     pageCount: z.number().int().positive(),
@@ -110,14 +128,39 @@ export const sheetManifestSchema = z
       pageMm: z.object({ width: z.number().positive(), height: z.number().positive() }),
       /** In page-corner order TL, TR, BR, BL. */
       markers: z.tuple([markerRecord, markerRecord, markerRecord, markerRecord]),
+      /** The identity markers in slot order (empty in version 1). */
+      identityMarkers: z.array(identityMarkerRecord).default([]),
     }),
     files: z.object({ pdf: z.string(), pdfPage: z.number().int().positive(), png: z.string() }),
     cells: z.array(sheetCellSchema),
   })
   .superRefine((manifest, context) => {
     // Zod 4 runs this even when a field above already failed: check only what is well-formed.
-    if (!Number.isInteger(manifest.sheetNumber) || manifest.sheetNumber < 0 || manifest.sheetNumber > MAX_SHEET_NUMBER) return;
+    if (!Number.isInteger(manifest.sheetNumber) || manifest.sheetNumber < 0 || manifest.sheetNumber > LEGACY_MAX_SHEET_NUMBER) return;
     if (!Array.isArray(manifest.geometry?.markers) || !Array.isArray(manifest.cells)) return;
+    const identityMarkers = manifest.geometry.identityMarkers ?? [];
+    if (manifest.schemaVersion === 1) {
+      if (manifest.identity !== null || identityMarkers.length > 0) {
+        context.addIssue({ code: 'custom', path: ['identity'], message: 'version 1 manifests have no identity: a manifest with one is version 2' });
+      }
+    } else {
+      if (manifest.sheetNumber > MAX_SHEET_NUMBER) {
+        context.addIssue({ code: 'custom', path: ['sheetNumber'], message: `sheet numbers run from 0 to ${MAX_SHEET_NUMBER}, got ${manifest.sheetNumber}` });
+      }
+      if (!isSheetIdentity(manifest.identity)) {
+        context.addIssue({ code: 'custom', path: ['identity'], message: `expected 9 hex digits (35 bits), got ${JSON.stringify(manifest.identity)}` });
+      } else {
+        const ids = identityMarkerIds(manifest.identity);
+        if (identityMarkers.length !== IDENTITY_MARKER_COUNT) {
+          context.addIssue({ code: 'custom', path: ['geometry', 'identityMarkers'], message: `expected ${IDENTITY_MARKER_COUNT} identity markers, got ${identityMarkers.length}` });
+        }
+        identityMarkers.forEach((marker, k) => {
+          if (marker && (marker.slot !== k || marker.id !== ids[k])) {
+            context.addIssue({ code: 'custom', path: ['geometry', 'identityMarkers', k], message: `identity ${manifest.identity} has marker ${ids[k]} in slot ${k}, got ${marker.id} in slot ${marker.slot}` });
+          }
+        });
+      }
+    }
     const ids = markerIdsForSheet(manifest.sheetNumber);
     manifest.geometry.markers.forEach((marker, k) => {
       if (!marker) return;
@@ -146,8 +189,8 @@ export type SheetPrediction = z.infer<typeof prediction>;
  * e.g. "sheet.manifest.json is not a valid sheet manifest: cells.3.epsilon: Invalid input: expected number, received string".
  */
 export function parseSheetManifest(json: unknown, source = 'sheet manifest'): SheetManifest {
-  if (json !== null && typeof json === 'object' && 'schemaVersion' in json && json.schemaVersion !== SHEET_MANIFEST_SCHEMA_VERSION) {
-    throw new SheetManifestError(`${source} has schemaVersion ${String(json.schemaVersion)}; this Foolprint reads version ${SHEET_MANIFEST_SCHEMA_VERSION}`);
+  if (json !== null && typeof json === 'object' && 'schemaVersion' in json && !READABLE_VERSIONS.includes(json.schemaVersion as number)) {
+    throw new SheetManifestError(`${source} has schemaVersion ${String(json.schemaVersion)}; this Foolprint reads versions ${READABLE_VERSIONS.join(' and ')}`);
   }
   const parsed = sheetManifestSchema.safeParse(json);
   if (!parsed.success) {
@@ -190,6 +233,8 @@ export interface SheetPlanOptions extends Omit<SheetLayoutOptions, 'imageAspect'
   classNames?: readonly string[] | null;
   /** File base name: sheet.pdf, sheet.png, sheet-2.png, sheet.manifest.json, ... (default "sheet"). */
   baseName?: string;
+  /** The set's identity, 9 hex digits (default: a fresh random one; give one only to reproduce a set). */
+  identity?: string;
 }
 
 export interface SheetPlan {
@@ -257,6 +302,9 @@ export function planSheets(records: readonly SheetCellSource[], imageShape: read
   const createdAt = options.createdAt ?? new Date().toISOString();
   const prefix = options.sheetIdPrefix ?? `${slug(options.experiment)}-${compactTimestamp(createdAt)}`;
   const baseName = options.baseName ?? 'sheet';
+  const identity = options.identity ?? randomSheetIdentity();
+  if (!isSheetIdentity(identity)) throw new SheetPlanError(`identity must be 9 hex digits below 2^35, got "${identity}"`);
+  const identityMarkers = placeIdentityMarkers(layout, identity);
 
   const imageIndex = pages.map((page) => page.flat());
   const manifests = imageIndex.map((indexes, p): SheetManifest => {
@@ -266,6 +314,7 @@ export function planSheets(records: readonly SheetCellSource[], imageShape: read
     return {
       schemaVersion: SHEET_MANIFEST_SCHEMA_VERSION,
       sheetId: `${prefix}-s${sheetNumber}`,
+      identity,
       sheetNumber,
       page: p + 1,
       pageCount: pages.length,
@@ -284,6 +333,7 @@ export function planSheets(records: readonly SheetCellSource[], imageShape: read
       geometry: {
         pageMm: { ...layout.page },
         markers: markers.map((m) => ({ id: m.id, pageCorner: m.pageCorner, cornersMm: m.corners.map((c) => ({ ...c })) })) as SheetManifest['geometry']['markers'],
+        identityMarkers: identityMarkers.map((m) => ({ slot: m.slot, id: m.id, cornersMm: m.corners.map((c) => ({ ...c })) as SheetManifest['geometry']['markers'][number]['cornersMm'] })),
       },
       files: { pdf: `${baseName}.pdf`, pdfPage: p + 1, png: files.png },
       cells: indexes.map((imageIndexOfCell, c) => {

@@ -150,6 +150,7 @@ export function registerAnalyze(program: Command): void {
     process.stdout.write(`photographed cells agreeing with their digital top-1: ${agreement.agree}/${agreement.total}\n`);
     if (rows.length > 0) process.stdout.write('\n' + summaryTable(rows) + '\n');
     else process.stdout.write('no adversarial cells with digital predictions were photographed: no destruction rates\n');
-    if (results.every((r) => r.analysis.status === 'no-sheet' || r.analysis.status === 'unknown-sheet' || r.analysis.status === 'too-few-markers')) process.exitCode = 1;
+    const refused = new Set(['no-sheet', 'unknown-sheet', 'too-few-markers', 'several-sheets']);
+    if (results.every((r) => refused.has(r.analysis.status))) process.exitCode = 1;
   }));
 }
