@@ -4,6 +4,8 @@ export interface Dataset {
   readonly images: Float32Array;
   readonly labels: Int32Array;
   readonly count: number;
+  /** Images in the whole source, before an offset and a limit chose `count` of them. */
+  readonly sourceCount: number;
   readonly height: number;
   readonly width: number;
   readonly channels: number;

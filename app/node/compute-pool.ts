@@ -7,10 +7,7 @@
  * Measured on 2 cores (issue 2): two such workers run LeNet FGSM at batch 256 at about PyTorch's
  * 2-thread speed before the faster kernels of app/engine/kernels; one alone about half.
  */
-import { existsSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { AttackInputError } from '../attacks/errors.js';
 import { CancelledError } from '../attacks/types.js';
@@ -20,6 +17,7 @@ import type { ModelSource } from '../models/source.js';
 import type { BackendInfo, BackendName } from './backend.js';
 import { transferablesOf } from './compute-protocol.js';
 import type { WorkerErrorInfo, WorkerMemory, WorkerModelInfo, WorkerRequest, WorkerResponse } from './compute-protocol.js';
+import { workerScriptUrl } from './worker-script.js';
 
 /** Pool problems a user can hit: not built, closed, a worker that died. One-line messages. */
 export class ComputePoolError extends Error {
@@ -45,24 +43,6 @@ export interface ComputePoolInfo {
 
 export function defaultWorkerCount(): number {
   return Math.max(1, Math.min(2, os.availableParallelism()));
-}
-
-/**
- * worker_threads cannot run TypeScript: under vitest (this module loaded from its .ts source) the
- * worker is the built dist/app/node/compute-worker.js; after a build it is the sibling .js file.
- */
-function workerScript(): URL {
-  const here = fileURLToPath(import.meta.url);
-  if (!here.endsWith('.ts')) return new URL('./compute-worker.js', import.meta.url);
-  let root = path.dirname(here);
-  while (!existsSync(path.join(root, 'package.json'))) {
-    const parent = path.dirname(root);
-    if (parent === root) throw new ComputePoolError(`cannot find the Foolprint folder above ${here}`);
-    root = parent;
-  }
-  const built = path.join(root, 'dist', 'app', 'node', 'compute-worker.js');
-  if (!existsSync(built)) throw new ComputePoolError(`the compute worker is not built (${built} is missing): run npm run build`);
-  return pathToFileURL(built);
 }
 
 /** The error a worker reported, rebuilt on this side: the same class where it is a known one. */
@@ -165,7 +145,7 @@ export class ComputePool {
   static async create(options: ComputePoolOptions): Promise<ComputePool> {
     const count = options.workers ?? defaultWorkerCount();
     if (!Number.isInteger(count) || count < 1) throw new ComputePoolError(`workers must be a positive integer, got ${count}`);
-    const script = workerScript();
+    const script = workerScriptUrl(import.meta.url, 'compute-worker', (message) => new ComputePoolError(message.replace('the compute-worker is', 'the compute worker is')));
     const slots: Slot[] = Array.from({ length: count }, (_, index) => ({ index, pending: new Map() }));
     const state = { closed: false };
     const started = await Promise.allSettled(slots.map((slot) => ComputePool.start(script, options, slot, state)));

@@ -3,19 +3,24 @@
  * - 'samples' / 'builtin:samples': the built-in sample set (assets/samples, IDX);
  * - an MNIST IDX images file, raw or .gz (its labels file found beside it), or a folder holding one;
  * - a folder of PNG/JPEG images labelled by sub-folder name, or by a labels.csv (filename,label).
- * Images are decoded with sharp (EXIF orientation honoured), converted to the asked channels and
- * resized to the asked size; every such change is reported in `notes`.
+ * Only the asked window (`offset`, `limit`) is read: an IDX file is streamed up to it (idx-file.ts),
+ * a folder is listed in full (names only) and only the window's images are decoded. Class names are
+ * matched to the model's labels (class-labels.ts). One load may hold at most MAX_DATASET_BYTES of
+ * pixels. Images are decoded with sharp (EXIF orientation honoured), converted to the asked channels
+ * and resized to the asked size; every such change is reported in `notes`.
  */
 import { existsSync } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { opendir, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { gunzipSync } from 'node:zlib';
-import sharp from 'sharp';
+import type Sharp from 'sharp';
+import { CancelledError } from '../attacks/types.js';
+import { ClassLabelMatcher, labelsWithoutModel } from '../data/class-labels.js';
 import type { Dataset } from '../data/dataset.js';
 import { DatasetError } from '../data/errors.js';
-import { idxImageShape, parseIdx, type IdxArray } from '../data/idx.js';
+import { decodeIdxValues, formatBytes, idxImageShape } from '../data/idx.js';
 import { convertChannels, resizeImage } from '../data/resize.js';
-import { repoRoot } from './model-loader.js';
+import { readIdxRange } from './idx-file.js';
+import { repoRoot } from './repo-root.js';
 
 export interface DatasetOptions {
   /** Size the images are resized to (default: the source's, or the first image's). */
@@ -23,9 +28,22 @@ export interface DatasetOptions {
   width?: number;
   /** Channels to deliver (default: 1 for IDX and grey images, else 3). */
   channels?: 1 | 3;
-  /** Keep only the first `limit` images. */
+  /** Skip the source's first `offset` images (default 0). */
+  offset?: number;
+  /** Keep only `limit` images (after the offset). */
   limit?: number;
+  /** The model's labels: class names in the source are matched to them (class-labels.ts). */
+  classNames?: readonly string[];
+  onProgress?: (done: number, total: number, label: string) => void;
+  signal?: AbortSignal;
 }
+
+/**
+ * The most pixel memory one load may take: 2 GiB of Float32 values (about 680,000 MNIST digits at
+ * 28x28, 14,000 RGB images at 224x224). Larger selections are refused before anything is read: take
+ * them in parts with a limit and an offset.
+ */
+export const MAX_DATASET_BYTES = 2 * 1024 ** 3;
 
 export interface DecodedImage {
   /** RGBA, row-major, 4 bytes per pixel (or 1 with `format: 'grey'`). */
@@ -38,6 +56,11 @@ export interface DecodedImage {
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.gif', '.tif', '.tiff']);
 const LABELS_CSV = 'labels.csv';
 
+/** sharp on first use: an IDX load (the dataset worker's usual job) does without its second of start-up. */
+async function sharpModule(): Promise<typeof Sharp> {
+  return (await import('sharp')).default;
+}
+
 export function builtinSamplesPath(): string {
   return path.join(repoRoot(), 'assets', 'samples', 'samples-images-idx3-ubyte.gz');
 }
@@ -49,6 +72,7 @@ function isImageFile(name: string): boolean {
 /** Decodes one photo (JPEG/PNG/…) with its EXIF orientation applied: RGBA (default) or grey bytes. */
 export async function decodeImageFile(file: string, options: { format?: 'rgba' | 'grey' } = {}): Promise<DecodedImage> {
   if (!existsSync(file)) throw new DatasetError(`image not found: ${file}`);
+  const sharp = await sharpModule();
   try {
     const pipeline = sharp(file).rotate();
     const { data, info } = options.format === 'grey'
@@ -62,6 +86,7 @@ export async function decodeImageFile(file: string, options: { format?: 'rgba' |
 
 /** One decoded image in [0,1], with 1 or 3 channels as the file has them. */
 async function decodeForDataset(file: string): Promise<{ pixels: Float32Array; height: number; width: number; channels: 1 | 3 }> {
+  const sharp = await sharpModule();
   try {
     // sharp's raw output is sRGB unless asked otherwise, so ask the file whether it is grey first.
     const meta = await sharp(file).metadata();
@@ -73,18 +98,6 @@ async function decodeForDataset(file: string): Promise<{ pixels: Float32Array; h
   } catch (error) {
     throw new DatasetError(`cannot decode image ${file}: ${(error as Error).message.split('\n')[0]}`);
   }
-}
-
-async function readMaybeGzip(file: string): Promise<Uint8Array> {
-  const bytes = await readFile(file);
-  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
-    try {
-      return gunzipSync(bytes);
-    } catch (error) {
-      throw new DatasetError(`${file} is a damaged gzip file: ${(error as Error).message.split('\n')[0]}`);
-    }
-  }
-  return bytes;
 }
 
 /** t10k-images-idx3-ubyte(.gz) → t10k-labels-idx1-ubyte(.gz), raw or gzipped, whichever exists. */
@@ -131,87 +144,168 @@ class ImagePacker {
   }
 }
 
-function applyLimit<T>(items: T[], limit: number | undefined, notes: string[], what: string): T[] {
-  if (limit === undefined || limit >= items.length) return items;
-  if (!Number.isInteger(limit) || limit < 1) throw new DatasetError(`limit must be a positive whole number, got ${limit}`);
-  notes.push(`using the first ${limit} of ${items.length} ${what}`);
-  return items.slice(0, limit);
+/** The window [offset, offset + limit) of `total` items, checked, with a note when it is not all of them. */
+function selectWindow(total: number, options: DatasetOptions, notes: string[], what: string): { first: number; count: number } {
+  const offset = options.offset ?? 0;
+  if (!Number.isInteger(offset) || offset < 0) throw new DatasetError(`offset must be a whole number ≥ 0, got ${offset}`);
+  if (options.limit !== undefined && (!Number.isInteger(options.limit) || options.limit < 1)) throw new DatasetError(`limit must be a positive whole number, got ${options.limit}`);
+  if (offset > 0 && offset >= total) throw new DatasetError(`offset ${offset} is beyond the ${total} ${what} of the dataset`);
+  const count = Math.min(total - offset, options.limit ?? Infinity);
+  if (count < total) notes.push(offset === 0 ? `using the first ${count} of ${total} ${what}` : `using ${what} ${offset}-${offset + count - 1} of ${total}`);
+  return { first: offset, count };
+}
+
+function checkMemory(count: number, height: number, width: number, channels: number): void {
+  const bytes = count * height * width * channels * 4;
+  if (bytes > MAX_DATASET_BYTES) {
+    throw new DatasetError(`${count} images of ${width}x${height}x${channels} need ${formatBytes(bytes)} of memory, above the ${formatBytes(MAX_DATASET_BYTES)} one load may take: take them in parts with a limit and an offset`);
+  }
+}
+
+function checkCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new CancelledError();
+}
+
+/** Integer labels are class indices: refuse one the model does not have, naming the image. */
+function checkLabelRange(labels: Int32Array, ids: readonly string[], classNames: readonly string[] | undefined): void {
+  if (!classNames) return;
+  const bad = labels.findIndex((label) => label < 0 || label >= classNames.length);
+  if (bad >= 0) throw new DatasetError(`label ${labels[bad]} of image ${ids[bad]} is out of range for a model with ${classNames.length} classes`);
 }
 
 async function loadIdx(imagesFile: string, options: DatasetOptions, notes: string[]): Promise<Dataset> {
   const name = path.basename(imagesFile);
-  const images: IdxArray = parseIdx(await readMaybeGzip(imagesFile), name);
-  const shape = idxImageShape(images, name);
   const labelsFile = labelsFileFor(imagesFile);
-  const labels = parseIdx(await readMaybeGzip(labelsFile), path.basename(labelsFile));
-  if (labels.dims.length !== 1) throw new DatasetError(`${path.basename(labelsFile)} is not an IDX labels file: dimensions ${labels.dims.join('x')}, expected one`);
-  if (labels.dims[0] !== shape.count) {
-    throw new DatasetError(`labels count ≠ images count: ${path.basename(labelsFile)} has ${labels.dims[0]} labels, ${name} has ${shape.count} images`);
+  const labelsName = path.basename(labelsFile);
+  // Headers first (a few bytes each): every check that needs no pixels is done before any is read.
+  const shape = idxImageShape((await readIdxRange(imagesFile, 0, 0, { signal: options.signal })).header, name);
+  const labelsHeader = (await readIdxRange(labelsFile, 0, 0, { signal: options.signal })).header;
+  if (labelsHeader.dims.length !== 1) throw new DatasetError(`${labelsName} is not an IDX labels file: dimensions ${labelsHeader.dims.join('x')}, expected one`);
+  if (labelsHeader.dims[0] !== shape.count) {
+    throw new DatasetError(`labels count ≠ images count: ${labelsName} has ${labelsHeader.dims[0]} labels, ${name} has ${shape.count} images`);
   }
   if (shape.channels !== 1 && shape.channels !== 3) throw new DatasetError(`${name}: images with ${shape.channels} channels are not supported (1 or 3)`);
-  const indices = applyLimit(Array.from({ length: shape.count }, (_, i) => i), options.limit, notes, 'images');
+  const { first, count } = selectWindow(shape.count, options, notes, 'images');
   const height = options.height ?? shape.height;
   const width = options.width ?? shape.width;
-  const packer = new ImagePacker(indices.length, height, width, options.channels ?? (shape.channels as 1 | 3));
-  const perImage = shape.height * shape.width * shape.channels;
-  indices.forEach((i, position) => {
-    const pixels = Float32Array.from(images.data.subarray(i * perImage, (i + 1) * perImage), (b) => b / 255);
-    packer.put(position, pixels, shape.height, shape.width, shape.channels as 1 | 3);
+  const channels = options.channels ?? (shape.channels as 1 | 3);
+  checkMemory(count, height, width, channels);
+  const labels = await readIdxRange(labelsFile, first, count, { signal: options.signal });
+  const images = await readIdxRange(imagesFile, first, count, {
+    signal: options.signal,
+    onProgress: options.onProgress && ((done, total) => options.onProgress!(done, total, `reading ${name}`)),
   });
-  return {
-    images: packer.images,
-    labels: Int32Array.from(indices, (i) => labels.data[i]),
-    count: indices.length,
-    height,
-    width,
-    channels: packer.channels,
-    ids: indices.map((i) => `${name}#${i}`),
-    notes: [...notes, ...packer.notes()],
-  };
+  const packer = new ImagePacker(count, height, width, channels);
+  const perImage = shape.height * shape.width * shape.channels;
+  if (height === shape.height && width === shape.width && channels === shape.channels) {
+    // The common case (MNIST into a 28x28 model): one pass, no per-image arrays.
+    for (let i = 0; i < images.bytes.length; i++) packer.images[i] = images.bytes[i] / 255;
+  } else {
+    for (let n = 0; n < count; n++) {
+      checkCancelled(options.signal);
+      const pixels = new Float32Array(perImage);
+      for (let p = 0; p < perImage; p++) pixels[p] = images.bytes[n * perImage + p] / 255;
+      packer.put(n, pixels, shape.height, shape.width, shape.channels as 1 | 3);
+    }
+  }
+  const ids = Array.from({ length: count }, (_, n) => `${name}#${first + n}`);
+  const labelValues = Int32Array.from(decodeIdxValues(labels.header, labels.bytes));
+  checkLabelRange(labelValues, ids, options.classNames);
+  return { images: packer.images, labels: labelValues, count, sourceCount: shape.count, height, width, channels, ids, notes: [...notes, ...packer.notes()] };
 }
 
-/** Decodes labelled image files (in the given order) into a Dataset. */
-async function loadImageFiles(files: { file: string; id: string; label: number }[], classNames: string[] | undefined, options: DatasetOptions, notes: string[]): Promise<Dataset> {
-  const chosen = applyLimit(files, options.limit, notes, 'images');
-  const decoded: Awaited<ReturnType<typeof decodeForDataset>>[] = [];
+interface LabelledFile {
+  file: string;
+  id: string;
+  label: number;
+}
+
+/** Decodes the window of labelled image files (in the given order) into a Dataset. */
+async function loadImageFiles(files: LabelledFile[], classNames: readonly string[] | undefined, options: DatasetOptions, notes: string[], check?: (chosen: LabelledFile[]) => void): Promise<Dataset> {
+  const { first, count } = selectWindow(files.length, options, notes, 'images');
+  const chosen = files.slice(first, first + count);
+  check?.(chosen);
+  let packer: ImagePacker | undefined;
   // A few at a time: sharp decodes on libuv's thread pool; unbounded parallelism only costs memory.
   for (let start = 0; start < chosen.length; start += 8) {
-    decoded.push(...(await Promise.all(chosen.slice(start, start + 8).map((f) => decodeForDataset(f.file)))));
+    checkCancelled(options.signal);
+    const decoded = await Promise.all(chosen.slice(start, start + 8).map((f) => decodeForDataset(f.file)));
+    if (!packer) {
+      const height = options.height ?? decoded[0].height;
+      const width = options.width ?? decoded[0].width;
+      // Without an asked channel count, grey unless an image of the first batch has colour.
+      const channels = options.channels ?? (decoded.every((d) => d.channels === 1) ? 1 : 3);
+      checkMemory(chosen.length, height, width, channels);
+      packer = new ImagePacker(chosen.length, height, width, channels);
+    }
+    decoded.forEach((d, i) => packer!.put(start + i, d.pixels, d.height, d.width, d.channels));
+    options.onProgress?.(start + decoded.length, chosen.length, 'decoding images');
   }
-  const first = decoded[0];
-  const height = options.height ?? first.height;
-  const width = options.width ?? first.width;
-  const channels = options.channels ?? (decoded.every((d) => d.channels === 1) ? 1 : 3);
-  const packer = new ImagePacker(chosen.length, height, width, channels);
-  decoded.forEach((d, i) => packer.put(i, d.pixels, d.height, d.width, d.channels));
+  const labels = Int32Array.from(chosen, (f) => f.label);
+  const ids = chosen.map((f) => f.id);
+  checkLabelRange(labels, ids, options.classNames);
   return {
-    images: packer.images,
-    labels: Int32Array.from(chosen, (f) => f.label),
+    images: packer!.images,
+    labels,
     count: chosen.length,
-    height,
-    width,
-    channels,
-    ids: chosen.map((f) => f.id),
+    sourceCount: files.length,
+    height: packer!.height,
+    width: packer!.width,
+    channels: packer!.channels,
+    ids,
     ...(classNames ? { classNames } : {}),
-    notes: [...notes, ...packer.notes()],
+    notes: [...notes, ...packer!.notes()],
   };
 }
 
 const byName = (a: string, b: string) => a.localeCompare(b, 'en', { numeric: true });
-const isLabelNumber = (s: string) => /^\d+$/.test(s);
 
-/** One sub-folder per class; numeric folder names are the label numbers, else sorted names index. */
+/**
+ * How the labels a source writes become class indices: matched to the model's labels when there is
+ * a model (every written label checked now, before any image is decoded), else numbers as they are
+ * and names in alphabetical order. `classNames` is what a caption should show for an index.
+ */
+function classLabelsFor(written: readonly string[], options: DatasetOptions, where: string, notes: string[]): { indexOf: (label: string) => number; classNames?: readonly string[] } {
+  const distinct = [...new Set(written.map((l) => l.trim()))];
+  const numeric = distinct.every((l) => /^\d+$/.test(l));
+  if (!options.classNames) {
+    const plain = labelsWithoutModel(distinct);
+    if (plain.classNames) notes.push(`labels from ${where} names: ${plain.classNames.map((n, i) => `${i}=${n}`).join(', ')}`);
+    else notes.push(`labels from ${where} numbers (${distinct.sort((a, b) => Number(a) - Number(b)).join(', ')})`);
+    return plain;
+  }
+  const matcher = new ClassLabelMatcher(options.classNames);
+  const index = new Map(distinct.map((l) => [l, matcher.indexOf(l, where)]));
+  const shown = [...index].sort((a, b) => a[1] - b[1]).slice(0, 20);
+  notes.push(`labels from ${where} ${numeric ? 'numbers' : 'names'}: ${shown.map(([l, i]) => (l === options.classNames![i] ? l : `${l}=${options.classNames![i]}`)).join(', ')}${index.size > shown.length ? ', …' : ''}`);
+  return { indexOf: (l) => index.get(l.trim())!, ...(numeric ? {} : { classNames: options.classNames }) };
+}
+
+/** Image files of one folder, sorted by name; the listing is streamed so a huge folder reports progress. */
+async function listImages(dir: string, progress: (files: number) => void): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of await opendir(dir, { bufferSize: 256 })) {
+    if (entry.isFile() && isImageFile(entry.name)) {
+      names.push(entry.name);
+      if (names.length % 1000 === 0) progress(names.length);
+    }
+  }
+  return names.sort(byName);
+}
+
+/** One sub-folder per class, named by the class's label or index. */
 async function loadSubfolders(folder: string, classDirs: string[], options: DatasetOptions, notes: string[]): Promise<Dataset> {
-  const numeric = classDirs.every(isLabelNumber);
-  const names = numeric ? [...classDirs].sort((a, b) => Number(a) - Number(b)) : [...classDirs].sort();
-  const files: { file: string; id: string; label: number }[] = [];
-  for (const [index, dir] of names.entries()) {
-    const entries = (await readdir(path.join(folder, dir))).filter(isImageFile).sort(byName);
-    for (const name of entries) files.push({ file: path.join(folder, dir, name), id: `${dir}/${name}`, label: numeric ? Number(dir) : index });
+  const labels = classLabelsFor(classDirs, options, 'sub-folder', notes);
+  const dirs = [...classDirs].sort((a, b) => labels.indexOf(a) - labels.indexOf(b) || byName(a, b));
+  const files: LabelledFile[] = [];
+  for (const [done, dir] of dirs.entries()) {
+    checkCancelled(options.signal);
+    const names = await listImages(path.join(folder, dir), (n) => options.onProgress?.(done, dirs.length, `listing ${files.length + n} files`));
+    for (const name of names) files.push({ file: path.join(folder, dir, name), id: `${dir}/${name}`, label: labels.indexOf(dir) });
+    options.onProgress?.(done + 1, dirs.length, `listing ${files.length} files`);
   }
   if (files.length === 0) throw new DatasetError(`no images (PNG/JPEG) in the sub-folders of ${folder}`);
-  notes.push(numeric ? `labels from sub-folder numbers (${names.join(', ')})` : `labels from sub-folder names: ${names.map((n, i) => `${i}=${n}`).join(', ')}`);
-  return loadImageFiles(files, numeric ? undefined : names, options, notes);
+  return loadImageFiles(files, labels.classNames, options, notes);
 }
 
 /** Minimal CSV: comma or semicolon separated, optional header, optional double quotes. */
@@ -234,13 +328,13 @@ async function loadCsv(folder: string, options: DatasetOptions, notes: string[])
   if (rows.length === 0) throw new DatasetError(`${csv} lists no images (expected rows of filename,label)`);
   for (const r of rows) {
     if (r.cells.length < 2 || r.cells[1] === '') throw new DatasetError(`${LABELS_CSV} line ${r.line}: expected filename,label, got "${r.cells.join(',')}"`);
-    if (!existsSync(path.join(folder, r.cells[0]))) throw new DatasetError(`${LABELS_CSV} line ${r.line} names a missing file: ${r.cells[0]}`);
   }
-  const numeric = rows.every((r) => isLabelNumber(r.cells[1]));
-  const names = numeric ? undefined : [...new Set(rows.map((r) => r.cells[1]))].sort();
-  if (names) notes.push(`labels from ${LABELS_CSV} class names: ${names.map((n, i) => `${i}=${n}`).join(', ')}`);
-  const files = rows.map((r) => ({ file: path.join(folder, r.cells[0]), id: r.cells[0], label: numeric ? Number(r.cells[1]) : names!.indexOf(r.cells[1]) }));
-  return loadImageFiles(files, names, options, notes);
+  const labels = classLabelsFor(rows.map((r) => r.cells[1]), options, LABELS_CSV, notes);
+  const files = rows.map((r) => ({ file: path.join(folder, r.cells[0]), id: r.cells[0], label: labels.indexOf(r.cells[1]), line: r.line }));
+  // Only the files of the window are opened, so only theirs must exist.
+  return loadImageFiles(files, labels.classNames, options, notes, (chosen) => {
+    for (const f of chosen as typeof files) if (!existsSync(f.file)) throw new DatasetError(`${LABELS_CSV} line ${f.line} names a missing file: ${f.id}`);
+  });
 }
 
 async function loadFolder(folder: string, options: DatasetOptions, notes: string[]): Promise<Dataset> {

@@ -7,13 +7,13 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import type { Classifier } from '../engine/classifier.js';
 import { classifierFromModel } from '../models/classifier.js';
 import { ModelError } from '../models/errors.js';
 import { modelManifestSchema, type ModelManifest } from '../models/manifest.js';
 import type { BuiltinModelInfo, ModelSource } from '../models/source.js';
+import { repoRoot } from './repo-root.js';
 import { fileSystemLoadHandler, readModelJson, type ModelJson } from './model-io.js';
 
 export const MANIFEST_FILE = 'foolprint.json';
@@ -26,19 +26,7 @@ export interface LoadedClassifier extends Classifier {
   readonly notes: readonly string[];
 }
 
-/**
- * The repository (or installed package) root: the nearest folder above this file holding
- * package.json. Works from app/node/*.ts under vitest and from dist/app/node/*.js after a build.
- */
-export function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(path.join(dir, 'package.json'))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new ModelError(`cannot find the Foolprint folder (no package.json above ${fileURLToPath(import.meta.url)})`);
-    dir = parent;
-  }
-}
+export { repoRoot } from './repo-root.js';
 
 export function builtinModelsDir(): string {
   return path.join(repoRoot(), 'assets', 'models');

@@ -9,7 +9,9 @@ import type { ImageSelection } from '../api/common.js';
 import type { imageSelectionSchema } from '../api/common.js';
 import { ApiError } from '../api/errors.js';
 import { encodePng } from './png-encode.js';
-import { loadDataset } from './dataset-loader.js';
+import { DatasetError } from '../data/errors.js';
+import { ClassLabelMatcher } from '../data/class-labels.js';
+import { loadDatasetInWorker } from './dataset-thread.js';
 
 export type ParsedImageSelection = ReturnType<typeof imageSelectionSchema.parse>;
 
@@ -39,9 +41,22 @@ function sliceDataset(dataset: Dataset, offset: number, limit: number | undefine
   };
 }
 
+/** No images, for a page past the end of its selection. */
+function emptyPage(dataset: Dataset): Dataset {
+  return { ...dataset, images: new Float32Array(0), labels: new Int32Array(0), ids: [], count: 0 };
+}
+
 /** Decodes uploaded PNG/JPEG files (EXIF orientation honoured) and resizes them to [height, width, channels]. */
-async function decodeUploads(files: ParsedImageSelection & { kind: 'files' }, shape: readonly [number, number, number]): Promise<Dataset> {
+async function decodeUploads(files: ParsedImageSelection & { kind: 'files' }, shape: readonly [number, number, number], labels: readonly string[]): Promise<Dataset> {
   const [height, width, channels] = shape;
+  const matcher = new ClassLabelMatcher(labels);
+  for (const file of files.files) {
+    try {
+      matcher.indexOf(String(file.label), `uploaded image "${file.name}":`);
+    } catch (error) {
+      throw new ApiError('invalid-input', (error as Error).message);
+    }
+  }
   const size = height * width * channels;
   const images = new Float32Array(files.files.length * size);
   const notes = new Set<string>();
@@ -64,6 +79,7 @@ async function decodeUploads(files: ParsedImageSelection & { kind: 'files' }, sh
     images,
     labels: Int32Array.from(files.files.map((f) => f.label)),
     count: files.files.length,
+    sourceCount: files.files.length,
     height,
     width,
     channels,
@@ -72,15 +88,59 @@ async function decodeUploads(files: ParsedImageSelection & { kind: 'files' }, sh
   };
 }
 
-/** The selected images at the model's input size. */
-export async function loadSelection(selection: ParsedImageSelection, shape: readonly [number, number, number]): Promise<Dataset> {
-  const [height, width, channels] = shape;
+/** What a selection is loaded for: the model's input shape and labels (names in the data are matched to them). */
+export interface SelectionTarget {
+  inputShape: readonly [number, number, number];
+  labels: readonly string[];
+}
+
+export interface SelectionControl {
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number, label: string) => void;
+}
+
+/**
+ * Images [offset, offset + limit) of the selection (by default all of it) at the model's input size,
+ * and how many images the whole selection has. Datasets on disk are read on a worker thread, and
+ * only the asked images are read.
+ */
+export async function loadSelection(
+  selection: ParsedImageSelection,
+  target: SelectionTarget,
+  page: { offset: number; limit?: number } = { offset: 0 },
+  control: SelectionControl = {},
+): Promise<{ dataset: Dataset; selectionCount: number }> {
+  const [height, width, channels] = target.inputShape;
   if (channels !== 1 && channels !== 3) throw new ApiError('invalid-input', `models with ${channels} channels are not supported (1 or 3)`);
-  if (selection.kind === 'files') return decodeUploads(selection, shape);
+  if (selection.kind === 'files') {
+    const all = await decodeUploads(selection, target.inputShape, target.labels);
+    if (page.offset >= all.count) return { dataset: emptyPage(all), selectionCount: all.count };
+    return { dataset: sliceDataset(all, page.offset, page.limit), selectionCount: all.count };
+  }
   const spec = selection.kind === 'samples' ? 'samples' : selection.path;
-  const limit = selection.limit === undefined ? undefined : selection.offset + selection.limit;
-  const dataset = await loadDataset(spec, { height, width, channels, limit });
-  return sliceDataset(dataset, selection.offset, selection.limit);
+  // Within the selection's own window: the page never reaches past the selection's limit.
+  const room = selection.limit === undefined ? Infinity : selection.limit - page.offset;
+  const beyond = room <= 0;
+  const limit = beyond ? 1 : Math.min(room, page.limit ?? Infinity);
+  const options = {
+    height,
+    width,
+    channels: channels as 1 | 3,
+    classNames: target.labels,
+    offset: beyond ? selection.offset : selection.offset + page.offset,
+    limit: Number.isFinite(limit) ? limit : undefined,
+    ...control,
+  };
+  let dataset: Dataset;
+  try {
+    dataset = await loadDatasetInWorker(spec, options);
+  } catch (error) {
+    if (error instanceof DatasetError) throw new ApiError('invalid-input', error.message);
+    throw error;
+  }
+  const selectionCount = Math.max(0, Math.min(dataset.sourceCount - selection.offset, selection.limit ?? Infinity));
+  if (beyond) return { dataset: emptyPage(dataset), selectionCount };
+  return { dataset, selectionCount };
 }
 
 export async function pngDataUrl(pixels: Float32Array, width: number, height: number, channels: number): Promise<string> {

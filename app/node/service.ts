@@ -284,7 +284,7 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
       const started = Date.now();
       const computePool = await pool(input.modelId);
       const model = computePool.info().model;
-      const dataset = await loadSelection(input.images as ParsedImageSelection, model.inputShape);
+      const { dataset } = await loadSelection(input.images as ParsedImageSelection, model, undefined, { signal: context.signal, onProgress: context.progress });
       const attackOptions = attackOptionsFrom(input.params, dataset.count, model.numClasses, true);
       const result = await computePool.attack(dataset.images, dataset.labels, attackOptions, {
         signal: context.signal,
@@ -397,21 +397,22 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
       jobs.start('evaluate', `evaluate ${modelId}`, async (context) => {
         const computePool = await pool(modelId);
         const model = computePool.info().model;
-        const dataset = await loadSelection(images as ParsedImageSelection, model.inputShape);
+        const { dataset } = await loadSelection(images as ParsedImageSelection, model, undefined, { signal: context.signal, onProgress: context.progress });
         const top = await computePool.predict(dataset.images, Math.min(5, model.numClasses), { signal: context.signal, onProgress: (p) => context.progress(p.done, p.total, 'classifying') });
         return { modelId, count: dataset.count, top1: topKAccuracy(top, dataset.labels, 1), top5: topKAccuracy(top, dataset.labels, 5), notes: [...dataset.notes] };
       }),
 
     'samples.list': async ({ modelId, images, offset, limit }) => {
       const info = await modelInfo(modelId);
-      const dataset = await loadSelection(images as ParsedImageSelection, info.inputShape);
+      // Only the page is read: a selection of 1.9 M images costs what its first 48 cost.
+      const { dataset, selectionCount } = await loadSelection(images as ParsedImageSelection, info, { offset, limit });
       const { height, width, channels } = dataset;
       const size = height * width * channels;
       const items = [];
-      for (let i = offset; i < Math.min(dataset.count, offset + limit); i++) {
-        items.push({ index: i, imageId: dataset.ids[i] ?? String(i), label: dataset.labels[i], png: await pngDataUrl(dataset.images.subarray(i * size, (i + 1) * size), width, height, channels) });
+      for (let i = 0; i < dataset.count; i++) {
+        items.push({ index: offset + i, imageId: dataset.ids[i] ?? String(offset + i), label: dataset.labels[i], png: await pngDataUrl(dataset.images.subarray(i * size, (i + 1) * size), width, height, channels) });
       }
-      return { count: dataset.count, shape: [height, width, channels] as [number, number, number], classNames: dataset.classNames ? [...dataset.classNames] : null, notes: [...dataset.notes], items };
+      return { count: selectionCount, shape: [height, width, channels] as [number, number, number], classNames: dataset.classNames ? [...dataset.classNames] : null, notes: [...dataset.notes], items };
     },
 
     'attacks.start': async (input) => {
@@ -453,7 +454,7 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
         const started = Date.now();
         const computePool = await pool(input.modelId);
         const model = computePool.info().model;
-        const dataset = await loadSelection(input.images as ParsedImageSelection, model.inputShape);
+        const { dataset } = await loadSelection(input.images as ParsedImageSelection, model, undefined, { signal: context.signal, onProgress: context.progress });
         const result = await computePool.attack(dataset.images, dataset.labels, attackOptionsFrom(input.params, dataset.count, model.numClasses, false), {
           signal: context.signal,
           onProgress: (p) => context.progress(p.done, p.total, p.epsilon === undefined ? 'sweep' : `ε=${(p.epsilon * 255).toFixed(1)}/255`),

@@ -9,11 +9,13 @@ import { loadDataset } from '../../app/node/dataset-loader.js';
 import { parseModelSource } from '../../app/models/source.js';
 import type { Dataset } from '../../app/data/dataset.js';
 import { UsageError, parsePositiveInt } from './failure.js';
+import { createProgressBar } from './progress.js';
 
 export interface WorkbenchOptions {
   model: string;
   data?: string;
   limit?: string;
+  offset?: string;
   backend?: string;
   workers?: string;
   json?: boolean;
@@ -29,7 +31,8 @@ export function addModelOptions(command: Command): Command {
 export function addDataOptions(command: Command): Command {
   return command
     .option('--data <path>', 'dataset: "samples" (built-in), MNIST IDX file or folder, or a folder of images', 'samples')
-    .option('--limit <n>', 'use only the first n images');
+    .option('--limit <n>', 'use only the first n images (after --offset)')
+    .option('--offset <n>', 'skip the first n images of the dataset', '0');
 }
 
 const backends = ['tensorflow', 'wasm', 'cpu'] as const;
@@ -48,12 +51,18 @@ export async function openPool(options: WorkbenchOptions): Promise<ComputePool> 
 export async function openDataset(options: WorkbenchOptions, pool: ComputePool): Promise<Dataset> {
   const [height, width, channels] = pool.info().model.inputShape;
   const limit = options.limit === undefined ? undefined : parsePositiveInt(options.limit, '--limit');
-  const dataset = await loadDataset(options.data ?? 'samples', { height, width, channels: channels as 1 | 3, limit });
-  const numClasses = pool.info().model.numClasses;
-  const outOfRange = dataset.labels.findIndex((label) => label < 0 || label >= numClasses);
-  if (outOfRange >= 0) {
-    throw new UsageError(`label ${dataset.labels[outOfRange]} of image ${dataset.ids[outOfRange]} is out of range for a model with ${numClasses} classes`);
-  }
+  const offset = options.offset === undefined || options.offset === '0' ? 0 : parsePositiveInt(options.offset, '--offset');
+  const progress = createProgressBar({ json: options.json });
+  // The loader matches class names in the data to the model's labels and refuses labels it lacks.
+  const dataset = await loadDataset(options.data ?? 'samples', {
+    height,
+    width,
+    channels: channels as 1 | 3,
+    offset,
+    limit,
+    classNames: pool.info().model.labels,
+    onProgress: (done, total, label) => progress.update(done, total, label),
+  }).finally(() => progress.done());
   for (const note of dataset.notes) if (!options.json) process.stderr.write(`note: ${note}\n`);
   return dataset;
 }
