@@ -29,6 +29,7 @@ import {
 } from '../experiments/experiment-manifest.js';
 import type { ActiveRun, Artifact, ExperimentManifest, ExperimentStatus, RunOutcome } from '../experiments/experiment-manifest.js';
 import { writeFileAtomic, writeJsonAtomic } from './atomic-write.js';
+import { ConfinedPathError, confinedPath, isPathInside } from './confined-path.js';
 
 export { ExperimentManifestError } from '../experiments/experiment-manifest.js';
 
@@ -197,8 +198,7 @@ function slug(name: string): string {
 function resolveInside(dir: string, relPath: string): string {
   if (relPath === '' || path.isAbsolute(relPath) || path.win32.isAbsolute(relPath)) throw new ExperimentPathError(relPath);
   const full = path.resolve(dir, relPath);
-  const rel = path.relative(dir, full);
-  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) throw new ExperimentPathError(relPath);
+  if (full === path.resolve(dir) || !isPathInside(dir, full)) throw new ExperimentPathError(relPath);
   return full;
 }
 
@@ -287,13 +287,17 @@ class StoredExperiment implements Experiment {
   }
 
   async readFile(relPath: string): Promise<Uint8Array> {
-    const file = resolveInside(this.dir, relPath);
+    resolveInside(this.dir, relPath);
+    let file: string;
     try {
-      return await readFile(file);
+      // Symbolic links followed too: a link inside the experiment pointing out is refused.
+      file = await confinedPath(this.dir, relPath, { folderName: `experiment "${this.id}"` });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new ExperimentStoreError(`experiment "${this.id}" has no file ${relPath}`);
-      throw error;
+      if (!(error instanceof ConfinedPathError)) throw error;
+      if (error.reason === 'missing') throw new ExperimentStoreError(`experiment "${this.id}" has no file ${relPath}`);
+      throw new ExperimentPathError(relPath);
     }
+    return readFile(file);
   }
 
   async readJson(relPath: string): Promise<unknown> {

@@ -39,6 +39,7 @@ import type { BackendName } from './backend.js';
 import { ExperimentNotFoundError, openWorkspace } from './experiment-store.js';
 import type { Experiment, ExperimentInfo as StoreExperimentInfo, Workspace } from './experiment-store.js';
 import { writeJsonAtomic } from './atomic-write.js';
+import { confinedPath } from './confined-path.js';
 import { JobTable, isCancellation, oneLine } from './service-jobs.js';
 import type { JobContext } from './service-jobs.js';
 import { describeSelection, loadSelection, pngDataUrl, bytesDataUrl } from './service-images.js';
@@ -429,7 +430,7 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
       const run = await readRun(target, runId);
       const folder = runFolder(target, runId);
       const record = parseAttackRecord(JSON.parse(await readFile(path.join(folder, 'record.json'), 'utf8')), path.join(folder, 'record.json'));
-      const png = async (file: string) => bytesDataUrl(await readFile(path.join(folder, file)));
+      const png = async (file: string) => bytesDataUrl(await readFile(await confinedPath(folder, file, { what: 'record.json image', folderName: `the folder of run "${runId}"` })));
       const items = [];
       for (const image of record.images.slice(offset, offset + limit)) {
         items.push({
