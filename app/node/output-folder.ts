@@ -18,7 +18,7 @@ import { lstat, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import { isPathInside } from './confined-path.js';
-import { processExists } from './experiment-store.js';
+import { processExists } from './workspace-lock.js';
 
 export const OUTPUT_MARK_FILE = '.foolprint-output.json';
 
