@@ -73,6 +73,10 @@ describe('prepareOutputFolder', () => {
     expect(await refusal(prepareOutputFolder(dir, { command: 'sheet' }))).toMatch(/already holds the output of foolprint attack/);
     await write(dir, { 'sheet.pdf': '%PDF' }, 'sheet', true);
     expect((await readdir(dir)).sort()).toEqual([OUTPUT_MARK_FILE, 'sheet.pdf']);
+    // The user's notes added to our own earlier output are not ours to delete.
+    await writeFile(path.join(dir, 'notes.txt'), 'keep');
+    expect(await refusal(prepareOutputFolder(dir, { command: 'sheet' }))).toMatch(/already holds files foolprint sheet did not write \(notes\.txt\)/);
+    await write(dir, { 'sheet.pdf': '%PDF-2' }, 'sheet', true);
     const empty = path.join(root, 'unit', 'empty');
     await mkdir(empty);
     await write(empty, { 'a.png': '1' });

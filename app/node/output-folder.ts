@@ -35,6 +35,17 @@ interface OutputMark {
   createdAt: string;
   hostname: string;
   pid: number;
+  /** Every file the command wrote (relative, '/'-separated): anything else found later is someone else's. */
+  files?: string[];
+}
+
+/** The files under `dir`, relative and '/'-separated, sorted. */
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true });
+  return entries
+    .filter((entry) => !entry.isDirectory())
+    .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'))
+    .sort();
 }
 
 export interface OutputFolderOptions {
@@ -113,10 +124,15 @@ export async function prepareOutputFolder(outDir: string, options: OutputFolderO
   });
   if (info && !info.isDirectory()) throw new OutputFolderError(`${label} is a file, not a folder: give the name of a folder to write into`);
   if (info) {
-    const entries = await readdir(dir);
     const mark = await readMark(dir);
-    if (entries.length > 0 && mark?.command !== options.command && !options.force) {
-      const what = mark ? `the output of foolprint ${mark.command}` : `files foolprint ${options.command} did not write (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''})`;
+    const written = new Set([OUTPUT_MARK_FILE, ...(mark?.files ?? [])]);
+    // Files added to our own earlier output (the user's notes beside the PNGs) are not ours to delete either.
+    const foreign = (await filesUnder(dir)).filter((file) => mark?.command !== options.command || (mark.files !== undefined && !written.has(file)));
+    if (foreign.length > 0 && !options.force) {
+      const what =
+        mark && mark.command !== options.command
+          ? `the output of foolprint ${mark.command}`
+          : `files foolprint ${options.command} did not write (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''})`;
       throw new OutputFolderError(`${label} already holds ${what}: choose a new or empty folder, or add --force to replace it`);
     }
     if (isPathInside(dir, process.cwd())) {
@@ -133,7 +149,7 @@ export async function prepareOutputFolder(outDir: string, options: OutputFolderO
       let result: T;
       try {
         result = await fill(staging);
-        const mark: OutputMark = { command: options.command, createdAt: new Date().toISOString(), hostname: os.hostname(), pid: process.pid };
+        const mark: OutputMark = { command: options.command, createdAt: new Date().toISOString(), hostname: os.hostname(), pid: process.pid, files: await filesUnder(staging) };
         await writeFile(path.join(staging, OUTPUT_MARK_FILE), JSON.stringify(mark, null, 2) + '\n');
       } catch (error) {
         await rm(staging, { recursive: true, force: true });
