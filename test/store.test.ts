@@ -145,17 +145,43 @@ describe('runs', () => {
     expect(experiment.manifest.runs[1]).toMatchObject({ outcome: 'failed', message: 'the printer caught fire' });
   });
 
-  it('staleRunReason: missing lock, dead pid on this host, silent heartbeat; live otherwise', () => {
+  it('staleRunReason: on this host only a gone owner (dead pid, reused pid, our pid in an earlier life); elsewhere a missing lock or silent heartbeat', () => {
     const run = { id: 'r1', kind: 'attack', pid: 4242, hostname: 'lab', startedAt: '2026-01-01T00:00:00.000Z' };
     const context = { hostname: 'lab', now: 1_000_000, staleAfterMs: 120_000, processExists: () => true };
     const fresh = { runId: 'r1', heartbeatMs: 1_000_000 - 10_000 };
+    const stopped = 'its process (pid 4242) stopped before the attack run finished';
     expect(staleRunReason(run, fresh, context)).toBeNull();
-    expect(staleRunReason(run, null, context)).toMatch(/run lock is missing/);
-    expect(staleRunReason(run, { ...fresh, runId: 'r0' }, context)).toMatch(/run lock is missing/);
-    expect(staleRunReason(run, fresh, { ...context, processExists: (pid) => pid !== 4242 })).toBe('its process (pid 4242) stopped before the attack run finished');
-    // Another host's pid means nothing here: only its heartbeat counts.
+    // The owner is alive: a missing lock or a silent heartbeat (an owner busy for minutes) is not an interruption.
+    expect(staleRunReason(run, null, context)).toBeNull();
+    expect(staleRunReason(run, { ...fresh, runId: 'r0' }, context)).toBeNull();
+    expect(staleRunReason(run, { runId: 'r1', heartbeatMs: 1_000_000 - 300_000 }, context)).toBeNull();
+    expect(staleRunReason(run, fresh, { ...context, processExists: (pid) => pid !== 4242 })).toBe(stopped);
+    expect(staleRunReason(run, fresh, { ...context, processStartMs: () => Date.parse(run.startedAt) + 60_000 })).toBe(stopped);
+    expect(staleRunReason(run, fresh, { ...context, processStartMs: () => Date.parse(run.startedAt) - 60_000 })).toBeNull();
+    expect(staleRunReason(run, fresh, { ...context, pid: 4242, runsHere: () => false })).toBe(stopped);
+    expect(staleRunReason(run, fresh, { ...context, pid: 4242, runsHere: (id) => id === 'r1' })).toBeNull();
+    // Another host's pid means nothing here: only its lock and heartbeat count.
     expect(staleRunReason(run, fresh, { ...context, hostname: 'other', processExists: () => false })).toBeNull();
+    expect(staleRunReason(run, null, { ...context, hostname: 'other' })).toMatch(/run lock is missing/);
     expect(staleRunReason(run, { runId: 'r1', heartbeatMs: 1_000_000 - 300_000 }, { ...context, hostname: 'other' })).toBe('its attack run has not shown signs of life for 300 s');
+  });
+
+  it('a copy of the workspace opened while a run went on never marks that finished run interrupted nor rewrites the history (issue 7 repro)', async () => {
+    const dir = tempWorkspace();
+    const first = await openWorkspace(dir);
+    const experiment = await first.create({ name: 'two views', modelId: 'm' });
+    const run = await experiment.startRun('attack');
+    // A second copy (as a second server had) reads the experiment while the run is going on.
+    const second = await openWorkspace(dir);
+    const seen = await second.open(experiment.id);
+    expect(seen.manifest.activeRun?.id).toBe(run.id);
+    await run.finish('completed');
+    expect((await second.list())[0]).toMatchObject({ status: 'ready' });
+    const next = await seen.startRun('sheet');
+    await next.finish('completed');
+    await seen.writeArtifact('results/x.json', '{}', { kind: 'sweep' });
+    const runs = (await (await openWorkspace(dir)).open(experiment.id)).manifest.runs;
+    expect(runs.map((r) => [r.kind, r.outcome])).toEqual([['attack', 'completed'], ['sheet', 'completed']]);
   });
 
   it('a process SIGKILLed mid-run: every file it finished is intact and the experiment reopens interrupted', async () => {

@@ -29,6 +29,8 @@ import {
 } from '../experiments/experiment-manifest.js';
 import type { ActiveRun, Artifact, ExperimentManifest, ExperimentStatus, RunOutcome } from '../experiments/experiment-manifest.js';
 import { writeFileAtomic, writeJsonAtomic } from './atomic-write.js';
+import { ConfinedPathError, confinedPath, isPathInside } from './confined-path.js';
+import { processExists, processStartMs } from './workspace-lock.js';
 
 export { ExperimentManifestError } from '../experiments/experiment-manifest.js';
 
@@ -149,15 +151,7 @@ export function defaultWorkspaceDir(env: NodeJS.ProcessEnv = process.env, home =
   return path.join(env.XDG_DATA_HOME ?? path.join(home, '.local', 'share'), 'foolprint');
 }
 
-/** True while a process with this pid exists on this machine (EPERM: it exists, owned by someone else). */
-export function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+export { processExists } from './workspace-lock.js';
 
 interface RunLock {
   runId: string;
@@ -173,14 +167,36 @@ interface RunLock {
 export function staleRunReason(
   run: ActiveRun,
   lock: { runId: string; heartbeatMs: number } | null,
-  context: { hostname: string; now: number; staleAfterMs: number; processExists: (pid: number) => boolean },
+  context: {
+    hostname: string;
+    now: number;
+    staleAfterMs: number;
+    processExists: (pid: number) => boolean;
+    /** This process's pid and whether it runs `runId`: its pid on a run it does not run is an earlier life's. */
+    pid?: number;
+    runsHere?: (runId: string) => boolean;
+    /** When a pid's process started (pid reuse), if the system says. */
+    processStartMs?: (pid: number) => number | null;
+  },
 ): string | null {
+  // On this machine the owner can be asked: the run is interrupted only when its process is gone, never
+  // because a lock or a heartbeat is missing (a busy owner, or a stale copy of the manifest).
+  if (run.hostname === context.hostname) {
+    const stopped = `its process (pid ${run.pid}) stopped before the ${run.kind} run finished`;
+    if (run.pid === context.pid) return context.runsHere?.(run.id) ? null : stopped;
+    if (!context.processExists(run.pid)) return stopped;
+    const started = context.processStartMs?.(run.pid) ?? null;
+    if (started !== null && started > Date.parse(run.startedAt) + 2000) return stopped;
+    return null;
+  }
   if (!lock || lock.runId !== run.id) return `its run lock is missing (the ${run.kind} run did not finish)`;
-  if (run.hostname === context.hostname && !context.processExists(run.pid)) return `its process (pid ${run.pid}) stopped before the ${run.kind} run finished`;
   const silentMs = context.now - lock.heartbeatMs;
   if (silentMs > context.staleAfterMs) return `its ${run.kind} run has not shown signs of life for ${Math.round(silentMs / 1000)} s`;
   return null;
 }
+
+/** Runs started by this process and not finished yet (by id). */
+const runsInThisProcess = new Set<string>();
 
 function slug(name: string): string {
   return (
@@ -197,8 +213,7 @@ function slug(name: string): string {
 function resolveInside(dir: string, relPath: string): string {
   if (relPath === '' || path.isAbsolute(relPath) || path.win32.isAbsolute(relPath)) throw new ExperimentPathError(relPath);
   const full = path.resolve(dir, relPath);
-  const rel = path.relative(dir, full);
-  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) throw new ExperimentPathError(relPath);
+  if (full === path.resolve(dir) || !isPathInside(dir, full)) throw new ExperimentPathError(relPath);
   return full;
 }
 
@@ -239,7 +254,8 @@ class StoredExperiment implements Experiment {
   }
 
   update(mutator: (draft: ExperimentManifest) => ExperimentManifest | void): Promise<ExperimentManifest> {
-    const next = this.queue.then(async () => {
+    const next = this.serial(async () => {
+      await this.reload();
       const draft = structuredClone(this.current) as ExperimentManifest;
       const result = mutator(draft) ?? draft;
       result.updatedAt = new Date().toISOString();
@@ -257,7 +273,12 @@ class StoredExperiment implements Experiment {
       this.current = deepFreeze(parsed.data);
       return this.current;
     });
-    // A failed update must not block the ones after it.
+    return next;
+  }
+
+  /** Runs `body` after every earlier update (and reload) of this object; a failure does not block the next. */
+  private serial<T>(body: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(body);
     this.queue = next.catch(() => undefined);
     return next;
   }
@@ -287,13 +308,17 @@ class StoredExperiment implements Experiment {
   }
 
   async readFile(relPath: string): Promise<Uint8Array> {
-    const file = resolveInside(this.dir, relPath);
+    resolveInside(this.dir, relPath);
+    let file: string;
     try {
-      return await readFile(file);
+      // Symbolic links followed too: a link inside the experiment pointing out is refused.
+      file = await confinedPath(this.dir, relPath, { folderName: `experiment "${this.id}"` });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new ExperimentStoreError(`experiment "${this.id}" has no file ${relPath}`);
-      throw error;
+      if (!(error instanceof ConfinedPathError)) throw error;
+      if (error.reason === 'missing') throw new ExperimentStoreError(`experiment "${this.id}" has no file ${relPath}`);
+      throw new ExperimentPathError(relPath);
     }
+    return readFile(file);
   }
 
   async readJson(relPath: string): Promise<unknown> {
@@ -322,6 +347,7 @@ class StoredExperiment implements Experiment {
       }
       await writeFileAtomic(lockFile, JSON.stringify(lock) + '\n');
     }
+    runsInThisProcess.add(lock.runId);
     await this.update((draft) => {
       draft.status = 'running';
       draft.activeRun = { id: lock.runId, kind, pid: lock.pid, hostname: lock.hostname, startedAt: lock.startedAt };
@@ -339,6 +365,7 @@ class StoredExperiment implements Experiment {
         if (finished) return;
         finished = true;
         clearInterval(heartbeat);
+        runsInThisProcess.delete(lock.runId);
         await this.update((draft) => {
           draft.runs.push({ id: lock.runId, kind, startedAt: lock.startedAt, finishedAt: new Date().toISOString(), outcome, ...(message === undefined ? {} : { message }) });
           draft.activeRun = null;
@@ -352,6 +379,9 @@ class StoredExperiment implements Experiment {
 
   /** Null while the manifest's active run is live (or there is none), else why it is stale. */
   async staleReason(): Promise<string | null> {
+    if (!this.current.activeRun) return null;
+    // The run may have finished in another copy of this experiment since we read the manifest.
+    await this.serial(() => this.reload());
     const run = this.current.activeRun;
     if (!run) return null;
     const lock = await readLock(path.join(this.dir, RUN_LOCK_FILE));
@@ -360,7 +390,20 @@ class StoredExperiment implements Experiment {
       now: Date.now(),
       staleAfterMs: this.options.staleAfterMs,
       processExists,
+      pid: process.pid,
+      runsHere: (id) => runsInThisProcess.has(id),
+      processStartMs,
     });
+  }
+
+  /**
+   * Takes the manifest on disk as the current one: every update starts from what was last written,
+   * so a copy of this experiment opened elsewhere never writes back a run history it read earlier.
+   */
+  private async reload(): Promise<void> {
+    if (this.olderVersion) return; // still the older file on disk: migrated in memory until the first write
+    const loaded = await loadManifest(this.dir, this.id).catch(() => null);
+    if (loaded && loaded.fromVersion === EXPERIMENT_SCHEMA_VERSION) this.current = deepFreeze(loaded.manifest);
   }
 
   /** Record the dead run as interrupted and drop its lock; files it wrote stay. */
@@ -451,8 +494,9 @@ class FolderWorkspace implements Workspace {
   private async info(id: string, dir: string): Promise<ExperimentInfo> {
     let loaded: LoadedManifest;
     try {
-      const open = this.opened.has(id) ? await this.opened.get(id) : undefined;
-      loaded = open ? { manifest: open.manifest, fromVersion: EXPERIMENT_SCHEMA_VERSION, bytes: Buffer.alloc(0) } : await loadManifest(dir, id);
+      // From disk even when open here: every update is written whole before it counts, and another
+      // copy of the experiment (another Workspace object) may have written since.
+      loaded = await loadManifest(dir, id);
     } catch (error) {
       if (error instanceof ExperimentManifestError) return { id, dir, status: 'corrupt', message: error.message };
       return { id, dir, status: 'corrupt', message: `${path.join(dir, MANIFEST_FILE)}: ${(error as Error).message}` };

@@ -5,10 +5,11 @@
  * `ModelError` with one line naming the file and what was expected.
  */
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ModelError } from '../models/errors.js';
+import { ConfinedPathError, confinedPath } from './confined-path.js';
 
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_FILE = 'weights.bin';
@@ -77,9 +78,12 @@ async function readWeights(folder: string, manifest: tf.io.WeightsManifestConfig
   for (const group of manifest) {
     const groupBuffers: Buffer[] = [];
     for (const shard of group.paths) {
-      const file = path.join(folder, shard);
-      if (!(await stat(file).catch(() => undefined))?.isFile()) {
-        throw new ModelError(`weights file ${shard} is missing (model.json lists it, looked in ${folder})`);
+      let file: string;
+      try {
+        file = await confinedPath(folder, shard, { what: 'weights file', folderName: 'the model folder' });
+      } catch (error) {
+        if (!(error instanceof ConfinedPathError)) throw error;
+        throw new ModelError(error.reason === 'missing' ? `weights file ${shard} is missing (model.json lists it, looked in ${folder})` : `${error.message} (model.json lists it; weights must sit in ${folder})`);
       }
       groupBuffers.push(await readFile(file));
     }

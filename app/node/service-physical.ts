@@ -17,6 +17,7 @@ import { loadOpenCVInNode } from '../physical/opencv.node.js';
 import { parseSheetManifestText, planSheets } from '../physical/sheet-manifest.js';
 import type { SheetManifest } from '../physical/sheet-manifest.js';
 import type { Experiment } from './experiment-store.js';
+import { ConfinedPathError, confinedPath } from './confined-path.js';
 import { imageCanvases, renderSheetCanvas, renderSheets } from './sheet-render.js';
 import type { SheetRenderOptions } from './sheet-render.js';
 import { loadAttackSheetSource } from './sheet-sources.js';
@@ -35,9 +36,27 @@ const ANALYSIS_FILE = 'analysis.json';
 const photoExtensions: Record<string, string> = { 'image/jpeg': 'jpg', 'image/png': 'png', 'image/webp': 'webp', 'image/tiff': 'tif' };
 
 export function createPhysicalHandlers(core: ServiceCore, readRun: (target: Experiment, runId: string) => Promise<AttackRun>): Pick<Handlers, PhysicalMethods> {
+  /**
+   * The experiment's sheet sets. Their files are stored as absolute paths (the API hands them to the
+   * desktop host to print): each must lie in its own set's folder, else the set is refused by name.
+   */
   async function sheetSets(target: Experiment): Promise<SheetSet[]> {
     const ids = await foldersWith(target.paths.sheets, SHEET_SET_FILE);
-    return Promise.all(ids.map(async (id) => JSON.parse(await readFile(path.join(target.paths.sheets, id, SHEET_SET_FILE), 'utf8')) as SheetSet));
+    return Promise.all(
+      ids.map(async (id) => {
+        const folder = path.join(target.paths.sheets, id);
+        const set = JSON.parse(await readFile(path.join(folder, SHEET_SET_FILE), 'utf8')) as SheetSet;
+        const inside = (file: string, what: string) => confinedPath(folder, file, { what: `${what} of sheet set "${id}"`, folderName: `its folder (${SHEET_SET_FILE} edited?)`, allowMissing: true });
+        return {
+          ...set,
+          // The folder's name, not the JSON's: an edited id must not name another folder.
+          sheetSetId: id,
+          pdfPath: await inside(set.pdfPath, 'the PDF'),
+          pngPaths: await Promise.all(set.pngPaths.map((file) => inside(file, 'a PNG page'))),
+          manifestPaths: await Promise.all(set.manifestPaths.map((file) => inside(file, 'a sheet manifest'))),
+        };
+      }),
+    );
   }
 
   async function sheetManifests(target: Experiment): Promise<SheetManifest[]> {
@@ -46,6 +65,19 @@ export function createPhysicalHandlers(core: ServiceCore, readRun: (target: Expe
       for (const file of set.manifestPaths) manifests.push(parseSheetManifestText(await readFile(file, 'utf8'), file));
     }
     return manifests;
+  }
+
+  /**
+   * The digital image a photographed cell was printed from: `cell.record.file` (from the capture's
+   * analysis.json) in the folder of the attack run the sheet came from (the sheet manifest's
+   * source, which must be a run of this experiment). Null when the sheet or the file is gone.
+   */
+  async function digitalImage(target: Experiment, manifest: SheetManifest | undefined, file: string | null, captureId: string): Promise<string | null> {
+    if (!manifest?.source.path || !file) return null;
+    const what = (name: string) => ({ what: name, folderName: `the experiment's attack runs (capture "${captureId}", sheet ${manifest.sheetId})`, allowMissing: true });
+    const record = await confinedPath(target.paths.images, manifest.source.path, what('the sheet\'s source record'));
+    const image = await confinedPath(path.dirname(record), file, { ...what(`the cell image`), folderName: `its attack run's folder (capture "${captureId}": analysis.json edited?)` });
+    return readFile(image).then((b) => bytesDataUrl(b), () => null);
   }
 
   /** The images and sheet options of a preview or an export. */
@@ -96,10 +128,8 @@ export function createPhysicalHandlers(core: ServiceCore, readRun: (target: Expe
       const manifests = new Map((await sheetManifests(target)).map((m) => [m.sheetId, m]));
       for (const capture of captures) {
         const manifest = capture.analysis.sheetId === null ? undefined : manifests.get(capture.analysis.sheetId);
-        const folder = manifest?.source.path ? path.dirname(manifest.source.path) : null;
         for (const cell of capture.analysis.cells) {
-          const file = cell.record.file;
-          const digital = folder && file ? await readFile(path.join(folder, file)).then((b) => bytesDataUrl(b), () => null) : null;
+          const digital = await digitalImage(target, manifest, cell.record.file, capture.info.captureId);
           const crop = cell.crop;
           const captured = crop ? await pngDataUrl(Float32Array.from(crop.pixels), crop.width, crop.height, crop.channels) : null;
           thumbs.set(`${capture.info.captureId}/${cell.index}`, { digital, captured });
@@ -174,7 +204,13 @@ export function createPhysicalHandlers(core: ServiceCore, readRun: (target: Expe
       const pick = file === 'pdf' ? set.pdfPath : (file === 'png' ? set.pngPaths : set.manifestPaths)[page - 1];
       if (!pick) throw new ApiError('not-found', `sheet set "${sheetSetId}" has no ${file} for page ${page}`);
       const mimeType = file === 'pdf' ? 'application/pdf' : file === 'png' ? 'image/png' : 'application/json';
-      return { name: path.basename(pick), mimeType, base64: (await readFile(pick)).toString('base64') };
+      // The folder found by its name: sheetSetId is the folder's (sheetSets), never a path from the JSON.
+      const folder = path.join(target.paths.sheets, set.sheetSetId);
+      const real = await confinedPath(folder, pick, { what: `the ${file} file`, folderName: `sheet set "${sheetSetId}"'s folder` }).catch((error: unknown) => {
+        if (error instanceof ConfinedPathError && error.reason === 'missing') throw new ApiError('not-found', error.message);
+        throw error;
+      });
+      return { name: path.basename(real), mimeType, base64: (await readFile(real)).toString('base64') };
     },
 
     'capture.manifests': async ({ experimentId }) => sheetManifests(await core.experiment(experimentId)),

@@ -39,6 +39,9 @@ import type { BackendName } from './backend.js';
 import { ExperimentNotFoundError, openWorkspace } from './experiment-store.js';
 import type { Experiment, ExperimentInfo as StoreExperimentInfo, Workspace } from './experiment-store.js';
 import { writeJsonAtomic } from './atomic-write.js';
+import { confinedPath } from './confined-path.js';
+import { WorkspaceLockedError, acquireWorkspaceLock } from './workspace-lock.js';
+import type { WorkspaceLock } from './workspace-lock.js';
 import { JobTable, isCancellation, oneLine } from './service-jobs.js';
 import type { JobContext } from './service-jobs.js';
 import { describeSelection, loadSelection, pngDataUrl, bytesDataUrl } from './service-images.js';
@@ -87,6 +90,11 @@ export interface ServiceCore {
   runFolder(experiment: Experiment, runId: string): string;
 }
 
+/** How a second writer is told who holds the workspace. */
+export function workspaceLockOwner(host: FoolprintServiceOptions['host']): string {
+  return host === 'browser' ? 'foolprint serve (browser mode)' : host === 'electron' ? 'the Foolprint desktop app' : 'a Foolprint process';
+}
+
 export const newId = (prefix: string): string => `${prefix}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}-${randomBytes(3).toString('hex')}`;
 
 /** Imported models; `manifest` is the one the loader inferred for a folder without foolprint.json (we never write into the user's folder). */
@@ -131,7 +139,27 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
   let uploads: Promise<unknown> = Promise.resolve();
   let closed = false;
 
-  const workspace = () => (workspacePromise ??= openWorkspace(options.workspaceDir));
+  // One writer per workspace (workspace-lock.ts): taken on first use, shared with the host in this process, released by close().
+  let lockPromise: Promise<WorkspaceLock> | null = null;
+  const lockWorkspace = (): Promise<WorkspaceLock> => {
+    if (!lockPromise) {
+      const pending = acquireWorkspaceLock(options.workspaceDir, workspaceLockOwner(options.host));
+      lockPromise = pending;
+      // Refused: ask again next time (the other writer may have closed).
+      pending.catch(() => void (lockPromise === pending && (lockPromise = null)));
+    }
+    return lockPromise.catch((error: unknown) => {
+      throw error instanceof WorkspaceLockedError ? new ApiError('failed', error.message) : error;
+    });
+  };
+  const workspace = (): Promise<Workspace> => {
+    if (!workspacePromise) {
+      const pending = lockWorkspace().then(() => openWorkspace(options.workspaceDir));
+      workspacePromise = pending;
+      pending.catch(() => void (workspacePromise === pending && (workspacePromise = null)));
+    }
+    return workspacePromise;
+  };
   const importedFile = () => path.join(path.resolve(options.workspaceDir), IMPORTED_MODELS_FILE);
 
   async function importedModels(): Promise<ImportedModel[]> {
@@ -233,6 +261,7 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
 
   /** Adds (or re-points) an imported model in the workspace's list and drops its stale pools. */
   async function registerImported(modelId: string, folder: string, inferred?: ModelManifest): Promise<void> {
+    await lockWorkspace();
     const list = (await importedModels()).filter((m) => m.id !== modelId);
     list.push({ id: modelId, folder, ...(inferred ? { manifest: inferred } : {}) });
     await mkdir(path.dirname(importedFile()), { recursive: true });
@@ -367,6 +396,7 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
       const modelsDir = path.join(path.resolve(options.workspaceDir), UPLOADED_MODELS_DIR);
       // One upload at a time: two drops of "my-model" would otherwise both take the id "my-model".
       const upload = uploads.then(async () => {
+        await lockWorkspace();
         const derived = id === undefined;
         const modelId = derived ? uniqueModelId(modelIdFromName(label), new Set((await importedModels()).map((m) => m.id))) : id;
         refuseBuiltinId(modelId);
@@ -430,7 +460,7 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
       const run = await readRun(target, runId);
       const folder = runFolder(target, runId);
       const record = parseAttackRecord(JSON.parse(await readFile(path.join(folder, 'record.json'), 'utf8')), path.join(folder, 'record.json'));
-      const png = async (file: string) => bytesDataUrl(await readFile(path.join(folder, file)));
+      const png = async (file: string) => bytesDataUrl(await readFile(await confinedPath(folder, file, { what: 'record.json image', folderName: `the folder of run "${runId}"` })));
       const items = [];
       for (const image of record.images.slice(offset, offset + limit)) {
         items.push({
@@ -524,6 +554,8 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
       await Promise.all([...pools.values(), ...livePools.values()].map((p) => p.then((opened) => opened.close(), () => undefined)));
       pools.clear();
       livePools.clear();
+      await lockPromise?.then((lock) => lock.release(), () => undefined);
+      lockPromise = null;
     },
   };
 }

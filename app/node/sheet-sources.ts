@@ -11,6 +11,7 @@ import sharp from 'sharp';
 import { parseAttackRecord } from '../experiments/attack-record.js';
 import type { AttackRecord } from '../experiments/attack-record.js';
 import type { SheetCellSource } from '../physical/sheet-manifest.js';
+import { ConfinedPathError, confinedPath } from './confined-path.js';
 
 export class SheetSourceError extends Error {
   constructor(message: string) {
@@ -88,6 +89,16 @@ function sameEpsilon(a: number, b: number): boolean {
   return Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b));
 }
 
+/** An image file record.json names: inside the run's folder, or a SheetSourceError (nothing read). */
+async function recordImagePath(folder: string, name: string): Promise<string> {
+  try {
+    return await confinedPath(folder, name, { what: 'record.json image', folderName: `the run folder ${folder}` });
+  } catch (error) {
+    if (error instanceof ConfinedPathError) throw new SheetSourceError(error.message);
+    throw error;
+  }
+}
+
 /** `recordPath` is record.json or the folder holding it. */
 export async function loadAttackSheetSource(recordPath: string, selection: AttackSheetSelection = {}): Promise<SheetSource> {
   let file = recordPath;
@@ -151,7 +162,7 @@ export async function loadAttackSheetSource(recordPath: string, selection: Attac
     }
   }
   if (records.length === 0) throw new SheetSourceError(`${file} selects no images`);
-  const decoded = await Promise.all(files.map((name) => decodeRgb(path.join(folder, name))));
+  const decoded = await Promise.all(files.map(async (name) => decodeRgb(await recordImagePath(folder, name))));
   const channels = record.model.inputShape[2];
   const stacked = stack(decoded, files, channels === 1 || channels === 3 ? channels : undefined);
   return {

@@ -3,6 +3,8 @@
  * (unless FOOLPRINT_DEBUG is set, for us).
  */
 import { CancelledError } from '../../app/attacks/types.js';
+import { OutputFolderError, prepareOutputFolder } from '../../app/node/output-folder.js';
+import type { PreparedOutputFolder } from '../../app/node/output-folder.js';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -67,4 +69,14 @@ export function guarded<A extends unknown[]>(action: (...args: A) => Promise<voi
       process.exitCode = reportFailure(error);
     }
   };
+}
+
+/** A command's --out folder (app/node/output-folder.ts), checked up front; a folder it may not replace is a usage error. */
+export async function prepareCliOutput(out: string, command: string, force = false): Promise<PreparedOutputFolder> {
+  try {
+    return await prepareOutputFolder(out, { command, force });
+  } catch (error) {
+    if (error instanceof OutputFolderError) throw new UsageError(error.message);
+    throw error;
+  }
 }

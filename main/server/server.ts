@@ -17,7 +17,8 @@ import { API_EVENT_NAMES } from '../../app/api/events.js';
 import { isApiMethodName } from '../../app/api/methods.js';
 import { ApiError, toApiError } from '../../app/api/errors.js';
 import type { ApiErrorCode } from '../../app/api/errors.js';
-import { createFoolprintService } from '../../app/node/service.js';
+import { createFoolprintService, workspaceLockOwner } from '../../app/node/service.js';
+import { WorkspaceLockedError, acquireWorkspaceLock } from '../../app/node/workspace-lock.js';
 import type { FoolprintService } from '../../app/node/service.js';
 import { repoRoot } from '../../app/node/model-loader.js';
 import type { BackendName } from '../../app/node/backend.js';
@@ -107,6 +108,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const bindHost = options.host ?? '127.0.0.1';
   const token = options.token ?? newToken();
   const rendererDir = path.resolve(options.rendererDir ?? path.join(repoRoot(), 'renderer', 'dist'));
+  // The workspace is ours alone while we serve it: a second server (or the desktop app) on it is refused here, by name.
+  const lock = await acquireWorkspaceLock(options.workspaceDir, workspaceLockOwner('browser')).catch((error: unknown) => {
+    throw error instanceof WorkspaceLockedError ? new ServerStartError(error.message) : error;
+  });
   const ownsService = options.service === undefined;
   const service = options.service ?? createFoolprintService({ workspaceDir: options.workspaceDir, host: 'browser', workers: options.workers, backend: options.backend });
   const maxBody = options.maxBodyBytes ?? 64 * 1024 * 1024;
@@ -218,6 +223,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     server.listen(options.port ?? 0, bindHost, () => resolve());
   }).catch(async (error: unknown) => {
     if (ownsService) await service.close();
+    await lock.release();
     throw error;
   });
   port = (server.address() as AddressInfo).port;
@@ -245,6 +251,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       server.closeAllConnections();
       await closing;
       if (ownsService) await service.close();
+      await lock.release();
     },
   };
 }

@@ -4,7 +4,7 @@
  * et al.'s destruction rates per method and ε (average and prefiltered case).
  */
 import type { Command } from 'commander';
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { writeJsonAtomic } from '../../../app/node/atomic-write.js';
 import { decodeImageFile } from '../../../app/node/dataset-loader.js';
@@ -17,7 +17,7 @@ import type { ExperimentRow, PhotographedCell } from '../../../app/physical/metr
 import { loadOpenCVInNode } from '../../../app/physical/opencv.node.js';
 import { SheetManifestError, parseSheetManifestText } from '../../../app/physical/sheet-manifest.js';
 import type { SheetManifest } from '../../../app/physical/sheet-manifest.js';
-import { UsageError, guarded, interruptSignal } from '../failure.js';
+import { UsageError, guarded, interruptSignal, prepareCliOutput } from '../failure.js';
 import { createProgressBar } from '../progress.js';
 import { addModelOptions, formatTable, openPool } from '../workbench.js';
 import type { WorkbenchOptions } from '../workbench.js';
@@ -26,6 +26,7 @@ interface AnalyzeCommandOptions extends WorkbenchOptions {
   sheets: string[];
   combine?: string;
   out?: string;
+  force?: boolean;
   json?: boolean;
 }
 
@@ -80,7 +81,8 @@ export function registerAnalyze(program: Command): void {
     .argument('[photos...]', 'photo files or folders of photos')
     .requiredOption('--sheets <manifest.json...>', 'sheet manifests (or folders of *.manifest.json) written by foolprint sheet')
     .option('--combine <mode>', 'merge several captures of one sheet per cell: vote or mean')
-    .option('--out <dir>', 'write <photo>.analysis.json per photo here')
+    .option('--out <dir>', 'write <photo>.analysis.json per photo here (replaced as a whole by a re-run)')
+    .option('--force', 'replace --out even if it holds files foolprint analyze did not write')
     .option('--json', 'print everything as JSON');
   addModelOptions(command);
   command.action(guarded(async (photoPaths: string[], options: AnalyzeCommandOptions) => {
@@ -95,7 +97,7 @@ export function registerAnalyze(program: Command): void {
     const photoArgs = [...photoPaths, ...options.sheets.filter(isPhoto)];
     if (photoArgs.length === 0) throw new UsageError('give the photos to analyze (files or folders), e.g. foolprint analyze photos/ --sheets sheet.manifest.json');
     const photos = await expand(photoArgs, isPhoto, 'photo');
-    if (options.out) await mkdir(options.out, { recursive: true });
+    const output = options.out === undefined ? null : await prepareCliOutput(options.out, 'analyze', options.force);
     const opencv = await loadOpenCVInNode();
     const pool = await openPool(options);
     const signal = interruptSignal();
@@ -116,9 +118,12 @@ export function registerAnalyze(program: Command): void {
           { opencv, inputShape: info.inputShape, keepCrops: false },
         );
         results.push({ file, analysis });
-        if (options.out) await writeJsonAtomic(path.join(options.out, `${path.parse(file).name}.analysis.json`), { file: path.resolve(file), ...storable(analysis) });
       }
       bar.update(photos.length, photos.length);
+      // Written as a whole once every photo is done: never half of one run beside half of another.
+      await output?.write(async (staging) => {
+        for (const { file, analysis } of results) await writeJsonAtomic(path.join(staging, `${path.parse(file).name}.analysis.json`), { file: path.resolve(file), ...storable(analysis) });
+      });
     } finally {
       bar.done();
       await pool.close();

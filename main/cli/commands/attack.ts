@@ -3,26 +3,28 @@
  * inspects: clean, adversarial and amplified-perturbation PNGs, and record.json.
  */
 import type { Command } from 'commander';
-import path from 'node:path';
 import { writeAttackFiles } from '../../../app/node/attack-files.js';
 import { addAttackOptions, attackOptionsFromFlags, type AttackFlags } from '../attack-options.js';
-import { guarded, interruptSignal } from '../failure.js';
+import { guarded, interruptSignal, prepareCliOutput } from '../failure.js';
 import { createProgressBar } from '../progress.js';
 import { addDataOptions, addModelOptions, formatTable, openDataset, openPool, type WorkbenchOptions } from '../workbench.js';
 
-type AttackCommandOptions = WorkbenchOptions & AttackFlags & { out: string };
+type AttackCommandOptions = WorkbenchOptions & AttackFlags & { out: string; force?: boolean };
 
 export function registerAttack(program: Command): void {
   const command = program
     .command('attack')
     .description('attack images and save clean, adversarial and perturbation PNGs plus record.json')
-    .option('--out <dir>', 'output folder', 'foolprint-attack')
+    .option('--out <dir>', 'output folder (replaced as a whole by a re-run)', 'foolprint-attack')
+    .option('--force', 'replace --out even if it holds files foolprint attack did not write')
     .option('--json', 'print the record as JSON instead of a table');
   addModelOptions(command);
   addDataOptions(command);
   addAttackOptions(command, { eps: '0.1' });
   command.action(guarded(async (options: AttackCommandOptions) => {
     if (options.limit === undefined) options.limit = '16';
+    // Before the attack: a folder we may not replace is refused before minutes of work.
+    const output = await prepareCliOutput(options.out, 'attack', options.force);
     const pool = await openPool(options);
     try {
       const dataset = await openDataset(options, pool);
@@ -33,7 +35,7 @@ export function registerAttack(program: Command): void {
         onProgress: (p) => bar.update(p.done, p.total, `${attackOptions.method} ε=${p.epsilon ?? ''}`),
       });
       bar.done();
-      const record = await writeAttackFiles(options.out, dataset, result, pool.info().model, options.data ?? 'samples');
+      const record = await output.write((staging) => writeAttackFiles(staging, dataset, result, pool.info().model, options.data ?? 'samples'));
       if (options.json) {
         process.stdout.write(JSON.stringify(record, null, 2) + '\n');
         return;
@@ -46,7 +48,7 @@ export function registerAttack(program: Command): void {
         mean(e.float.l2).toFixed(3),
       ]);
       process.stdout.write(formatTable(['epsilon', 'success', 'success (8-bit)', 'mean Linf', 'mean L2'], rows) + '\n');
-      process.stdout.write(`saved ${dataset.count} images x ${result.perEpsilon.length} epsilon to ${path.resolve(options.out)}\n`);
+      process.stdout.write(`saved ${dataset.count} images x ${result.perEpsilon.length} epsilon to ${output.dir}\n`);
     } finally {
       await pool.close();
     }

@@ -12,7 +12,8 @@ import { LayoutError } from '../../../app/physical/layout.js';
 import { SheetPlanError } from '../../../app/physical/sheet-manifest.js';
 import type { SheetSource } from '../../../app/node/sheet-sources.js';
 import { MAX_SHEET_NUMBER } from '../../../app/physical/markers.js';
-import { UsageError, guarded, parseNumberList, parsePositiveInt } from '../failure.js';
+import { UsageError, guarded, parseNumberList, parsePositiveInt, prepareCliOutput } from '../failure.js';
+import { finalOutputPath } from '../../../app/node/output-folder.js';
 import { createProgressBar } from '../progress.js';
 
 interface SheetCommandOptions {
@@ -30,6 +31,7 @@ interface SheetCommandOptions {
   experiment?: string;
   firstSheet: string;
   json?: boolean;
+  force?: boolean;
 }
 
 function positiveNumber(text: string, what: string): number {
@@ -44,7 +46,8 @@ export function registerSheet(program: Command): void {
     .description('lay out adversarial examples on printable sheets with ArUco corner markers (PDF, PNG, manifest)')
     .requiredOption('--from <attack folder | record.json | image folder>', 'a `foolprint attack` output, or a folder of PNGs (with --labels)')
     .option('--labels <csv>', 'labels CSV for a folder of images (columns file,label[,kind,method,epsilon,clean,id]; default <folder>/labels.csv)')
-    .option('--out <dir>', 'output folder', 'foolprint-sheet')
+    .option('--out <dir>', 'output folder (replaced as a whole by a re-run)', 'foolprint-sheet')
+    .option('--force', 'replace --out even if it holds files foolprint sheet did not write')
     .option('--paper <name>', 'a4 or letter', 'a4')
     .option('--orientation <o>', 'portrait or landscape', 'portrait')
     .option('--cell-mm <n>', 'printed size of each image in mm', '30')
@@ -84,6 +87,7 @@ async function runSheet(options: SheetCommandOptions): Promise<void> {
   const from = options.from as string;
   const info = await stat(from).catch(() => null);
   if (!info) throw new UsageError(`--from ${from} does not exist`);
+  const output = await prepareCliOutput(options.out, 'sheet', options.force);
 
   const isAttackRun = info.isFile() || (await stat(path.join(from, 'record.json')).catch(() => null)) !== null;
   let source: SheetSource;
@@ -101,7 +105,8 @@ async function runSheet(options: SheetCommandOptions): Promise<void> {
   }
 
   const bar = createProgressBar({ json: options.json });
-  const rendered = await renderSheets(
+  const rendered = await output.write(async (staging) => {
+    const written = await renderSheets(
     {
       images: source.images,
       shape: source.shape,
@@ -120,8 +125,11 @@ async function runSheet(options: SheetCommandOptions): Promise<void> {
         onProgress: (done, total, label) => bar.update(done, total, label),
       },
     },
-    options.out,
-  );
+    staging,
+    );
+    const moved = (file: string) => finalOutputPath(output, staging, file);
+    return { ...written, pdfPath: moved(written.pdfPath), pngPaths: written.pngPaths.map(moved), manifestPaths: written.manifestPaths.map(moved) };
+  });
   bar.done();
 
   if (options.json) {
