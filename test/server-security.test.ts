@@ -83,6 +83,14 @@ describe('browser-mode server security', () => {
     expect(JSON.parse(api.body).error.message).toMatch(/not signed in/);
     expect((await send(server.port, 'GET', '/api/events')).status).toBe(401);
     expect((await send(server.port, 'GET', '/?token=0123')).status).toBe(403);
+    // A malformed cookie is no session: 401, not a 500 "URI malformed" (issue 7 §7).
+    for (const malformed of [`foolprint-token-${server.port}=%E0%A4%A`, 'other=%', `foolprint-token-${server.port}=%zz; x=1`]) {
+      const api = await send(server.port, 'POST', '/api/experiments.list', { 'content-type': 'application/json', cookie: malformed }, '{}');
+      expect(api.status).toBe(401);
+      expect(JSON.parse(api.body).error.message).toMatch(/not signed in/);
+      expect((await send(server.port, 'GET', '/', { cookie: malformed })).status).toBe(401);
+    }
+    expect(parseCookies('a=%E0%A4%A; b=ok').get('b')).toBe('ok');
     const wrongBearer = await send(server.port, 'POST', '/api/experiments.list', { 'content-type': 'application/json', authorization: 'Bearer nope' }, '{}');
     expect(wrongBearer.status).toBe(401);
   });
