@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -167,6 +168,51 @@ describe('browser-mode server security', () => {
       await bare.close();
     }
   });
+
+  it('drops a client that trickles its body or headers once the request timeout passes; the event stream stays open', async () => {
+    const slow = await startServer({ workspaceDir: path.join(dir, 'workspace3'), port: 0, rendererDir: path.join(dir, 'renderer'), requestTimeoutMs: 800, headersTimeoutMs: 400 });
+    /** Sends `head` (and nothing more) on a raw socket; resolves with what the server said and when it hung up. */
+    const trickle = (head: string) =>
+      new Promise<{ reply: string; closedAfterMs: number }>((resolve, reject) => {
+        const started = Date.now();
+        const socket = connect(slow.port, '127.0.0.1', () => socket.write(head));
+        let reply = '';
+        socket.on('data', (chunk) => (reply += chunk.toString('utf8')));
+        socket.on('error', reject);
+        socket.on('close', () => resolve({ reply, closedAfterMs: Date.now() - started }));
+        // Bounded in time: a server without timeouts would hold the socket for ever.
+        setTimeout(() => socket.destroy(), 5000);
+      });
+    try {
+      const auth = `authorization: Bearer ${slow.token}\r\nhost: 127.0.0.1:${slow.port}\r\n`;
+      const [body, headers] = await Promise.all([
+        // Headers complete, 10 of 1000 promised body bytes, then silence.
+        trickle(`POST /api/experiments.list HTTP/1.1\r\n${auth}content-type: application/json\r\ncontent-length: 1000\r\n\r\n{"a":12345`),
+        // Headers never finished.
+        trickle(`GET / HTTP/1.1\r\n${auth}x-slow: 1`),
+      ]);
+      for (const outcome of [body, headers]) {
+        expect(outcome.reply).toMatch(/^HTTP\/1\.1 408/);
+        expect(outcome.closedAfterMs).toBeLessThan(3000);
+      }
+      // The SSE stream is a request without a body: it outlives the request timeout.
+      const events = await new Promise<string>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port: slow.port, path: '/api/events', headers: { host: `127.0.0.1:${slow.port}`, authorization: `Bearer ${slow.token}` } }, (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+          setTimeout(() => {
+            resolve(res.destroyed ? 'closed' : text);
+            req.destroy();
+          }, 2000);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(events).toContain(': foolprint events');
+    } finally {
+      await slow.close();
+    }
+  }, 15_000);
 
   it('knows which Host values are its own', () => {
     expect([...allowedHosts('127.0.0.1', 8765)].sort()).toEqual(['127.0.0.1:8765', '[::1]:8765', 'localhost:8765']);
