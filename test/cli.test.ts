@@ -78,6 +78,10 @@ describe('foolprint CLI', () => {
     [['sweep', '--eps', '0,abc'], 2, /--eps must be a comma list/],
     [['sweep', '--method', 'cw'], 2, /--method must be one of/],
     [['sweep', '--limit', '-3'], 2, /--limit must be a positive whole number/],
+    // Commander's own usage errors exit 2 like ours (issue 7 §7), not commander's 1.
+    [['eval', '--no-such-flag'], 2, /unknown option '--no-such-flag'/],
+    [['models', 'list', '--nope'], 2, /unknown option '--nope'/],
+    [['attack', '--eps'], 2, /argument missing/],
     [['eval', '--model', '/nonexistent/model-folder'], 1, /nonexistent/],
     [['eval', '--data', '/nonexistent/data'], 1, /nonexistent/],
   ])('bad input %j exits %i with one clear line', async (args, code, message) => {
