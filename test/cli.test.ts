@@ -78,6 +78,13 @@ describe('foolprint CLI', () => {
     [['sweep', '--eps', '0,abc'], 2, /--eps must be a comma list/],
     [['sweep', '--method', 'cw'], 2, /--method must be one of/],
     [['sweep', '--limit', '-3'], 2, /--limit must be a positive whole number/],
+    // Bounds from the API contract (issue 7 §7): refused before any model is loaded.
+    [['sweep', '--steps', '1e9'], 2, /^foolprint: --steps must be at most 10000, got 1000000000$/m],
+    [['attack', '--eps', '2'], 2, /--eps must be at most 1, got 2 \(ε is in \[0,1\] pixel units: 8 levels is 8\/255/],
+    [['attack', '--eps', '0x10'], 2, /--eps must be a comma list/],
+    [['attack', '--steps', '0x10'], 2, /--steps must be a positive whole number, got "0x10"/],
+    [['sweep', '--method', 'deepfool', '--overshoot', '1e308'], 2, /--overshoot must be at most 1/],
+    [['transforms', '--epsilons', '0.1,16'], 2, /--epsilons must be at most 1, got 16/],
     // Commander's own usage errors exit 2 like ours (issue 7 §7), not commander's 1.
     [['eval', '--no-such-flag'], 2, /unknown option '--no-such-flag'/],
     [['models', 'list', '--nope'], 2, /unknown option '--nope'/],

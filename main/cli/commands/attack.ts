@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import path from 'node:path';
 import { writeAttackFiles } from '../../../app/node/attack-files.js';
-import { addAttackOptions, attackOptionsFromFlags, type AttackFlags } from '../attack-options.js';
+import { addAttackOptions, attackOptionsFromParams, attackParamsFromFlags, type AttackFlags } from '../attack-options.js';
 import { guarded, interruptSignal } from '../failure.js';
 import { createProgressBar } from '../progress.js';
 import { addDataOptions, addModelOptions, formatTable, openDataset, openPool, type WorkbenchOptions } from '../workbench.js';
@@ -23,10 +23,11 @@ export function registerAttack(program: Command): void {
   addAttackOptions(command, { eps: '0.1' });
   command.action(guarded(async (options: AttackCommandOptions) => {
     if (options.limit === undefined) options.limit = '16';
+    const params = attackParamsFromFlags(options);
     const pool = await openPool(options);
     try {
       const dataset = await openDataset(options, pool);
-      const attackOptions = attackOptionsFromFlags(options, dataset.count, pool.info().model.numClasses);
+      const attackOptions = attackOptionsFromParams(params, dataset.count, pool.info().model.numClasses);
       const bar = createProgressBar({ json: options.json });
       const result = await pool.attack(dataset.images, dataset.labels, attackOptions, {
         signal: interruptSignal(),

@@ -12,7 +12,7 @@ import { LayoutError } from '../../../app/physical/layout.js';
 import { SheetPlanError } from '../../../app/physical/sheet-manifest.js';
 import type { SheetSource } from '../../../app/node/sheet-sources.js';
 import { MAX_SHEET_NUMBER } from '../../../app/physical/markers.js';
-import { UsageError, guarded, parseNumberList, parsePositiveInt } from '../failure.js';
+import { UsageError, guarded, parseEpsilonList, parsePositiveInt } from '../failure.js';
 import { createProgressBar } from '../progress.js';
 
 interface SheetCommandOptions {
@@ -92,7 +92,7 @@ async function runSheet(options: SheetCommandOptions): Promise<void> {
     source = await loadAttackSheetSource(from, {
       pairs: options.pairs,
       adversarialOnly: options.adversarialOnly,
-      epsilons: options.epsilons === undefined ? undefined : parseNumberList(options.epsilons, '--epsilons'),
+      epsilons: options.epsilons === undefined ? undefined : parseEpsilonList(options.epsilons, '--epsilons'),
       limit,
     });
   } else {
