@@ -2,6 +2,7 @@
  * How the CLI ends on bad input: one line on stderr, a non-zero exit, never a stack trace
  * (unless FOOLPRINT_DEBUG is set, for us).
  */
+import { statSync } from 'node:fs';
 import { CancelledError } from '../../app/attacks/types.js';
 
 export class UsageError extends Error {
@@ -80,6 +81,15 @@ export function parsePositiveInt(text: string, what: string): number {
   const value = decimal(text.trim());
   if (!Number.isInteger(value) || value <= 0) throw new UsageError(`${what} must be a positive whole number, got "${text}"`);
   return value;
+}
+
+/**
+ * An --out folder must be a folder or not exist yet: checked with the other flags, before any work,
+ * so a file in its place is named in a sentence rather than a raw EEXIST/ENOTDIR at the end.
+ */
+export function checkOutputFolder(dir: string, flag: string): void {
+  const info = statSync(dir, { throwIfNoEntry: false });
+  if (info !== undefined && !info.isDirectory()) throw new UsageError(`${flag} ${dir} is a file, not a folder: give a folder to write into`);
 }
 
 /** Wraps a command's action: any error becomes one line and an exit code. */

@@ -17,7 +17,7 @@ import type { ExperimentRow, PhotographedCell } from '../../../app/physical/metr
 import { loadOpenCVInNode } from '../../../app/physical/opencv.node.js';
 import { SheetManifestError, parseSheetManifestText } from '../../../app/physical/sheet-manifest.js';
 import type { SheetManifest } from '../../../app/physical/sheet-manifest.js';
-import { UsageError, guarded, interruptSignal } from '../failure.js';
+import { UsageError, checkOutputFolder, guarded, interruptSignal } from '../failure.js';
 import { createProgressBar } from '../progress.js';
 import { addModelOptions, formatTable, openPool } from '../workbench.js';
 import type { WorkbenchOptions } from '../workbench.js';
@@ -89,6 +89,7 @@ export function registerAnalyze(program: Command): void {
     }
     // `--sheets` is variadic, so "analyze --sheets m.json a.jpg" hands it the photo too: move photos back.
     const isPhoto = (name: string) => PHOTO_EXTENSIONS.has(path.extname(name).toLowerCase());
+    if (options.out) checkOutputFolder(options.out, '--out');
     const sheetPaths = options.sheets.filter((p) => !isPhoto(p));
     if (sheetPaths.length === 0) throw new UsageError('--sheets needs at least one sheet manifest (sheet.manifest.json) or a folder of them');
     const manifests = await loadManifests(sheetPaths);

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import path from 'node:path';
 import { writeAttackFiles } from '../../../app/node/attack-files.js';
 import { addAttackOptions, attackOptionsFromParams, attackParamsFromFlags, type AttackFlags } from '../attack-options.js';
-import { guarded, interruptSignal } from '../failure.js';
+import { checkOutputFolder, guarded, interruptSignal } from '../failure.js';
 import { createProgressBar } from '../progress.js';
 import { addDataOptions, addModelOptions, formatTable, openDataset, openPool, type WorkbenchOptions } from '../workbench.js';
 
@@ -24,6 +24,7 @@ export function registerAttack(program: Command): void {
   command.action(guarded(async (options: AttackCommandOptions) => {
     if (options.limit === undefined) options.limit = '16';
     const params = attackParamsFromFlags(options);
+    checkOutputFolder(options.out, '--out');
     const pool = await openPool(options);
     try {
       const dataset = await openDataset(options, pool);

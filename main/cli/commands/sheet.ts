@@ -6,13 +6,13 @@
 import type { Command } from 'commander';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { SheetRenderError, renderSheets } from '../../../app/node/sheet-render.js';
+import { MIN_PNG_DPI, SheetRenderError, renderSheets } from '../../../app/node/sheet-render.js';
 import { SheetSourceError, loadAttackSheetSource, loadFolderSheetSource } from '../../../app/node/sheet-sources.js';
 import { LayoutError } from '../../../app/physical/layout.js';
 import { SheetPlanError } from '../../../app/physical/sheet-manifest.js';
 import type { SheetSource } from '../../../app/node/sheet-sources.js';
 import { MAX_SHEET_NUMBER } from '../../../app/physical/markers.js';
-import { UsageError, guarded, parseEpsilonList, parsePositiveInt } from '../failure.js';
+import { UsageError, checkOutputFolder, guarded, parseEpsilonList, parsePositiveInt } from '../failure.js';
 import { createProgressBar } from '../progress.js';
 
 interface SheetCommandOptions {
@@ -76,6 +76,8 @@ async function runSheet(options: SheetCommandOptions): Promise<void> {
   if (orientation !== 'portrait' && orientation !== 'landscape') throw new UsageError(`--orientation must be portrait or landscape, got "${options.orientation}"`);
   const cellMm = positiveNumber(options.cellMm, '--cell-mm');
   const dpi = positiveNumber(options.dpi, '--dpi');
+  if (dpi < MIN_PNG_DPI) throw new UsageError(`--dpi must be at least ${MIN_PNG_DPI}, got ${options.dpi}`);
+  checkOutputFolder(options.out, '--out');
   const limit = options.limit === undefined ? undefined : parsePositiveInt(options.limit, '--limit');
   const firstSheetNumber = Number(options.firstSheet);
   if (!Number.isInteger(firstSheetNumber) || firstSheetNumber < 0 || firstSheetNumber > MAX_SHEET_NUMBER) {
