@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
@@ -119,6 +119,13 @@ describe('foolprint CLI', () => {
     expect(run.code).not.toBe(0);
     expect(run.stderr).toMatch(/12/);
   });
+
+  it('caps --workers at the core count with a note, and still evaluates (issue 7 §7)', async () => {
+    const run = await foolprint('eval', '--workers', '4096', '--limit', '20');
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain(`note: 4096 workers asked for, but this machine has ${availableParallelism()} core`);
+    expect(run.stdout).toMatch(/top-1 \d/);
+  }, 60_000);
 
   it('has --help on every command', async () => {
     for (const command of ['models', 'eval', 'attack', 'sweep', 'doctor']) {

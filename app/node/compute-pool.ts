@@ -48,6 +48,16 @@ export function defaultWorkerCount(): number {
 }
 
 /**
+ * A worker count someone asked for, capped at the cores: each worker is a whole TF.js runtime with
+ * its own model copy, so more workers than cores only add memory and contention (issue 7: 64
+ * workers on 2 cores took 66 s and 2.85 GB for what 2 do in seconds). The note says so.
+ */
+export function boundedWorkerCount(requested: number, cores = os.availableParallelism()): { workers: number; note?: string } {
+  if (requested <= cores) return { workers: requested };
+  return { workers: cores, note: `${requested} workers asked for, but this machine has ${cores} core${cores === 1 ? '' : 's'}: using ${cores}` };
+}
+
+/**
  * worker_threads cannot run TypeScript: under vitest (this module loaded from its .ts source) the
  * worker is the built dist/app/node/compute-worker.js; after a build it is the sibling .js file.
  */
