@@ -6,7 +6,6 @@
  * as the screens label them; the CLI passes its flag names instead.
  */
 import type { z } from 'zod';
-import { closestName } from '../closest-name.js';
 
 /** Field path (indices left out, e.g. "images.files.label") → the label the screens show. */
 export const FIELD_LABELS: Readonly<Record<string, string>> = {
@@ -170,10 +169,4 @@ export function describeIssue(issue: z.core.$ZodIssue, options: DescribeOptions 
 /** The first issue as one sentence (one line: a form shows one problem at a time). */
 export function describeInvalidInput(error: z.ZodError, options: DescribeOptions = {}): string {
   return describeIssue(error.issues[0], options);
-}
-
-/** `"limt" is not a field; did you mean "limit"?`: for strict schemas whose keys are known. */
-export function unknownKeyMessage(key: string, known: readonly string[], where = ''): string {
-  const suggestion = closestName(key, known);
-  return `"${key}" is not a field${where}${suggestion ? `; did you mean "${suggestion}"?` : ` (known: ${known.join(', ')})`}`;
 }
