@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
@@ -78,6 +78,18 @@ describe('foolprint CLI', () => {
     [['sweep', '--eps', '0,abc'], 2, /--eps must be a comma list/],
     [['sweep', '--method', 'cw'], 2, /--method must be one of/],
     [['sweep', '--limit', '-3'], 2, /--limit must be a positive whole number/],
+    // Bounds from the API contract (issue 7 §7): refused before any model is loaded.
+    [['sweep', '--steps', '1e9'], 2, /^foolprint: --steps must be at most 10000, got 1000000000$/m],
+    [['attack', '--eps', '2'], 2, /--eps must be at most 1, got 2 \(ε is in \[0,1\] pixel units: 8 levels is 8\/255/],
+    [['attack', '--eps', '0x10'], 2, /--eps must be a comma list/],
+    [['attack', '--steps', '0x10'], 2, /--steps must be a positive whole number, got "0x10"/],
+    [['sweep', '--method', 'deepfool', '--overshoot', '1e308'], 2, /--overshoot must be at most 1/],
+    [['transforms', '--epsilons', '0.1,16'], 2, /--epsilons must be at most 1, got 16/],
+    [['attack', '--out', 'package.json'], 2, /^foolprint: --out package\.json is a file, not a folder: give the name of a folder to write into$/m],
+    // Commander's own usage errors exit 2 like ours (issue 7 §7), not commander's 1.
+    [['eval', '--no-such-flag'], 2, /unknown option '--no-such-flag'/],
+    [['models', 'list', '--nope'], 2, /unknown option '--nope'/],
+    [['attack', '--eps'], 2, /argument missing/],
     [['eval', '--model', '/nonexistent/model-folder'], 1, /nonexistent/],
     [['eval', '--data', '/nonexistent/data'], 1, /nonexistent/],
   ])('bad input %j exits %i with one clear line', async (args, code, message) => {
@@ -107,6 +119,13 @@ describe('foolprint CLI', () => {
     expect(run.code).not.toBe(0);
     expect(run.stderr).toMatch(/12/);
   });
+
+  it('caps --workers at the core count with a note, and still evaluates (issue 7 §7)', async () => {
+    const run = await foolprint('eval', '--workers', '4096', '--limit', '20');
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain(`note: 4096 workers asked for, but this machine has ${availableParallelism()} core`);
+    expect(run.stdout).toMatch(/top-1 \d/);
+  }, 60_000);
 
   it('has --help on every command', async () => {
     for (const command of ['models', 'eval', 'attack', 'sweep', 'doctor']) {

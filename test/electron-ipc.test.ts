@@ -47,11 +47,11 @@ describe('IPC handlers (main side)', () => {
   });
 
   it.each([
-    ['experiments.create', { name: '' }, /^invalid input of experiments\.create: name: /],
-    ['experiments.create', 'a string', /^invalid input of experiments\.create: \(input\): /],
-    ['jobs.get', { jobId: '../../etc' }, /^invalid input of jobs\.get: jobId: must be an id/],
-    ['system.info', { sneaky: true }, /^invalid input of system\.info: /],
-    ['sheets.preview', { experimentId: 'e1', runId: 'r1', cellMm: 1000 }, /^invalid input of sheets\.preview: cellMm: /],
+    ['experiments.create', { name: '' }, /^Name must not be empty$/],
+    ['experiments.create', 'a string', /^The input must be a set of fields/],
+    ['jobs.get', { jobId: '../../etc' }, /^Job must be an id/],
+    ['system.info', { sneaky: true }, /^"sneaky" is not a field$/],
+    ['sheets.preview', { experimentId: 'e1', runId: 'r1', cellMm: 1000 }, /^Cell \(mm\) must be at most 200, got 1000$/],
   ] as const)('%s rejects the bad payload %j as invalid-input', async (method, payload, message) => {
     const service = recordingService();
     const reply = await createIpcHandler(method, service)(ownFrame, payload);

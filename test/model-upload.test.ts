@@ -147,12 +147,12 @@ describe.each(Object.keys(hosts))('models.upload through the %s', (hostName) => 
   }, 60_000);
 
   it.each([
-    ['../escaped.json', /files\.1\.path: must not contain "\.\."/],
-    ['shards/../../escaped.json', /files\.1\.path: must not contain "\.\."/],
-    ['/tmp/escaped.json', /files\.1\.path: must be a relative path/],
-    ['C:/escaped.json', /files\.1\.path: must be a relative path/],
-    ['shards\\escaped.json', /files\.1\.path: must use "\/"/],
-    ['shards//escaped.json', /files\.1\.path: must not contain/],
+    ['../escaped.json', /File path must not contain "\.\."/],
+    ['shards/../../escaped.json', /File path must not contain "\.\."/],
+    ['/tmp/escaped.json', /File path must be a relative path/],
+    ['C:/escaped.json', /File path must be a relative path/],
+    ['shards\\escaped.json', /File path must use "\/"/],
+    ['shards//escaped.json', /File path must not contain/],
   ])('refuses the path %s before writing anything', async (badPath, message) => {
     const before = await readdir(modelsDir());
     const upload = [files[0], { path: badPath, base64: files[1].base64 }, ...files.slice(2)];

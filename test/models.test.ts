@@ -9,7 +9,8 @@ import { conv2dValid, createLeNet, leNetLogits } from '../app/models/lenet.js';
 import { modelManifestSchema, type ModelManifest } from '../app/models/manifest.js';
 import { parseModelSource } from '../app/models/source.js';
 import { saveLayersModel } from '../app/node/model-io.js';
-import { loadClassifier } from '../app/node/model-loader.js';
+import { loadClassifier, parseManifest } from '../app/node/model-loader.js';
+import fc from 'fast-check';
 
 let root: string;
 
@@ -164,6 +165,63 @@ describe('bad models give one clear line', () => {
     const folder = await copyOfGood('badmanifest');
     await writeFile(path.join(folder, 'foolprint.json'), JSON.stringify({ ...manifest(), channels: 2 }));
     await expectModelError(loadClassifier({ kind: 'folder', path: folder }), /foolprint\.json: field "channels"/);
+  });
+  it('unknown or misspelt keys in foolprint.json are named, with the nearest known key (issue 7 §7)', async () => {
+    const folder = await copyOfGood('misspelt');
+    const { labels, ...rest } = manifest();
+    await writeFile(path.join(folder, 'foolprint.json'), JSON.stringify({ ...rest, lables: labels }));
+    await expectModelError(loadClassifier({ kind: 'folder', path: folder }), /foolprint\.json: .*unknown key "lables" \(did you mean "labels"\?\)/);
+    await writeFile(path.join(folder, 'foolprint.json'), JSON.stringify({ ...manifest(), preprocessing: { kind: 'unit', mean: [0.5] }, zebra: 1 }));
+    await expectModelError(loadClassifier({ kind: 'folder', path: folder }), /unknown key "mean" in "preprocessing" \(known keys: kind\); unknown key "zebra" \(known keys: schemaVersion, name,/);
+  });
+  it('NaN or infinite weights are refused at load, naming the tensor (issue 7 §7)', async () => {
+    for (const [name, bad] of [['nan', NaN], ['inf', Infinity]] as const) {
+      const broken = tinyModel();
+      const [kernel, bias] = broken.layers[1].getWeights();
+      const values = kernel.arraySync() as number[][];
+      values[5][1] = bad;
+      broken.layers[1].setWeights([tf.tensor2d(values), bias]);
+      const folder = await savedFolder(`weights-${name}`, broken, manifest());
+      const kernelName = broken.layers[1].weights[0].originalName;
+      broken.dispose();
+      await expectModelError(loadClassifier({ kind: 'folder', path: folder }), new RegExp(`weight "${kernelName}" holds ${bad} at index 16 of 48`));
+    }
+  });
+  it('parses any JSON object as foolprint.json into a manifest or one clear error naming a key, never a crash (fast-check)', () => {
+    const known = Object.keys(modelManifestSchema.shape);
+    const valid = { ...manifest() } as Record<string, unknown>;
+    const variant = fc.record({
+      drop: fc.subarray(known),
+      replace: fc.dictionary(fc.constantFrom(...known), fc.jsonValue(), { maxKeys: 3 }),
+      extra: fc.dictionary(fc.string({ minLength: 1, maxLength: 12 }), fc.jsonValue(), { maxKeys: 3 }),
+    });
+    fc.assert(
+      fc.property(fc.oneof(variant, fc.dictionary(fc.string(), fc.jsonValue())), (shape) => {
+        let object: Record<string, unknown>;
+        if ('drop' in shape && Array.isArray(shape.drop) && 'replace' in shape && 'extra' in shape) {
+          object = { ...valid, ...(shape.extra as Record<string, unknown>), ...(shape.replace as Record<string, unknown>) };
+          for (const key of shape.drop as string[]) delete object[key];
+        } else {
+          object = shape as Record<string, unknown>;
+        }
+        try {
+          const parsed = parseManifest(JSON.stringify(object), '/m/foolprint.json');
+          // Accepted: then every key was a known one.
+          for (const key of Object.keys(object)) expect(known).toContain(key);
+          expect(parsed.schemaVersion).toBe(1);
+        } catch (error) {
+          expect(error).toBeInstanceOf(ModelError);
+          const message = (error as Error).message;
+          expect(message.startsWith('/m/foolprint.json: ')).toBe(true);
+          expect(message).not.toMatch(/\n/);
+          // It names the field or key it is about; keys are quoted and escaped.
+          expect(message.slice('/m/foolprint.json: '.length)).toMatch(/^(field "[^"]+"|unknown key ")/);
+          // eslint-disable-next-line no-control-regex -- raw control characters are what must not appear
+          expect(message).not.toMatch(/[\u0000-\u001f]/);
+        }
+      }),
+      { numRuns: 1500 },
+    );
   });
   it('no tensors leak from a failed load', async () => {
     const folder = await copyOfGood('leak');

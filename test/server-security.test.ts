@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -83,6 +84,14 @@ describe('browser-mode server security', () => {
     expect(JSON.parse(api.body).error.message).toMatch(/not signed in/);
     expect((await send(server.port, 'GET', '/api/events')).status).toBe(401);
     expect((await send(server.port, 'GET', '/?token=0123')).status).toBe(403);
+    // A malformed cookie is no session: 401, not a 500 "URI malformed" (issue 7 §7).
+    for (const malformed of [`foolprint-token-${server.port}=%E0%A4%A`, 'other=%', `foolprint-token-${server.port}=%zz; x=1`]) {
+      const api = await send(server.port, 'POST', '/api/experiments.list', { 'content-type': 'application/json', cookie: malformed }, '{}');
+      expect(api.status).toBe(401);
+      expect(JSON.parse(api.body).error.message).toMatch(/not signed in/);
+      expect((await send(server.port, 'GET', '/', { cookie: malformed })).status).toBe(401);
+    }
+    expect(parseCookies('a=%E0%A4%A; b=ok').get('b')).toBe('ok');
     const wrongBearer = await send(server.port, 'POST', '/api/experiments.list', { 'content-type': 'application/json', authorization: 'Bearer nope' }, '{}');
     expect(wrongBearer.status).toBe(401);
   });
@@ -126,14 +135,14 @@ describe('browser-mode server security', () => {
     expect(JSON.parse(own.body)).toEqual([]);
   });
 
-  it('answers invalid payloads with 400 and the zod message naming the field; other misuse with its own status', async () => {
+  it('answers invalid payloads with 400 and a sentence naming the field as the screen does; other misuse with its own status', async () => {
     const headers = { cookie, 'content-type': 'application/json' };
     const bad = await send(server.port, 'POST', '/api/experiments.create', headers, JSON.stringify({ name: '' }));
     expect(bad.status).toBe(400);
-    expect(JSON.parse(bad.body).error).toMatchObject({ code: 'invalid-input', message: expect.stringMatching(/^invalid experiments.create input: name: /) });
+    expect(JSON.parse(bad.body).error).toMatchObject({ code: 'invalid-input', message: 'Name must not be empty' });
     const traversal = await send(server.port, 'POST', '/api/experiments.get', headers, JSON.stringify({ experimentId: '../../etc' }));
     expect(traversal.status).toBe(400);
-    expect(JSON.parse(traversal.body).error.message).toContain('experimentId');
+    expect(JSON.parse(traversal.body).error.message).toBe('Experiment must be an id of letters, digits, ".", "_" or "-", got "../../etc"');
     expect((await send(server.port, 'POST', '/api/experiments.get', headers, '{not json')).status).toBe(400);
     expect((await send(server.port, 'POST', '/api/experiments.get', headers, JSON.stringify({ experimentId: 'missing' }))).status).toBe(404);
     expect((await send(server.port, 'POST', '/api/no.such', headers, '{}')).status).toBe(404);
@@ -159,6 +168,51 @@ describe('browser-mode server security', () => {
       await bare.close();
     }
   });
+
+  it('drops a client that trickles its body or headers once the request timeout passes; the event stream stays open', async () => {
+    const slow = await startServer({ workspaceDir: path.join(dir, 'workspace3'), port: 0, rendererDir: path.join(dir, 'renderer'), requestTimeoutMs: 800, headersTimeoutMs: 400 });
+    /** Sends `head` (and nothing more) on a raw socket; resolves with what the server said and when it hung up. */
+    const trickle = (head: string) =>
+      new Promise<{ reply: string; closedAfterMs: number }>((resolve, reject) => {
+        const started = Date.now();
+        const socket = connect(slow.port, '127.0.0.1', () => socket.write(head));
+        let reply = '';
+        socket.on('data', (chunk) => (reply += chunk.toString('utf8')));
+        socket.on('error', reject);
+        socket.on('close', () => resolve({ reply, closedAfterMs: Date.now() - started }));
+        // Bounded in time: a server without timeouts would hold the socket for ever.
+        setTimeout(() => socket.destroy(), 5000);
+      });
+    try {
+      const auth = `authorization: Bearer ${slow.token}\r\nhost: 127.0.0.1:${slow.port}\r\n`;
+      const [body, headers] = await Promise.all([
+        // Headers complete, 10 of 1000 promised body bytes, then silence.
+        trickle(`POST /api/experiments.list HTTP/1.1\r\n${auth}content-type: application/json\r\ncontent-length: 1000\r\n\r\n{"a":12345`),
+        // Headers never finished.
+        trickle(`GET / HTTP/1.1\r\n${auth}x-slow: 1`),
+      ]);
+      for (const outcome of [body, headers]) {
+        expect(outcome.reply).toMatch(/^HTTP\/1\.1 408/);
+        expect(outcome.closedAfterMs).toBeLessThan(3000);
+      }
+      // The SSE stream is a request without a body: it outlives the request timeout.
+      const events = await new Promise<string>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port: slow.port, path: '/api/events', headers: { host: `127.0.0.1:${slow.port}`, authorization: `Bearer ${slow.token}` } }, (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+          setTimeout(() => {
+            resolve(res.destroyed ? 'closed' : text);
+            req.destroy();
+          }, 2000);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(events).toContain(': foolprint events');
+    } finally {
+      await slow.close();
+    }
+  }, 15_000);
 
   it('knows which Host values are its own', () => {
     expect([...allowedHosts('127.0.0.1', 8765)].sort()).toEqual(['127.0.0.1:8765', '[::1]:8765', 'localhost:8765']);

@@ -133,6 +133,15 @@ describe('foolprint sheet from a folder of PNGs with a labels CSV', () => {
 
     result = await runSheet(['--from', folder, '--out', path.join(scratch, 'x'), '--paper', 'a3']);
     expect(result.stderr).toMatch(/--paper must be a4 or letter, got "a3"/);
+    // Issue 7 §7: a resolution Cairo cannot draw is refused before anything is written.
+    result = await runSheet(['--from', folder, '--out', path.join(scratch, 'x'), '--dpi', '0.01']);
+    expect(result.stderr).toMatch(/^foolprint: --dpi must be at least 36, got 0\.01$/m);
+    expect(result.exitCode).toBe(2);
+    // --out naming a file: a sentence, not a raw EEXIST.
+    writeFileSync(path.join(scratch, 'a-file'), 'not a folder');
+    result = await runSheet(['--from', folder, '--out', path.join(scratch, 'a-file')]);
+    expect(result.stderr).toMatch(/--out .*a-file is a file, not a folder/);
+    expect(result.exitCode).toBe(2);
     result = await runSheet(['--from', path.join(scratch, 'nowhere'), '--out', path.join(scratch, 'x')]);
     expect(result.stderr).toMatch(/--from .*nowhere does not exist/);
     expect(existsSync(path.join(scratch, 'x'))).toBe(false);

@@ -249,6 +249,14 @@ describe('renderSheets', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it('refuses a PNG resolution below 36 dpi before writing anything (was a Cairo error after the PDF)', async () => {
+    const out = path.join(scratch, 'tiny');
+    await expect(renderSheets({ images: new Float32Array(784), shape: [1, 28, 28, 1], records: records(1, false), options: { experiment: 'x', dpi: 0.01 } }, out)).rejects.toThrow(
+      'a PNG page needs at least 36 dpi, got 0.01',
+    );
+    expect(existsSync(out)).toBe(false);
+  });
+
   it('setPdfPageSize rejects a file that is not cairo-shaped instead of corrupting it', () => {
     expect(() => setPdfPageSize(Buffer.from('%PDF-1.5\nnot really\n'), 595.28, 841.89)).toThrow(/no classic xref table/);
   });

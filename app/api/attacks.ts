@@ -12,14 +12,17 @@ export const attackParamsSchema = z.object({
   epsilons: z.array(z.number().min(0).max(1)).min(1).max(64),
   loss: z.enum(['ce', 'margin']).optional(),
   stepSize: z.number().positive().max(1).optional(),
-  steps: z.number().int().positive().max(10_000).optional(),
+  /** Bounds the work of one run (steps × restarts × ε × images) so a typo like 1e9 is refused, not run for days. */
+  steps: z.number().int().min(1).max(10_000).optional(),
   norm: z.enum(['linf', 'l2']).optional(),
-  restarts: z.number().int().positive().max(100).optional(),
+  restarts: z.number().int().min(1).max(100).optional(),
   randomStart: z.boolean().optional(),
-  overshoot: z.number().nonnegative().optional(),
-  maxIterations: z.number().int().positive().max(10_000).optional(),
-  candidates: z.number().int().min(2).optional(),
-  seed: z.number().int().optional(),
+  /** DeepFool's η: 0.02 in the paper; 1 already doubles every step, larger only overshoots into noise. */
+  overshoot: z.number().nonnegative().max(1).optional(),
+  maxIterations: z.number().int().min(1).max(10_000).optional(),
+  /** Classes DeepFool linearises per step; more than the model has is clipped, 1000 covers ImageNet. */
+  candidates: z.number().int().min(2).max(1000).optional(),
+  seed: z.number().int().nonnegative().optional(),
   /** Targeted attack towards this class for every image (FGSM/BIM/PGD); omit for untargeted. */
   targetClass: z.number().int().nonnegative().optional(),
 });
@@ -102,7 +105,7 @@ export const attacksMethods = {
       experimentId: idSchema,
       runId: idSchema,
       offset: z.number().int().nonnegative().default(0),
-      limit: z.number().int().positive().max(500).default(24),
+      limit: z.number().int().min(1).max(500).default(24),
     }),
     output: galleryPageSchema,
   },

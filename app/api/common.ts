@@ -34,9 +34,9 @@ export const noInputSchema = z.object({}).strict().optional();
 /** Which images a call works on. Images of another size than the model's are resized by the loader (it says so in `notes`). */
 export const imageSelectionSchema = z.discriminatedUnion('kind', [
   /** The built-in sample digits shipped in assets/. */
-  z.object({ kind: z.literal('samples'), offset: z.number().int().nonnegative().default(0), limit: z.number().int().positive().optional() }),
+  z.object({ kind: z.literal('samples'), offset: z.number().int().nonnegative().default(0), limit: z.number().int().min(1).optional() }),
   /** An MNIST IDX file or folder, or a folder of images labelled by sub-folder or CSV, on the host's disk. */
-  z.object({ kind: z.literal('dataset'), path: z.string().min(1), offset: z.number().int().nonnegative().default(0), limit: z.number().int().positive().optional() }),
+  z.object({ kind: z.literal('dataset'), path: z.string().min(1), offset: z.number().int().nonnegative().default(0), limit: z.number().int().min(1).optional() }),
   /** Uploaded PNG/JPEG files (drag and drop), each with its true label. */
   z.object({
     kind: z.literal('files'),

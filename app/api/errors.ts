@@ -20,7 +20,11 @@ export class ApiError extends Error {
   }
 }
 
-/** "field.path: message" for the first issue, e.g. `params.epsilons.0: Too big: expected number to be <=1`. */
+/**
+ * "field.path: message" for the first issue, e.g. `params.epsilons.0: Too big: expected number to be <=1`:
+ * for our own bugs (an output that breaks the contract). What a user typed is described in plain
+ * words by describeInvalidInput (invalid-input.ts).
+ */
 export function describeZodError(error: z.ZodError, what: string): string {
   const issue = error.issues[0];
   const where = issue.path.length > 0 ? issue.path.join('.') : '(input)';

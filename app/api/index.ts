@@ -1,6 +1,7 @@
 /** The Foolprint API contract: schemas, types, the method and event lists, the typed client. */
 export * from './common.js';
 export * from './errors.js';
+export * from './invalid-input.js';
 export * from './models.js';
 export * from './samples.js';
 export * from './attacks.js';

@@ -8,7 +8,7 @@ export const sheetParamsSchema = z.object({
   /** Which ε of the run to print (default: all). */
   epsilons: z.array(z.number().min(0).max(1)).min(1).optional(),
   /** Print only the first `limit` images of the run (default: all). */
-  limit: z.number().int().positive().optional(),
+  limit: z.number().int().min(1).optional(),
   /** Clean original beside each adversarial image, as Kurakin et al. printed them. */
   pairs: z.boolean().default(true),
   paper: z.enum(['a4', 'letter']).default('a4'),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { closestName } from '../closest-name.js';
 
 /**
  * `foolprint.json`, the small manifest beside a TF.js model.json: what the model file cannot say.
@@ -7,17 +8,21 @@ import { z } from 'zod';
  */
 export const preprocessingSchema = z.discriminatedUnion('kind', [
   /** Pixels as they are, in [0,1]. */
-  z.object({ kind: z.literal('unit') }),
+  z.strictObject({ kind: z.literal('unit') }),
   /** 2·x − 1, in [-1,1] (MobileNet, Inception). */
-  z.object({ kind: z.literal('symmetric') }),
+  z.strictObject({ kind: z.literal('symmetric') }),
   /** x·255, in [0,255]. */
-  z.object({ kind: z.literal('byte') }),
+  z.strictObject({ kind: z.literal('byte') }),
   /** (x − mean) / std per channel, mean and std in [0,1] units (torchvision style). */
-  z.object({ kind: z.literal('meanStd'), mean: z.array(z.number()).min(1), std: z.array(z.number().positive()).min(1) }),
+  z.strictObject({ kind: z.literal('meanStd'), mean: z.array(z.number()).min(1), std: z.array(z.number().positive()).min(1) }),
 ]);
 export type Preprocessing = z.infer<typeof preprocessingSchema>;
 
-export const modelManifestSchema = z.object({
+/**
+ * Strict: a misspelt key ("lables", "preprocesing") would otherwise be dropped in silence and its
+ * default used, which gives plausible wrong numbers. Unknown keys are named, with the nearest known one.
+ */
+export const modelManifestSchema = z.strictObject({
   schemaVersion: z.literal(1),
   name: z.string().min(1),
   description: z.string().optional(),
@@ -31,3 +36,36 @@ export const modelManifestSchema = z.object({
   labels: z.array(z.string()).min(2),
 });
 export type ModelManifest = z.infer<typeof modelManifestSchema>;
+
+/** Keys each preprocessing kind takes. */
+function preprocessingKeys(raw: unknown): string[] {
+  const kind = (raw as { preprocessing?: { kind?: unknown } } | null)?.preprocessing?.kind;
+  return kind === 'meanStd' ? ['kind', 'mean', 'std'] : ['kind'];
+}
+
+/** A key as written, quoted and escaped (no raw control characters), cut to a readable length. */
+function quotedKey(key: string): string {
+  return JSON.stringify(key.length > 40 ? `${key.slice(0, 40)}…` : key);
+}
+
+/**
+ * What is wrong with a foolprint.json (`raw`, as parsed from JSON), one clause per problem: each bad
+ * field or unknown key named, an unknown key with the nearest known one.
+ */
+export function describeManifestIssues(error: z.ZodError, raw: unknown): string {
+  return error.issues
+    .map((issue) => {
+      const where = issue.path.map(String).join('.');
+      if (issue.code === 'unrecognized_keys') {
+        const known = issue.path.length === 0 ? Object.keys(modelManifestSchema.shape) : preprocessingKeys(raw);
+        return issue.keys
+          .map((key) => {
+            const suggestion = closestName(key, known);
+            return `unknown key ${quotedKey(key)}${where ? ` in "${where}"` : ''} (${suggestion ? `did you mean "${suggestion}"?` : `known keys: ${known.join(', ')}`})`;
+          })
+          .join('; ');
+      }
+      return `field "${where || '(root)'}": ${issue.message}`;
+    })
+    .join('; ');
+}

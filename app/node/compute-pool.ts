@@ -45,6 +45,16 @@ export function defaultWorkerCount(): number {
   return Math.max(1, Math.min(2, os.availableParallelism()));
 }
 
+/**
+ * A worker count someone asked for, capped at the cores: each worker is a whole TF.js runtime with
+ * its own model copy, so more workers than cores only add memory and contention (issue 7: 64
+ * workers on 2 cores took 66 s and 2.85 GB for what 2 do in seconds). The note says so.
+ */
+export function boundedWorkerCount(requested: number, cores = os.availableParallelism()): { workers: number; note?: string } {
+  if (requested <= cores) return { workers: requested };
+  return { workers: cores, note: `${requested} workers asked for, but this machine has ${cores} core${cores === 1 ? '' : 's'}: using ${cores}` };
+}
+
 /** The error a worker reported, rebuilt on this side: the same class where it is a known one. */
 function remoteError(info: WorkerErrorInfo): Error {
   if (info.name === 'CancelledError') return new CancelledError();

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Classifier } from '../engine/classifier.js';
 import { classifierFromModel } from '../models/classifier.js';
 import { ModelError } from '../models/errors.js';
-import { modelManifestSchema, type ModelManifest } from '../models/manifest.js';
+import { describeManifestIssues, modelManifestSchema, type ModelManifest } from '../models/manifest.js';
 import type { BuiltinModelInfo, ModelSource } from '../models/source.js';
 import { repoRoot } from './repo-root.js';
 import { fileSystemLoadHandler, readModelJson, type ModelJson } from './model-io.js';
@@ -32,10 +32,6 @@ export function builtinModelsDir(): string {
   return path.join(repoRoot(), 'assets', 'models');
 }
 
-function describeIssues(error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] }): string {
-  return error.issues.map((issue) => `field "${issue.path.map(String).join('.') || '(root)'}": ${issue.message}`).join('; ');
-}
-
 /** Parses and validates a foolprint.json text; errors name the file and the bad field. */
 export function parseManifest(text: string, file: string): ModelManifest {
   let raw: unknown;
@@ -45,7 +41,7 @@ export function parseManifest(text: string, file: string): ModelManifest {
     throw new ModelError(`${file} is not JSON: ${(error as Error).message.split('\n')[0]}`);
   }
   const parsed = modelManifestSchema.safeParse(raw);
-  if (!parsed.success) throw new ModelError(`${file}: ${describeIssues(parsed.error)}`);
+  if (!parsed.success) throw new ModelError(`${file}: ${describeManifestIssues(parsed.error, raw)}`);
   return parsed.data;
 }
 
@@ -127,6 +123,27 @@ function resolveFolder(source: ModelSource): { folder: string; id: string } {
   return { folder, id: path.basename(folder) };
 }
 
+/**
+ * A weight that is NaN or ±Infinity makes every prediction NaN: such a model "loads", scores top-1
+ * 0.1 and writes `probability: null` into records that later steps reject. Refused here, naming the
+ * tensor, so the damaged file is found at once.
+ */
+function refuseNonFiniteWeights(model: tf.LayersModel | tf.GraphModel, file: string): void {
+  const named: [string, tf.Tensor][] =
+    model instanceof tf.LayersModel
+      ? model.weights.map((weight) => [weight.originalName, weight.read()])
+      : Object.entries(model.weights).flatMap(([name, tensors]) => tensors.map((tensor): [string, tf.Tensor] => [name, tensor]));
+  for (const [name, tensor] of named) {
+    if (tensor.dtype !== 'float32') continue;
+    const values = tensor.dataSync();
+    for (let i = 0; i < values.length; i++) {
+      if (!Number.isFinite(values[i])) {
+        throw new ModelError(`${file}: weight "${name}" holds ${values[i]} at index ${i} of ${values.length}: the weights file is damaged or was saved from a diverged training`);
+      }
+    }
+  }
+}
+
 export async function loadClassifier(source: ModelSource): Promise<LoadedClassifier> {
   const { folder, id } = resolveFolder(source);
   const { file, json } = await readModelJson(source.kind === 'folder' ? path.resolve(source.path) : folder);
@@ -143,6 +160,7 @@ export async function loadClassifier(source: ModelSource): Promise<LoadedClassif
   }
   const notes: string[] = [];
   try {
+    refuseNonFiniteWeights(model, file);
     const inForce = manifest ?? inferManifest(model, folder, notes);
     const classifier = classifierFromModel(model, inForce, id);
     return Object.assign(classifier, { manifest: inForce, folder, format, notes });

@@ -23,6 +23,7 @@ import { apiMethods, isApiMethodName } from '../api/methods.js';
 import type { ApiMethodName, ApiOutput, ApiParsedInput } from '../api/methods.js';
 import type { ApiEventName, ApiEventPayload } from '../api/events.js';
 import { ApiError, describeZodError } from '../api/errors.js';
+import { describeInvalidInput } from '../api/invalid-input.js';
 import type { ApiTransport } from '../api/client.js';
 import type { ModelInfo } from '../api/models.js';
 import type { ExperimentInfo as ApiExperimentInfo } from '../api/experiments.js';
@@ -513,7 +514,7 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
     if (!isApiMethodName(method)) throw new ApiError('invalid-input', `unknown method "${String(method)}"`);
     const spec = apiMethods[method];
     const parsed = spec.input.safeParse(input ?? undefined);
-    if (!parsed.success) throw new ApiError('invalid-input', describeZodError(parsed.error, `${method} input`));
+    if (!parsed.success) throw new ApiError('invalid-input', describeInvalidInput(parsed.error, { input }));
     let output: unknown;
     try {
       output = await (handlers[method] as (input: unknown) => Promise<unknown>)(parsed.data);

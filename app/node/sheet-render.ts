@@ -253,7 +253,16 @@ export function renderSheetPdf(plan: SheetPlan, canvases: Canvas[], onPage?: (pa
  */
 export const MAX_PNG_PAGE_PIXELS = 40e6;
 
+/**
+ * Lowest PNG resolution we draw (the API's limit too): below it a 28-pixel image gets less than a
+ * pixel per source pixel at usual cell sizes, and near 0 Cairo fails on an empty surface after the
+ * PDF is already written.
+ */
+export const MIN_PNG_DPI = 36;
+
+/** Checked before anything is written: a refused resolution leaves no partial output. */
 function checkPngSize(layout: SheetLayout, dpi: number): void {
+  if (!(dpi >= MIN_PNG_DPI)) throw new SheetRenderError(`a PNG page needs at least ${MIN_PNG_DPI} dpi, got ${dpi}`);
   const width = Math.round(mmToPixels(layout.page.width, dpi));
   const height = Math.round(mmToPixels(layout.page.height, dpi));
   if (!(dpi > 0) || width * height > MAX_PNG_PAGE_PIXELS) {

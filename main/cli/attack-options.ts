@@ -1,9 +1,30 @@
-/** The attack flags `attack`, `sweep` and `demo` share, turned into AttackOptions. */
+/**
+ * The attack flags `attack` and `sweep` share: parsed as numbers, then checked by the API contract's
+ * own schema (attackParamsSchema), so the CLI takes exactly what the screens take (ε in [0,1], at
+ * most 10,000 steps, …) and says so in the same words, with flag names for field labels.
+ */
 import type { Command } from 'commander';
-import type { AttackMethod, AttackOptions, AttackLoss, Norm } from '../../app/attacks/types.js';
-import { UsageError, parseNumberList, parsePositiveInt } from './failure.js';
+import { attackParamsSchema } from '../../app/api/attacks.js';
+import { describeInvalidInput } from '../../app/api/invalid-input.js';
+import type { AttackOptions } from '../../app/attacks/types.js';
+import { UsageError, parseDecimal, parseNumberList, parsePositiveInt } from './failure.js';
 
-const methods: AttackMethod[] = ['fgsm', 'bim', 'll', 'pgd', 'deepfool'];
+const methods = attackParamsSchema.shape.method.options;
+
+/** Contract field → the flag that sets it, so messages name what the user typed. */
+const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
+  method: '--method',
+  epsilons: '--eps',
+  loss: '--loss',
+  steps: '--steps',
+  stepSize: '--step-size',
+  norm: '--norm',
+  restarts: '--restarts',
+  seed: '--seed',
+  targetClass: '--target',
+  overshoot: '--overshoot',
+  maxIterations: '--max-iterations',
+};
 
 export interface AttackFlags {
   method: string;
@@ -19,47 +40,50 @@ export interface AttackFlags {
   maxIterations?: string;
 }
 
+export type CheckedAttackParams = ReturnType<typeof attackParamsSchema.parse>;
+
 export function addAttackOptions(command: Command, defaults: { eps: string }): Command {
   return command
     .option('--method <name>', `attack: ${methods.join(', ')}`, 'fgsm')
-    .option('--eps <list>', 'ε values in [0,1] or pixel levels, comma separated (e.g. 0,0.1 or 8/255)', defaults.eps)
+    .option('--eps <list>', 'ε values in [0,1] pixel units, comma separated; levels as 8/255 (e.g. 0,0.1,8/255)', defaults.eps)
     .option('--loss <ce|margin>', 'loss for gradient attacks: cross-entropy or C&W-style logit margin')
-    .option('--steps <n>', 'iterations (BIM/LL: min(ε·255+4, 1.25·ε·255); PGD: 40)')
+    .option('--steps <n>', 'iterations, at most 10000 (BIM/LL: min(ε·255+4, 1.25·ε·255); PGD: 40)')
     .option('--step-size <α>', 'step size per iteration in [0,1] units or levels (BIM/LL: 1/255)')
     .option('--norm <linf|l2>', 'PGD: ball of the perturbation')
-    .option('--restarts <n>', 'PGD: random restarts')
+    .option('--restarts <n>', 'PGD: random restarts (at most 100)')
     .option('--seed <n>', 'seed for random starts')
     .option('--target <class>', 'targeted attack towards this class index (fgsm, bim, pgd)')
-    .option('--overshoot <η>', 'DeepFool overshoot (0.02)')
-    .option('--max-iterations <n>', 'DeepFool iteration cap (50)');
+    .option('--overshoot <η>', 'DeepFool overshoot (0.02, at most 1)')
+    .option('--max-iterations <n>', 'DeepFool iteration cap (50, at most 10000)');
 }
 
-export function attackOptionsFromFlags(flags: AttackFlags, count: number, numClasses: number): AttackOptions {
-  if (!(methods as string[]).includes(flags.method)) {
-    throw new UsageError(`--method must be one of ${methods.join(', ')}, got "${flags.method}"`);
+/** The flags as the contract's attack parameters; refused before any model or data is loaded. */
+export function attackParamsFromFlags(flags: AttackFlags): CheckedAttackParams {
+  const params: Record<string, unknown> = { method: flags.method, epsilons: parseNumberList(flags.eps, '--eps') };
+  if (flags.loss !== undefined) params.loss = flags.loss;
+  if (flags.norm !== undefined) params.norm = flags.norm;
+  if (flags.steps !== undefined) params.steps = parsePositiveInt(flags.steps, '--steps');
+  if (flags.stepSize !== undefined) params.stepSize = parseNumberList(flags.stepSize, '--step-size')[0];
+  if (flags.restarts !== undefined) params.restarts = parsePositiveInt(flags.restarts, '--restarts');
+  if (flags.seed !== undefined) params.seed = parseDecimal(flags.seed, '--seed');
+  if (flags.overshoot !== undefined) params.overshoot = parseNumberList(flags.overshoot, '--overshoot')[0];
+  if (flags.maxIterations !== undefined) params.maxIterations = parsePositiveInt(flags.maxIterations, '--max-iterations');
+  if (flags.target !== undefined) params.targetClass = parseDecimal(flags.target, '--target');
+  const checked = attackParamsSchema.safeParse(params);
+  if (!checked.success) throw new UsageError(describeInvalidInput(checked.error, { input: params, labels: FLAG_OF_FIELD }));
+  if (checked.data.targetClass !== undefined && (checked.data.method === 'll' || checked.data.method === 'deepfool')) {
+    throw new UsageError(`--target does not apply to ${checked.data.method}: it chooses its own target`);
   }
-  const options: AttackOptions = { method: flags.method as AttackMethod, epsilons: parseNumberList(flags.eps, '--eps') };
-  if (flags.loss !== undefined) {
-    if (flags.loss !== 'ce' && flags.loss !== 'margin') throw new UsageError(`--loss must be ce or margin, got "${flags.loss}"`);
-    options.loss = flags.loss as AttackLoss;
-  }
-  if (flags.norm !== undefined) {
-    if (flags.norm !== 'linf' && flags.norm !== 'l2') throw new UsageError(`--norm must be linf or l2, got "${flags.norm}"`);
-    options.norm = flags.norm as Norm;
-  }
-  if (flags.steps !== undefined) options.steps = parsePositiveInt(flags.steps, '--steps');
-  if (flags.stepSize !== undefined) options.stepSize = parseNumberList(flags.stepSize, '--step-size')[0];
-  if (flags.restarts !== undefined) options.restarts = parsePositiveInt(flags.restarts, '--restarts');
-  if (flags.seed !== undefined) options.seed = Number(flags.seed);
-  if (flags.overshoot !== undefined) options.overshoot = parseNumberList(flags.overshoot, '--overshoot')[0];
-  if (flags.maxIterations !== undefined) options.maxIterations = parsePositiveInt(flags.maxIterations, '--max-iterations');
-  if (flags.target !== undefined) {
-    const target = Number(flags.target);
-    if (!Number.isInteger(target) || target < 0 || target >= numClasses) {
-      throw new UsageError(`--target must be a class index in 0..${numClasses - 1}, got "${flags.target}"`);
-    }
-    if (options.method === 'll' || options.method === 'deepfool') throw new UsageError(`--target does not apply to ${options.method}`);
-    options.criterion = { kind: 'targeted', targets: new Int32Array(count).fill(target) };
+  return checked.data;
+}
+
+/** Checked parameters as the core's AttackOptions, once the images and the model are known. */
+export function attackOptionsFromParams(params: CheckedAttackParams, count: number, numClasses: number): AttackOptions {
+  const { targetClass, ...rest } = params;
+  const options: AttackOptions = { ...rest };
+  if (targetClass !== undefined) {
+    if (targetClass >= numClasses) throw new UsageError(`--target must be a class index in 0..${numClasses - 1}, got ${targetClass}`);
+    options.criterion = { kind: 'targeted', targets: new Int32Array(count).fill(targetClass) };
   }
   return options;
 }

@@ -47,15 +47,39 @@ export function parseNumberList(text: string, what: string): number[] {
   return values;
 }
 
+/**
+ * A decimal number as people write it: 12, 0.5, .5, 1e-3. Number() alone also takes "0x10", "0b1",
+ * "Infinity" and "" (0), which nobody means as an ε or a step count.
+ */
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+function decimal(text: string): number {
+  return DECIMAL.test(text) ? Number(text) : NaN;
+}
+
 /** ε is written in [0,1] units or as pixel levels "8/255". */
 function parseEpsilon(text: string): number {
-  const fraction = /^(\d+(?:\.\d+)?)\/(\d+(?:\.\d+)?)$/.exec(text);
-  if (fraction) return Number(fraction[1]) / Number(fraction[2]);
-  return text === '' ? NaN : Number(text);
+  const fraction = /^([^/]+)\/([^/]+)$/.exec(text);
+  if (fraction) return decimal(fraction[1].trim()) / decimal(fraction[2].trim());
+  return decimal(text);
+}
+
+export function parseDecimal(text: string, what: string): number {
+  const value = decimal(text.trim());
+  if (!Number.isFinite(value)) throw new UsageError(`${what} must be a number, got "${text}"`);
+  return value;
+}
+
+/** ε values: [0,1] pixel units, or levels written "8/255". */
+export function parseEpsilonList(text: string, what: string): number[] {
+  const values = parseNumberList(text, what);
+  const tooBig = values.find((v) => v > 1);
+  if (tooBig !== undefined) throw new UsageError(`${what} must be at most 1, got ${tooBig} (ε is in [0,1] pixel units: 8 levels is 8/255 ≈ 0.031)`);
+  return values;
 }
 
 export function parsePositiveInt(text: string, what: string): number {
-  const value = Number(text);
+  const value = decimal(text.trim());
   if (!Number.isInteger(value) || value <= 0) throw new UsageError(`${what} must be a positive whole number, got "${text}"`);
   return value;
 }

@@ -3,7 +3,7 @@
  * size. Kept in one place so every command reads --model/--data/--limit/--backend/--workers alike.
  */
 import type { Command } from 'commander';
-import { ComputePool } from '../../app/node/compute-pool.js';
+import { ComputePool, boundedWorkerCount } from '../../app/node/compute-pool.js';
 import type { BackendName } from '../../app/node/backend.js';
 import { loadDataset } from '../../app/node/dataset-loader.js';
 import { parseModelSource } from '../../app/models/source.js';
@@ -25,7 +25,7 @@ export function addModelOptions(command: Command): Command {
   return command
     .option('--model <id|folder>', 'built-in model id or a folder with model.json + foolprint.json', 'lenet-mnist')
     .option('--backend <name>', 'force a TF.js backend: tensorflow, wasm or cpu (also FOOLPRINT_BACKEND)')
-    .option('--workers <n>', 'worker threads (default: 2, or the core count if lower)');
+    .option('--workers <n>', 'worker threads (default: 2, or the core count if lower; at most the core count)');
 }
 
 export function addDataOptions(command: Command): Command {
@@ -44,8 +44,16 @@ export async function openPool(options: WorkbenchOptions): Promise<ComputePool> 
   return ComputePool.create({
     model: parseModelSource(options.model),
     backend: options.backend as BackendName | undefined,
-    workers: options.workers === undefined ? undefined : parsePositiveInt(options.workers, '--workers'),
+    workers: workerCountFromFlag(options.workers, options.json),
   });
+}
+
+/** --workers, capped at the core count with a note on stderr (not in --json output). */
+export function workerCountFromFlag(text: string | undefined, quiet = false): number | undefined {
+  if (text === undefined) return undefined;
+  const { workers, note } = boundedWorkerCount(parsePositiveInt(text, '--workers'));
+  if (note && !quiet) process.stderr.write(`note: ${note}\n`);
+  return workers;
 }
 
 export async function openDataset(options: WorkbenchOptions, pool: ComputePool): Promise<Dataset> {

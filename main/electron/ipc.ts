@@ -6,7 +6,8 @@
 import { z } from 'zod';
 import { apiMethods, API_METHOD_NAMES } from '../../app/api/methods.js';
 import type { ApiMethodName } from '../../app/api/methods.js';
-import { ApiError, describeZodError, toApiError } from '../../app/api/errors.js';
+import { ApiError, toApiError } from '../../app/api/errors.js';
+import { describeInvalidInput } from '../../app/api/invalid-input.js';
 import { idSchema } from '../../app/api/common.js';
 import { invokeChannel, PRINT_SHEET_CHANNEL } from '../preload/channels.js';
 import type { IpcReply } from '../preload/channels.js';
@@ -47,7 +48,7 @@ export function createIpcHandler(method: ApiMethodName, service: HostService, is
   return async (event, payload) => {
     if (!isTrustedSender(event)) return refusedSender(event);
     const parsed = schema.safeParse(payload);
-    if (!parsed.success) return { ok: false, error: { code: 'invalid-input', message: describeZodError(parsed.error, `input of ${method}`) } };
+    if (!parsed.success) return { ok: false, error: { code: 'invalid-input', message: describeInvalidInput(parsed.error, { input: payload }) } };
     try {
       return { ok: true, value: await service.invoke(method, parsed.data) };
     } catch (error) {
@@ -66,7 +67,7 @@ export function createPrintSheetHandler(service: HostService, print: (pdfPath: s
   return async (event, payload) => {
     if (!isTrustedSender(event)) return refusedSender(event);
     const parsed = printSheetInputSchema.safeParse(payload);
-    if (!parsed.success) return { ok: false, error: { code: 'invalid-input', message: describeZodError(parsed.error, 'input of printSheet') } };
+    if (!parsed.success) return { ok: false, error: { code: 'invalid-input', message: describeInvalidInput(parsed.error, { input: payload }) } };
     try {
       const sets = (await service.invoke('sheets.list', { experimentId: parsed.data.experimentId })) as { sheetSetId: string; pdfPath: string }[];
       const set = sets.find((s) => s.sheetSetId === parsed.data.sheetSetId);

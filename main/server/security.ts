@@ -35,7 +35,14 @@ export function parseCookies(header: string | undefined): Map<string, string> {
   const cookies = new Map<string, string>();
   for (const part of (header ?? '').split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0) cookies.set(part.slice(0, eq).trim(), decodeURIComponent(part.slice(eq + 1).trim()));
+    if (eq <= 0) continue;
+    // A value that is not valid percent-encoding ("%E0%A4%A") is not our cookie: skip it, so the
+    // request is answered 401 like any other without a session, never 500 "URI malformed".
+    try {
+      cookies.set(part.slice(0, eq).trim(), decodeURIComponent(part.slice(eq + 1).trim()));
+    } catch {
+      continue;
+    }
   }
   return cookies;
 }

@@ -40,7 +40,19 @@ export interface ServerOptions {
   backend?: BackendName;
   /** Largest request body in bytes (default 64 MiB: a phone photo as base64 fits). */
   maxBodyBytes?: number;
+  /** Most time a client may take to send a whole request, headers and body (default 120 s). */
+  requestTimeoutMs?: number;
+  /** Most time a client may take to send the request headers (default 20 s). */
+  headersTimeoutMs?: number;
 }
+
+/**
+ * 120 s carries the 64 MiB body limit at about 4.5 Mbit/s (a slow LAN with --host); on loopback an
+ * upload takes well under a second. Without a bound, clients that trickle a body hold their
+ * sockets and memory for ever (issue 7: 2,000 slow bodies were held for 90 s+).
+ */
+const DEFAULT_REQUEST_TIMEOUT_MS = 120_000;
+const DEFAULT_HEADERS_TIMEOUT_MS = 20_000;
 
 export interface RunningServer {
   /** The URL to open, token included. */
@@ -190,7 +202,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
   }
 
-  const server = createServer((request, response) => {
+  const requestTimeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const headersTimeout = Math.min(options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS, requestTimeout);
+  // Node checks the two timeouts only every connectionsCheckingInterval (30 s by default), which
+  // would let a slow client overstay a short timeout by that much.
+  const connectionsCheckingInterval = Math.max(50, Math.min(1000, Math.floor(headersTimeout / 2)));
+  // requestTimeout bounds receiving the request only: the SSE stream (GET, no body) and long
+  // responses are not cut by it.
+  const server = createServer({ requestTimeout, headersTimeout, connectionsCheckingInterval }, (request, response) => {
     void (async () => {
       const verdict = checkHostAndOrigin(request, hosts);
       if (!verdict.ok) return sendError(response, verdict.status, 'invalid-input', verdict.message);
@@ -214,7 +233,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       else response.destroy();
     });
   });
-  server.requestTimeout = 0; // long photo uploads on slow machines; SSE streams stay open
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {

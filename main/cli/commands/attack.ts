@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { writeAttackFiles } from '../../../app/node/attack-files.js';
-import { addAttackOptions, attackOptionsFromFlags, type AttackFlags } from '../attack-options.js';
+import { addAttackOptions, attackOptionsFromParams, attackParamsFromFlags, type AttackFlags } from '../attack-options.js';
 import { guarded, interruptSignal, prepareCliOutput } from '../failure.js';
 import { createProgressBar } from '../progress.js';
 import { addDataOptions, addModelOptions, formatTable, openDataset, openPool, type WorkbenchOptions } from '../workbench.js';
@@ -23,12 +23,13 @@ export function registerAttack(program: Command): void {
   addAttackOptions(command, { eps: '0.1' });
   command.action(guarded(async (options: AttackCommandOptions) => {
     if (options.limit === undefined) options.limit = '16';
+    const params = attackParamsFromFlags(options);
     // Before the attack: a folder we may not replace is refused before minutes of work.
     const output = await prepareCliOutput(options.out, 'attack', options.force);
     const pool = await openPool(options);
     try {
       const dataset = await openDataset(options, pool);
-      const attackOptions = attackOptionsFromFlags(options, dataset.count, pool.info().model.numClasses);
+      const attackOptions = attackOptionsFromParams(params, dataset.count, pool.info().model.numClasses);
       const bar = createProgressBar({ json: options.json });
       const result = await pool.attack(dataset.images, dataset.labels, attackOptions, {
         signal: interruptSignal(),

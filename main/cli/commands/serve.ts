@@ -7,7 +7,8 @@ import { defaultWorkspaceDir } from '../../../app/node/experiment-store.js';
 import { isBackendName } from '../../../app/node/backend.js';
 import { startServer } from '../../server/server.js';
 import { openInBrowser } from '../../server/open-browser.js';
-import { UsageError, guarded, parsePositiveInt } from '../failure.js';
+import { UsageError, guarded } from '../failure.js';
+import { workerCountFromFlag } from '../workbench.js';
 
 export interface ServeFlags {
   port?: string;
@@ -43,7 +44,7 @@ export async function serve(flags: ServeFlags): Promise<void> {
     host: flags.host,
     workspaceDir: flags.workspace ?? defaultWorkspaceDir(),
     backend: flags.backend as 'tensorflow' | 'wasm' | 'cpu' | undefined,
-    workers: flags.workers === undefined ? undefined : parsePositiveInt(flags.workers, '--workers'),
+    workers: workerCountFromFlag(flags.workers),
   };
   // The default port may be taken by another copy; an explicit --port is respected or fails.
   const server = await startServer({ ...common, port: port ?? DEFAULT_SERVE_PORT }).catch((error: unknown) => {

@@ -6,13 +6,13 @@
 import type { Command } from 'commander';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { SheetRenderError, renderSheets } from '../../../app/node/sheet-render.js';
+import { MIN_PNG_DPI, SheetRenderError, renderSheets } from '../../../app/node/sheet-render.js';
 import { SheetSourceError, loadAttackSheetSource, loadFolderSheetSource } from '../../../app/node/sheet-sources.js';
 import { LayoutError } from '../../../app/physical/layout.js';
 import { SheetPlanError } from '../../../app/physical/sheet-manifest.js';
 import type { SheetSource } from '../../../app/node/sheet-sources.js';
 import { MAX_SHEET_NUMBER } from '../../../app/physical/markers.js';
-import { UsageError, guarded, parseNumberList, parsePositiveInt, prepareCliOutput } from '../failure.js';
+import { UsageError, guarded, parseEpsilonList, parsePositiveInt, prepareCliOutput } from '../failure.js';
 import { finalOutputPath } from '../../../app/node/output-folder.js';
 import { createProgressBar } from '../progress.js';
 
@@ -79,6 +79,7 @@ async function runSheet(options: SheetCommandOptions): Promise<void> {
   if (orientation !== 'portrait' && orientation !== 'landscape') throw new UsageError(`--orientation must be portrait or landscape, got "${options.orientation}"`);
   const cellMm = positiveNumber(options.cellMm, '--cell-mm');
   const dpi = positiveNumber(options.dpi, '--dpi');
+  if (dpi < MIN_PNG_DPI) throw new UsageError(`--dpi must be at least ${MIN_PNG_DPI}, got ${options.dpi}`);
   const limit = options.limit === undefined ? undefined : parsePositiveInt(options.limit, '--limit');
   const firstSheetNumber = Number(options.firstSheet);
   if (!Number.isInteger(firstSheetNumber) || firstSheetNumber < 0 || firstSheetNumber > MAX_SHEET_NUMBER) {
@@ -96,7 +97,7 @@ async function runSheet(options: SheetCommandOptions): Promise<void> {
     source = await loadAttackSheetSource(from, {
       pairs: options.pairs,
       adversarialOnly: options.adversarialOnly,
-      epsilons: options.epsilons === undefined ? undefined : parseNumberList(options.epsilons, '--epsilons'),
+      epsilons: options.epsilons === undefined ? undefined : parseEpsilonList(options.epsilons, '--epsilons'),
       limit,
     });
   } else {

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { summarizeAttack, type AttackSummary } from '../../../app/eval/summary.js';
-import { addAttackOptions, attackOptionsFromFlags, type AttackFlags } from '../attack-options.js';
+import { addAttackOptions, attackOptionsFromParams, attackParamsFromFlags, type AttackFlags } from '../attack-options.js';
 import { guarded, interruptSignal } from '../failure.js';
 import { createProgressBar } from '../progress.js';
 import { addDataOptions, addModelOptions, formatTable, openDataset, openPool, type WorkbenchOptions } from '../workbench.js';
@@ -21,10 +21,11 @@ export function registerSweep(program: Command): void {
   addDataOptions(command);
   addAttackOptions(command, { eps: '0,0.05,0.1,0.15,0.2,0.25,0.3' });
   command.action(guarded(async (options: SweepOptions) => {
+    const params = attackParamsFromFlags(options);
     const pool = await openPool(options);
     try {
       const dataset = await openDataset(options, pool);
-      const attackOptions = { ...attackOptionsFromFlags(options, dataset.count, pool.info().model.numClasses), keepImages: false };
+      const attackOptions = { ...attackOptionsFromParams(params, dataset.count, pool.info().model.numClasses), keepImages: false };
       const bar = createProgressBar({ json: options.json });
       const started = performance.now();
       const result = await pool.attack(dataset.images, dataset.labels, attackOptions, {

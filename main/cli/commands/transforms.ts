@@ -12,7 +12,7 @@ import { destructionRate, inPrefilteredCase, topKToLists } from '../../../app/ph
 import type { DestructionRate, DestructionSample } from '../../../app/physical/metrics.js';
 import { TRANSFORMS, TRANSFORM_STRENGTHS, transformImages } from '../../../app/physical/simulate.js';
 import type { TransformName } from '../../../app/physical/simulate.js';
-import { UsageError, guarded, interruptSignal, parseNumberList } from '../failure.js';
+import { UsageError, guarded, interruptSignal, parseEpsilonList } from '../failure.js';
 import { createProgressBar } from '../progress.js';
 import { addDataOptions, addModelOptions, formatTable, openDataset, openPool } from '../workbench.js';
 import type { WorkbenchOptions } from '../workbench.js';
@@ -55,7 +55,7 @@ export function registerTransforms(program: Command): void {
     const transforms = options.transforms.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean);
     const badTransform = transforms.find((t) => !(TRANSFORMS as readonly string[]).includes(t));
     if (badTransform !== undefined || transforms.length === 0) throw new UsageError(`--transforms must list some of ${TRANSFORMS.join(', ')}, got "${options.transforms}"`);
-    const epsilons = parseNumberList(options.epsilons, '--epsilons');
+    const epsilons = parseEpsilonList(options.epsilons, '--epsilons');
     const seed = Number(options.seed);
     if (!Number.isInteger(seed)) throw new UsageError(`--seed must be a whole number, got "${options.seed}"`);
 
