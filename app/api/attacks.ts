@@ -38,6 +38,9 @@ export const epsilonSummarySchema = z.object({
   epsilon: z.number(),
   float: viewSummarySchema,
   quantized: viewSummarySchema,
+  /** Iterative methods: the steps and step size α really run at this ε (BIM's default differs per ε). Absent in runs stored before they were recorded. */
+  steps: z.number().int().positive().optional(),
+  stepSize: z.number().positive().optional(),
 });
 export type EpsilonSummary = z.infer<typeof epsilonSummarySchema>;
 
