@@ -79,5 +79,8 @@ describe.skipIf(!hasBuiltin)('the attack service runs and records the per-ε sch
     expect(run.perEpsilon[2].quantized.meanLinf * 255).toBeCloseTo(16, 3);
     const [stored] = await api.attacks.list({ experimentId: experiment.id });
     expect(stored.perEpsilon.map((e) => e.steps)).toEqual([3, 10, 20]);
+    // The gallery says how much the amplified perturbation magnifies: ±ε spans the grey range, 1/(2ε).
+    const page = await api.attacks.gallery({ experimentId: experiment.id, runId: run.runId, limit: 1 });
+    expect(page.items[0].adversarial.map((a) => Number(a.amplification.toFixed(4)))).toEqual([255 / 4, 255 / 16, 255 / 32].map((f) => Number(f.toFixed(4))));
   });
 });

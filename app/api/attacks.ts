@@ -78,6 +78,8 @@ export const galleryItemSchema = z.object({
       png: z.string(),
       /** The perturbation amplified to the full grey range (0.5 = no change). */
       perturbationPng: z.string(),
+      /** How many times perturbationPng magnifies each pixel's change (1/(2ε); DeepFool 1/(2‖δ‖∞)). */
+      amplification: z.number().positive(),
       float: galleryViewSchema,
       quantized: galleryViewSchema,
     }),

@@ -32,7 +32,7 @@ import { summarizeAttack, topKAccuracy } from '../eval/summary.js';
 import { parseManifest, listBuiltinModels, loadClassifier, MANIFEST_FILE as MODEL_MANIFEST_FILE, repoRoot } from './model-loader.js';
 import { UPLOADED_MODELS_DIR, describeUploadFailure, installStagedModel, modelIdFromName, removeStaleStaging, stageModelFiles, uniqueModelId } from './model-upload.js';
 import type { ModelSource } from '../models/source.js';
-import { modelManifestSchema } from '../models/manifest.js';
+import { modelManifestSchema, suggestedEpsilons } from '../models/manifest.js';
 import type { ModelManifest } from '../models/manifest.js';
 import { ComputePool } from './compute-pool.js';
 import type { BackendName } from './backend.js';
@@ -44,6 +44,7 @@ import type { JobContext } from './service-jobs.js';
 import { describeSelection, loadSelection, pngDataUrl, bytesDataUrl } from './service-images.js';
 import type { ParsedImageSelection } from './service-images.js';
 import { writeAttackFiles } from './attack-files.js';
+import { perturbationAmplification } from './png-encode.js';
 import { parseAttackRecord } from '../experiments/attack-record.js';
 import { createPhysicalHandlers } from './service-physical.js';
 
@@ -191,6 +192,7 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
       folder,
       inputShape: [manifest.inputSize[0], manifest.inputSize[1], manifest.channels],
       labels: [...manifest.labels],
+      suggestedEpsilons: suggestedEpsilons(manifest),
       backend,
     };
   }
@@ -453,7 +455,15 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
           target: image.target ?? null,
           clean: { png: await png(image.clean.file), top5: image.clean.top5 },
           adversarial: await Promise.all(
-            image.adversarial.map(async (a) => ({ epsilon: a.epsilon, png: await png(a.file), perturbationPng: await png(a.perturbationFile), float: a.float, quantized: a.quantized })),
+            image.adversarial.map(async (a) => ({
+              epsilon: a.epsilon,
+              png: await png(a.file),
+              perturbationPng: await png(a.perturbationFile),
+              // The float view's ‖δ‖∞ is the very largest change amplifyPerturbation scaled by.
+              amplification: perturbationAmplification(a.epsilon, a.float.linf),
+              float: a.float,
+              quantized: a.quantized,
+            })),
           ),
         });
       }
