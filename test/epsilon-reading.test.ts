@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { epsilonField, readEpsilons } from '../renderer/src/epsilon.js';
+import { epsilonField, readEpsilons, writeEpsilons } from '../renderer/src/epsilon.js';
 import type { EpsilonUnit } from '../renderer/src/epsilon.js';
 import { DIGIT_EPSILONS, PHOTO_EPSILONS, suggestedEpsilons } from '../app/models/manifest.js';
 import { parseManifest } from '../app/node/model-loader.js';
@@ -75,6 +75,9 @@ describe('default ε per model', () => {
     expect(suggestedEpsilons({ inputSize: [224, 224], channels: 3 })).toEqual(PHOTO_EPSILONS);
     expect(epsilonField(DIGIT_EPSILONS)).toEqual({ text: '0.1 0.2 0.3', unit: 'unit' });
     expect(epsilonField(PHOTO_EPSILONS)).toEqual({ text: '2 4 8 16', unit: 'levels' });
+    // Written for the other unit they read back the same.
+    expect(writeEpsilons(DIGIT_EPSILONS, 'levels')).toBe('25.5 51 76.5');
+    expect(readEpsilons(writeEpsilons(DIGIT_EPSILONS, 'levels'), 'levels').values.map((v) => Number(v.toFixed(12)))).toEqual([0.1, 0.2, 0.3]);
   });
 
   it("the manifest's own list wins, and the built-in model's says 0.1 0.2 0.3", async () => {

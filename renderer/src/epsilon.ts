@@ -90,11 +90,17 @@ export function epsilonInLevels(unitValue: number): string {
   return formatLevels(unitValue);
 }
 
+/** ε values written for the unit select: "2 4 8" in levels, "0.1 0.2" in [0,1]. */
+export function writeEpsilons(values: readonly number[], unit: EpsilonUnit): string {
+  return values.map((v) => (unit === 'levels' ? formatLevels(v) : String(Number(v.toPrecision(6))))).join(' ');
+}
+
 /**
  * The ε text and unit a form starts with for a model's suggested list: in levels when every value is
  * a whole number of grey levels (2 4 8 16), else in [0,1] (0.1 0.2 0.3 for MNIST-like models).
  */
 export function epsilonField(suggested: readonly number[]): { text: string; unit: EpsilonUnit } {
   const wholeLevels = suggested.every((v) => Math.abs(v * 255 - Math.round(v * 255)) < 1e-6);
-  return wholeLevels ? { text: suggested.map((v) => String(Math.round(v * 255))).join(' '), unit: 'levels' } : { text: suggested.map((v) => String(Number(v.toPrecision(6)))).join(' '), unit: 'unit' };
+  const unit: EpsilonUnit = wholeLevels ? 'levels' : 'unit';
+  return { text: writeEpsilons(suggested, unit), unit };
 }
