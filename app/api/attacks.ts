@@ -40,7 +40,8 @@ export const epsilonSummarySchema = z.object({
   quantized: viewSummarySchema,
   /** Iterative methods: the steps and step size α really run at this ε (BIM's default differs per ε). Absent in runs stored before they were recorded. */
   steps: z.number().int().positive().optional(),
-  stepSize: z.number().positive().optional(),
+  /** 0 for FGSM and PGD at ε = 0 (their step is a fraction of ε). */
+  stepSize: z.number().nonnegative().optional(),
 });
 export type EpsilonSummary = z.infer<typeof epsilonSummarySchema>;
 
