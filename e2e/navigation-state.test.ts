@@ -92,6 +92,8 @@ describe.skipIf(missing !== null)('state survives navigation, reload and Back', 
     expect(await page.locator('nav .context').textContent()).toContain('Experiment: Alpha');
     expect(hash(page)).toBe(`#/experiment/${alpha}/models`);
     await page.getByRole('tab', { name: 'Attack' }).click();
+    // The tab's sessionStorage kept Alpha's form through the reload.
+    expect(await attackForm(page)).toEqual({ count: '5', epsilons: '0.05 0.15', method: 'll' });
   });
 
   it('shows a running attack’s progress and Cancel after leaving the screen and after a reload', async () => {
@@ -121,6 +123,9 @@ describe.skipIf(missing !== null)('state survives navigation, reload and Back', 
     const cancel = page.getByRole('button', { name: 'Cancel' });
     await expect.poll(() => cancel.isEnabled(), { timeout: 10_000 }).toBe(true);
     expect(await page.getByRole('button', { name: 'Run attack' }).isDisabled()).toBe(true);
+    // The form the running attack was started from, not the defaults.
+    expect(await page.locator('input[name=steps]').inputValue()).toBe('1000');
+    expect(await attackForm(page)).toEqual({ count: '100', epsilons: '8', method: 'bim' });
     await screenshot(page, 'navigation-2-running-after-reload');
     await cancel.click();
     await page.getByRole('alert').filter({ hasText: 'Cancelled.' }).waitFor({ timeout: 30_000 });

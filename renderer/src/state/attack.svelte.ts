@@ -2,6 +2,7 @@
  * The Attack screen's form and work for one experiment (experiment-forms.svelte.ts keeps one per
  * experiment): parameters, the run job, the stored runs, the gallery page, the ε-sweep.
  */
+import { z } from 'zod';
 import type { AttackParams, AttackRun, GalleryPage } from '../../../app/api/attacks.js';
 import type { SweepResult } from '../../../app/api/sweeps.js';
 import { PHOTO_EPSILONS } from '../../../app/models/manifest.js';
@@ -28,6 +29,18 @@ export const METHODS: { id: AttackMethod; name: string; paper: string }[] = [
 export const methodTitle = (method: AttackMethod): string => (method === 'll' ? 'Least-likely' : method.toUpperCase());
 
 export const isIterative = (method: AttackMethod): boolean => method === 'bim' || method === 'll' || method === 'pgd';
+
+/** What the form holds, as kept in the tab's sessionStorage so a reload shows the same form. */
+const attackFormSchema = z.object({
+  method: z.enum(['fgsm', 'bim', 'll', 'pgd', 'deepfool']),
+  epsilons: z.string().nullable(),
+  unit: z.enum(['levels', 'unit']).nullable(),
+  sweep: z.string().nullable(),
+  steps: z.number().int().positive().nullable(),
+  step: z.string(),
+  images: z.object({ kind: z.enum(['samples', 'dataset', 'files']), offset: z.number(), limit: z.number(), datasetPath: z.string() }),
+});
+export type AttackForm = z.infer<typeof attackFormSchema>;
 
 export class AttackController {
   readonly source = new ImageSource();
@@ -136,6 +149,34 @@ export class AttackController {
     this.modelField = $derived(epsilonField(this.session.model?.suggestedEpsilons ?? PHOTO_EPSILONS));
     this.job = new JobProgress(session.api);
     this.sweepJob = new JobProgress(session.api);
+  }
+
+  get form(): AttackForm {
+    const { kind, offset, limit, datasetPath } = this.source;
+    return {
+      method: this.method,
+      epsilons: this.typedEpsilons,
+      unit: this.chosenUnit,
+      sweep: this.typedSweep,
+      steps: this.steps,
+      step: this.stepText,
+      // Dropped files cannot be kept: the form falls back to the samples.
+      images: { kind: kind === 'files' ? 'samples' : kind, offset, limit, datasetPath },
+    };
+  }
+
+  /** Restores a kept form; anything unreadable (an older layout, a hand edit) is ignored. */
+  restore(stored: unknown): void {
+    const parsed = attackFormSchema.safeParse(stored);
+    if (!parsed.success) return;
+    const form = parsed.data;
+    this.method = form.method;
+    this.typedEpsilons = form.epsilons;
+    this.chosenUnit = form.unit;
+    this.typedSweep = form.sweep;
+    this.steps = form.steps;
+    this.stepText = form.step;
+    Object.assign(this.source, form.images);
   }
 
   /** This form now belongs to the experiment just created from it. */

@@ -19,6 +19,15 @@ interface Forms {
 
 /** The forms typed while no experiment is open. */
 const NONE = '';
+const ATTACK_FORM_KEY = 'foolprint.attackForm.';
+
+function tabStorage(): Storage | null {
+  try {
+    return globalThis.sessionStorage ?? null;
+  } catch {
+    return null;
+  }
+}
 
 /**
  * Creates a controller outside the screen that asks for it: a $derived made while a component
@@ -47,7 +56,26 @@ export class ExperimentForms {
 
   attack(experimentId: string | null): AttackController {
     const forms = this.forms(experimentId);
-    forms.attack ??= outliving(() => new AttackController(this.session, experimentId));
+    forms.attack ??= outliving(() => {
+      const attack = new AttackController(this.session, experimentId);
+      // A reload keeps the form (the tab's sessionStorage): the running job and the form stay in step.
+      const storage = tabStorage();
+      const key = (): string | null => (attack.experimentId === null ? null : `${ATTACK_FORM_KEY}${attack.experimentId}`);
+      const kept = key() && storage?.getItem(key()!);
+      if (kept) {
+        try {
+          attack.restore(JSON.parse(kept));
+        } catch {
+          // Not JSON: start from the defaults.
+        }
+      }
+      $effect(() => {
+        const form = JSON.stringify(attack.form);
+        const where = key();
+        if (where) storage?.setItem(where, form);
+      });
+      return attack;
+    });
     void forms.attack.resumeJobs();
     return forms.attack;
   }
