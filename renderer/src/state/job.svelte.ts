@@ -29,11 +29,12 @@ export class JobProgress {
    * Follows the host's running job of `kind` in `experimentId`, if there is one this bar does not
    * follow yet: after a reload, or after coming back to a screen, progress and Cancel come from the
    * host's job list, not from what a component remembered. Resolves with its result once it ends.
+   * experimentId null finds work outside any experiment (a model's evaluation, a sweep with none open).
    */
   async resume<K extends JobKind>(kind: K, experimentId: string | null): Promise<JobResult<K> | undefined> {
-    if (this.running || experimentId === null) return undefined;
+    if (this.running) return undefined;
     const jobs = await this.api.jobs.list().catch(() => []);
-    const job = jobs.find((j) => j.kind === kind && j.status === 'running' && j.experimentId === experimentId);
+    const job = jobs.find((j) => j.kind === kind && j.status === 'running' && (j.experimentId ?? null) === experimentId);
     if (!job || this.running) return undefined;
     return this.run(kind, job.label, async () => ({ jobId: job.jobId }), { done: job.done, total: job.total });
   }
