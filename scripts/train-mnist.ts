@@ -23,6 +23,7 @@ import { augmentDigit, gaussian, gaussianBlur, seededRandom, shuffleInPlace, war
 import { encodeIdxUint8, parseIdx } from '../app/data/idx.js';
 import { createLeNet, leNetLogits } from '../app/models/lenet.js';
 import type { ModelManifest } from '../app/models/manifest.js';
+import { DIGIT_EPSILONS } from '../app/models/manifest.js';
 import { saveLayersModel } from '../app/node/model-io.js';
 import { repoRoot } from '../app/node/model-loader.js';
 
@@ -237,6 +238,7 @@ async function main(): Promise<void> {
     channelOrder: 'RGB',
     outputs: 'logits',
     labels: Array.from({ length: 10 }, (_, i) => String(i)),
+    epsilons: [...DIGIT_EPSILONS],
   };
   await writeFile(path.join(opts.out, 'foolprint.json'), JSON.stringify(manifest, null, 2) + '\n');
 

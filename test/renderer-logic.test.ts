@@ -25,7 +25,8 @@ describe('ε units', () => {
     ['abc', 'levels', /not a non-negative number/],
     ['-1', 'unit', /not a non-negative number/],
     ['300', 'levels', /above the whole pixel range/],
-    ['1.5', 'unit', /above the whole pixel range/],
+    ['256', 'unit', /above the whole pixel range/],
+    ['8/0', 'levels', /fraction such as 8\/255/],
   ] as const)('rejects %j (%s) with a clear message', (text, unit, message) => {
     expect(() => parseEpsilons(text, unit)).toThrow(EpsilonParseError);
     expect(() => parseEpsilons(text, unit)).toThrow(message);

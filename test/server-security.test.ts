@@ -157,12 +157,13 @@ describe('browser-mode server security', () => {
     expect(escaped.body).not.toContain('secret');
   });
 
-  it('says "run npm run build" when the renderer is not built', async () => {
+  it('names the command that builds the renderer when it is not built', async () => {
     const bare = await startServer({ workspaceDir: path.join(dir, 'workspace2'), port: 0, rendererDir: path.join(dir, 'nothing-here') });
     try {
       const page = await send(bare.port, 'GET', '/', { authorization: `Bearer ${bare.token}` });
       expect(page.status).toBe(503);
-      expect(page.body).toContain('npm run build');
+      // `npm run build` is tsc only: it does not build the renderer.
+      expect(page.body).toContain('npm run build:renderer');
       expect(page.headers['content-security-policy']).toContain("default-src 'self'");
     } finally {
       await bare.close();

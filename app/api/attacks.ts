@@ -41,6 +41,10 @@ export const epsilonSummarySchema = z.object({
   epsilon: z.number(),
   float: viewSummarySchema,
   quantized: viewSummarySchema,
+  /** Iterative methods: the steps and step size α really run at this ε (BIM's default differs per ε). Absent in runs stored before they were recorded. */
+  steps: z.number().int().positive().optional(),
+  /** 0 for FGSM and PGD at ε = 0 (their step is a fraction of ε). */
+  stepSize: z.number().nonnegative().optional(),
 });
 export type EpsilonSummary = z.infer<typeof epsilonSummarySchema>;
 
@@ -78,6 +82,8 @@ export const galleryItemSchema = z.object({
       png: z.string(),
       /** The perturbation amplified to the full grey range (0.5 = no change). */
       perturbationPng: z.string(),
+      /** How many times perturbationPng magnifies each pixel's change (1/(2ε); DeepFool 1/(2‖δ‖∞)). */
+      amplification: z.number().positive(),
       float: galleryViewSchema,
       quantized: galleryViewSchema,
     }),

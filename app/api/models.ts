@@ -13,6 +13,8 @@ export const modelInfoSchema = z.object({
   /** [height, width, channels] of the images the model takes. */
   inputShape: z.tuple([z.number().int().positive(), z.number().int().positive(), z.number().int().positive()]),
   labels: z.array(z.string()),
+  /** The ε list ([0,1] units) the Attack screen starts with: the manifest's, else one by input kind (app/models/manifest.ts suggestedEpsilons). */
+  suggestedEpsilons: z.array(z.number().min(0).max(1)).optional(),
   /** The TF.js backend of the model's compute pool, once it has been opened (e.g. "wasm"). */
   backend: z.string().nullable(),
 });

@@ -12,6 +12,8 @@ export const jobInfoSchema = z.object({
   kind: jobKindSchema,
   status: jobStatusSchema,
   label: z.string(),
+  /** The experiment the job works in (attack, sweep, sheet export, photo analysis), so a reloaded UI finds its running jobs again. */
+  experimentId: idSchema.nullable().optional(),
   done: z.number().nonnegative(),
   total: z.number().nonnegative(),
   startedAt: z.string(),

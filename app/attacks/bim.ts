@@ -8,17 +8,9 @@
  * at least 1; loss 'ce'; norm 'linf' ('l2' takes L2-normalised steps and projects on the L2 ball).
  */
 import { iterativeAttack } from './iterative.js';
-import type { AttackChunk, ChunkOutcome, StepSchedule } from './iterative.js';
+import type { AttackChunk, ChunkOutcome } from './iterative.js';
 import type { ResolvedOptions } from './options.js';
-
-/** Kurakin et al.'s schedule with ε in grey levels: enough steps to reach the edge of the ball, and a few more. */
-export function bimSchedule(epsilon: number, o: Pick<ResolvedOptions, 'steps' | 'stepSize'>): StepSchedule {
-  const levels = epsilon * 255;
-  return {
-    steps: o.steps ?? Math.max(1, Math.round(Math.min(levels + 4, 1.25 * levels))),
-    stepSize: o.stepSize ?? 1 / 255,
-  };
-}
+import { bimSchedule } from './schedule.js';
 
 export async function bimChunk(chunk: AttackChunk, epsilon: number, o: ResolvedOptions): Promise<ChunkOutcome> {
   const targeted = o.criterion.kind === 'targeted';

@@ -9,12 +9,9 @@
  * x + ε·∇J/‖∇J‖₂).
  */
 import { iterativeAttack } from './iterative.js';
-import type { AttackChunk, ChunkOutcome, StepSchedule } from './iterative.js';
+import type { AttackChunk, ChunkOutcome } from './iterative.js';
 import type { ResolvedOptions } from './options.js';
-
-export function fgsmSchedule(epsilon: number): StepSchedule {
-  return { steps: 1, stepSize: epsilon };
-}
+import { fgsmSchedule } from './schedule.js';
 
 export async function fgsmChunk(chunk: AttackChunk, epsilon: number, o: ResolvedOptions): Promise<ChunkOutcome> {
   const targeted = o.criterion.kind === 'targeted';

@@ -12,14 +12,15 @@ import type { Classifier } from '../engine/classifier.js';
 import { predictTopK } from '../engine/predict.js';
 import { allocateView, evaluateView, quantize8bit, writeView } from './adversarial-view.js';
 import type { ViewCriterion } from './adversarial-view.js';
-import { bimChunk, bimSchedule } from './bim.js';
+import { bimChunk } from './bim.js';
 import { deepfoolChunk } from './deepfool.js';
-import { fgsmChunk, fgsmSchedule } from './fgsm.js';
-import type { AttackChunk, ChunkOutcome, StepHook, StepSchedule } from './iterative.js';
-import { leastLikelyChunk, leastLikelyClasses, leastLikelySchedule } from './least-likely.js';
+import { fgsmChunk } from './fgsm.js';
+import type { AttackChunk, ChunkOutcome, StepHook } from './iterative.js';
+import { leastLikelyChunk, leastLikelyClasses } from './least-likely.js';
 import { reportedOptions, resolveAttackInputs } from './options.js';
 import type { ResolvedOptions } from './options.js';
-import { pgdChunk, pgdSchedule } from './pgd.js';
+import { pgdChunk } from './pgd.js';
+import { stepSchedule } from './schedule.js';
 import { CancelledError } from './types.js';
 import type { AttackOptions, AttackResult, EpsilonResult, RunControl } from './types.js';
 
@@ -28,22 +29,6 @@ export { CancelledError } from './types.js';
 export { ATTACK_METHODS, DEFAULT_ATTACK_BATCH } from './options.js';
 export { leastLikelyClasses } from './least-likely.js';
 export { quantize8bit, perturbationNorms } from './adversarial-view.js';
-
-/** Steps and α of an iterative method at ε (DeepFool has none: it is run once for all ε). */
-function scheduleFor(o: ResolvedOptions, epsilon: number): StepSchedule | undefined {
-  switch (o.method) {
-    case 'fgsm':
-      return fgsmSchedule(epsilon);
-    case 'bim':
-      return bimSchedule(epsilon, o);
-    case 'll':
-      return leastLikelySchedule(epsilon, o);
-    case 'pgd':
-      return pgdSchedule(epsilon, o);
-    case 'deepfool':
-      return undefined;
-  }
-}
 
 /**
  * Lets a worker thread receive a cancel message between steps. setImmediate (Node) runs right after
@@ -137,7 +122,7 @@ export async function runAttack(
         : undefined;
   const criterion: ViewCriterion = { labels, targets, targeted: o.criterion.kind === 'targeted' };
 
-  const schedules = o.epsilons.map((eps) => scheduleFor(o, eps));
+  const schedules = o.epsilons.map((eps) => stepSchedule(o.method, eps, o));
   const runsPerEpsilon = o.method === 'pgd' ? o.restarts : 1;
   const total =
     o.method === 'deepfool'

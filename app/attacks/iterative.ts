@@ -179,8 +179,4 @@ export interface ChunkOutcome {
   iterations?: Int32Array;
 }
 
-/** Steps and step size of an iterative method at one ε. */
-export interface StepSchedule {
-  steps: number;
-  stepSize: number;
-}
+export type { StepSchedule } from './schedule.js';

@@ -10,10 +10,10 @@
  */
 import type { Classifier } from '../engine/classifier.js';
 import { predictLogits } from '../engine/predict.js';
-import { bimSchedule } from './bim.js';
 import { iterativeAttack } from './iterative.js';
-import type { AttackChunk, ChunkOutcome, StepSchedule } from './iterative.js';
+import type { AttackChunk, ChunkOutcome } from './iterative.js';
 import type { ResolvedOptions } from './options.js';
+import { bimSchedule } from './schedule.js';
 
 /** argmin_y p(y|x) per image; softmax is monotone, so this is the argmin of the logits (lowest index on ties). */
 export function leastLikelyClasses(classifier: Classifier, images: Float32Array, batchSize?: number): Int32Array {
@@ -29,16 +29,12 @@ export function leastLikelyClasses(classifier: Classifier, images: Float32Array,
   return out;
 }
 
-export function leastLikelySchedule(epsilon: number, o: Pick<ResolvedOptions, 'steps' | 'stepSize'>): StepSchedule {
-  return bimSchedule(epsilon, o);
-}
-
 export async function leastLikelyChunk(chunk: AttackChunk, epsilon: number, o: ResolvedOptions): Promise<ChunkOutcome> {
   const adversarial = await iterativeAttack(
     chunk.classifier,
     chunk.images,
     chunk.targets!,
-    { ...leastLikelySchedule(epsilon, o), epsilon, norm: o.norm, loss: o.loss, targeted: true },
+    { ...bimSchedule(epsilon, o), epsilon, norm: o.norm, loss: o.loss, targeted: true },
     chunk.onStep,
   );
   return { adversarial };

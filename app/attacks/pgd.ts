@@ -10,16 +10,10 @@
  * Defaults: steps 40, α = 2.5·ε/steps, random start on, restarts 1, seed 0, loss 'ce', norm 'linf'.
  */
 import { iterativeAttack, scoreImages } from './iterative.js';
-import type { AttackChunk, ChunkOutcome, StepSchedule } from './iterative.js';
+import type { AttackChunk, ChunkOutcome } from './iterative.js';
 import type { ResolvedOptions } from './options.js';
 import { randomStartPerturbations } from './random-start.js';
-
-export const PGD_DEFAULT_STEPS = 40;
-
-export function pgdSchedule(epsilon: number, o: Pick<ResolvedOptions, 'steps' | 'stepSize'>): StepSchedule {
-  const steps = o.steps ?? PGD_DEFAULT_STEPS;
-  return { steps, stepSize: o.stepSize ?? (2.5 * epsilon) / steps };
-}
+import { pgdSchedule } from './schedule.js';
 
 export async function pgdChunk(chunk: AttackChunk, epsilon: number, o: ResolvedOptions): Promise<ChunkOutcome> {
   const { classifier, images, labels } = chunk;

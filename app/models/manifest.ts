@@ -34,6 +34,12 @@ export const modelManifestSchema = z.strictObject({
   /** Whether the model's output is logits or probabilities (softmax). */
   outputs: z.enum(['logits', 'probabilities']).default('logits'),
   labels: z.array(z.string()).min(2),
+  /**
+   * Suggested ε list, [0,1] pixel units (gradients are taken w.r.t. the image in [0,1] whatever the
+   * preprocessing): what the Attack screen starts with for this model. MNIST's digits need far more
+   * than ImageNet photos' 2-16 grey levels: Goodfellow et al. use 0.1-0.3.
+   */
+  epsilons: z.array(z.number().min(0).max(1)).min(1).max(64).optional(),
 });
 export type ModelManifest = z.infer<typeof modelManifestSchema>;
 
@@ -68,4 +74,19 @@ export function describeManifestIssues(error: z.ZodError, raw: unknown): string 
       return `field "${where || '(root)'}": ${issue.message}`;
     })
     .join('; ');
+}
+
+/** Kurakin et al.'s ε for ImageNet photos: 2, 4, 8, 16 grey levels. */
+export const PHOTO_EPSILONS: readonly number[] = [2, 4, 8, 16].map((levels) => levels / 255);
+/** Goodfellow et al.'s MNIST budgets, where 8 levels changes almost nothing. */
+export const DIGIT_EPSILONS: readonly number[] = [0.1, 0.2, 0.3];
+
+/**
+ * The ε list to start with for a model: its manifest's own, else by what its inputs look like. Small
+ * single-channel images (MNIST-like, ≤ 32×32 grey) take MNIST's budgets, anything else photos'.
+ */
+export function suggestedEpsilons(manifest: Pick<ModelManifest, 'epsilons' | 'inputSize' | 'channels'>): number[] {
+  if (manifest.epsilons) return [...manifest.epsilons];
+  const digitLike = manifest.channels === 1 && manifest.inputSize[0] <= 32 && manifest.inputSize[1] <= 32;
+  return [...(digitLike ? DIGIT_EPSILONS : PHOTO_EPSILONS)];
 }

@@ -17,13 +17,19 @@ export async function encodePng(pixels: Float32Array, width: number, height: num
   return (channels === 1 ? image.toColourspace('b-w') : image).png({ compressionLevel: 9 }).toBuffer();
 }
 
+/**
+ * How much the amplified perturbation magnifies a pixel's change: ±ε spans the whole grey range, so a
+ * change δ shows as δ/(2ε) around mid-grey, 1/(2ε) times larger (×16 at ε = 8/255). DeepFool has no ε:
+ * its largest change, ‖δ‖∞, spans the range instead.
+ */
+export function perturbationAmplification(epsilon: number, linf: number): number {
+  return 1 / (2 * (epsilon > 0 ? epsilon : Math.max(linf, 1e-12)));
+}
+
 /** A perturbation shown at full contrast: grey is zero, black −ε, white +ε. */
 export function amplifyPerturbation(perturbation: Float32Array, epsilon: number): Float32Array {
-  let scale = epsilon;
-  if (!(scale > 0)) {
-    // DeepFool has no ε: scale by the largest change instead.
-    scale = 1e-12;
-    for (const value of perturbation) scale = Math.max(scale, Math.abs(value));
-  }
-  return perturbation.map((value) => 0.5 + value / (2 * scale));
+  let linf = 0;
+  for (const value of perturbation) linf = Math.max(linf, Math.abs(value));
+  const factor = perturbationAmplification(epsilon, linf);
+  return perturbation.map((value) => 0.5 + value * factor);
 }

@@ -41,10 +41,10 @@ export class JobTable {
   private readonly jobs = new Map<string, JobEntry>();
   constructor(private readonly emit: Emit) {}
 
-  start(kind: JobKind, label: string, work: (context: JobContext) => Promise<unknown>): JobInfo {
+  start(kind: JobKind, label: string, work: (context: JobContext) => Promise<unknown>, experimentId: string | null = null): JobInfo {
     const jobId = `${kind}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
     const controller = new AbortController();
-    const info: JobInfo = { jobId, kind, status: 'running', label, done: 0, total: 0, startedAt: new Date().toISOString(), finishedAt: null, error: null };
+    const info: JobInfo = { jobId, kind, status: 'running', label, experimentId, done: 0, total: 0, startedAt: new Date().toISOString(), finishedAt: null, error: null };
     let lastSent = 0;
     const context: JobContext = {
       jobId,

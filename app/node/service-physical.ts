@@ -166,7 +166,7 @@ export function createPhysicalHandlers(core: ServiceCore, readRun: (target: Expe
     'sheets.export': async (params) => {
       const target = await core.experiment(params.experimentId);
       await readRun(target, params.runId);
-      return core.jobs.start('sheetExport', 'sheets', (context) =>
+      return core.jobs.start('sheetExport', 'Exporting sheets', (context) =>
         core.inExperimentRun(target, 'sheet', async () => {
           const { source, options, firstSheetNumber } = await sheetInput(params, target);
           const sheetSetId = newId('sheets');
@@ -194,6 +194,7 @@ export function createPhysicalHandlers(core: ServiceCore, readRun: (target: Expe
           await target.writeJson(`sheets/${sheetSetId}/${SHEET_SET_FILE}`, set);
           return set;
         }),
+        params.experimentId,
       );
     },
     'sheets.list': async ({ experimentId }) => sheetSets(await core.experiment(experimentId)),
@@ -243,7 +244,7 @@ export function createPhysicalHandlers(core: ServiceCore, readRun: (target: Expe
       if (manifests.length === 0) throw new ApiError('invalid-input', `experiment "${experimentId}" has no exported sheets yet: export a sheet before analysing photos of it`);
       const chosenModel = modelId ?? target.manifest.modelId ?? manifests[0].modelId;
       if (!chosenModel) throw new ApiError('invalid-input', 'modelId: no model given and the experiment names none');
-      return core.jobs.start('photoAnalysis', `analyse ${photo.name}`, (context) =>
+      return core.jobs.start('photoAnalysis', `Analysing ${photo.name}`, (context) =>
         core.inExperimentRun(target, 'capture', async () => {
           context.progress(0, 3, 'decoding photo');
           const image = await decodePhoto(Buffer.from(photo.base64, 'base64'), photo.name);
@@ -279,6 +280,7 @@ export function createPhysicalHandlers(core: ServiceCore, readRun: (target: Expe
           core.emit('frameAnalyzed', { experimentId: target.id, captureId, status: info.status, message: info.message });
           return info;
         }),
+        experimentId,
       );
     },
     'capture.list': async ({ experimentId }) => (await storedCaptures(await core.experiment(experimentId))).map((c) => c.info),

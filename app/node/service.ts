@@ -27,13 +27,13 @@ import { describeInvalidInput } from '../api/invalid-input.js';
 import type { ApiTransport } from '../api/client.js';
 import type { ModelInfo } from '../api/models.js';
 import type { ExperimentInfo as ApiExperimentInfo } from '../api/experiments.js';
-import type { AttackRun } from '../api/attacks.js';
-import type { AttackOptions } from '../attacks/types.js';
+import type { AttackRun, EpsilonSummary } from '../api/attacks.js';
+import type { AttackOptions, AttackResult } from '../attacks/types.js';
 import { summarizeAttack, topKAccuracy } from '../eval/summary.js';
 import { parseManifest, listBuiltinModels, loadClassifier, MANIFEST_FILE as MODEL_MANIFEST_FILE, repoRoot } from './model-loader.js';
 import { UPLOADED_MODELS_DIR, describeUploadFailure, installStagedModel, modelIdFromName, removeStaleStaging, stageModelFiles, uniqueModelId } from './model-upload.js';
 import type { ModelSource } from '../models/source.js';
-import { modelManifestSchema } from '../models/manifest.js';
+import { modelManifestSchema, suggestedEpsilons } from '../models/manifest.js';
 import type { ModelManifest } from '../models/manifest.js';
 import { ComputePool } from './compute-pool.js';
 import type { BackendName } from './backend.js';
@@ -48,6 +48,7 @@ import type { JobContext } from './service-jobs.js';
 import { describeSelection, loadSelection, pngDataUrl, bytesDataUrl } from './service-images.js';
 import type { ParsedImageSelection } from './service-images.js';
 import { writeAttackFiles } from './attack-files.js';
+import { perturbationAmplification } from './png-encode.js';
 import { parseAttackRecord } from '../experiments/attack-record.js';
 import { createPhysicalHandlers } from './service-physical.js';
 
@@ -119,6 +120,19 @@ function attackOptionsFrom(params: ReturnType<typeof apiMethods['attacks.start']
     options.criterion = { kind: 'targeted', targets: new Int32Array(count).fill(targetClass) };
   }
   return options;
+}
+
+/** "BIM", "LL", … as the progress texts name a method. */
+const methodTitle = (method: string): string => (method === 'll' ? 'Least-likely' : method.toUpperCase());
+/** ε in grey levels, as the Attack screen writes it: "8/255", "25.5/255". */
+const epsilonLevels = (epsilon: number): string => `${Number((epsilon * 255).toFixed(2))}/255`;
+
+/** Per ε what the API reports: accuracy and norms, and for iterative methods the schedule really run. */
+function epsilonSummaries(result: AttackResult, summary: ReturnType<typeof summarizeAttack>): EpsilonSummary[] {
+  return summary.perEpsilon.map(({ epsilon, float, quantized }, e) => {
+    const { steps, stepSize } = result.perEpsilon[e];
+    return { epsilon, float, quantized, ...(steps !== undefined && stepSize !== undefined && result.method !== 'deepfool' ? { steps, stepSize } : {}) };
+  });
 }
 
 export function createFoolprintService(options: FoolprintServiceOptions): FoolprintService {
@@ -207,6 +221,7 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
       folder,
       inputShape: [manifest.inputSize[0], manifest.inputSize[1], manifest.channels],
       labels: [...manifest.labels],
+      suggestedEpsilons: suggestedEpsilons(manifest),
       backend,
     };
   }
@@ -314,11 +329,12 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
       const started = Date.now();
       const computePool = await pool(input.modelId);
       const model = computePool.info().model;
+      const title = `${methodTitle(input.params.method)} on ${(await modelInfo(input.modelId)).name}`;
       const { dataset } = await loadSelection(input.images as ParsedImageSelection, model, undefined, { signal: context.signal, onProgress: context.progress });
       const attackOptions = attackOptionsFrom(input.params, dataset.count, model.numClasses, true);
       const result = await computePool.attack(dataset.images, dataset.labels, attackOptions, {
         signal: context.signal,
-        onProgress: (p) => context.progress(p.done, p.total, p.epsilon === undefined ? `${input.params.method}` : `${input.params.method} ε=${(p.epsilon * 255).toFixed(1)}/255`),
+        onProgress: (p) => context.progress(p.done, p.total, `${title}${p.epsilon === undefined ? '' : `, ε ${epsilonLevels(p.epsilon)}`}`),
       });
       const runId = newId('run');
       const folder = runFolder(target, runId);
@@ -334,7 +350,7 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
         count: summary.count,
         createdAt: new Date().toISOString(),
         cleanAccuracy: summary.cleanAccuracy,
-        perEpsilon: summary.perEpsilon.map(({ epsilon, float, quantized }) => ({ epsilon, float, quantized })),
+        perEpsilon: epsilonSummaries(result, summary),
         durationMs: Date.now() - started,
       };
       await writeJsonAtomic(path.join(folder, 'run.json'), run);
@@ -425,7 +441,7 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
       return upload;
     },
     'models.evaluate': async ({ modelId, images }) =>
-      jobs.start('evaluate', `evaluate ${modelId}`, async (context) => {
+      jobs.start('evaluate', `Evaluating ${(await modelInfo(modelId)).name}`, async (context) => {
         const computePool = await pool(modelId);
         const model = computePool.info().model;
         const { dataset } = await loadSelection(images as ParsedImageSelection, model, undefined, { signal: context.signal, onProgress: context.progress });
@@ -448,8 +464,8 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
 
     'attacks.start': async (input) => {
       await experiment(input.experimentId);
-      await modelSource(input.modelId);
-      return jobs.start('attack', `${input.params.method} on ${describeSelection(input.images as ParsedImageSelection)}`, (context) => runAttackJob(input, context));
+      const model = await modelInfo(input.modelId);
+      return jobs.start('attack', `${methodTitle(input.params.method)} on ${model.name}`, (context) => runAttackJob(input, context), input.experimentId);
     },
     'attacks.list': async ({ experimentId }) => {
       const target = await experiment(experimentId);
@@ -471,7 +487,15 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
           target: image.target ?? null,
           clean: { png: await png(image.clean.file), top5: image.clean.top5 },
           adversarial: await Promise.all(
-            image.adversarial.map(async (a) => ({ epsilon: a.epsilon, png: await png(a.file), perturbationPng: await png(a.perturbationFile), float: a.float, quantized: a.quantized })),
+            image.adversarial.map(async (a) => ({
+              epsilon: a.epsilon,
+              png: await png(a.file),
+              perturbationPng: await png(a.perturbationFile),
+              // The float view's ‖δ‖∞ is the very largest change amplifyPerturbation scaled by.
+              amplification: perturbationAmplification(a.epsilon, a.float.linf),
+              float: a.float,
+              quantized: a.quantized,
+            })),
           ),
         });
       }
@@ -480,15 +504,15 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
 
     'sweeps.start': async (input) => {
       if (input.experimentId !== undefined) await experiment(input.experimentId);
-      await modelSource(input.modelId);
-      return jobs.start('sweep', `${input.params.method} sweep`, async (context) => {
+      const info = await modelInfo(input.modelId);
+      return jobs.start('sweep', `${methodTitle(input.params.method)} ε-sweep on ${info.name}`, async (context) => {
         const started = Date.now();
         const computePool = await pool(input.modelId);
         const model = computePool.info().model;
         const { dataset } = await loadSelection(input.images as ParsedImageSelection, model, undefined, { signal: context.signal, onProgress: context.progress });
         const result = await computePool.attack(dataset.images, dataset.labels, attackOptionsFrom(input.params, dataset.count, model.numClasses, false), {
           signal: context.signal,
-          onProgress: (p) => context.progress(p.done, p.total, p.epsilon === undefined ? 'sweep' : `ε=${(p.epsilon * 255).toFixed(1)}/255`),
+          onProgress: (p) => context.progress(p.done, p.total, `${methodTitle(input.params.method)} ε-sweep on ${info.name}${p.epsilon === undefined ? '' : `, ε ${epsilonLevels(p.epsilon)}`}`),
         });
         const summary = summarizeAttack(result);
         const sweep = {
@@ -496,7 +520,7 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
           method: result.method,
           count: summary.count,
           cleanAccuracy: summary.cleanAccuracy,
-          perEpsilon: summary.perEpsilon.map(({ epsilon, float, quantized }) => ({ epsilon, float, quantized })),
+          perEpsilon: epsilonSummaries(result, summary),
           durationMs: Date.now() - started,
         };
         if (input.experimentId !== undefined) {
@@ -504,7 +528,7 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
           await target.writeJson(`results/${newId('sweep')}.json`, sweep);
         }
         return sweep;
-      });
+      }, input.experimentId ?? null);
     },
 
     ...createPhysicalHandlers(core, readRun),

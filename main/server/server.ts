@@ -175,7 +175,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   async function handleStatic(request: IncomingMessage, response: ServerResponse, pathname: string): Promise<void> {
     if (request.method !== 'GET' && request.method !== 'HEAD') return sendError(response, 405, 'invalid-input', 'GET only');
     if (!existsSync(path.join(rendererDir, 'index.html'))) {
-      return sendPage(response, 503, 'Foolprint: the user interface is not built', `No renderer build in ${rendererDir}: run npm run build, then reload this page. The API is up at /api/.`);
+      return sendPage(response, 503, 'Foolprint: the user interface is not built', `No renderer build in ${rendererDir}: run npm run build:renderer (npm start also builds it), then reload this page. The API is up at /api/.`);
     }
     let relative: string;
     try {

@@ -1,8 +1,15 @@
-/** The Attack screen's state: parameters, the run job, the stored runs, the gallery page, the ε-sweep. */
+/**
+ * The Attack screen's form and work for one experiment (experiment-forms.svelte.ts keeps one per
+ * experiment): parameters, the run job, the stored runs, the gallery page, the ε-sweep.
+ */
+import { z } from 'zod';
 import type { AttackParams, AttackRun, GalleryPage } from '../../../app/api/attacks.js';
 import type { SweepResult } from '../../../app/api/sweeps.js';
-import { parseEpsilons } from '../epsilon.js';
-import type { EpsilonUnit } from '../epsilon.js';
+import { PHOTO_EPSILONS } from '../../../app/models/manifest.js';
+import { reachesBallEdge, stepSchedule } from '../../../app/attacks/schedule.js';
+import type { ScheduleChoice, StepSchedule } from '../../../app/attacks/schedule.js';
+import { epsilonField, epsilonInLevels, readEpsilons, writeEpsilons } from '../epsilon.js';
+import type { EpsilonUnit, EpsilonsRead } from '../epsilon.js';
 import { errorMessage } from '../api.js';
 import { JobProgress } from './job.svelte.js';
 import { ImageSource } from './image-source.svelte.js';
@@ -18,18 +25,38 @@ export const METHODS: { id: AttackMethod; name: string; paper: string }[] = [
   { id: 'deepfool', name: 'DeepFool', paper: 'Moosavi-Dezfooli et al. 2016' },
 ];
 
+/** "BIM", "Least-likely", … as progress texts and headings name a method. */
+export const methodTitle = (method: AttackMethod): string => (method === 'll' ? 'Least-likely' : method.toUpperCase());
+
+export const isIterative = (method: AttackMethod): boolean => method === 'bim' || method === 'll' || method === 'pgd';
+
+/** What the form holds, as kept in the tab's sessionStorage so a reload shows the same form. */
+const attackFormSchema = z.object({
+  method: z.enum(['fgsm', 'bim', 'll', 'pgd', 'deepfool']),
+  epsilons: z.string().nullable(),
+  unit: z.enum(['levels', 'unit']).nullable(),
+  sweep: z.string().nullable(),
+  steps: z.number().int().positive().nullable(),
+  step: z.string(),
+  images: z.object({ kind: z.enum(['samples', 'dataset', 'files']), offset: z.number(), limit: z.number(), datasetPath: z.string() }),
+});
+export type AttackForm = z.infer<typeof attackFormSchema>;
+
 export class AttackController {
   readonly source = new ImageSource();
   readonly job: JobProgress;
   readonly sweepJob: JobProgress;
+  /** The experiment this form belongs to; null until the user creates one. */
+  experimentId = $state<string | null>(null);
   method = $state<AttackMethod>('bim');
-  epsilonText = $state('8');
-  unit = $state<EpsilonUnit>('levels');
-  /** Iterations for BIM/LL/PGD; Kurakin et al. use min(ε+4, 1.25ε) in levels, we let the user choose. */
-  steps = $state(10);
-  /** Step size in the same unit as ε; 1 level is Kurakin et al.'s α. */
-  stepText = $state('1');
-  sweepText = $state('0 1 2 4 8 16 32');
+  /** What the user typed; null follows the chosen model's suggested ε (its manifest, else its input kind). */
+  private typedEpsilons = $state<string | null>(null);
+  private chosenUnit = $state<EpsilonUnit | null>(null);
+  private typedSweep = $state<string | null>(null);
+  /** Iterations for BIM/LL/PGD; null runs the method's own default per ε (Kurakin et al.: min(ε+4, 1.25ε) levels). */
+  steps = $state<number | null>(null);
+  /** Step size, read like ε; empty runs the method's default (BIM/LL 1 level, PGD 2.5ε/steps). */
+  stepText = $state('');
   paramError = $state<string | null>(null);
   runs = $state.raw<AttackRun[]>([]);
   runId = $state<string | null>(null);
@@ -37,25 +64,141 @@ export class AttackController {
   galleryOffset = $state(0);
   galleryEpsilon = $state<number | null>(null);
   sweep = $state.raw<SweepResult | null>(null);
+  /** Counts finished attacks: the screen moves focus to the result heading when it grows. */
+  finishedAttacks = $state(0);
   readonly pageSize = 12;
 
   readonly run = $derived(this.runs.find((r) => r.runId === this.runId) ?? null);
+  /** The chosen model's suggested ε as the form writes it (assigned in the constructor, once `session` is set). */
+  private readonly modelField: { text: string; unit: EpsilonUnit };
 
-  constructor(private readonly session: Session) {
+  get epsilonText(): string {
+    return this.typedEpsilons ?? this.modelField.text;
+  }
+  set epsilonText(text: string) {
+    this.typedEpsilons = text;
+  }
+  get unit(): EpsilonUnit {
+    return this.chosenUnit ?? this.modelField.unit;
+  }
+  set unit(unit: EpsilonUnit) {
+    // Choosing a unit makes the ε text the user's: it stops following the model's default.
+    this.typedEpsilons = this.epsilonText;
+    this.chosenUnit = unit;
+  }
+  get sweepText(): string {
+    // From clean to the model's largest suggested ε, written in the unit now chosen.
+    return this.typedSweep ?? `0 ${writeEpsilons(this.session.model?.suggestedEpsilons ?? PHOTO_EPSILONS, this.unit)}`;
+  }
+  set sweepText(text: string) {
+    this.typedSweep = text;
+  }
+
+  /** How the ε field reads right now, or why it cannot be read. */
+  readonly reading = $derived.by((): { read: EpsilonsRead; error: null } | { read: null; error: string } => {
+    try {
+      return { read: readEpsilons(this.epsilonText, this.unit), error: null };
+    } catch (error) {
+      return { read: null, error: errorMessage(error) };
+    }
+  });
+
+  /** The user's steps and step size; undefined where the method's default applies. */
+  private readonly choice = $derived.by((): ScheduleChoice => {
+    const choice: ScheduleChoice = {};
+    if (this.steps !== null && Number.isInteger(this.steps) && this.steps > 0) choice.steps = this.steps;
+    if (this.stepText.trim()) {
+      try {
+        choice.stepSize = readEpsilons(this.stepText, this.unit).values[0];
+      } catch {
+        // Reported when the attack starts; the preview keeps the default meanwhile.
+      }
+    }
+    return choice;
+  });
+
+  /** Per ε the steps and α the attack will run (the same function the attack calls). */
+  readonly schedules = $derived.by((): { epsilon: number; schedule: StepSchedule }[] => {
+    if (!isIterative(this.method) || !this.reading.read) return [];
+    return this.reading.read.values.map((epsilon) => ({ epsilon, schedule: stepSchedule(this.method, epsilon, this.choice)! }));
+  });
+
+  /** "auto (20 at ε 16)": the default the steps field stands for while empty. */
+  readonly stepsPlaceholder = $derived.by(() => {
+    const last = this.schedules.at(-1);
+    if (!last) return 'auto';
+    const auto = stepSchedule(this.method, last.epsilon, { stepSize: this.choice.stepSize })!;
+    return this.method === 'pgd' ? `auto (${auto.steps})` : `auto (${auto.steps} at ε ${epsilonInLevels(last.epsilon)})`;
+  });
+
+  readonly stepPlaceholder = $derived(this.method === 'pgd' ? 'auto (2.5ε/steps)' : 'auto (1 level)');
+
+  /** Where steps × step size stays below ε, the L∞ ball's edge is out of reach. */
+  readonly scheduleWarning = $derived.by(() => {
+    const short = this.schedules.find(({ epsilon, schedule }) => !reachesBallEdge(epsilon, schedule));
+    if (!short) return null;
+    const { epsilon, schedule } = short;
+    return `At ε ${epsilonInLevels(epsilon)} the ${schedule.steps} steps of ${epsilonInLevels(schedule.stepSize)}/255 move a pixel by at most ${epsilonInLevels(schedule.steps * schedule.stepSize)} levels: the edge of the ε-ball is out of reach. Leave steps empty for the method's own schedule, or raise steps or the step size.`;
+  });
+
+  constructor(
+    private readonly session: Session,
+    experimentId: string | null,
+  ) {
+    this.experimentId = experimentId;
+    this.modelField = $derived(epsilonField(this.session.model?.suggestedEpsilons ?? PHOTO_EPSILONS));
     this.job = new JobProgress(session.api);
     this.sweepJob = new JobProgress(session.api);
+  }
+
+  get form(): AttackForm {
+    const { kind, offset, limit, datasetPath } = this.source;
+    return {
+      method: this.method,
+      epsilons: this.typedEpsilons,
+      unit: this.chosenUnit,
+      sweep: this.typedSweep,
+      steps: this.steps,
+      step: this.stepText,
+      // Dropped files cannot be kept: the form falls back to the samples.
+      images: { kind: kind === 'files' ? 'samples' : kind, offset, limit, datasetPath },
+    };
+  }
+
+  /** Restores a kept form; anything unreadable (an older layout, a hand edit) is ignored. */
+  restore(stored: unknown): void {
+    const parsed = attackFormSchema.safeParse(stored);
+    if (!parsed.success) return;
+    const form = parsed.data;
+    this.method = form.method;
+    this.typedEpsilons = form.epsilons;
+    this.chosenUnit = form.unit;
+    this.typedSweep = form.sweep;
+    this.steps = form.steps;
+    this.stepText = form.step;
+    Object.assign(this.source, form.images);
+  }
+
+  /** This form now belongs to the experiment just created from it. */
+  moveTo(experimentId: string): void {
+    this.experimentId = experimentId;
   }
 
   params(epsilonText: string): AttackParams | null {
     this.paramError = null;
     try {
-      const epsilons = parseEpsilons(epsilonText, this.unit);
+      const epsilons = readEpsilons(epsilonText, this.unit).values;
       const params: AttackParams = { method: this.method, epsilons };
-      if (this.method === 'bim' || this.method === 'll' || this.method === 'pgd') {
-        const step = parseEpsilons(this.stepText, this.unit)[0];
-        if (!(step > 0)) throw new Error('the step size must be above 0');
-        params.steps = this.steps;
-        params.stepSize = step;
+      if (isIterative(this.method)) {
+        if (this.steps !== null) {
+          if (!Number.isInteger(this.steps) || this.steps < 1) throw new Error('Steps must be a whole number of at least 1, or empty for the method’s own schedule.');
+          params.steps = this.steps;
+        }
+        if (this.stepText.trim()) {
+          const step = readEpsilons(this.stepText, this.unit).values[0];
+          if (!(step > 0)) throw new Error('The step size must be above 0.');
+          params.stepSize = step;
+        }
       }
       return params;
     } catch (error) {
@@ -64,8 +207,19 @@ export class AttackController {
     }
   }
 
+  /** The host's running attack and sweep of this experiment, if this form is not following them yet. */
+  async resumeJobs(): Promise<void> {
+    const experimentId = this.experimentId;
+    await Promise.all([
+      this.job.resume('attack', experimentId).then((run) => (run ? this.finished(run) : undefined)),
+      this.sweepJob.resume('sweep', experimentId).then((sweep) => {
+        if (sweep) this.sweep = sweep;
+      }),
+    ]);
+  }
+
   async loadRuns(): Promise<void> {
-    const experimentId = this.session.experimentId;
+    const experimentId = this.experimentId;
     if (!experimentId) return;
     const runs = await this.session.guard(() => this.session.api.attacks.list({ experimentId }));
     if (runs) {
@@ -84,12 +238,19 @@ export class AttackController {
     }
     const images = await this.source.selection();
     if (!images) return;
-    const experimentId = await this.session.ensureExperiment();
+    // With no experiment open the button says it creates one: the user asked for it.
+    const experimentId = this.experimentId ?? (await this.session.createExperiment(`Experiment ${new Date().toISOString().slice(0, 16).replace('T', ' ')}`));
     if (!experimentId) return;
-    const run = await this.job.run('attack', `${params.method.toUpperCase()} on ${modelId}`, () => this.session.api.attacks.start({ experimentId, modelId, images, params }));
-    if (!run) return;
+    const modelName = this.session.model?.name ?? modelId;
+    const run = await this.job.run('attack', `${methodTitle(params.method)} on ${modelName}`, () => this.session.api.attacks.start({ experimentId, modelId, images, params }));
+    if (run) await this.finished(run);
+  }
+
+  private async finished(run: AttackRun): Promise<void> {
+    if (run.experimentId !== this.experimentId) return;
     this.runs = [...this.runs.filter((r) => r.runId !== run.runId), run];
     await this.showRun(run.runId);
+    this.finishedAttacks++;
     void this.session.refreshExperiments();
     void this.session.refreshSystem();
   }
@@ -100,14 +261,15 @@ export class AttackController {
     if (!params || !modelId) return;
     const images = await this.source.selection();
     if (!images) return;
-    const result = await this.sweepJob.run('sweep', `ε-sweep of ${params.method.toUpperCase()}`, () =>
-      this.session.api.sweeps.start({ experimentId: this.session.experimentId ?? undefined, modelId, images, params }),
+    const modelName = this.session.model?.name ?? modelId;
+    const result = await this.sweepJob.run('sweep', `${methodTitle(params.method)} ε-sweep on ${modelName}`, () =>
+      this.session.api.sweeps.start({ experimentId: this.experimentId ?? undefined, modelId, images, params }),
     );
     if (result) this.sweep = result;
   }
 
   async showRun(runId: string, offset = 0): Promise<void> {
-    const experimentId = this.session.experimentId;
+    const experimentId = this.experimentId;
     if (!experimentId) return;
     this.runId = runId;
     const page = await this.session.guard(() => this.session.api.attacks.gallery({ experimentId, runId, offset, limit: this.pageSize }));

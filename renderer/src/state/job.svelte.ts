@@ -25,12 +25,26 @@ export class JobProgress {
 
   constructor(private readonly api: FoolprintApi) {}
 
+  /**
+   * Follows the host's running job of `kind` in `experimentId`, if there is one this bar does not
+   * follow yet: after a reload, or after coming back to a screen, progress and Cancel come from the
+   * host's job list, not from what a component remembered. Resolves with its result once it ends.
+   * experimentId null finds work outside any experiment (a model's evaluation, a sweep with none open).
+   */
+  async resume<K extends JobKind>(kind: K, experimentId: string | null): Promise<JobResult<K> | undefined> {
+    if (this.running) return undefined;
+    const jobs = await this.api.jobs.list().catch(() => []);
+    const job = jobs.find((j) => j.kind === kind && j.status === 'running' && (j.experimentId ?? null) === experimentId);
+    if (!job || this.running) return undefined;
+    return this.run(kind, job.label, async () => ({ jobId: job.jobId }), { done: job.done, total: job.total });
+  }
+
   /** Starts a job and resolves with its result, or undefined when it failed or was cancelled (error set). */
-  async run<K extends JobKind>(kind: K, label: string, start: () => Promise<{ jobId: string }>): Promise<JobResult<K> | undefined> {
+  async run<K extends JobKind>(kind: K, label: string, start: () => Promise<{ jobId: string }>, progress = { done: 0, total: 0 }): Promise<JobResult<K> | undefined> {
     this.error = null;
     this.label = label;
-    this.done = 0;
-    this.total = 0;
+    this.done = progress.done;
+    this.total = progress.total;
     this.running = true;
     const started = performance.now();
     const cleanups: (() => void)[] = [];

@@ -1,15 +1,20 @@
 /**
- * What every screen shares: the API, the open experiment, the chosen model, the list of both, and the
- * tab in view. Errors of shared calls land in `error`, shown by the app shell (never only in a console).
+ * What every screen shares: the API, the open experiment, the chosen model, the list of both, the tab
+ * in view (mirrored in the address by router.svelte.ts) and each experiment's screen forms
+ * (experiment-forms.svelte.ts). Errors of shared calls land in `error`, shown by the app shell.
  */
 import type { FoolprintApi } from '../../../app/api/client.js';
 import type { ExperimentInfo } from '../../../app/api/experiments.js';
 import type { ModelInfo } from '../../../app/api/models.js';
 import type { SystemInfo } from '../../../app/api/system.js';
 import { errorMessage } from '../api.js';
+import type { Route, Tab } from '../route.js';
+import { ExperimentForms } from './experiment-forms.svelte.js';
 
-export const TABS = ['experiments', 'models', 'attack', 'print', 'capture', 'compare'] as const;
-export type Tab = (typeof TABS)[number];
+export { TABS } from '../route.js';
+export type { Tab } from '../route.js';
+
+const unknownExperiment = (id: string): string => `The experiment "${id}" is no longer in the workspace: open another one.`;
 
 export class Session {
   tab = $state<Tab>('experiments');
@@ -24,11 +29,15 @@ export class Session {
 
   readonly experiment = $derived(this.experiments.find((e) => e.id === this.experimentId) ?? null);
   readonly model = $derived(this.models.find((m) => m.id === this.modelId) ?? null);
+  /** Each experiment's Attack, Print, Capture and Compare forms, kept while the user looks elsewhere. */
+  readonly forms: ExperimentForms;
 
   constructor(
     readonly api: FoolprintApi,
     readonly host: 'electron' | 'browser',
-  ) {}
+  ) {
+    this.forms = new ExperimentForms(this);
+  }
 
   async start(): Promise<void> {
     await this.guard(async () => {
@@ -37,6 +46,14 @@ export class Session {
       this.experiments = experiments;
       this.models = models;
       this.modelId ??= models[0]?.id ?? null;
+      // An address (or the last session) may name an experiment that is gone since.
+      if (this.experimentId !== null) {
+        if (experiments.some((e) => e.id === this.experimentId)) this.useExperimentModel();
+        else {
+          this.error = unknownExperiment(this.experimentId);
+          this.experimentId = null;
+        }
+      }
     });
     this.ready = true;
   }
@@ -60,25 +77,37 @@ export class Session {
     });
   }
 
-  async createExperiment(name: string): Promise<void> {
-    await this.guard(async () => {
-      const created = await this.api.experiments.create({ name, modelId: this.modelId ?? undefined });
-      this.experiments = [created, ...this.experiments.filter((e) => e.id !== created.id)];
-      this.experimentId = created.id;
-    });
-  }
-
-  /** The open experiment, creating one when none is open (the Attack screen needs somewhere to store the run). */
-  async ensureExperiment(): Promise<string | null> {
-    if (!this.experimentId) await this.createExperiment(`Experiment ${new Date().toISOString().slice(0, 16).replace('T', ' ')}`);
-    return this.experimentId;
+  /** Creates an experiment and opens it; only ever on the user's word (a Create button). */
+  async createExperiment(name: string): Promise<string | null> {
+    const created = await this.guard(() => this.api.experiments.create({ name, modelId: this.modelId ?? undefined }));
+    if (!created) return null;
+    this.experiments = [created, ...this.experiments.filter((e) => e.id !== created.id)];
+    // What was typed with no experiment open becomes the new experiment's forms.
+    if (this.experimentId === null) this.forms.adopt(created.id);
+    this.experimentId = created.id;
+    return created.id;
   }
 
   open(experimentId: string): void {
-    this.experimentId = experimentId;
-    const experiment = this.experiments.find((e) => e.id === experimentId);
+    this.go({ tab: 'attack', experimentId });
+  }
+
+  /** Shows a screen of an experiment (a tab click, Back/Forward, a typed address). */
+  go(route: Route): void {
+    if (this.ready && route.experimentId !== null && !this.experiments.some((e) => e.id === route.experimentId)) {
+      this.error = unknownExperiment(route.experimentId);
+      route = { ...route, experimentId: null };
+    }
+    const switched = route.experimentId !== this.experimentId;
+    this.experimentId = route.experimentId;
+    this.tab = route.tab;
+    if (switched) this.useExperimentModel();
+  }
+
+  /** The open experiment's model becomes the chosen one, when it is installed. */
+  private useExperimentModel(): void {
+    const experiment = this.experiments.find((e) => e.id === this.experimentId);
     if (experiment?.modelId && this.models.some((m) => m.id === experiment.modelId)) this.modelId = experiment.modelId;
-    this.tab = 'attack';
   }
 
   /** Runs a call, putting its failure in `error` as one line. */
