@@ -6,8 +6,9 @@
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { AttackRun } from '../api/attacks.js';
+import { captureInfoSchema } from '../api/capture.js';
 import type { CaptureInfo } from '../api/capture.js';
-import type { CompareReport } from '../api/compare.js';
+import type { Combine, CompareReport } from '../api/compare.js';
 import type { SheetSet } from '../api/sheets.js';
 import { ApiError } from '../api/errors.js';
 import { analyzePhoto } from '../physical/analyze.js';
@@ -21,7 +22,7 @@ import { imageCanvases, renderSheetCanvas, renderSheets } from './sheet-render.j
 import type { SheetRenderOptions } from './sheet-render.js';
 import { loadAttackSheetSource } from './sheet-sources.js';
 import { bytesDataUrl, decodePhoto, pngDataUrl } from './service-images.js';
-import { compareCells, compareCsv, compareHtml, compareRates } from './service-compare.js';
+import { compareCaptures, compareCells, compareCsv, compareHtml, compareRates } from './service-compare.js';
 import type { StoredCapture } from './service-compare.js';
 import { foldersWith, newId } from './service.js';
 import type { Handlers, ServiceCore } from './service.js';
@@ -80,14 +81,15 @@ export function createPhysicalHandlers(core: ServiceCore, readRun: (target: Expe
     return Promise.all(
       ids.map(async (id) => {
         const folder = path.join(target.paths.captures, id);
-        const info = JSON.parse(await readFile(path.join(folder, CAPTURE_FILE), 'utf8')) as CaptureInfo;
+        // Parsed, not cast: captures stored before `source` existed get its default ('file').
+        const info = captureInfoSchema.parse(JSON.parse(await readFile(path.join(folder, CAPTURE_FILE), 'utf8')));
         const analysis = JSON.parse(await readFile(path.join(folder, ANALYSIS_FILE), 'utf8')) as PhotoAnalysis;
         return { info, analysis };
       }),
     );
   }
 
-  async function report(experimentId: string, prefilterConfidence: number, thumbnails: boolean): Promise<CompareReport> {
+  async function report(experimentId: string, prefilterConfidence: number, thumbnails: boolean, combine: Combine): Promise<CompareReport> {
     const target = await core.experiment(experimentId);
     const captures = await storedCaptures(target);
     const thumbs = new Map<string, { digital: string | null; captured: string | null }>();
@@ -107,10 +109,10 @@ export function createPhysicalHandlers(core: ServiceCore, readRun: (target: Expe
     }
     return {
       experimentId,
-      captures: captures.length,
-      cells: compareCells(captures, (capture, cell) => thumbs.get(`${capture.info.captureId}/${cell.index}`) ?? { digital: null, captured: null }),
-      rates: compareRates(captures, prefilterConfidence),
-      combine: 'each',
+      captures: compareCaptures(captures),
+      cells: compareCells(captures, (capture, cell) => thumbs.get(`${capture.info.captureId}/${cell.index}`) ?? { digital: null, captured: null }, combine),
+      rates: compareRates(captures, prefilterConfidence, combine),
+      combine,
       prefilterConfidence,
     };
   }
@@ -200,7 +202,7 @@ export function createPhysicalHandlers(core: ServiceCore, readRun: (target: Expe
       const top5 = Array.from({ length: count }, (_, i) => Array.from({ length: k }, (_, j) => ({ label: top.labels[i * top.k + j], probability: Math.min(1, Math.max(0, top.probs[i * top.k + j])) })));
       return { top5, ms: performance.now() - started };
     },
-    'capture.analyzePhoto': async ({ experimentId, modelId, photo }) => {
+    'capture.analyzePhoto': async ({ experimentId, modelId, photo, source }) => {
       const target = await core.experiment(experimentId);
       const manifests = await sheetManifests(target);
       if (manifests.length === 0) throw new ApiError('invalid-input', `experiment "${experimentId}" has no exported sheets yet: export a sheet before analysing photos of it`);
@@ -226,6 +228,7 @@ export function createPhysicalHandlers(core: ServiceCore, readRun: (target: Expe
             experimentId: target.id,
             createdAt: new Date().toISOString(),
             fileName: photo.name,
+            source,
             status: analysis.status,
             message: analysis.message,
             sheetId: analysis.sheetId,
@@ -253,13 +256,13 @@ export function createPhysicalHandlers(core: ServiceCore, readRun: (target: Expe
       return { deleted: exists };
     },
 
-    'compare.get': async ({ experimentId, prefilterConfidence, thumbnails }) => report(experimentId, prefilterConfidence, thumbnails),
-    'compare.export': async ({ experimentId, prefilterConfidence, format }) => {
+    'compare.get': async ({ experimentId, prefilterConfidence, thumbnails, combine }) => report(experimentId, prefilterConfidence, thumbnails, combine),
+    'compare.export': async ({ experimentId, prefilterConfidence, format, table, combine }) => {
       const target = await core.experiment(experimentId);
-      const data = await report(experimentId, prefilterConfidence, format === 'html');
+      const data = await report(experimentId, prefilterConfidence, format === 'html', combine);
       const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
-      const name = `compare-${stamp}.${format}`;
-      const text = format === 'csv' ? compareCsv(data) : format === 'json' ? `${JSON.stringify(data, null, 2)}\n` : compareHtml(data, `Foolprint: ${target.manifest.name}`);
+      const name = `compare-${stamp}${format === 'csv' && table !== 'both' ? `-${table}` : ''}.${format}`;
+      const text = format === 'csv' ? compareCsv(data, table) : format === 'json' ? `${JSON.stringify(data, null, 2)}\n` : compareHtml(data, `Foolprint: ${target.manifest.name}`);
       const file = await target.writeFile(`results/${name}`, text);
       const mimeType = format === 'csv' ? 'text/csv' : format === 'json' ? 'application/json' : 'text/html';
       return { name, mimeType, base64: Buffer.from(text, 'utf8').toString('base64'), path: file };

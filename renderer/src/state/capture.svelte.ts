@@ -226,7 +226,7 @@ export class CaptureController {
       return;
     }
     const name = `still-${new Date().toISOString().replace(/[:.]/g, '-')}.png`;
-    await this.analyse(name, 'image/png', new Uint8Array(await blob.arrayBuffer()));
+    await this.analyse(name, 'image/png', new Uint8Array(await blob.arrayBuffer()), 'camera');
   }
 
   async importPhotos(files: File[]): Promise<void> {
@@ -235,15 +235,15 @@ export class CaptureController {
         this.job.error = `${file.name} is not a JPEG or PNG photo.`;
         continue;
       }
-      await this.analyse(file.name, file.type, new Uint8Array(await file.arrayBuffer()));
+      await this.analyse(file.name, file.type, new Uint8Array(await file.arrayBuffer()), 'file');
     }
   }
 
-  private async analyse(name: string, mimeType: string, bytes: Uint8Array): Promise<void> {
+  private async analyse(name: string, mimeType: string, bytes: Uint8Array, source: 'camera' | 'file'): Promise<void> {
     const experimentId = this.session.experimentId;
     if (!experimentId) return;
     const info = await this.job.run('photoAnalysis', `Analysing ${name}`, () =>
-      this.session.api.capture.analyzePhoto({ experimentId, modelId: this.session.modelId ?? undefined, photo: { name, mimeType, base64: bytesToBase64(bytes) } }),
+      this.session.api.capture.analyzePhoto({ experimentId, modelId: this.session.modelId ?? undefined, photo: { name, mimeType, base64: bytesToBase64(bytes) }, source }),
     );
     if (info) {
       this.lastCapture = info;
