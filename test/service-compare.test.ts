@@ -174,3 +174,11 @@ describe('compare: what was photographed', () => {
     expect([...titles.values()]).toEqual(['camera still, 14:36:05', 'camera still, 14:36:50', 'camera still, 09:05', 'IMG_0042.JPG', 'camera still']);
   });
 });
+
+describe('imagesTimesCaptures', () => {
+  it('says none for an empty row and singular for one', () => {
+    expect(imagesTimesCaptures({ images: 0, captures: 0 }, 'each')).toBe('none');
+    expect(imagesTimesCaptures({ images: 1, captures: 1 }, 'each')).toBe('1 image × 1 capture');
+    expect(imagesTimesCaptures({ images: 3, captures: 2 }, 'mean')).toBe('3 images × 2 sheets (mean)');
+  });
+});

@@ -156,6 +156,11 @@ export async function runContractLoop(api: FoolprintApi, fixture: LoopFixture, w
   const pdf = await api.sheets.file({ experimentId: experiment.id, sheetSetId: sheetSet.sheetSetId, file: 'pdf' });
   expect(Buffer.from(pdf.base64, 'base64').subarray(0, 5).toString()).toBe('%PDF-');
   expect(await api.capture.manifests({ experimentId: experiment.id })).toHaveLength(1);
+  // Downloads are named by page; a one-page set's "every manifest" is its one manifest, as JSON.
+  expect((await api.sheets.file({ experimentId: experiment.id, sheetSetId: sheetSet.sheetSetId, file: 'png', page: 1 })).name).toBe('sheet-1.png');
+  const allManifests = await api.sheets.file({ experimentId: experiment.id, sheetSetId: sheetSet.sheetSetId, file: 'manifests' });
+  expect(allManifests).toMatchObject({ name: 'sheet.manifest.json', mimeType: 'application/json' });
+  expect(JSON.parse(Buffer.from(allManifests.base64, 'base64').toString('utf8')).sheetId).toBe(sheetSet.sheetIds[0]);
 
   trace('capture');
   // Capture: a synthesised photo of the exported sheet (perspective, blur, noise, JPEG).

@@ -37,8 +37,9 @@ const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' 
 
 /**
  * "4 images × 2 captures" for a row counted capture by capture; merged captures count once per sheet:
- * "4 images × 1 sheet (vote)".
+ * "4 images × 1 sheet (vote)"; "none" for a row no image made it into (an empty prefiltered case).
  */
 export function imagesTimesCaptures(row: { images: number; captures: number }, combine: 'each' | 'vote' | 'mean'): string {
+  if (row.images === 0) return 'none';
   return combine === 'each' ? `${plural(row.images, 'image')} × ${plural(row.captures, 'capture')}` : `${plural(row.images, 'image')} × ${plural(row.captures, 'sheet')} (${combine})`;
 }

@@ -24,6 +24,7 @@ import { loadAttackSheetSource } from './sheet-sources.js';
 import { bytesDataUrl, decodePhoto, pngDataUrl } from './service-images.js';
 import { compareCaptures, compareCells, compareCsv, compareHtml, compareRates } from './service-compare.js';
 import type { StoredCapture } from './service-compare.js';
+import { storedZip } from './stored-zip.js';
 import { foldersWith, newId } from './service.js';
 import type { Handlers, ServiceCore } from './service.js';
 
@@ -172,10 +173,16 @@ export function createPhysicalHandlers(core: ServiceCore, readRun: (target: Expe
       const target = await core.experiment(experimentId);
       const set = (await sheetSets(target)).find((s) => s.sheetSetId === sheetSetId);
       if (!set) throw new ApiError('not-found', `no sheet set "${sheetSetId}" in experiment "${experimentId}"`);
-      const pick = file === 'pdf' ? set.pdfPath : (file === 'png' ? set.pngPaths : set.manifestPaths)[page - 1];
+      if (file === 'manifests' && set.manifestPaths.length > 1) {
+        const entries = await Promise.all(set.manifestPaths.map(async (m) => ({ name: path.basename(m), data: await readFile(m) })));
+        return { name: 'sheet-manifests.zip', mimeType: 'application/zip', base64: storedZip(entries).toString('base64') };
+      }
+      const pick = file === 'pdf' ? set.pdfPath : file === 'png' ? set.pngPaths[page - 1] : set.manifestPaths[file === 'manifests' ? 0 : page - 1];
       if (!pick) throw new ApiError('not-found', `sheet set "${sheetSetId}" has no ${file} for page ${page}`);
       const mimeType = file === 'pdf' ? 'application/pdf' : file === 'png' ? 'image/png' : 'application/json';
-      return { name: path.basename(pick), mimeType, base64: (await readFile(pick)).toString('base64') };
+      // Pages download as sheet-1.png, sheet-2.png, … whatever the files on disk are called.
+      const name = file === 'png' ? `sheet-${page}.png` : path.basename(pick);
+      return { name, mimeType, base64: (await readFile(pick)).toString('base64') };
     },
 
     'capture.manifests': async ({ experimentId }) => sheetManifests(await core.experiment(experimentId)),

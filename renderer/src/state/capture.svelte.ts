@@ -36,6 +36,23 @@ export class CaptureController {
   /** Frame size actually delivered by the camera. */
   frameSize = $state<{ width: number; height: number } | null>(null);
 
+  /**
+   * The experiment's sheets in print order, each with how many stills or photos found it: what is still
+   * to be photographed ("hold up sheet 2 of 3").
+   */
+  readonly sheets = $derived(
+    [...this.manifests]
+      .sort((a, b) => a.sheetNumber - b.sheetNumber)
+      .map((manifest, i) => ({
+        sheetId: manifest.sheetId,
+        number: i + 1,
+        photographed: this.captures.filter((c) => c.sheetId === manifest.sheetId && (c.status === 'ok' || c.status === 'partial')).length,
+      })),
+  );
+  readonly nextSheet = $derived(this.sheets.find((sheet) => sheet.photographed === 0) ?? null);
+  /** The sheet the live view recognises, numbered as in `sheets`. */
+  readonly liveSheet = $derived(this.analysis?.sheetId ? (this.sheets.find((sheet) => sheet.sheetId === this.analysis?.sheetId) ?? null) : null);
+
   private worker: Worker | null = null;
   private video: HTMLVideoElement | null = null;
   private canvas: HTMLCanvasElement | null = null;
