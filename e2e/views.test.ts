@@ -39,14 +39,14 @@ const IMAGES = 4;
 const writeDocs = process.env.FOOLPRINT_DOCS === '1';
 
 /** The README's pictures (docs/) when asked for, else beside the other e2e screenshots. */
-async function flowShot(page: Page, name: string, focus: Locator): Promise<void> {
-  await focus.scrollIntoViewIfNeeded();
+async function flowShot(page: Page, name: string, focus: Locator | 'full page'): Promise<void> {
+  if (focus !== 'full page') await focus.scrollIntoViewIfNeeded();
   if (!writeDocs) {
     await screenshot(page, `views-${name}`);
     return;
   }
   await mkdir(path.join(repoRoot, 'docs'), { recursive: true });
-  await page.screenshot({ path: path.join(repoRoot, 'docs', `${name}.png`) });
+  await page.screenshot({ path: path.join(repoRoot, 'docs', `${name}.png`), fullPage: focus === 'full page' });
 }
 
 async function expectNoAxeViolations(page: Page, where: string): Promise<void> {
@@ -188,7 +188,7 @@ describe.skipIf(missing !== null)('screens in browser mode: what was printed and
     await exported.getByRole('img', { name: /^exported sheet 2 of 2/ }).waitFor();
     await expectNoAxeViolations(page, 'Print (exported preview)');
     await exported.getByLabel('Page').selectOption('1');
-    await flowShot(page, 'print-preview', exported);
+    await flowShot(page, 'print-preview', 'full page');
 
     const sets = page.getByTestId('sheet-sets');
     expect(await sets.locator('tbody td').nth(1).textContent()).toMatch(/^BIM · ε 64\/255 · 4 images/);
@@ -280,7 +280,7 @@ describe.skipIf(missing !== null)('screens in browser mode: what was printed and
     const counts = page.getByTestId('rate-count');
     expect(await counts.first().textContent()).toBe(`${imagesOnSheet1} image${imagesOnSheet1 === 1 ? '' : 's'} × 2 captures`);
     await expectNoAxeViolations(page, 'Compare');
-    await flowShot(page, 'compare', page.getByTestId('rates'));
+    await flowShot(page, 'compare', 'full page');
 
     const combine = page.getByRole('group', { name: 'Several captures of one sheet' });
     await expectOneTabStop(page, combine);
