@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compareCells, compareCsv, compareHtml, compareRates } from '../app/node/service-compare.js';
+import { compareCaptures, compareCells, compareCsv, compareHtml, compareRates } from '../app/node/service-compare.js';
+import { captureTitles, imagesTimesCaptures } from '../app/experiments/compare-words.js';
 import { destructionRate } from '../app/physical/metrics.js';
 import type { StoredCapture } from '../app/node/service-compare.js';
 import type { PhotoAnalysis } from '../app/physical/analyze.js';
@@ -33,10 +34,11 @@ function cell(index: number, kind: 'clean' | 'adversarial', y: number, clean: nu
   };
 }
 
-function capture(cells: Cell[]): StoredCapture {
+function capture(cells: Cell[], { captureId = 'capture-1', fileName = 'p.jpg', createdAt = '', sheetId = 's' as string | null, source = 'file' as 'file' | 'camera' } = {}): StoredCapture {
+  const status = sheetId === null ? 'no-sheet' : 'ok';
   return {
-    info: { captureId: 'capture-1', experimentId: 'e', createdAt: '', fileName: 'p.jpg', status: 'ok', message: '', sheetId: 's', cellCount: cells.length, analysedCells: cells.length, missingMarkers: [], reprojectionErrorPx: 0.3, warnings: [] },
-    analysis: { sheetId: 's', cells } as unknown as PhotoAnalysis,
+    info: { captureId, experimentId: 'e', createdAt, fileName, source, status, message: sheetId === null ? 'no sheet in the photo' : '', sheetId, cellCount: cells.length, analysedCells: cells.length, missingMarkers: [], reprojectionErrorPx: 0.3, warnings: [] },
+    analysis: { sheetId, cells } as unknown as PhotoAnalysis,
   };
 }
 
@@ -80,14 +82,103 @@ describe('compare: digital vs photographed', () => {
     const cells = [cell(0, 'adversarial', 3, [3], [8], [8]), cell(1, 'clean', 3, [3], null, [5], 'img-0')];
     const compared = compareCells([capture(cells)], () => ({ digital: 'data:image/png;base64,AAAA', captured: null }));
     expect(compared.map((c) => [c.kind, c.digitalTop5[0].label, c.capturedTop5[0].label, c.agree])).toEqual([['adversarial', 8, 8, true], ['clean', 3, 5, false]]);
-    const report = { experimentId: 'e', captures: 1, cells: compared, rates: compareRates([capture(cells)], 0.8), combine: 'each' as const, prefilterConfidence: 0.8 };
-    const csv = compareCsv(report).split('\n');
-    expect(csv[0]).toBe('method,epsilon,case,count,digital_clean_top1,digital_clean_top5,digital_adv_top1,digital_adv_top5,photo_clean_top1,photo_clean_top5,photo_adv_top1,photo_adv_top5,destruction_top1,destruction_top5');
-    expect(csv[1]).toBe('fgsm,0.1,average,1,1,1,0,0,0,0,0,0,0,0');
-    expect(csv).toContain('capture-1,s,1,img-0,clean,,,3,3,5,false,true,3:0.9000,5:0.9000');
+    const report = { experimentId: 'e', captures: compareCaptures([capture(cells)]), cells: compared, rates: compareRates([capture(cells)], 0.8), combine: 'each' as const, prefilterConfidence: 0.8 };
+    const rates = compareCsv(report, 'rates').trim().split('\n');
+    expect(rates).toEqual([
+      'method,epsilon,case,images,captures,count,digital_clean_top1,digital_clean_top5,digital_adv_top1,digital_adv_top5,photo_clean_top1,photo_clean_top5,photo_adv_top1,photo_adv_top5,destruction_top1,destruction_top5',
+      'fgsm,0.1,average,1,1,1,1,1,0,0,0,0,0,0,0,0',
+      'fgsm,0.1,prefiltered,1,1,1,1,1,0,0,0,0,0,0,0,0',
+    ]);
+    const cellsCsv = compareCsv(report, 'cells').trim().split('\n');
+    expect(cellsCsv[0]).toBe('photo,capture,sheet,cell,image,kind,method,epsilon,true_label,digital_top1,captured_top1,agree,quality_ok,digital_top5,captured_top5,per_capture_top1');
+    expect(cellsCsv).toContain('p.jpg,capture-1,s,1,img-0,clean,,,3,3,5,false,true,3:0.9000,5:0.9000,');
+    expect(cellsCsv).toHaveLength(3);
     const html = compareHtml(report, 'Test <report>');
     expect(html).toContain('<title>Test &#60;report&#62;</title>');
     expect(html).toContain('data:image/png;base64,AAAA');
     expect(html).not.toMatch(/(src|href)="https?:/);
+  });
+});
+
+describe('compare: what was photographed', () => {
+  // One sheet, two adversarial images (true label 3) and their clean originals, photographed three times.
+  const sheetCells = (photoA: number, photoB: number) => [
+    cell(0, 'adversarial', 3, [3, 1], [8, 1], [photoA, 1], 'img-a'),
+    cell(1, 'adversarial', 3, [3, 1], [8, 1], [photoB, 1], 'img-b'),
+    cell(2, 'clean', 3, [3, 1], null, [3, 1], 'img-a'),
+    cell(3, 'clean', 3, [3, 1], null, [3, 1], 'img-b'),
+  ];
+  const captures = [
+    capture(sheetCells(3, 8), { captureId: 'capture-2', fileName: 'IMG_2.jpg', createdAt: '2026-12-02T14:37:00.000Z' }),
+    capture(sheetCells(3, 3), { captureId: 'capture-1', fileName: 'IMG_1.jpg', createdAt: '2026-12-02T14:36:00.000Z' }),
+    capture(sheetCells(8, 8), { captureId: 'capture-3', fileName: 'still.png', createdAt: '2026-12-02T14:38:00.000Z', source: 'camera' }),
+    capture([], { captureId: 'capture-0', fileName: 'blank.jpg', createdAt: '2026-12-02T14:35:00.000Z', sheetId: null }),
+  ];
+
+  it('counts images × captures, oldest capture first, and leaves captures without a sheet apart', () => {
+    expect(compareCaptures(captures).map((c) => [c.fileName, c.counted])).toEqual([['blank.jpg', false], ['IMG_1.jpg', true], ['IMG_2.jpg', true], ['still.png', true]]);
+    const [average] = compareRates(captures, 0.8);
+    expect(average).toMatchObject({ images: 2, captures: 3, count: 6 });
+    // Destroyed: IMG_1 both, IMG_2 one, still none: 3 of 6.
+    expect(average.destructionTop1).toBe(0.5);
+    expect(imagesTimesCaptures(average, 'each')).toBe('2 images × 3 captures');
+    const cells = compareCells(captures, () => ({ digital: null, captured: null }));
+    expect(cells.map((c) => c.captureId)).toEqual([...Array(4).fill('capture-1'), ...Array(4).fill('capture-2'), ...Array(4).fill('capture-3')]);
+  });
+
+  it('merges the captures of a sheet per cell by vote or mean, as foolprint analyze --combine does', () => {
+    // Votes per adversarial cell: img-a 3,3,8 → 3 (destroyed); img-b 8,3,8 → 8 (not destroyed).
+    const voted = compareCells(captures, () => ({ digital: null, captured: null }), 'vote');
+    expect(voted).toHaveLength(4);
+    expect(voted.every((c) => c.captureId === null && c.sheetId === 's')).toBe(true);
+    expect(voted.slice(0, 2).map((c) => [c.capturedTop5[0].label, c.perCapture])).toEqual([[3, [3, 3, 8]], [8, [3, 8, 8]]]);
+    expect(voted[0].capturedTop5[0].probability).toBeCloseTo(2 / 3);
+    const [average] = compareRates(captures, 0.8, 'vote');
+    expect(average).toMatchObject({ images: 2, captures: 1, count: 2, destructionTop1: 0.5 });
+    expect(imagesTimesCaptures(average, 'vote')).toBe('2 images × 1 sheet (vote)');
+    // Mean of probabilities (0.9 on the top-1, 0.1 on label 1; a class missing from a top-5 counts 0):
+    // img-a's 3 gets (0.9 + 0.9 + 0) / 3.
+    const meaned = compareCells(captures, () => ({ digital: null, captured: null }), 'mean');
+    expect(meaned[0].capturedTop5[0]).toEqual({ label: 3, probability: expect.closeTo(1.8 / 3, 10) });
+  });
+
+  it('exports one CSV table with a `table` column, photos by file name, and an HTML report with landmarks', () => {
+    const report = {
+      experimentId: 'e', captures: compareCaptures(captures), cells: compareCells(captures, () => ({ digital: null, captured: null }), 'vote'),
+      rates: compareRates(captures, 0.8, 'vote'), combine: 'vote' as const, prefilterConfidence: 0.8,
+    };
+    const lines = compareCsv(report).trim().split('\n');
+    const header = lines[0].split(',');
+    expect(header[0]).toBe('table');
+    expect(new Set(header).size).toBe(header.length);
+    expect(lines.slice(1).map((l) => l.split(',')[0])).toEqual(['rates', 'rates', 'cells', 'cells', 'cells', 'cells']);
+    const photo = header.indexOf('photo');
+    expect(lines[3].split(',')[photo]).toBe('IMG_1.jpg + IMG_2.jpg + still.png');
+    expect(lines[3].split(',')[header.indexOf('per_capture_top1')]).toBe('3 3 8');
+    const html = compareHtml(report, 'Report');
+    expect(html).toMatch(/<main>[\s\S]*<section aria-labelledby="rates">[\s\S]*<\/main>/);
+    expect(html).toContain('Not counted: no sheet found</h2><ul><li>blank.jpg: no sheet in the photo</li>');
+    expect(html).toContain('2 images × 1 sheet (vote)');
+    expect(html).not.toMatch(/<th><\/th>/);
+  });
+
+  it('names camera stills by the time they were taken, with seconds only where two share a minute', () => {
+    const at = (h: number, m: number, s: number) => new Date(2026, 11, 2, h, m, s).toISOString();
+    const titles = captureTitles([
+      { captureId: 'a', fileName: 'still-x.png', source: 'camera', createdAt: at(14, 36, 5) },
+      { captureId: 'b', fileName: 'still-y.png', source: 'camera', createdAt: at(14, 36, 50) },
+      { captureId: 'c', fileName: 'still-z.png', source: 'camera', createdAt: at(9, 5, 0) },
+      { captureId: 'd', fileName: 'IMG_0042.JPG', source: 'file', createdAt: at(14, 36, 5) },
+      { captureId: 'e', fileName: 'still-w.png', source: 'camera', createdAt: 'not a date' },
+    ]);
+    expect([...titles.values()]).toEqual(['camera still, 14:36:05', 'camera still, 14:36:50', 'camera still, 09:05', 'IMG_0042.JPG', 'camera still']);
+  });
+});
+
+describe('imagesTimesCaptures', () => {
+  it('says none for an empty row and singular for one', () => {
+    expect(imagesTimesCaptures({ images: 0, captures: 0 }, 'each')).toBe('none');
+    expect(imagesTimesCaptures({ images: 1, captures: 1 }, 'each')).toBe('1 image × 1 capture');
+    expect(imagesTimesCaptures({ images: 3, captures: 2 }, 'mean')).toBe('3 images × 2 sheets (mean)');
   });
 });

@@ -156,6 +156,11 @@ export async function runContractLoop(api: FoolprintApi, fixture: LoopFixture, w
   const pdf = await api.sheets.file({ experimentId: experiment.id, sheetSetId: sheetSet.sheetSetId, file: 'pdf' });
   expect(Buffer.from(pdf.base64, 'base64').subarray(0, 5).toString()).toBe('%PDF-');
   expect(await api.capture.manifests({ experimentId: experiment.id })).toHaveLength(1);
+  // Downloads are named by page; a one-page set's "every manifest" is its one manifest, as JSON.
+  expect((await api.sheets.file({ experimentId: experiment.id, sheetSetId: sheetSet.sheetSetId, file: 'png', page: 1 })).name).toBe('sheet-1.png');
+  const allManifests = await api.sheets.file({ experimentId: experiment.id, sheetSetId: sheetSet.sheetSetId, file: 'manifests' });
+  expect(allManifests).toMatchObject({ name: 'sheet.manifest.json', mimeType: 'application/json' });
+  expect(JSON.parse(Buffer.from(allManifests.base64, 'base64').toString('utf8')).sheetId).toBe(sheetSet.sheetIds[0]);
 
   trace('capture');
   // Capture: a synthesised photo of the exported sheet (perspective, blur, noise, JPEG).
@@ -183,7 +188,8 @@ export async function runContractLoop(api: FoolprintApi, fixture: LoopFixture, w
   trace('compare');
   // Compare: every printed cell with both thumbnails, a destruction rate per method and ε.
   const report = await api.compare.get({ experimentId: experiment.id });
-  expect(report.captures).toBe(2);
+  // The blank photo is listed, apart: it gives no cells and does not count.
+  expect(report.captures.map((c) => [c.fileName, c.counted])).toEqual([['synthetic-photo.jpg', true], ['blank.jpg', false]]);
   expect(report.cells).toHaveLength(8);
   expect(report.cells.every((c) => c.digitalPng !== null && c.capturedPng !== null && c.capturedTop5.length === 5)).toBe(true);
   const cleanCells = report.cells.filter((c) => c.kind === 'clean');
@@ -201,7 +207,12 @@ export async function runContractLoop(api: FoolprintApi, fixture: LoopFixture, w
     const file = await api.compare.export({ experimentId: experiment.id, format });
     const text = Buffer.from(file.base64, 'base64').toString('utf8');
     expect(await readFile(file.path, 'utf8')).toBe(text);
-    if (format === 'csv') expect(text.split('\n')[0]).toMatch(/^method,epsilon,case,count,/);
+    if (format === 'csv') {
+      // One table, its first column saying which; cells name the photo they were seen on.
+      expect(text.split('\n')[0]).toMatch(/^table,method,epsilon,case,images,captures,count,/);
+      expect(text.split('\n').filter((line) => line.startsWith('cells,'))).toHaveLength(8);
+      expect(text).toContain('synthetic-photo.jpg');
+    }
     if (format === 'json') expect(JSON.parse(text).cells).toHaveLength(8);
     if (format === 'html') expect(text).toMatch(/^<!doctype html>[\s\S]*data:image\/png;base64,[\s\S]*<\/html>\n$/);
   }

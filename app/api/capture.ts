@@ -25,6 +25,9 @@ export const classifyCropsOutputSchema = z.object({
 });
 export type ClassifyCropsOutput = z.infer<typeof classifyCropsOutputSchema>;
 
+/** A still taken from the live camera, or a photo file the user imported. */
+export const captureSourceSchema = z.enum(['camera', 'file']);
+
 export const analysisStatusSchema = z.enum(['ok', 'partial', 'no-sheet', 'unknown-sheet', 'too-few-markers', 'several-sheets']);
 
 /** One analysed still or imported photo, stored in the experiment's captures/ (the analysis job's result). */
@@ -33,6 +36,8 @@ export const captureInfoSchema = z.object({
   experimentId: idSchema,
   createdAt: z.string(),
   fileName: z.string(),
+  /** Captures stored before this field are photo files. */
+  source: captureSourceSchema.default('file'),
   status: analysisStatusSchema,
   /** One line for people: what was found, what is missing. */
   message: z.string(),
@@ -52,7 +57,7 @@ export const captureMethods = {
   'capture.classifyCrops': { input: classifyCropsInputSchema, output: classifyCropsOutputSchema },
   /** Job: analyse a still or an imported photo (JPEG/PNG, EXIF orientation honoured) against the experiment's sheets → CaptureInfo. */
   'capture.analyzePhoto': {
-    input: z.object({ experimentId: idSchema, modelId: z.string().min(1).optional(), photo: fileBytesSchema }),
+    input: z.object({ experimentId: idSchema, modelId: z.string().min(1).optional(), photo: fileBytesSchema, source: captureSourceSchema.default('file') }),
     output: z.object({ jobId: idSchema }),
   },
   'capture.list': { input: z.object({ experimentId: idSchema }), output: z.array(captureInfoSchema) },

@@ -54,9 +54,13 @@ export const sheetsMethods = {
   /** Job: write PDF + PNG pages + sheet manifests into the experiment's sheets/ → SheetSet. */
   'sheets.export': { input: sheetParamsSchema, output: z.object({ jobId: idSchema }) },
   'sheets.list': { input: z.object({ experimentId: idSchema }), output: z.array(sheetSetSchema) },
-  /** The bytes of an exported file, for download in browser mode. */
+  /**
+   * The bytes of an exported file, for download in browser mode: the PDF, page `page` as PNG (named
+   * `sheet-<page>.png`) or its manifest, or 'manifests': every page's manifest, the JSON itself for a
+   * one-page set, else a .zip of them under their own names (what `foolprint analyze --sheets` reads).
+   */
   'sheets.file': {
-    input: z.object({ experimentId: idSchema, sheetSetId: idSchema, file: z.enum(['pdf', 'png', 'manifest']), page: z.number().int().positive().default(1) }),
+    input: z.object({ experimentId: idSchema, sheetSetId: idSchema, file: z.enum(['pdf', 'png', 'manifest', 'manifests']), page: z.number().int().positive().default(1) }),
     output: fileBytesSchema,
   },
 } as const;

@@ -6,8 +6,9 @@
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { AttackRun } from '../api/attacks.js';
+import { captureInfoSchema } from '../api/capture.js';
 import type { CaptureInfo } from '../api/capture.js';
-import type { CompareReport } from '../api/compare.js';
+import type { Combine, CompareReport } from '../api/compare.js';
 import type { SheetSet } from '../api/sheets.js';
 import { ApiError } from '../api/errors.js';
 import { analyzePhoto } from '../physical/analyze.js';
@@ -22,8 +23,9 @@ import { imageCanvases, renderSheetCanvas, renderSheets } from './sheet-render.j
 import type { SheetRenderOptions } from './sheet-render.js';
 import { loadAttackSheetSource } from './sheet-sources.js';
 import { bytesDataUrl, decodePhoto, pngDataUrl } from './service-images.js';
-import { compareCells, compareCsv, compareHtml, compareRates } from './service-compare.js';
+import { compareCaptures, compareCells, compareCsv, compareHtml, compareRates } from './service-compare.js';
 import type { StoredCapture } from './service-compare.js';
+import { storedZip } from './stored-zip.js';
 import { foldersWith, newId } from './service.js';
 import type { Handlers, ServiceCore } from './service.js';
 
@@ -113,14 +115,15 @@ export function createPhysicalHandlers(core: ServiceCore, readRun: (target: Expe
     return Promise.all(
       ids.map(async (id) => {
         const folder = path.join(target.paths.captures, id);
-        const info = JSON.parse(await readFile(path.join(folder, CAPTURE_FILE), 'utf8')) as CaptureInfo;
+        // Parsed, not cast: captures stored before `source` existed get its default ('file').
+        const info = captureInfoSchema.parse(JSON.parse(await readFile(path.join(folder, CAPTURE_FILE), 'utf8')));
         const analysis = JSON.parse(await readFile(path.join(folder, ANALYSIS_FILE), 'utf8')) as PhotoAnalysis;
         return { info, analysis };
       }),
     );
   }
 
-  async function report(experimentId: string, prefilterConfidence: number, thumbnails: boolean): Promise<CompareReport> {
+  async function report(experimentId: string, prefilterConfidence: number, thumbnails: boolean, combine: Combine): Promise<CompareReport> {
     const target = await core.experiment(experimentId);
     const captures = await storedCaptures(target);
     const thumbs = new Map<string, { digital: string | null; captured: string | null }>();
@@ -138,10 +141,10 @@ export function createPhysicalHandlers(core: ServiceCore, readRun: (target: Expe
     }
     return {
       experimentId,
-      captures: captures.length,
-      cells: compareCells(captures, (capture, cell) => thumbs.get(`${capture.info.captureId}/${cell.index}`) ?? { digital: null, captured: null }),
-      rates: compareRates(captures, prefilterConfidence),
-      combine: 'each',
+      captures: compareCaptures(captures),
+      cells: compareCells(captures, (capture, cell) => thumbs.get(`${capture.info.captureId}/${cell.index}`) ?? { digital: null, captured: null }, combine),
+      rates: compareRates(captures, prefilterConfidence, combine),
+      combine,
       prefilterConfidence,
     };
   }
@@ -202,16 +205,24 @@ export function createPhysicalHandlers(core: ServiceCore, readRun: (target: Expe
       const target = await core.experiment(experimentId);
       const set = (await sheetSets(target)).find((s) => s.sheetSetId === sheetSetId);
       if (!set) throw new ApiError('not-found', `no sheet set "${sheetSetId}" in experiment "${experimentId}"`);
-      const pick = file === 'pdf' ? set.pdfPath : (file === 'png' ? set.pngPaths : set.manifestPaths)[page - 1];
-      if (!pick) throw new ApiError('not-found', `sheet set "${sheetSetId}" has no ${file} for page ${page}`);
-      const mimeType = file === 'pdf' ? 'application/pdf' : file === 'png' ? 'image/png' : 'application/json';
       // The folder found by its name: sheetSetId is the folder's (sheetSets), never a path from the JSON.
       const folder = path.join(target.paths.sheets, set.sheetSetId);
-      const real = await confinedPath(folder, pick, { what: `the ${file} file`, folderName: `sheet set "${sheetSetId}"'s folder` }).catch((error: unknown) => {
-        if (error instanceof ConfinedPathError && error.reason === 'missing') throw new ApiError('not-found', error.message);
-        throw error;
-      });
-      return { name: path.basename(real), mimeType, base64: (await readFile(real)).toString('base64') };
+      const confined = (pick: string, what: string) =>
+        confinedPath(folder, pick, { what, folderName: `sheet set "${sheetSetId}"'s folder` }).catch((error: unknown) => {
+          if (error instanceof ConfinedPathError && error.reason === 'missing') throw new ApiError('not-found', error.message);
+          throw error;
+        });
+      if (file === 'manifests' && set.manifestPaths.length > 1) {
+        const entries = await Promise.all(set.manifestPaths.map(async (m) => ({ name: path.basename(m), data: await readFile(await confined(m, 'a sheet manifest')) })));
+        return { name: 'sheet-manifests.zip', mimeType: 'application/zip', base64: storedZip(entries).toString('base64') };
+      }
+      const pick = file === 'pdf' ? set.pdfPath : file === 'png' ? set.pngPaths[page - 1] : set.manifestPaths[file === 'manifests' ? 0 : page - 1];
+      if (!pick) throw new ApiError('not-found', `sheet set "${sheetSetId}" has no ${file} for page ${page}`);
+      const mimeType = file === 'pdf' ? 'application/pdf' : file === 'png' ? 'image/png' : 'application/json';
+      const real = await confined(pick, `the ${file} file`);
+      // Pages download as sheet-1.png, sheet-2.png, … whatever the files on disk are called.
+      const name = file === 'png' ? `sheet-${page}.png` : path.basename(real);
+      return { name, mimeType, base64: (await readFile(real)).toString('base64') };
     },
 
     'capture.manifests': async ({ experimentId }) => sheetManifests(await core.experiment(experimentId)),
@@ -238,7 +249,7 @@ export function createPhysicalHandlers(core: ServiceCore, readRun: (target: Expe
       const top5 = Array.from({ length: count }, (_, i) => Array.from({ length: k }, (_, j) => ({ label: top.labels[i * top.k + j], probability: Math.min(1, Math.max(0, top.probs[i * top.k + j])) })));
       return { top5, ms: performance.now() - started };
     },
-    'capture.analyzePhoto': async ({ experimentId, modelId, photo }) => {
+    'capture.analyzePhoto': async ({ experimentId, modelId, photo, source }) => {
       const target = await core.experiment(experimentId);
       const manifests = await sheetManifests(target);
       if (manifests.length === 0) throw new ApiError('invalid-input', `experiment "${experimentId}" has no exported sheets yet: export a sheet before analysing photos of it`);
@@ -264,6 +275,7 @@ export function createPhysicalHandlers(core: ServiceCore, readRun: (target: Expe
             experimentId: target.id,
             createdAt: new Date().toISOString(),
             fileName: photo.name,
+            source,
             status: analysis.status,
             message: analysis.message,
             sheetId: analysis.sheetId,
@@ -292,13 +304,13 @@ export function createPhysicalHandlers(core: ServiceCore, readRun: (target: Expe
       return { deleted: exists };
     },
 
-    'compare.get': async ({ experimentId, prefilterConfidence, thumbnails }) => report(experimentId, prefilterConfidence, thumbnails),
-    'compare.export': async ({ experimentId, prefilterConfidence, format }) => {
+    'compare.get': async ({ experimentId, prefilterConfidence, thumbnails, combine }) => report(experimentId, prefilterConfidence, thumbnails, combine),
+    'compare.export': async ({ experimentId, prefilterConfidence, format, table, combine }) => {
       const target = await core.experiment(experimentId);
-      const data = await report(experimentId, prefilterConfidence, format === 'html');
+      const data = await report(experimentId, prefilterConfidence, format === 'html', combine);
       const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
-      const name = `compare-${stamp}.${format}`;
-      const text = format === 'csv' ? compareCsv(data) : format === 'json' ? `${JSON.stringify(data, null, 2)}\n` : compareHtml(data, `Foolprint: ${target.manifest.name}`);
+      const name = `compare-${stamp}${format === 'csv' && table !== 'both' ? `-${table}` : ''}.${format}`;
+      const text = format === 'csv' ? compareCsv(data, table) : format === 'json' ? `${JSON.stringify(data, null, 2)}\n` : compareHtml(data, `Foolprint: ${target.manifest.name}`);
       const file = await target.writeFile(`results/${name}`, text);
       const mimeType = format === 'csv' ? 'text/csv' : format === 'json' ? 'application/json' : 'text/html';
       return { name, mimeType, base64: Buffer.from(text, 'utf8').toString('base64'), path: file };

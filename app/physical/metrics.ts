@@ -96,13 +96,20 @@ export interface ExperimentSample extends DestructionSample {
   epsilon: number;
   /** The clean image after T (photographed or transformed), when it was printed/transformed too. */
   transformedClean?: TopList;
+  /** Which image and which capture (index) the sample came from, so a row can say "4 images × 2 captures". */
+  imageId?: string;
+  capture?: number;
 }
 
 export interface ExperimentRow {
   method: string;
   epsilon: number;
   case: 'average' | 'prefiltered';
+  /** Samples in the row: images × captures when every image was photographed on every capture. */
   count: number;
+  /** Distinct images among the samples, and distinct captures they came from. */
+  images: number;
+  captures: number;
   digitalClean: Accuracy;
   digitalAdversarial: Accuracy;
   /** Clean images after T; count 0 when none were transformed. */
@@ -120,6 +127,8 @@ function row(method: string, epsilon: number, kind: ExperimentRow['case'], sampl
     epsilon,
     case: kind,
     count: samples.length,
+    images: new Set(samples.map((s, i) => s.imageId ?? `#${i}`)).size,
+    captures: new Set(samples.map((s) => s.capture ?? 0)).size,
     digitalClean: accuracy(samples.map((s) => s.clean), labels),
     digitalAdversarial: accuracy(samples.map((s) => s.adversarial), labels),
     transformedClean: accuracy(withClean.map((s) => s.transformedClean as TopList), withClean.map((s) => s.trueLabel)),
@@ -179,7 +188,7 @@ function printedView(views: DigitalViews | null): TopList | null {
  */
 export function samplesFromPhotographs(captures: readonly (readonly PhotographedCell[])[]): ExperimentSample[] {
   const samples: ExperimentSample[] = [];
-  for (const cells of captures) {
+  for (const [capture, cells] of captures.entries()) {
     const cleanPhotos = new Map<string, TopList>();
     for (const cell of cells) if (cell.record.kind === 'clean' && cell.top5) cleanPhotos.set(cell.record.imageId, cell.top5);
     for (const { record, top5 } of cells) {
@@ -196,6 +205,8 @@ export function samplesFromPhotographs(captures: readonly (readonly Photographed
         adversarial,
         transformedAdversarial: top5,
         ...(transformedClean ? { transformedClean } : {}),
+        imageId: record.imageId,
+        capture,
       });
     }
   }

@@ -36,6 +36,23 @@ export class CaptureController {
   /** Frame size actually delivered by the camera. */
   frameSize = $state<{ width: number; height: number } | null>(null);
 
+  /**
+   * The experiment's sheets in print order, each with how many stills or photos found it: what is still
+   * to be photographed ("hold up sheet 2 of 3").
+   */
+  readonly sheets = $derived(
+    [...this.manifests]
+      .sort((a, b) => a.sheetNumber - b.sheetNumber)
+      .map((manifest, i) => ({
+        sheetId: manifest.sheetId,
+        number: i + 1,
+        photographed: this.captures.filter((c) => c.sheetId === manifest.sheetId && (c.status === 'ok' || c.status === 'partial')).length,
+      })),
+  );
+  readonly nextSheet = $derived(this.sheets.find((sheet) => sheet.photographed === 0) ?? null);
+  /** The sheet the live view recognises, numbered as in `sheets`. */
+  readonly liveSheet = $derived(this.analysis?.sheetId ? (this.sheets.find((sheet) => sheet.sheetId === this.analysis?.sheetId) ?? null) : null);
+
   private worker: Worker | null = null;
   private video: HTMLVideoElement | null = null;
   private canvas: HTMLCanvasElement | null = null;
@@ -226,7 +243,7 @@ export class CaptureController {
       return;
     }
     const name = `still-${new Date().toISOString().replace(/[:.]/g, '-')}.png`;
-    await this.analyse(name, 'image/png', new Uint8Array(await blob.arrayBuffer()));
+    await this.analyse(name, 'image/png', new Uint8Array(await blob.arrayBuffer()), 'camera');
   }
 
   async importPhotos(files: File[]): Promise<void> {
@@ -235,15 +252,15 @@ export class CaptureController {
         this.job.error = `${file.name} is not a JPEG or PNG photo.`;
         continue;
       }
-      await this.analyse(file.name, file.type, new Uint8Array(await file.arrayBuffer()));
+      await this.analyse(file.name, file.type, new Uint8Array(await file.arrayBuffer()), 'file');
     }
   }
 
-  private async analyse(name: string, mimeType: string, bytes: Uint8Array): Promise<void> {
+  private async analyse(name: string, mimeType: string, bytes: Uint8Array, source: 'camera' | 'file'): Promise<void> {
     const experimentId = this.session.experimentId;
     if (!experimentId) return;
     const info = await this.job.run('photoAnalysis', `Analysing ${name}`, () =>
-      this.session.api.capture.analyzePhoto({ experimentId, modelId: this.session.modelId ?? undefined, photo: { name, mimeType, base64: bytesToBase64(bytes) } }),
+      this.session.api.capture.analyzePhoto({ experimentId, modelId: this.session.modelId ?? undefined, photo: { name, mimeType, base64: bytesToBase64(bytes) }, source }),
     );
     if (info) {
       this.lastCapture = info;

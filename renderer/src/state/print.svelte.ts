@@ -1,7 +1,9 @@
 /** The Print screen's state: layout choices, the real-scale preview and the exported sheet sets. */
 import type { AttackRun } from '../../../app/api/attacks.js';
 import type { SheetParams, SheetPreview, SheetSet } from '../../../app/api/sheets.js';
+import type { SheetManifest } from '../../../app/physical/sheet-manifest.js';
 import { hostPrintSheet } from '../api.js';
+import { base64ToBytes } from '../base64.js';
 import { downloadFile, openForPrinting } from '../download.js';
 import { JobProgress } from './job.svelte.js';
 import type { Session } from './session.svelte.js';
@@ -22,6 +24,8 @@ export class PrintController {
   previewPage = $state(1);
   sheetSets = $state.raw<SheetSet[]>([]);
   message = $state<string | null>(null);
+  /** An exported set's page shown in place of the layout preview: the sheet as it was written. */
+  shown = $state.raw<{ set: SheetSet; page: number; png: string; pageMm: { width: number; height: number }; sheetId: string } | null>(null);
 
   readonly run = $derived(this.runs.find((r) => r.runId === this.runId) ?? null);
 
@@ -54,6 +58,12 @@ export class PrintController {
     if (!this.runId || !runs.some((r) => r.runId === this.runId)) this.runId = runs[runs.length - 1]?.runId ?? null;
   }
 
+  /** A layout choice changed: the preview shows the layout again, not an exported set. */
+  async layoutChanged(): Promise<void> {
+    this.shown = null;
+    await this.refreshPreview();
+  }
+
   async refreshPreview(): Promise<void> {
     const params = this.params();
     if (!params) return;
@@ -72,10 +82,21 @@ export class PrintController {
       this.sheetSets = [...this.sheetSets.filter((s) => s.sheetSetId !== set.sheetSetId), set];
       this.message = `Exported ${set.pageCount} page(s) with ${set.cellCount} cells: ${set.pdfPath}`;
       void this.session.refreshExperiments();
+      await this.showExported(set, 1);
     }
   }
 
-  async download(set: SheetSet, file: 'pdf' | 'png' | 'manifest', page = 1): Promise<void> {
+  /** Page `page` of an exported set, from its PNG and manifest (real size from the manifest). */
+  async showExported(set: SheetSet, page: number): Promise<void> {
+    const ids = { experimentId: set.experimentId, sheetSetId: set.sheetSetId, page };
+    const files = await this.session.guard(() => Promise.all([this.session.api.sheets.file({ ...ids, file: 'png' }), this.session.api.sheets.file({ ...ids, file: 'manifest' })]));
+    if (!files) return;
+    const [png, manifestFile] = files;
+    const manifest = JSON.parse(new TextDecoder().decode(base64ToBytes(manifestFile.base64))) as SheetManifest;
+    this.shown = { set, page, png: `data:image/png;base64,${png.base64}`, pageMm: manifest.geometry.pageMm, sheetId: manifest.sheetId };
+  }
+
+  async download(set: SheetSet, file: 'pdf' | 'png' | 'manifests', page = 1): Promise<void> {
     const bytes = await this.session.guard(() => this.session.api.sheets.file({ experimentId: set.experimentId, sheetSetId: set.sheetSetId, file, page }));
     if (bytes) downloadFile(bytes);
   }

@@ -1,0 +1,18 @@
+/** How an attack run is told apart from its neighbours in a list: method, ε, image count and time. */
+import type { AttackRun } from '../../app/api/attacks.js';
+
+/** ε in levels of 255, whole levels without decimals: "2, 8, 16/255". */
+export function epsilonLevels(epsilons: readonly number[]): string {
+  const levels = epsilons.map((e) => {
+    const value = e * 255;
+    return Math.abs(value - Math.round(value)) < 1e-6 ? String(Math.round(value)) : value.toFixed(2);
+  });
+  return `${levels.join(', ')}/255`;
+}
+
+/** "BIM · ε 2, 8, 16/255 · 16 images · 14:36" (local time; no time when the date is unreadable). */
+export function runTitle(run: Pick<AttackRun, 'method' | 'epsilons' | 'count' | 'createdAt'>): string {
+  const time = new Date(run.createdAt);
+  const when = Number.isNaN(time.getTime()) ? '' : ` · ${time.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`;
+  return `${run.method.toUpperCase()} · ε ${epsilonLevels(run.epsilons)} · ${run.count} image${run.count === 1 ? '' : 's'}${when}`;
+}
