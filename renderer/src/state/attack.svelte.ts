@@ -19,7 +19,7 @@ export const METHODS: { id: AttackMethod; name: string; paper: string }[] = [
 ];
 
 export class AttackController {
-  readonly source = new ImageSource();
+  readonly source = new ImageSource(() => this.session.model?.labels);
   readonly job: JobProgress;
   readonly sweepJob: JobProgress;
   method = $state<AttackMethod>('bim');
