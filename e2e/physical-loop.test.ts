@@ -53,10 +53,10 @@ describe.skipIf(missing !== null)('physical loop in browser mode', () => {
     expect(app.consoleErrors.filter((e) => !/favicon/.test(e))).toEqual([]);
   });
 
-  it('takes the user\'s own image files, labelled by their names', async () => {
+  it('takes the user\'s own image files, labelled by their names, typed labels matched to the model\'s', async () => {
     const { page } = app;
     const files: string[] = [];
-    for (const [name, value] of [['3_first.png', 40], ['label-5.png', 200]] as const) {
+    for (const [name, value] of [['3_first.png', 40], ['label-5.png', 200], ['photo.png', 120]] as const) {
       const file = path.join(cameraDir, name);
       await sharp(Buffer.alloc(28 * 28, value), { raw: { width: 28, height: 28, channels: 1 } }).png().toFile(file);
       files.push(file);
@@ -64,11 +64,16 @@ describe.skipIf(missing !== null)('physical loop in browser mode', () => {
     await page.getByRole('tab', { name: 'Attack' }).click();
     await page.getByRole('radio', { name: 'My files' }).check();
     await page.locator('input[type=file]').setInputFiles(files);
-    const labels = page.locator('.files input[type=number]');
-    expect(await labels.evaluateAll((inputs) => inputs.map((i) => (i as unknown as { value: string }).value))).toEqual(['3', '5']);
+    const labels = page.locator('.files input.label');
+    expect(await labels.evaluateAll((inputs) => inputs.map((i) => (i as unknown as { value: string }).value))).toEqual(['3', '5', '']);
+    // A label the model does not have is refused by name, with the model's labels listed.
+    await labels.nth(2).fill('seven');
+    await page.getByRole('button', { name: 'Preview images' }).click();
+    await page.getByText('photo.png: label "seven" is not one of the model\'s labels: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9').waitFor({ timeout: 10_000 });
+    await labels.nth(2).fill(' 7 ');
     await page.getByRole('button', { name: 'Preview images' }).click();
     await page.getByTestId('sample-preview').waitFor({ timeout: 30_000 });
-    expect(await page.getByTestId('sample-preview').locator('figcaption').allTextContents()).toEqual(['3', '5']);
+    expect(await page.getByTestId('sample-preview').locator('figcaption').allTextContents()).toEqual(['3', '5', '7']);
     await screenshot(page, 'loop-6-own-files');
   });
 });

@@ -13,6 +13,8 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClassLabelMatcher, labelFromFileName } from '../app/data/class-labels.js';
 import { DatasetError } from '../app/data/errors.js';
+import { ApiError, createApiClient } from '../app/api/index.js';
+import { createFoolprintService } from '../app/node/service.js';
 import { loadDataset } from '../app/node/dataset-loader.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -99,6 +101,11 @@ describe('datasets that name their classes', () => {
       rows.push(`d${String(i).padStart(3, '0')}.png,${NAMES[digit]}`);
     }
     writeFileSync(path.join(folder, 'csv', 'labels.csv'), rows.join('\n'));
+    // And a class the model lacks.
+    for (const dir of ['eleven', 'one']) {
+      mkdirSync(path.join(folder, 'eleven', dir), { recursive: true });
+      copyFileSync(path.join(folder, 'csv', 'd000.png'), path.join(folder, 'eleven', dir, 'a.png'));
+    }
   });
   afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
@@ -120,13 +127,27 @@ describe('datasets that name their classes', () => {
     expect(csv.top1).toBe(numbers.top1);
   });
 
+  it('the API matches names too: samples.list captions and labels, and an unknown name refused', async () => {
+    const service = createFoolprintService({ workspaceDir: path.join(folder, 'workspace'), checkOutputs: true, workers: 1 });
+    try {
+      const api = createApiClient(service);
+      const model = await api.models.import({ path: modelFolder, id: 'named-digits' });
+      expect(model.labels).toEqual(NAMES);
+      const [names, numbers] = await Promise.all(['names', 'numbers'].map((data) => api.samples.list({ modelId: 'named-digits', images: { kind: 'dataset', path: path.join(folder, data) }, limit: 40 })));
+      const byFile = (page: typeof names) => new Map(page.items.map((item) => [item.imageId.split('/')[1], item.label]));
+      expect(byFile(names)).toEqual(byFile(numbers));
+      expect(names.classNames).toEqual(NAMES);
+      const error = await api.samples.list({ modelId: 'named-digits', images: { kind: 'dataset', path: path.join(folder, 'eleven') } }).then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(ApiError);
+      expect((error as ApiError).code).toBe('invalid-input');
+      expect((error as ApiError).message).toMatch(/^sub-folder label "eleven" is not one of the model's labels: 0=zero, 1=one/);
+    } finally {
+      await service.close();
+    }
+  }, 60_000);
+
   it('a class the model does not have is an error naming it and the model\'s labels', async () => {
-    const bad = path.join(folder, 'eleven');
-    mkdirSync(path.join(bad, 'eleven'), { recursive: true });
-    mkdirSync(path.join(bad, 'one'), { recursive: true });
-    copyFileSync(path.join(folder, 'csv', 'd000.png'), path.join(bad, 'eleven', 'a.png'));
-    copyFileSync(path.join(folder, 'csv', 'd000.png'), path.join(bad, 'one', 'a.png'));
-    const run = await foolprint('eval', '--model', modelFolder, '--data', bad);
+    const run = await foolprint('eval', '--model', modelFolder, '--data', path.join(folder, 'eleven'));
     expect(run.code).toBe(1);
     expect(run.stderr.trim()).toBe('foolprint: sub-folder label "eleven" is not one of the model\'s labels: 0=zero, 1=one, 2=two, 3=three, 4=four, 5=five, 6=six, 7=seven, 8=eight, 9=nine');
   });

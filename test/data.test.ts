@@ -154,6 +154,27 @@ describe('IDX datasets', () => {
 });
 
 describe('image folders', () => {
+  it('lists the whole folder but decodes only the asked window, reporting progress', async () => {
+    const folder = path.join(root, 'window');
+    const png = await sharp(Buffer.alloc(64, 90), { raw: { width: 8, height: 8, channels: 1 } }).png().toBuffer();
+    for (const digit of ['4', '2']) {
+      await mkdir(path.join(folder, digit), { recursive: true });
+      for (let i = 0; i < 1200; i++) await writeFile(path.join(folder, digit, `${String(i).padStart(4, '0')}.png`), png);
+    }
+    // The last file of the listing cannot be decoded: only a window that reaches it may fail.
+    await writeFile(path.join(folder, '4', '9999.png'), 'not a png');
+    const progress: string[] = [];
+    const d = await loadDataset(folder, { offset: 1199, limit: 3, onProgress: (done, total, label) => progress.push(`${done}/${total} ${label}`) });
+    expect(d.ids).toEqual(['2/1199.png', '4/0000.png', '4/0001.png']);
+    expect(Array.from(d.labels)).toEqual([2, 4, 4]);
+    expect(d.sourceCount).toBe(2401);
+    expect(d.notes).toContain('using images 1199-1201 of 2401');
+    expect(progress).toContain('1/2 listing 1200 files');
+    expect(progress).toContain('2/2 listing 2401 files');
+    expect(progress.at(-1)).toBe('3/3 decoding images');
+    await expectDatasetError(loadDataset(folder, { offset: 2399 }), /cannot decode image .*9999\.png/);
+    await expectDatasetError(loadDataset(folder, { offset: 2401 }), /offset 2401 is beyond the 2401 images/);
+  });
   it('labels by sub-folder name (sorted), pixel values as written', async () => {
     const folder = path.join(root, 'named');
     await greyPng(path.join(folder, 'dog', 'a.png'), 200);

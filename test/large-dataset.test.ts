@@ -4,9 +4,11 @@
  * compressed, 1.5 GB expanded) took 108 s, peaked at 8.8 GB RSS, and every other call waited 60 s+.
  * Bounds are generous for a loaded 2-core machine, and still far below those figures.
  */
+import { execFile } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError } from '../app/api/errors.js';
@@ -127,6 +129,32 @@ describe('a 1.9 M-image IDX gz through the browser-mode server', () => {
     expect(job.error).toMatch(/1900000 images of 28x28x1 need 5\.5 GiB of memory, above the 2\.0 GiB one load may take/);
   }, 30_000);
 });
+
+describe('the CLI on a 1.9 M-image IDX gz', () => {
+  it('evaluates a window given by --offset and --limit, and refuses the whole file naming the cap', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'foolprint-large-cli-'));
+    try {
+      await writeBlankMnist(dir, IMAGES);
+      const window = await foolprint('eval', '--data', dir, '--offset', String(IMAGES - 5), '--limit', '5', '--json');
+      expect(window.code, window.stderr).toBe(0);
+      expect(JSON.parse(window.stdout).count).toBe(5);
+      const all = await foolprint('eval', '--data', dir);
+      expect(all.code).toBe(1);
+      expect(all.stderr.trim()).toBe('foolprint: 1900000 images of 28x28x1 need 5.5 GiB of memory, above the 2.0 GiB one load may take: take them in parts with a limit and an offset');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
+function foolprint(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  return new Promise((resolve) => {
+    execFile(process.execPath, [path.join(root, 'bin/foolprint.js'), ...args], { cwd: root, env: { ...process.env, FOOLPRINT_DEBUG: '' } }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
 
 async function waitForJob(api: FoolprintApi, jobId: string): Promise<{ status: string; error: string | null }> {
   for (;;) {

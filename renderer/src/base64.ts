@@ -23,10 +23,3 @@ export function float32ToBase64(values: ArrayLike<number>): string {
   for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i], true);
   return bytesToBase64(bytes);
 }
-
-/** The true label a file name carries, "7.png", "7_0042.png", "label-7.png" → 7; null when none. */
-export function labelFromFileName(name: string): number | null {
-  const stem = name.replace(/\.[^.]+$/, '');
-  const match = /^(\d+)(?:[_\-. ]|$)/.exec(stem) ?? /(?:^|[_\-. ])(?:label|class|y)[_\-=]?(\d+)(?:[_\-. ]|$)/i.exec(stem);
-  return match ? Number(match[1]) : null;
-}

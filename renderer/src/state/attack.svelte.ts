@@ -43,7 +43,7 @@ const attackFormSchema = z.object({
 export type AttackForm = z.infer<typeof attackFormSchema>;
 
 export class AttackController {
-  readonly source = new ImageSource();
+  readonly source = new ImageSource(() => this.session.model?.labels);
   readonly job: JobProgress;
   readonly sweepJob: JobProgress;
   /** The experiment this form belongs to; null until the user creates one. */
