@@ -86,7 +86,7 @@ describe('prepareOutputFolder', () => {
   it('--out naming a file gets a sentence, not EEXIST', async () => {
     const file = path.join(root, 'unit', 'a-file');
     await writeFile(file, 'x');
-    expect(await refusal(prepareOutputFolder(file, { command: 'attack' }))).toBe(`--out ${file} is a file, not a folder: give the name of a folder to write into`);
+    expect(await refusal(prepareOutputFolder(file, { command: 'attack' }))).toBe(`--out ${file} is a file, not a folder: give a folder to write into`);
   });
 
   it('a failure while writing leaves the earlier output and no staging folder', async () => {

@@ -50,7 +50,7 @@ export function isPathInside(parent: string, child: string): boolean {
 export async function confinedPath(folder: string, stored: string, options: ConfinedPathOptions = {}): Promise<string> {
   const what = options.what ?? 'file';
   const where = options.folderName ?? path.resolve(folder);
-  const outside = () => new ConfinedPathError(`${what} "${stored}" points outside ${where}: refused`, 'outside');
+  const outside = (throughLink = false) => new ConfinedPathError(`${what} "${stored}" points outside ${where}${throughLink ? ' through a symbolic link' : ''}: refused`, 'outside');
   if (typeof stored !== 'string' || stored === '' || stored.includes('\0')) throw new ConfinedPathError(`${what} ${JSON.stringify(stored)} is not a file name`, 'outside');
   // A Windows drive or UNC path in a file written on Windows: never inside a folder here.
   if (path.sep === '/' && (path.win32.isAbsolute(stored) && !path.posix.isAbsolute(stored))) throw outside();
@@ -70,13 +70,13 @@ export async function confinedPath(folder: string, stored: string, options: Conf
     // Absent, or a dangling link: check the folder it would be in and where the link points, so a
     // link to an absent outside target reads as "outside" rather than "missing".
     const parent = await realpath(path.dirname(lexical)).catch(() => null);
-    if (parent !== null && !isPathInside(realFolder, parent)) throw outside();
+    if (parent !== null && !isPathInside(realFolder, parent)) throw outside(true);
     const target = parent === null ? null : await readlink(lexical).catch(() => null);
-    if (parent !== null && target !== null && !isPathInside(realFolder, path.resolve(parent, target))) throw outside();
+    if (parent !== null && target !== null && !isPathInside(realFolder, path.resolve(parent, target))) throw outside(true);
     if (options.allowMissing) return lexical;
     throw new ConfinedPathError(`${what} "${stored}" is missing from ${where}`, 'missing');
   }
-  if (real === realFolder || !isPathInside(realFolder, real)) throw outside();
+  if (real === realFolder || !isPathInside(realFolder, real)) throw outside(true);
   const info = await stat(real);
   if (options.directory ? !info.isDirectory() : !info.isFile()) {
     throw new ConfinedPathError(`${what} "${stored}" in ${where} is not a ${options.directory ? 'folder' : 'file'}`, 'missing');

@@ -270,6 +270,7 @@ class StoredExperiment implements Experiment {
         this.olderVersion = null;
       }
       await writeJsonAtomic(this.paths.manifest, parsed.data);
+      await this.noteWritten();
       this.current = deepFreeze(parsed.data);
       return this.current;
     });
@@ -402,8 +403,23 @@ class StoredExperiment implements Experiment {
    */
   private async reload(): Promise<void> {
     if (this.olderVersion) return; // still the older file on disk: migrated in memory until the first write
+    // Unchanged since we last wrote or read it (same size and time, to the nanosecond): nothing to parse.
+    const info = await stat(this.paths.manifest, { bigint: true }).catch(() => null);
+    const seen = info ? `${info.mtimeNs}/${info.size}/${info.ino}` : null;
+    if (seen !== null && seen === this.seenOnDisk) return;
     const loaded = await loadManifest(this.dir, this.id).catch(() => null);
-    if (loaded && loaded.fromVersion === EXPERIMENT_SCHEMA_VERSION) this.current = deepFreeze(loaded.manifest);
+    if (loaded && loaded.fromVersion === EXPERIMENT_SCHEMA_VERSION) {
+      this.current = deepFreeze(loaded.manifest);
+      this.seenOnDisk = seen;
+    }
+  }
+
+  /** What the manifest file looked like when we last wrote or read it (see reload). */
+  private seenOnDisk: string | null = null;
+
+  private async noteWritten(): Promise<void> {
+    const info = await stat(this.paths.manifest, { bigint: true }).catch(() => null);
+    this.seenOnDisk = info ? `${info.mtimeNs}/${info.size}/${info.ino}` : null;
   }
 
   /** Record the dead run as interrupted and drop its lock; files it wrote stay. */

@@ -83,7 +83,10 @@ async function readWeights(folder: string, manifest: tf.io.WeightsManifestConfig
         file = await confinedPath(folder, shard, { what: 'weights file', folderName: 'the model folder' });
       } catch (error) {
         if (!(error instanceof ConfinedPathError)) throw error;
-        throw new ModelError(error.reason === 'missing' ? `weights file ${shard} is missing (model.json lists it, looked in ${folder})` : `${error.message} (model.json lists it; weights must sit in ${folder})`);
+        if (error.reason === 'missing') throw new ModelError(`weights file ${shard} is missing (model.json lists it, looked in ${folder})`);
+        // A download cache (Hugging Face, git-annex) links weights to blobs elsewhere: say how to keep them.
+        const linked = error.message.includes('symbolic link') ? '; copy the folder with its links resolved (cp -rL) to use it' : '';
+        throw new ModelError(`${error.message} (model.json lists it; weights must sit in ${folder}${linked})`);
       }
       groupBuffers.push(await readFile(file));
     }

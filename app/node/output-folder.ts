@@ -122,7 +122,7 @@ export async function prepareOutputFolder(outDir: string, options: OutputFolderO
     if (error.code === 'ENOENT') return null;
     throw new OutputFolderError(`${label} cannot be used: ${error.message}`);
   });
-  if (info && !info.isDirectory()) throw new OutputFolderError(`${label} is a file, not a folder: give the name of a folder to write into`);
+  if (info && !info.isDirectory()) throw new OutputFolderError(`${label} is a file, not a folder: give a folder to write into`);
   if (info) {
     const mark = await readMark(dir);
     const written = new Set([OUTPUT_MARK_FILE, ...(mark?.files ?? [])]);
