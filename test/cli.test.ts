@@ -85,7 +85,7 @@ describe('foolprint CLI', () => {
     [['attack', '--steps', '0x10'], 2, /--steps must be a positive whole number, got "0x10"/],
     [['sweep', '--method', 'deepfool', '--overshoot', '1e308'], 2, /--overshoot must be at most 1/],
     [['transforms', '--epsilons', '0.1,16'], 2, /--epsilons must be at most 1, got 16/],
-    [['attack', '--out', 'package.json'], 2, /^foolprint: --out package\.json is a file, not a folder: give the name of a folder to write into$/m],
+    [['attack', '--out', 'package.json'], 2, /^foolprint: --out package\.json is a file, not a folder: give a folder to write into$/m],
     // Commander's own usage errors exit 2 like ours (issue 7 §7), not commander's 1.
     [['eval', '--no-such-flag'], 2, /unknown option '--no-such-flag'/],
     [['models', 'list', '--nope'], 2, /unknown option '--nope'/],
