@@ -28,7 +28,7 @@ export function addModelOptions(command: Command): Command {
 
 export function addDataOptions(command: Command): Command {
   return command
-    .option('--data <path>', 'dataset: "samples" (built-in), MNIST IDX file or folder, or a folder of images', 'samples')
+    .option('--data <path>', 'dataset: "samples" (the 300 built-in digits); a folder with MNIST IDX files, e.g. your copy of the MNIST test set (t10k-images-idx3-ubyte.gz + t10k-labels-idx1-ubyte.gz from the MNIST database), or one IDX images file; a folder of PNG/JPEG images in one sub-folder per class, or with a labels.csv (file,label)', 'samples')
     .option('--limit <n>', 'use only the first n images');
 }
 
