@@ -9,14 +9,14 @@
  * `control.signal` by throwing CancelledError; no tensor outlives a call, whether it succeeds or throws.
  */
 import type { Classifier } from '../engine/classifier.js';
-import { predictTopK } from '../engine/predict.js';
-import { allocateView, evaluateView, quantize8bit, writeView } from './adversarial-view.js';
+import { predictLogits, topKFromLogits } from '../engine/predict.js';
+import { allocateView, evaluateViews, writeView } from './adversarial-view.js';
 import type { ViewCriterion } from './adversarial-view.js';
 import { bimChunk, bimSchedule } from './bim.js';
 import { deepfoolChunk } from './deepfool.js';
 import { fgsmChunk, fgsmSchedule } from './fgsm.js';
 import type { AttackChunk, ChunkOutcome, StepHook, StepSchedule } from './iterative.js';
-import { leastLikelyChunk, leastLikelyClasses, leastLikelySchedule } from './least-likely.js';
+import { leastLikelyChunk, leastLikelyFromLogits, leastLikelySchedule } from './least-likely.js';
 import { reportedOptions, resolveAttackInputs } from './options.js';
 import type { ResolvedOptions } from './options.js';
 import { pgdChunk, pgdSchedule } from './pgd.js';
@@ -90,8 +90,9 @@ async function attackInChunks(
       firstImageIndex: o.indexOffset + start,
       onStep,
     });
-    writeView(float, evaluateView(classifier, clean, outcome.adversarial, chunkCriterion, o.topK, o.batchSize), start);
-    writeView(quantized, evaluateView(classifier, clean, quantize8bit(outcome.adversarial), chunkCriterion, o.topK, o.batchSize), start);
+    const views = evaluateViews(classifier, clean, outcome.adversarial, chunkCriterion, o.topK, o.batchSize);
+    writeView(float, views.float, start);
+    writeView(quantized, views.quantized, start);
     adversarial?.set(outcome.adversarial, start * size);
     if (outcome.iterations) {
       iterations ??= new Int32Array(n);
@@ -128,10 +129,13 @@ export async function runAttack(
   const n = labels.length;
   const [h, w, c] = classifier.inputShape;
 
-  const before = predictTopK(classifier, images, o.topK, o.batchSize);
+  // One clean pass serves the prediction before the attack and the least-likely classes. (The first
+  // gradient step's forward pass cannot stand in for it: under a gradient tape TF.js unfuses
+  // bias+activation, which moves the logits by a few ulps, and results must stay bit-identical.)
+  const cleanLogits = predictLogits(classifier, images, o.batchSize);
   const targets =
     o.method === 'll'
-      ? leastLikelyClasses(classifier, images, o.batchSize)
+      ? leastLikelyFromLogits(cleanLogits, classifier.numClasses)
       : o.criterion.kind === 'targeted'
         ? o.criterion.targets
         : undefined;
@@ -185,7 +189,7 @@ export async function runAttack(
     options: reportedOptions(o, options),
     shape: [n, h, w, c],
     labels: new Int32Array(labels),
-    before,
+    before: topKFromLogits(cleanLogits, classifier.numClasses, o.topK),
     perEpsilon,
   };
   if (targets) result.targets = new Int32Array(targets);
