@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --quick] [-- --json] [-- --mnist FOLDER]
+ * npm run bench [-- --quick] [-- --json] [-- --mnist FOLDER [--baseline FOLDER] [--whole-process-only]]
  *
  * FGSM and BIM-10 images/s on the built-in LeNet (random weights until the trained ones exist: same
  * timings) at batch 1 and 256, through the worker pool and in-process on one backend; one BIM step on
@@ -8,7 +8,9 @@
  * interleaved with ours round by round because the machine is shared and noisy; and a per-kernel
  * profile of one FGSM step. Given the MNIST test set (--mnist or FOOLPRINT_MNIST), the whole-process
  * figure too: `foolprint sweep --method fgsm --eps 0.1` on it, start to finish, against the peer's
- * same job on the same weights, with each process's peak RSS.
+ * same job on the same weights, with each process's peak RSS. --baseline FOLDER adds another build of
+ * Foolprint (a folder with its package.json, dist/, assets/ and node_modules/) to the same rounds, so
+ * a change is measured against the code before it in one run; --whole-process-only stops there.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -136,7 +138,7 @@ function findTorchPython(): { python: string; torch: string } | { missing: strin
 
 /** The PyTorch peer: same LeNet, FGSM b1/b256 and BIM-10 b256, 2 threads. */
 function runTorch(python: string): LeNetRates | { error: string } {
-  const out = spawnSync(python, [PEER_SCRIPT, 'steps', PEER_THREADS], { encoding: 'utf8', timeout: 600_000 });
+  const out = spawnSync(python, [PEER_SCRIPT, 'steps', PEER_THREADS], { encoding: 'utf8', timeout: 1_800_000 });
   if (out.status !== 0) return { error: (out.stderr || out.error?.message || `exit ${out.status}`).trim().split('\n').at(-1)! };
   const rate = (label: string) => Number(new RegExp(`${label}\\s+([\\d.]+) img/s`).exec(out.stdout)?.[1]);
   return { fgsmB1: rate('fgsm batch1'), fgsmB256: rate('fgsm batch256'), bim10B256: rate('bim10 batch256') };
@@ -214,7 +216,7 @@ async function profileFgsmStep(classifier: Classifier, batch: number): Promise<{
 }
 
 interface ProcessRun { seconds: number; peakRssMb: number; accuracy: number; accuracy8bit: number; backend: string }
-interface WholeProcessRound { ours: ProcessRun | { error: string }; torch?: ProcessRun | { error: string } }
+interface WholeProcessRound { ours: ProcessRun | { error: string }; torch?: ProcessRun | { error: string }; baseline?: ProcessRun | { error: string } }
 
 const lastLine = (text: string) => text.trim().split('\n').at(-1) ?? '';
 
@@ -223,8 +225,7 @@ const lastLine = (text: string) => text.trim().split('\n').at(-1) ?? '';
  * user runs it, timed from spawn to exit; peak RSS from a preloaded module that reports
  * getrusage's maxRSS (the whole process, worker threads included) on exit.
  */
-function runOurSweep(mnist: string, rssProbe: string): ProcessRun | { error: string } {
-  const root = repoRoot();
+function runOurSweep(mnist: string, rssProbe: string, root = repoRoot()): ProcessRun | { error: string } {
   const started = performance.now();
   const out = spawnSync(process.execPath, ['--import', pathToFileURL(rssProbe).href, path.join(root, 'dist/main/cli/index.js'), 'sweep',
     '--model', path.join(root, 'assets/models/lenet-mnist'), '--data', mnist, '--method', 'fgsm', '--eps', '0.1', '--json'],
@@ -246,9 +247,42 @@ function runTorchSweep(python: string, mnist: string): ProcessRun | { error: str
   return { seconds, peakRssMb: report.peakRssKb / 1024, accuracy: report.accuracy, accuracy8bit: report.accuracy8bit, backend: `torch x${report.threads}` };
 }
 
+function flagValue(name: string): string | undefined {
+  const flag = process.argv.indexOf(name);
+  return flag >= 0 ? process.argv[flag + 1] : undefined;
+}
+
 function mnistFolder(): string | undefined {
-  const flag = process.argv.indexOf('--mnist');
-  return flag >= 0 ? process.argv[flag + 1] : process.env.FOOLPRINT_MNIST || undefined;
+  return flagValue('--mnist') ?? (process.env.FOOLPRINT_MNIST || undefined);
+}
+
+const showRun = (run: ProcessRun | { error: string } | undefined) => (!run ? 'not run'
+  : 'error' in run ? `failed: ${run.error}`
+    : `${run.seconds.toFixed(2).padStart(6)} s ${run.peakRssMb.toFixed(0).padStart(4)} MB  acc ${run.accuracy.toFixed(4)} 8-bit ${run.accuracy8bit.toFixed(4)}  (${run.backend})`);
+
+/** Seconds of `a` over seconds of `b` per round where both ran: above 1, b is faster. */
+function secondsRatios(rounds: WholeProcessRound[], a: 'torch' | 'baseline', b: 'ours'): number[] {
+  return rounds
+    .map((round) => {
+      const x = round[a];
+      const y = round[b];
+      return x && y && !('error' in x) && !('error' in y) ? x.seconds / y.seconds : NaN;
+    })
+    .filter(Number.isFinite);
+}
+
+function logWholeProcess(rounds: WholeProcessRound[]): void {
+  log('\nwhole process, FGSM ε=0.1 on the MNIST test set (seconds from start to exit, peak RSS):');
+  rounds.forEach((round, i) => {
+    log(`round ${i + 1} foolprint sweep ${showRun(round.ours)}`);
+    if (round.baseline) log(`round ${i + 1} baseline build  ${showRun(round.baseline)}`);
+    if (round.torch) log(`round ${i + 1} PyTorch peer    ${showRun(round.torch)}`);
+  });
+  const show = (ratios: number[]) => `${ratios.map((v) => v.toFixed(2)).join(' / ')} (median ${median(ratios).toFixed(2)})`;
+  const torch = secondsRatios(rounds, 'torch', 'ours');
+  const baseline = secondsRatios(rounds, 'baseline', 'ours');
+  if (torch.length) log(`speed foolprint / PyTorch (their seconds over ours): ${show(torch)}`);
+  if (baseline.length) log(`speed foolprint / baseline build (its seconds over ours): ${show(baseline)}`);
 }
 
 async function main(): Promise<void> {
@@ -259,6 +293,8 @@ async function main(): Promise<void> {
     const haveTorch = 'python' in peer;
     if (!haveTorch) progress(peer.missing);
     const mnist = mnistFolder();
+    const baselineFlag = flagValue('--baseline');
+    const baselineRoot = baselineFlag ? path.resolve(baselineFlag) : undefined;
     const wholeProcess: WholeProcessRound[] = [];
     if (mnist) {
       if (!existsSync(path.join(repoRoot(), 'dist/main/cli/index.js'))) throw new Error('the CLI is not built: run npm run build');
@@ -269,11 +305,21 @@ async function main(): Promise<void> {
         const round: WholeProcessRound = { ours: { error: 'not run' } };
         const runOurs = () => { progress(`whole process ${r + 1}/${ROUNDS}: foolprint sweep`); round.ours = runOurSweep(mnist, rssProbe); };
         const runPeer = () => { if (haveTorch) { progress(`whole process ${r + 1}/${ROUNDS}: PyTorch peer`); round.torch = runTorchSweep(peer.python, mnist); } };
-        if (r % 2) { runPeer(); runOurs(); } else { runOurs(); runPeer(); }
+        const runBaseline = () => { if (baselineRoot) { progress(`whole process ${r + 1}/${ROUNDS}: baseline build`); round.baseline = runOurSweep(mnist, rssProbe, baselineRoot); } };
+        const order = [runOurs, runPeer, runBaseline];
+        for (let k = 0; k < order.length; k++) order[(k + r) % order.length]();
         wholeProcess.push(round);
       }
     } else {
       progress('whole-process sweep skipped: pass the MNIST test set folder with --mnist FOLDER or FOOLPRINT_MNIST');
+    }
+    if (process.argv.includes('--whole-process-only')) {
+      if (asJson) process.stdout.write(JSON.stringify({ loadAverageAtStart: load, torch: haveTorch ? peer.torch : null, wholeProcess }, null, 2) + '\n');
+      else {
+        log(`load average ${load.toFixed(2)} at start${haveTorch ? `; PyTorch ${peer.torch} (${peer.python}), ${PEER_THREADS} threads` : `; ${peer.missing}`}`);
+        logWholeProcess(wholeProcess);
+      }
+      return;
     }
 
     const backend: BackendInfo = await initBackend();
@@ -323,9 +369,7 @@ async function main(): Promise<void> {
       .filter(Number.isFinite);
     const ratios = (key: keyof LeNetRates) => ratiosOf('pool', key);
     const bareRatios = (key: keyof LeNetRates) => ratiosOf('bareStep', key);
-    const wholeRatios = wholeProcess
-      .map((round) => (round.torch && !('error' in round.torch) && !('error' in round.ours) ? round.torch.seconds / round.ours.seconds : NaN))
-      .filter(Number.isFinite);
+    const wholeRatios = secondsRatios(wholeProcess, 'torch', 'ours');
     const summary = {
       backend: backend.name, simd: backend.simd ?? false, workers: pool.info().workers, model: note, quick,
       loadAverageAtStart: load, cores: os.availableParallelism(), torch: haveTorch ? peer.torch : null,
@@ -355,17 +399,7 @@ async function main(): Promise<void> {
       const f = (v: number) => v.toFixed(0).padStart(7);
       log(`backend ${summary.backend}${summary.simd ? ' SIMD' : ''}, ${summary.workers} workers, ${summary.cores} cores, load average ${load.toFixed(2)} at start`);
       log(`model: ${note}${haveTorch ? `; PyTorch ${peer.torch} (${peer.python}), ${PEER_THREADS} threads` : ''}`);
-      if (wholeProcess.length) {
-        log('\nwhole process, FGSM ε=0.1 on the MNIST test set (seconds from start to exit, peak RSS):');
-        const show = (run: ProcessRun | { error: string } | undefined) => (!run ? 'not run'
-          : 'error' in run ? `failed: ${run.error}`
-            : `${run.seconds.toFixed(2).padStart(6)} s ${run.peakRssMb.toFixed(0).padStart(4)} MB  acc ${run.accuracy.toFixed(4)} 8-bit ${run.accuracy8bit.toFixed(4)}  (${run.backend})`);
-        wholeProcess.forEach((round, i) => {
-          log(`round ${i + 1} foolprint sweep ${show(round.ours)}`);
-          if (round.torch) log(`round ${i + 1} PyTorch peer    ${show(round.torch)}`);
-        });
-        if (wholeRatios.length) log(`speed foolprint / PyTorch (their seconds over ours): ${wholeRatios.map((v) => v.toFixed(2)).join(' / ')} (median ${median(wholeRatios).toFixed(2)})`);
-      }
+      if (wholeProcess.length) logWholeProcess(wholeProcess);
       log('\nimages/s          FGSM b1  FGSM b256  BIM-10 b256');
       rounds.forEach((round, i) => {
         log(`round ${i + 1} pool      ${f(round.pool.fgsmB1)}    ${f(round.pool.fgsmB256)}      ${f(round.pool.bim10B256)}`);
