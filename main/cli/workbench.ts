@@ -5,9 +5,9 @@
 import type { Command } from 'commander';
 import { ComputePool } from '../../app/node/compute-pool.js';
 import type { BackendName } from '../../app/node/backend.js';
-import { loadDataset } from '../../app/node/dataset-loader.js';
 import { parseModelSource } from '../../app/models/source.js';
 import type { Dataset } from '../../app/data/dataset.js';
+import type * as DatasetLoader from '../../app/node/dataset-loader.js';
 import { UsageError, parsePositiveInt } from './failure.js';
 
 export interface WorkbenchOptions {
@@ -34,20 +34,33 @@ export function addDataOptions(command: Command): Command {
 
 const backends = ['tensorflow', 'wasm', 'cpu'] as const;
 
+/**
+ * The dataset loader pulls in sharp and TF.js (about a second of CPU): imported on first use, so
+ * --help and light commands start fast, and started by openPool so it loads while the workers boot.
+ */
+let datasetLoaderModule: Promise<typeof DatasetLoader> | undefined;
+function datasetLoader(): Promise<typeof DatasetLoader> {
+  return (datasetLoaderModule ??= import('../../app/node/dataset-loader.js'));
+}
+
 export async function openPool(options: WorkbenchOptions): Promise<ComputePool> {
   if (options.backend !== undefined && !(backends as readonly string[]).includes(options.backend)) {
     throw new UsageError(`--backend must be one of ${backends.join(', ')}, got "${options.backend}"`);
   }
-  return ComputePool.create({
+  const pool = ComputePool.create({
     model: parseModelSource(options.model),
     backend: options.backend as BackendName | undefined,
     workers: options.workers === undefined ? undefined : parsePositiveInt(options.workers, '--workers'),
   });
+  // Both at once: the import runs on this thread while the workers boot on theirs.
+  const [opened] = await Promise.all([pool, options.data !== undefined ? datasetLoader() : undefined]);
+  return opened;
 }
 
 export async function openDataset(options: WorkbenchOptions, pool: ComputePool): Promise<Dataset> {
   const [height, width, channels] = pool.info().model.inputShape;
   const limit = options.limit === undefined ? undefined : parsePositiveInt(options.limit, '--limit');
+  const { loadDataset } = await datasetLoader();
   const dataset = await loadDataset(options.data ?? 'samples', { height, width, channels: channels as 1 | 3, limit });
   const numClasses = pool.info().model.numClasses;
   const outOfRange = dataset.labels.findIndex((label) => label < 0 || label >= numClasses);

@@ -4,7 +4,6 @@
  */
 import type { Command } from 'commander';
 import path from 'node:path';
-import { writeAttackFiles } from '../../../app/node/attack-files.js';
 import { addAttackOptions, attackOptionsFromFlags, type AttackFlags } from '../attack-options.js';
 import { guarded, interruptSignal } from '../failure.js';
 import { createProgressBar } from '../progress.js';
@@ -33,6 +32,7 @@ export function registerAttack(program: Command): void {
         onProgress: (p) => bar.update(p.done, p.total, `${attackOptions.method} ε=${p.epsilon ?? ''}`),
       });
       bar.done();
+      const { writeAttackFiles } = await import('../../../app/node/attack-files.js');
       const record = await writeAttackFiles(options.out, dataset, result, pool.info().model, options.data ?? 'samples');
       if (options.json) {
         process.stdout.write(JSON.stringify(record, null, 2) + '\n');
