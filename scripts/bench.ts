@@ -253,7 +253,9 @@ function flagValue(name: string): string | undefined {
 }
 
 function mnistFolder(): string | undefined {
-  return flagValue('--mnist') ?? (process.env.FOOLPRINT_MNIST || undefined);
+  const folder = flagValue('--mnist') ?? (process.env.FOOLPRINT_MNIST || undefined);
+  // Absolute: a --baseline build runs from its own folder.
+  return folder && path.resolve(folder);
 }
 
 const showRun = (run: ProcessRun | { error: string } | undefined) => (!run ? 'not run'
