@@ -57,6 +57,8 @@ function yieldToEventLoop(): Promise<void> {
 
 type ChunkAttack = (chunk: AttackChunk) => Promise<ChunkOutcome>;
 
+const MAX_KEPT_GRADIENT_BYTES = 64 * 2 ** 20;
+
 /** Attacks all images chunk by chunk and judges each chunk (float and 8-bit) as soon as it is done. */
 async function attackInChunks(
   classifier: Classifier,
@@ -66,6 +68,7 @@ async function attackInChunks(
   o: ResolvedOptions,
   attack: ChunkAttack,
   onStep: StepHook,
+  firstGradients?: Map<number, Float32Array>,
 ): Promise<Omit<EpsilonResult, 'epsilon'>> {
   const n = labels.length;
   const size = classifier.inputShape[0] * classifier.inputShape[1] * classifier.inputShape[2];
@@ -89,6 +92,7 @@ async function attackInChunks(
       targets: chunkCriterion.targets,
       firstImageIndex: o.indexOffset + start,
       onStep,
+      firstGradient: firstGradients && { get: () => firstGradients.get(start), set: (g) => firstGradients.set(start, g) },
     });
     const views = evaluateViews(classifier, clean, outcome.adversarial, chunkCriterion, o.topK, o.batchSize);
     writeView(float, views.float, start);
@@ -156,6 +160,11 @@ export async function runAttack(
     if (control?.signal?.aborted) throw new CancelledError();
   };
 
+  // FGSM and BIM take their first step from the clean images, so its gradient is the same for every
+  // ε: over several ε it is computed once per chunk and kept (up to 64 MB; beyond, recomputed).
+  const firstGradients = (o.method === 'fgsm' || o.method === 'bim') && o.epsilons.length > 1 && images.length * 4 <= MAX_KEPT_GRADIENT_BYTES
+    ? new Map<number, Float32Array>()
+    : undefined;
   const perEpsilon: EpsilonResult[] = [];
   if (o.method === 'deepfool') {
     const once = await attackInChunks(classifier, images, labels, criterion, o, (chunk) => deepfoolChunk(chunk, o), onStep);
@@ -173,7 +182,7 @@ export async function runAttack(
             : o.method === 'll'
               ? (chunk) => leastLikelyChunk(chunk, epsilon, o)
               : (chunk) => pgdChunk(chunk, epsilon, o);
-      const result = await attackInChunks(classifier, images, labels, criterion, o, attack, onStep);
+      const result = await attackInChunks(classifier, images, labels, criterion, o, attack, onStep, firstGradients);
       perEpsilon.push({
         epsilon,
         ...result,
