@@ -1,16 +1,22 @@
 /**
- * npm run bench [-- --quick] [-- --json]
+ * npm run bench [-- --quick] [-- --json] [-- --mnist FOLDER [--baseline FOLDER] [--whole-process-only]]
  *
  * FGSM and BIM-10 images/s on the built-in LeNet (random weights until the trained ones exist: same
  * timings) at batch 1 and 256, through the worker pool and in-process on one backend; one BIM step on
  * a 224x224x3 MobileNet-style model; tensor counts before and after 1,000 attacks; the PyTorch peer
- * (../shared/bench/torch_fgsm_bench.py) run in the same process tree, interleaved with ours round by
- * round because the machine is shared and noisy; and a per-kernel profile of one FGSM step.
+ * (scripts/torch-peer.py, where a Python with PyTorch is found) run in the same process tree,
+ * interleaved with ours round by round because the machine is shared and noisy; and a per-kernel
+ * profile of one FGSM step. Given the MNIST test set (--mnist or FOOLPRINT_MNIST), the whole-process
+ * figure too: `foolprint sweep --method fgsm --eps 0.1` on it, start to finish, against the peer's
+ * same job on the same weights, with each process's peak RSS. --baseline FOLDER adds another build of
+ * Foolprint (a folder with its package.json, dist/, assets/ and node_modules/) to the same rounds, so
+ * a change is measured against the code before it in one run; --whole-process-only stops there.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { runAttack } from '../app/attacks/index.js';
 import type { AttackOptions } from '../app/attacks/types.js';
@@ -118,9 +124,21 @@ async function measureBareSteps(classifier: Classifier): Promise<LeNetRates> {
   return { fgsmB1: await rate(1, 1), fgsmB256: await rate(256, 1), bim10B256: await rate(256, 10) };
 }
 
+const PEER_SCRIPT = path.join(repoRoot(), 'scripts/torch-peer.py');
+const PEER_THREADS = '2';
+
+/** A Python that imports torch: FOOLPRINT_PYTHON, else python3 on the PATH; else why not, in one line. */
+function findTorchPython(): { python: string; torch: string } | { missing: string } {
+  const python = process.env.FOOLPRINT_PYTHON || 'python3';
+  const probe = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', timeout: 300_000 });
+  if (probe.status === 0) return { python, torch: probe.stdout.trim() };
+  const why = probe.error ? `${python} was not found` : `${python} cannot import torch`;
+  return { missing: `PyTorch peer skipped: ${why}; install PyTorch (pip install torch, or Debian's python3-torch) or set FOOLPRINT_PYTHON to a Python that has it` };
+}
+
 /** The PyTorch peer: same LeNet, FGSM b1/b256 and BIM-10 b256, 2 threads. */
-function runTorch(script: string): LeNetRates | { error: string } {
-  const out = spawnSync('/usr/bin/python3', [script, '2'], { encoding: 'utf8', timeout: 600_000 });
+function runTorch(python: string): LeNetRates | { error: string } {
+  const out = spawnSync(python, [PEER_SCRIPT, 'steps', PEER_THREADS], { encoding: 'utf8', timeout: 1_800_000 });
   if (out.status !== 0) return { error: (out.stderr || out.error?.message || `exit ${out.status}`).trim().split('\n').at(-1)! };
   const rate = (label: string) => Number(new RegExp(`${label}\\s+([\\d.]+) img/s`).exec(out.stdout)?.[1]);
   return { fgsmB1: rate('fgsm batch1'), fgsmB256: rate('fgsm batch256'), bim10B256: rate('bim10 batch256') };
@@ -197,17 +215,120 @@ async function profileFgsmStep(classifier: Classifier, batch: number): Promise<{
   return [...byKernel.entries()].sort((a, b) => b[1] - a[1]).map(([kernel, ms]) => ({ kernel, ms, share: ms / total }));
 }
 
+interface ProcessRun { seconds: number; peakRssMb: number; accuracy: number; accuracy8bit: number; backend: string }
+interface WholeProcessRound { ours: ProcessRun | { error: string }; torch?: ProcessRun | { error: string }; baseline?: ProcessRun | { error: string } }
+
+const lastLine = (text: string) => text.trim().split('\n').at(-1) ?? '';
+
+/**
+ * `foolprint sweep --model assets/models/lenet-mnist --data MNIST --method fgsm --eps 0.1 --json` as a
+ * user runs it, timed from spawn to exit; peak RSS from a preloaded module that reports
+ * getrusage's maxRSS (the whole process, worker threads included) on exit.
+ */
+function runOurSweep(mnist: string, rssProbe: string, root = repoRoot()): ProcessRun | { error: string } {
+  const started = performance.now();
+  const out = spawnSync(process.execPath, ['--import', pathToFileURL(rssProbe).href, path.join(root, 'dist/main/cli/index.js'), 'sweep',
+    '--model', path.join(root, 'assets/models/lenet-mnist'), '--data', mnist, '--method', 'fgsm', '--eps', '0.1', '--json'],
+  { encoding: 'utf8', timeout: 900_000, cwd: root });
+  const seconds = (performance.now() - started) / 1000;
+  if (out.status !== 0) return { error: lastLine(out.stderr || out.error?.message || `exit ${out.status}`) };
+  const report = JSON.parse(out.stdout) as { backend: string; workers: number; perEpsilon: { float: { accuracy: number }; quantized: { accuracy: number } }[] };
+  const rssKb = Number(/maxrss-kb (\d+)/.exec(out.stderr)?.[1]);
+  return { seconds, peakRssMb: rssKb / 1024, accuracy: report.perEpsilon[0].float.accuracy, accuracy8bit: report.perEpsilon[0].quantized.accuracy, backend: `${report.backend} x${report.workers}` };
+}
+
+/** The peer's same job (scripts/torch-peer.py sweep): import, load, FGSM, score float and 8-bit. */
+function runTorchSweep(python: string, mnist: string): ProcessRun | { error: string } {
+  const started = performance.now();
+  const out = spawnSync(python, [PEER_SCRIPT, 'sweep', path.join(repoRoot(), 'assets/models/lenet-mnist'), mnist, '0.1', PEER_THREADS], { encoding: 'utf8', timeout: 900_000 });
+  const seconds = (performance.now() - started) / 1000;
+  if (out.status !== 0) return { error: lastLine(out.stderr || out.error?.message || `exit ${out.status}`) };
+  const report = JSON.parse(lastLine(out.stdout)) as { accuracy: number; accuracy8bit: number; peakRssKb: number; threads: number };
+  return { seconds, peakRssMb: report.peakRssKb / 1024, accuracy: report.accuracy, accuracy8bit: report.accuracy8bit, backend: `torch x${report.threads}` };
+}
+
+function flagValue(name: string): string | undefined {
+  const flag = process.argv.indexOf(name);
+  return flag >= 0 ? process.argv[flag + 1] : undefined;
+}
+
+function mnistFolder(): string | undefined {
+  const folder = flagValue('--mnist') ?? (process.env.FOOLPRINT_MNIST || undefined);
+  // Absolute: a --baseline build runs from its own folder.
+  return folder && path.resolve(folder);
+}
+
+const showRun = (run: ProcessRun | { error: string } | undefined) => (!run ? 'not run'
+  : 'error' in run ? `failed: ${run.error}`
+    : `${run.seconds.toFixed(2).padStart(6)} s ${run.peakRssMb.toFixed(0).padStart(4)} MB  acc ${run.accuracy.toFixed(4)} 8-bit ${run.accuracy8bit.toFixed(4)}  (${run.backend})`);
+
+/** Seconds of `a` over seconds of `b` per round where both ran: above 1, b is faster. */
+function secondsRatios(rounds: WholeProcessRound[], a: 'torch' | 'baseline', b: 'ours'): number[] {
+  return rounds
+    .map((round) => {
+      const x = round[a];
+      const y = round[b];
+      return x && y && !('error' in x) && !('error' in y) ? x.seconds / y.seconds : NaN;
+    })
+    .filter(Number.isFinite);
+}
+
+function logWholeProcess(rounds: WholeProcessRound[]): void {
+  log('\nwhole process, FGSM ε=0.1 on the MNIST test set (seconds from start to exit, peak RSS):');
+  rounds.forEach((round, i) => {
+    log(`round ${i + 1} foolprint sweep ${showRun(round.ours)}`);
+    if (round.baseline) log(`round ${i + 1} baseline build  ${showRun(round.baseline)}`);
+    if (round.torch) log(`round ${i + 1} PyTorch peer    ${showRun(round.torch)}`);
+  });
+  const show = (ratios: number[]) => `${ratios.map((v) => v.toFixed(2)).join(' / ')} (median ${median(ratios).toFixed(2)})`;
+  const torch = secondsRatios(rounds, 'torch', 'ours');
+  const baseline = secondsRatios(rounds, 'baseline', 'ours');
+  if (torch.length) log(`speed foolprint / PyTorch (their seconds over ours): ${show(torch)}`);
+  if (baseline.length) log(`speed foolprint / baseline build (its seconds over ours): ${show(baseline)}`);
+}
+
 async function main(): Promise<void> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'foolprint-bench-'));
   try {
+    const load = os.loadavg()[0];
+    const peer = findTorchPython();
+    const haveTorch = 'python' in peer;
+    if (!haveTorch) progress(peer.missing);
+    const mnist = mnistFolder();
+    const baselineFlag = flagValue('--baseline');
+    const baselineRoot = baselineFlag ? path.resolve(baselineFlag) : undefined;
+    const wholeProcess: WholeProcessRound[] = [];
+    if (mnist) {
+      if (!existsSync(path.join(repoRoot(), 'dist/main/cli/index.js'))) throw new Error('the CLI is not built: run npm run build');
+      const rssProbe = path.join(tmp, 'maxrss.mjs');
+      writeFileSync(rssProbe, "process.on('exit', () => process.stderr.write(`maxrss-kb ${process.resourceUsage().maxRSS}\\n`));\n");
+      for (let r = 0; r < ROUNDS; r++) {
+        // Alternate who goes first, so neither always runs on the cooler machine.
+        const round: WholeProcessRound = { ours: { error: 'not run' } };
+        const runOurs = () => { progress(`whole process ${r + 1}/${ROUNDS}: foolprint sweep`); round.ours = runOurSweep(mnist, rssProbe); };
+        const runPeer = () => { if (haveTorch) { progress(`whole process ${r + 1}/${ROUNDS}: PyTorch peer`); round.torch = runTorchSweep(peer.python, mnist); } };
+        const runBaseline = () => { if (baselineRoot) { progress(`whole process ${r + 1}/${ROUNDS}: baseline build`); round.baseline = runOurSweep(mnist, rssProbe, baselineRoot); } };
+        const order = [runOurs, runPeer, runBaseline];
+        for (let k = 0; k < order.length; k++) order[(k + r) % order.length]();
+        wholeProcess.push(round);
+      }
+    } else {
+      progress('whole-process sweep skipped: pass the MNIST test set folder with --mnist FOLDER or FOOLPRINT_MNIST');
+    }
+    if (process.argv.includes('--whole-process-only')) {
+      if (asJson) process.stdout.write(JSON.stringify({ loadAverageAtStart: load, torch: haveTorch ? peer.torch : null, wholeProcess }, null, 2) + '\n');
+      else {
+        log(`load average ${load.toFixed(2)} at start${haveTorch ? `; PyTorch ${peer.torch} (${peer.python}), ${PEER_THREADS} threads` : `; ${peer.missing}`}`);
+        logWholeProcess(wholeProcess);
+      }
+      return;
+    }
+
     const backend: BackendInfo = await initBackend();
     const { source, note } = await lenetSource(tmp);
     progress(`backend ${backend.name}${backend.simd ? ' (SIMD)' : ''}; model: ${note}`);
     const pool = await ComputePool.create({ model: source });
     const classifier = await loadClassifier(source);
-    const torchScript = path.resolve(repoRoot(), '../shared/bench/torch_fgsm_bench.py');
-    const haveTorch = existsSync(torchScript) && existsSync('/usr/bin/python3');
-    const load = os.loadavg()[0];
 
     type Round = { pool: LeNetRates; inProcess: LeNetRates; bareStep: LeNetRates; torch?: LeNetRates | { error: string } };
     const rounds: Round[] = [];
@@ -219,7 +340,7 @@ async function main(): Promise<void> {
       let torch: Round['torch'];
       if (haveTorch) {
         progress(`round ${r + 1}/${ROUNDS}: PyTorch peer`);
-        torch = runTorch(torchScript);
+        torch = runTorch(peer.python);
       }
       rounds.push({ pool: pooled, inProcess, bareStep, torch });
     }
@@ -250,9 +371,11 @@ async function main(): Promise<void> {
       .filter(Number.isFinite);
     const ratios = (key: keyof LeNetRates) => ratiosOf('pool', key);
     const bareRatios = (key: keyof LeNetRates) => ratiosOf('bareStep', key);
+    const wholeRatios = secondsRatios(wholeProcess, 'torch', 'ours');
     const summary = {
       backend: backend.name, simd: backend.simd ?? false, workers: pool.info().workers, model: note, quick,
-      loadAverageAtStart: load, cores: os.availableParallelism(),
+      loadAverageAtStart: load, cores: os.availableParallelism(), torch: haveTorch ? peer.torch : null,
+      wholeProcess: { rounds: wholeProcess, ratioOursOverTorch: { perRound: wholeRatios, median: median(wholeRatios) } },
       rounds,
       ratioOursOverTorch: {
         fgsmB1: { perRound: ratios('fgsmB1'), median: median(ratios('fgsmB1')) },
@@ -267,7 +390,8 @@ async function main(): Promise<void> {
       memory, mobileNet, profileFgsmB256: profile.slice(0, 8),
       notes: [
         'pool and 1 thread: the full runAttack (top-5 before, float and 8-bit after, norms), keepImages off; bare step and PyTorch: the attack step alone',
-        ...(haveTorch ? [] : [`PyTorch peer not found (${torchScript} or /usr/bin/python3): skipped`]),
+        ...(haveTorch ? [] : [peer.missing]),
+        ...(mnist ? [] : ['whole-process sweep skipped: no MNIST test set given (--mnist FOLDER or FOOLPRINT_MNIST)']),
       ],
     };
 
@@ -276,7 +400,8 @@ async function main(): Promise<void> {
     } else {
       const f = (v: number) => v.toFixed(0).padStart(7);
       log(`backend ${summary.backend}${summary.simd ? ' SIMD' : ''}, ${summary.workers} workers, ${summary.cores} cores, load average ${load.toFixed(2)} at start`);
-      log(`model: ${note}`);
+      log(`model: ${note}${haveTorch ? `; PyTorch ${peer.torch} (${peer.python}), ${PEER_THREADS} threads` : ''}`);
+      if (wholeProcess.length) logWholeProcess(wholeProcess);
       log('\nimages/s          FGSM b1  FGSM b256  BIM-10 b256');
       rounds.forEach((round, i) => {
         log(`round ${i + 1} pool      ${f(round.pool.fgsmB1)}    ${f(round.pool.fgsmB256)}      ${f(round.pool.bim10B256)}`);

@@ -19,7 +19,7 @@ export async function fgsmChunk(chunk: AttackChunk, epsilon: number, o: Resolved
     chunk.classifier,
     chunk.images,
     targeted ? chunk.targets! : chunk.labels,
-    { ...fgsmSchedule(epsilon), epsilon, norm: o.norm, loss: o.loss, targeted },
+    { ...fgsmSchedule(epsilon), epsilon, norm: o.norm, loss: o.loss, targeted, firstGradient: chunk.firstGradient },
     chunk.onStep,
   );
   return { adversarial };

@@ -9,14 +9,14 @@
  * `control.signal` by throwing CancelledError; no tensor outlives a call, whether it succeeds or throws.
  */
 import type { Classifier } from '../engine/classifier.js';
-import { predictTopK } from '../engine/predict.js';
-import { allocateView, evaluateView, quantize8bit, writeView } from './adversarial-view.js';
+import { predictLogits, topKFromLogits } from '../engine/predict.js';
+import { allocateView, evaluateViews, writeView } from './adversarial-view.js';
 import type { ViewCriterion } from './adversarial-view.js';
 import { bimChunk } from './bim.js';
 import { deepfoolChunk } from './deepfool.js';
 import { fgsmChunk } from './fgsm.js';
 import type { AttackChunk, ChunkOutcome, StepHook } from './iterative.js';
-import { leastLikelyChunk, leastLikelyClasses } from './least-likely.js';
+import { leastLikelyChunk, leastLikelyFromLogits } from './least-likely.js';
 import { reportedOptions, resolveAttackInputs } from './options.js';
 import type { ResolvedOptions } from './options.js';
 import { pgdChunk } from './pgd.js';
@@ -42,6 +42,8 @@ function yieldToEventLoop(): Promise<void> {
 
 type ChunkAttack = (chunk: AttackChunk) => Promise<ChunkOutcome>;
 
+const MAX_KEPT_GRADIENT_BYTES = 64 * 2 ** 20;
+
 /** Attacks all images chunk by chunk and judges each chunk (float and 8-bit) as soon as it is done. */
 async function attackInChunks(
   classifier: Classifier,
@@ -51,6 +53,7 @@ async function attackInChunks(
   o: ResolvedOptions,
   attack: ChunkAttack,
   onStep: StepHook,
+  firstGradients?: Map<number, Float32Array>,
 ): Promise<Omit<EpsilonResult, 'epsilon'>> {
   const n = labels.length;
   const size = classifier.inputShape[0] * classifier.inputShape[1] * classifier.inputShape[2];
@@ -74,9 +77,11 @@ async function attackInChunks(
       targets: chunkCriterion.targets,
       firstImageIndex: o.indexOffset + start,
       onStep,
+      firstGradient: firstGradients && { get: () => firstGradients.get(start), set: (g) => firstGradients.set(start, g) },
     });
-    writeView(float, evaluateView(classifier, clean, outcome.adversarial, chunkCriterion, o.topK, o.batchSize), start);
-    writeView(quantized, evaluateView(classifier, clean, quantize8bit(outcome.adversarial), chunkCriterion, o.topK, o.batchSize), start);
+    const views = evaluateViews(classifier, clean, outcome.adversarial, chunkCriterion, o.topK, o.batchSize);
+    writeView(float, views.float, start);
+    writeView(quantized, views.quantized, start);
     adversarial?.set(outcome.adversarial, start * size);
     if (outcome.iterations) {
       iterations ??= new Int32Array(n);
@@ -113,10 +118,13 @@ export async function runAttack(
   const n = labels.length;
   const [h, w, c] = classifier.inputShape;
 
-  const before = predictTopK(classifier, images, o.topK, o.batchSize);
+  // One clean pass serves the prediction before the attack and the least-likely classes. (The first
+  // gradient step's forward pass cannot stand in for it: under a gradient tape TF.js unfuses
+  // bias+activation, which moves the logits by a few ulps, and results must stay bit-identical.)
+  const cleanLogits = predictLogits(classifier, images, o.batchSize);
   const targets =
     o.method === 'll'
-      ? leastLikelyClasses(classifier, images, o.batchSize)
+      ? leastLikelyFromLogits(cleanLogits, classifier.numClasses)
       : o.criterion.kind === 'targeted'
         ? o.criterion.targets
         : undefined;
@@ -137,6 +145,11 @@ export async function runAttack(
     if (control?.signal?.aborted) throw new CancelledError();
   };
 
+  // FGSM and BIM take their first step from the clean images, so its gradient is the same for every
+  // ε: over several ε it is computed once per chunk and kept (up to 64 MB; beyond, recomputed).
+  const firstGradients = (o.method === 'fgsm' || o.method === 'bim') && o.epsilons.length > 1 && images.length * 4 <= MAX_KEPT_GRADIENT_BYTES
+    ? new Map<number, Float32Array>()
+    : undefined;
   const perEpsilon: EpsilonResult[] = [];
   if (o.method === 'deepfool') {
     const once = await attackInChunks(classifier, images, labels, criterion, o, (chunk) => deepfoolChunk(chunk, o), onStep);
@@ -154,7 +167,7 @@ export async function runAttack(
             : o.method === 'll'
               ? (chunk) => leastLikelyChunk(chunk, epsilon, o)
               : (chunk) => pgdChunk(chunk, epsilon, o);
-      const result = await attackInChunks(classifier, images, labels, criterion, o, attack, onStep);
+      const result = await attackInChunks(classifier, images, labels, criterion, o, attack, onStep, firstGradients);
       perEpsilon.push({
         epsilon,
         ...result,
@@ -170,7 +183,7 @@ export async function runAttack(
     options: reportedOptions(o, options),
     shape: [n, h, w, c],
     labels: new Int32Array(labels),
-    before,
+    before: topKFromLogits(cleanLogits, classifier.numClasses, o.topK),
     perEpsilon,
   };
   if (targets) result.targets = new Int32Array(targets);

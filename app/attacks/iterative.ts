@@ -29,6 +29,17 @@ export interface IterativeSettings {
   targeted: boolean;
   /** Starting perturbation δ₀ (NHWC, same length as the images), e.g. PGD's random start. */
   start?: Float32Array;
+  /**
+   * Without a start, step 0 takes the gradient at the clean images whatever ε is: a caller running
+   * several ε over the same images keeps it here and the later ε skip that forward and backward pass.
+   */
+  firstGradient?: GradientMemo;
+}
+
+/** Holds the step-0 gradient of one chunk across the ε of a run. */
+export interface GradientMemo {
+  get(): Float32Array | undefined;
+  set(gradient: Float32Array): void;
 }
 
 /** Guards against division by zero for a vanishing gradient or perturbation. */
@@ -96,9 +107,16 @@ export function projectToBall(x: tf.Tensor4D, clean: tf.Tensor4D, epsilon: numbe
 }
 
 /** One ascent step of size α followed by the projection. */
-function ascentStep(classifier: Classifier, x: tf.Tensor4D, clean: tf.Tensor4D, classes: tf.Tensor1D, s: IterativeSettings): tf.Tensor4D {
+function ascentStep(
+  classifier: Classifier,
+  x: tf.Tensor4D,
+  clean: tf.Tensor4D,
+  classes: tf.Tensor1D,
+  s: IterativeSettings,
+  gradient?: tf.Tensor4D,
+): tf.Tensor4D {
   return tf.tidy(() => {
-    const g = objectiveGradient(classifier, x, classes, s.loss, s.targeted);
+    const g = gradient ?? objectiveGradient(classifier, x, classes, s.loss, s.targeted);
     const direction = s.norm === 'linf' ? g.sign() : g.div(imageL2Norm(g).maximum(TINY));
     return projectToBall(x.add(direction.mul(s.stepSize)) as tf.Tensor4D, clean, s.epsilon, s.norm);
   });
@@ -126,7 +144,18 @@ export async function iterativeAttack(
       ? tf.tidy(() => projectToBall(clean.add(tf.tensor4d(start, shape)) as tf.Tensor4D, clean, settings.epsilon, settings.norm))
       : clean.clone();
     for (let step = 0; step < settings.steps; step++) {
-      const next: tf.Tensor4D = ascentStep(classifier, x, clean, classTensor, settings);
+      let first: tf.Tensor4D | undefined;
+      if (step === 0 && !start && settings.firstGradient) {
+        const known = settings.firstGradient.get();
+        first = known ? tf.tensor4d(known, shape) : objectiveGradient(classifier, x, classTensor, settings.loss, settings.targeted);
+        if (!known) settings.firstGradient.set(new Float32Array(first.dataSync()));
+      }
+      let next: tf.Tensor4D;
+      try {
+        next = ascentStep(classifier, x, clean, classTensor, settings, first);
+      } finally {
+        first?.dispose();
+      }
       x.dispose();
       x = next;
       await onStep(n);
@@ -171,6 +200,8 @@ export interface AttackChunk {
   /** Global index of the chunk's first image (indexOffset + position in the call). */
   firstImageIndex: number;
   onStep: StepHook;
+  /** The chunk's step-0 gradient kept across ε (FGSM, BIM), when the caller runs several. */
+  firstGradient?: GradientMemo;
 }
 
 export interface ChunkOutcome {

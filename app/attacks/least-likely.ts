@@ -17,8 +17,11 @@ import { bimSchedule } from './schedule.js';
 
 /** argmin_y p(y|x) per image; softmax is monotone, so this is the argmin of the logits (lowest index on ties). */
 export function leastLikelyClasses(classifier: Classifier, images: Float32Array, batchSize?: number): Int32Array {
-  const logits = predictLogits(classifier, images, batchSize);
-  const c = classifier.numClasses;
+  return leastLikelyFromLogits(predictLogits(classifier, images, batchSize), classifier.numClasses);
+}
+
+/** The least-likely class of each row of row-major logits [n, c] (ties: the lower index). */
+export function leastLikelyFromLogits(logits: Float32Array, c: number): Int32Array {
   const n = logits.length / c;
   const out = new Int32Array(n);
   for (let i = 0; i < n; i++) {

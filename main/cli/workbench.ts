@@ -5,9 +5,9 @@
 import type { Command } from 'commander';
 import { ComputePool, boundedWorkerCount } from '../../app/node/compute-pool.js';
 import type { BackendName } from '../../app/node/backend.js';
-import { loadDataset } from '../../app/node/dataset-loader.js';
 import { parseModelSource } from '../../app/models/source.js';
 import type { Dataset } from '../../app/data/dataset.js';
+import type * as DatasetLoader from '../../app/node/dataset-loader.js';
 import { UsageError, parsePositiveInt } from './failure.js';
 import { createProgressBar } from './progress.js';
 
@@ -30,22 +30,34 @@ export function addModelOptions(command: Command): Command {
 
 export function addDataOptions(command: Command): Command {
   return command
-    .option('--data <path>', 'dataset: "samples" (built-in), MNIST IDX file or folder, or a folder of images', 'samples')
+    .option('--data <path>', 'dataset: "samples" (the 300 built-in digits); a folder with MNIST IDX files, e.g. your copy of the MNIST test set (t10k-images-idx3-ubyte.gz + t10k-labels-idx1-ubyte.gz from the MNIST database), or one IDX images file; a folder of PNG/JPEG images in one sub-folder per class, or with a labels.csv (file,label)', 'samples')
     .option('--limit <n>', 'use only the first n images (after --offset)')
     .option('--offset <n>', 'skip the first n images of the dataset', '0');
 }
 
 const backends = ['tensorflow', 'wasm', 'cpu'] as const;
 
+/**
+ * The dataset loader pulls in sharp and TF.js (about a second of CPU): imported on first use, so
+ * --help and light commands start fast, and started by openPool so it loads while the workers boot.
+ */
+let datasetLoaderModule: Promise<typeof DatasetLoader> | undefined;
+function datasetLoader(): Promise<typeof DatasetLoader> {
+  return (datasetLoaderModule ??= import('../../app/node/dataset-loader.js'));
+}
+
 export async function openPool(options: WorkbenchOptions): Promise<ComputePool> {
   if (options.backend !== undefined && !(backends as readonly string[]).includes(options.backend)) {
     throw new UsageError(`--backend must be one of ${backends.join(', ')}, got "${options.backend}"`);
   }
-  return ComputePool.create({
+  const pool = ComputePool.create({
     model: parseModelSource(options.model),
     backend: options.backend as BackendName | undefined,
     workers: workerCountFromFlag(options.workers, options.json),
   });
+  // Both at once: the import runs on this thread while the workers boot on theirs.
+  const [opened] = await Promise.all([pool, options.data !== undefined ? datasetLoader() : undefined]);
+  return opened;
 }
 
 /** --workers, capped at the core count with a note on stderr (not in --json output). */
@@ -62,6 +74,7 @@ export async function openDataset(options: WorkbenchOptions, pool: ComputePool):
   const offset = options.offset === undefined || options.offset === '0' ? 0 : parsePositiveInt(options.offset, '--offset');
   const progress = createProgressBar({ json: options.json });
   // The loader matches class names in the data to the model's labels and refuses labels it lacks.
+  const { loadDataset } = await datasetLoader();
   const dataset = await loadDataset(options.data ?? 'samples', {
     height,
     width,

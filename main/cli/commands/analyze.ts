@@ -7,14 +7,11 @@ import type { Command } from 'commander';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { writeJsonAtomic } from '../../../app/node/atomic-write.js';
-import { decodeImageFile } from '../../../app/node/dataset-loader.js';
-import { analyzePhoto } from '../../../app/physical/analyze.js';
 import type { PhotoAnalysis } from '../../../app/physical/analyze.js';
 import { combineCaptures } from '../../../app/physical/combine.js';
 import type { CombineMode } from '../../../app/physical/combine.js';
 import { digitalAgreement, experimentTable, samplesFromPhotographs } from '../../../app/physical/metrics.js';
 import type { ExperimentRow, PhotographedCell } from '../../../app/physical/metrics.js';
-import { loadOpenCVInNode } from '../../../app/physical/opencv.node.js';
 import { SheetManifestError, parseSheetManifestText } from '../../../app/physical/sheet-manifest.js';
 import type { SheetManifest } from '../../../app/physical/sheet-manifest.js';
 import { UsageError, guarded, interruptSignal, prepareCliOutput } from '../failure.js';
@@ -98,6 +95,12 @@ export function registerAnalyze(program: Command): void {
     if (photoArgs.length === 0) throw new UsageError('give the photos to analyze (files or folders), e.g. foolprint analyze photos/ --sheets sheet.manifest.json');
     const photos = await expand(photoArgs, isPhoto, 'photo');
     const output = options.out === undefined ? null : await prepareCliOutput(options.out, 'analyze', options.force);
+    // Imported on use: OpenCV, sharp and TF.js would cost every other command a second at start-up.
+    const [{ loadOpenCVInNode }, { decodeImageFile }, { analyzePhoto }] = await Promise.all([
+      import('../../../app/physical/opencv.node.js'),
+      import('../../../app/node/dataset-loader.js'),
+      import('../../../app/physical/analyze.js'),
+    ]);
     const opencv = await loadOpenCVInNode();
     const pool = await openPool(options);
     const signal = interruptSignal();

@@ -3,7 +3,6 @@
  * inspects: clean, adversarial and amplified-perturbation PNGs, and record.json.
  */
 import type { Command } from 'commander';
-import { writeAttackFiles } from '../../../app/node/attack-files.js';
 import { addAttackOptions, attackOptionsFromParams, attackParamsFromFlags, type AttackFlags } from '../attack-options.js';
 import { guarded, interruptSignal, prepareCliOutput } from '../failure.js';
 import { createProgressBar } from '../progress.js';
@@ -36,6 +35,7 @@ export function registerAttack(program: Command): void {
         onProgress: (p) => bar.update(p.done, p.total, `${attackOptions.method} ε=${p.epsilon ?? ''}`),
       });
       bar.done();
+      const { writeAttackFiles } = await import('../../../app/node/attack-files.js');
       const record = await output.write((staging) => writeAttackFiles(staging, dataset, result, pool.info().model, options.data ?? 'samples'));
       if (options.json) {
         process.stdout.write(JSON.stringify(record, null, 2) + '\n');

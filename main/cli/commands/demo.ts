@@ -42,7 +42,8 @@ export function registerDemo(program: Command): void {
         ]);
         process.stdout.write(formatTable(['epsilon', 'FGSM acc', 'FGSM 8-bit', 'BIM acc', 'BIM 8-bit'], rows) + '\n\n');
         process.stdout.write('Next: foolprint attack --method bim --eps 0.1 --out my-attack   (PNGs + record.json)\n');
-        process.stdout.write('      foolprint sweep --data ../shared/data/mnist --method fgsm   (the full accuracy-vs-ε table)\n');
+        process.stdout.write('      foolprint sweep --data ~/mnist --method fgsm   (the full accuracy-vs-ε table on the MNIST test set:\n');
+        process.stdout.write('        ~/mnist is your folder with t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz from the MNIST database)\n');
         process.stdout.write('      foolprint --help\n');
       } finally {
         await pool.close();

@@ -1,6 +1,5 @@
 /** `foolprint models` and `foolprint doctor`: what can be loaded, and what this machine computes with. */
 import type { Command } from 'commander';
-import { listBuiltinModels } from '../../../app/node/model-loader.js';
 import { guarded } from '../failure.js';
 import { addModelOptions, formatTable, openPool, type WorkbenchOptions } from '../workbench.js';
 
@@ -10,6 +9,8 @@ export function registerModels(program: Command): void {
     .description('list the built-in models (any folder with model.json + foolprint.json works too)')
     .option('--json', 'print JSON')
     .action(guarded(async (options: { json?: boolean }) => {
+      // Imported here: the model loader pulls in TF.js, which listing the manifests does not need at start-up.
+      const { listBuiltinModels } = await import('../../../app/node/model-loader.js');
       const models = listBuiltinModels();
       if (options.json) {
         process.stdout.write(JSON.stringify(models, null, 2) + '\n');

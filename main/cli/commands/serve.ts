@@ -3,10 +3,6 @@
  * Jupyter (token in the printed URL, then a cookie; Host and Origin checks). See main/server/.
  */
 import type { Command } from 'commander';
-import { defaultWorkspaceDir } from '../../../app/node/experiment-store.js';
-import { isBackendName } from '../../../app/node/backend.js';
-import { startServer } from '../../server/server.js';
-import { openInBrowser } from '../../server/open-browser.js';
 import { UsageError, guarded } from '../failure.js';
 import { workerCountFromFlag } from '../workbench.js';
 
@@ -37,6 +33,13 @@ export function registerServe(program: Command): void {
 }
 
 export async function serve(flags: ServeFlags): Promise<void> {
+  // Imported here, not at the top: the server and TF.js would slow every other command's start-up.
+  const [{ defaultWorkspaceDir }, { isBackendName }, { startServer }, { openInBrowser }] = await Promise.all([
+    import('../../../app/node/experiment-store.js'),
+    import('../../../app/node/backend.js'),
+    import('../../server/server.js'),
+    import('../../server/open-browser.js'),
+  ]);
   if (flags.backend !== undefined && !isBackendName(flags.backend)) throw new UsageError(`--backend must be tensorflow, wasm or cpu, got "${flags.backend}"`);
   const port = flags.port === undefined ? undefined : Number(flags.port);
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new UsageError(`--port must be a port number 0..65535, got "${flags.port}"`);

@@ -7,9 +7,7 @@
 import type { Command } from 'commander';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import sharp from 'sharp';
 import { writeFileAtomic } from '../../../app/node/atomic-write.js';
-import { decodeImageFile } from '../../../app/node/dataset-loader.js';
 import { ChannelParameterError, simulatePhoto } from '../../../app/physical/simulate.js';
 import type { PhotoChannelParams } from '../../../app/physical/simulate.js';
 import { UsageError, guarded, parsePositiveInt } from '../failure.js';
@@ -92,6 +90,8 @@ export function registerSimulate(program: Command): void {
         paperTexture: finite(options.paperTexture, '--paper-texture'),
         clutter: finite(options.clutter, '--clutter'),
       };
+      // Imported on use: sharp and the dataset loader (TF.js) would slow every command's start-up.
+      const [{ default: sharp }, { decodeImageFile }] = await Promise.all([import('sharp'), import('../../../app/node/dataset-loader.js')]);
       const sheet = await decodeImageFile(options.sheet).catch((error: Error) => {
         throw new UsageError(error.message);
       });
