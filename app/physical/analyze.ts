@@ -1,8 +1,9 @@
 /**
  * Analysis of one photo or camera frame of printed sheets (Kurakin, Goodfellow & Bengio 2016, Sec. 3.2,
  * automated): find the ArUco corner markers, tell which sheet it is, fit the homography page-mm →
- * photo-px, rectify every printed image to the model's input size, check its quality, classify the
- * crops and link each one to its digital record from the sheet manifest.
+ * photo-px, read the set identity its identity markers print (sheet-identity.ts) and take the manifest
+ * of that identity only, rectify every printed image to the model's input size, check its quality,
+ * classify the crops and link each one to its digital record from the sheet manifest.
  *
  * Framework-free: the classifier is a callback, so the same code runs in the CLI, the main process and
  * the browser's live preview. Never throws for what a photo can show (no sheet, a hidden corner, another
