@@ -9,7 +9,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { imageCanvases, renderSheetCanvas } from '../app/node/sheet-render.js';
 import { planSheets } from '../app/physical/sheet-manifest.js';
-import { builtInWeights, digits, repoRoot } from './physical-fixture.js';
+import sharp from 'sharp';
+import { builtInWeights, digits, renderSheet, repoRoot } from './physical-fixture.js';
 
 const commands = path.join(repoRoot, 'dist/main/cli/commands');
 const built = ['analyze', 'simulate', 'transforms', 'attack', 'sheet'].every((name) => existsSync(path.join(commands, `${name}.js`)));
@@ -130,6 +131,26 @@ describe.skipIf(!built)('foolprint simulate / analyze / transforms', () => {
       expect(analysis.cells).toHaveLength(24);
       expect(analysis.cells.map((c: { record: { method: string | null } }) => c.record.method)).toEqual(manifestB.cells.map((c: { method: string | null }) => c.method));
     }
+  });
+
+  it('analyze still reads version-1 manifests (before identities), warning that the set cannot be checked', async () => {
+    if (!existsSync(builtInWeights)) {
+      console.warn(`skipped: needs the built-in model weights at ${builtInWeights}`);
+      return;
+    }
+    const old = renderSheet(set, { identity: null, dpi: 100 });
+    const oldPng = path.join(dir, 'old-sheet.png');
+    const oldManifest = path.join(dir, 'old.manifest.json');
+    await sharp(Buffer.from(old.image.data.buffer, old.image.data.byteOffset, old.image.data.length), { raw: { width: old.image.width, height: old.image.height, channels: 4 } }).png().toFile(oldPng);
+    writeFileSync(oldManifest, JSON.stringify({ ...old.manifest, identity: undefined, geometry: { ...old.manifest.geometry, identityMarkers: undefined } }));
+    expect(JSON.parse(readFileSync(oldManifest, 'utf8'))).toMatchObject({ schemaVersion: 1 });
+    const photo = path.join(dir, 'old-photo.jpg');
+    expect((await run(['simulate', '--sheet', oldPng, '--out', photo, '--seed', '6'])).code).toBe(0);
+    const result = await run(['analyze', photo, '--sheets', oldManifest, '--workers', '1']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain('warning: 1 of 1 sheet manifests are version 1 (written before sheet identities): photos of their sheets cannot be checked to show that set');
+    expect(result.stdout).toContain(`old-photo.jpg: ok: sheet 0 (${old.manifest.sheetId})`);
+    expect(result.stdout).toContain(`  warning: manifest ${old.manifest.sheetId} is version 1 (written before sheet identities): cannot check that the photo shows this sheet set`);
   });
 
   it('transforms reports a destruction rate per strength', async () => {

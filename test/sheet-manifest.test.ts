@@ -1,4 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { markerIdsForSheet } from '../app/physical/markers.js';
+import { identityMarkerIds } from '../app/physical/sheet-identity.js';
 import { computeSheetLayout } from '../app/physical/layout.js';
 import {
   SheetManifestError,
@@ -122,6 +125,38 @@ describe('parseSheetManifest', () => {
     const parsed = parseSheetManifest(manifest);
     expect(parsed).toMatchObject({ schemaVersion: 1, identity: null, sheetNumber: 61 });
     expect(parsed.geometry.identityMarkers).toEqual([]);
+  });
+
+  it('any edit of a manifest (a value replaced or removed anywhere) parses to a consistent manifest or fails with a SheetManifestError', () => {
+    const base = plan()[0];
+    const paths: (string | number)[][] = [];
+    const walk = (value: unknown, at: (string | number)[]): void => {
+      if (at.length > 0) paths.push(at);
+      if (value !== null && typeof value === 'object') for (const [key, child] of Object.entries(value)) walk(child, [...at, Array.isArray(value) ? Number(key) : key]);
+    };
+    walk(base, []);
+    fc.assert(
+      fc.property(fc.constantFrom(...paths), fc.option(fc.jsonValue({ maxDepth: 2 }), { nil: undefined }), (at, replacement) => {
+        const edited = JSON.parse(JSON.stringify(base));
+        let parent = edited;
+        for (const key of at.slice(0, -1)) parent = parent[key];
+        if (replacement === undefined) delete parent[at[at.length - 1]];
+        else parent[at[at.length - 1]] = replacement;
+        let parsed: SheetManifest;
+        try {
+          parsed = parseSheetManifest(edited, 'edited.manifest.json');
+        } catch (error) {
+          expect(error).toBeInstanceOf(SheetManifestError);
+          expect((error as Error).message).toMatch(/^edited\.manifest\.json (is not a valid sheet manifest|has schemaVersion)/);
+          return;
+        }
+        // What parses is still one sheet of one identity: corner ids of its number, identity markers of its identity.
+        expect(parsed.geometry.markers.map((m) => m.id)).toEqual(markerIdsForSheet(parsed.sheetNumber));
+        if (parsed.schemaVersion === 2) expect(parsed.geometry.identityMarkers.map((m) => m.id)).toEqual(identityMarkerIds(parsed.identity!));
+        else expect(parsed.identity).toBeNull();
+      }),
+      { numRuns: 400 },
+    );
   });
 
   it('says when the text is not JSON at all', () => {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderSheets } from '../app/node/sheet-render.js';
+import { detectMarkers } from '../app/physical/detect.js';
 import { mmToPixels } from '../app/physical/layout.js';
 import type { Orientation, PaperName } from '../app/physical/layout.js';
 import { MARKER_DICTIONARY, MARKER_ID_COUNT, MARKER_MODULES, markerModules } from '../app/physical/markers.js';
@@ -107,5 +108,9 @@ describe('markers on the rendered PNG', () => {
       });
     }
     console.log(`${paper} ${orientation} ${dpi} dpi: worst marker corner error ${worst.toFixed(3)} px`);
+
+    // Our detector keeps exactly the 12 printed markers: none of OpenCV's small false finds inside them.
+    const ours = detectMarkers({ cv }, { data: new Uint8Array(data), width: info.width, height: info.height });
+    expect(ours.map((m) => m.id).sort((a, b) => a - b)).toEqual(printed.map((m) => m.id).sort((a, b) => a - b));
   });
 });

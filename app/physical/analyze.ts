@@ -1,8 +1,9 @@
 /**
  * Analysis of one photo or camera frame of printed sheets (Kurakin, Goodfellow & Bengio 2016, Sec. 3.2,
  * automated): find the ArUco corner markers, tell which sheet it is, fit the homography page-mm →
- * photo-px, rectify every printed image to the model's input size, check its quality, classify the
- * crops and link each one to its digital record from the sheet manifest.
+ * photo-px, read the set identity its identity markers print (sheet-identity.ts) and take the manifest
+ * of that identity only, rectify every printed image to the model's input size, check its quality,
+ * classify the crops and link each one to its digital record from the sheet manifest.
  *
  * Framework-free: the classifier is a callback, so the same code runs in the CLI, the main process and
  * the browser's live preview. Never throws for what a photo can show (no sheet, a hidden corner, another
@@ -227,7 +228,8 @@ function fitsOnePage(manifest: SheetManifest, markers: readonly FoundMarker[]): 
 function sheetsOfNumber(manifest: SheetManifest, markers: readonly FoundMarker[]): { sheets: FoundMarker[][]; mixed: boolean } {
   const byCorner = [0, 1, 2, 3].map((k) => markers.filter((m) => m.id % MARKERS_PER_SHEET === k));
   const unique = byCorner.every((list) => list.length <= 1);
-  if (unique && (markers.length < 3 || fitsOnePage(manifest, markers) !== undefined)) return { sheets: [[...markers]], mixed: false };
+  // Fewer than three markers give no geometry either way: the analysis reports which are missing.
+  if (markers.length < 3 || (unique && fitsOnePage(manifest, markers) !== undefined)) return { sheets: [[...markers]], mixed: false };
   if (unique) {
     // A degenerate fit (nearly collinear corners) is not a mix: let the analysis fall back to an affine fit.
     const { pagePoints, photoPoints } = cornerCorrespondences(manifest, markers);
@@ -412,7 +414,9 @@ export async function analyzePhoto(photo: RgbaImage, manifests: readonly SheetMa
 
   if (markers.length === 0) return emptyAnalysis(photo, markers, 'no-sheet', 'no sheet markers found in the photo', detectMs, started);
   const corners = markers.filter((m) => m.role === 'corner');
-  const identityMarkers = markers.filter((m) => m.role === 'identity');
+  // Every marker with an identity id is read in the identity slots, even one a given version-1
+  // manifest claims as a corner of its sheets 30-61: the slots' positions decide.
+  const identityMarkers = markers.filter((m) => isIdentityMarkerId(m.id));
   if (corners.length === 0) return emptyAnalysis(photo, markers, 'no-sheet', `${identityMarkers.length} identity marker(s) but no corner marker found in the photo`, detectMs, started);
 
   // The sheets in view: per sheet number some manifest describes, the sets of its markers that fit one page.

@@ -91,6 +91,10 @@ export function registerAnalyze(program: Command): void {
     const sheetPaths = options.sheets.filter((p) => !isPhoto(p));
     if (sheetPaths.length === 0) throw new UsageError('--sheets needs at least one sheet manifest (sheet.manifest.json) or a folder of them');
     const manifests = await loadManifests(sheetPaths);
+    const unchecked = manifests.filter((m) => m.identity === null);
+    if (unchecked.length > 0) {
+      process.stderr.write(`warning: ${unchecked.length} of ${manifests.length} sheet manifests are version 1 (written before sheet identities): photos of their sheets cannot be checked to show that set\n`);
+    }
     const photoArgs = [...photoPaths, ...options.sheets.filter(isPhoto)];
     if (photoArgs.length === 0) throw new UsageError('give the photos to analyze (files or folders), e.g. foolprint analyze photos/ --sheets sheet.manifest.json');
     const photos = await expand(photoArgs, isPhoto, 'photo');

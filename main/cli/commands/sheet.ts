@@ -145,7 +145,7 @@ async function runSheet(options: SheetCommandOptions): Promise<void> {
   );
   for (const manifest of rendered.manifests) {
     const ids = manifest.geometry.markers.map((m) => m.id).join(',');
-    process.stdout.write(`  page ${manifest.page}: sheet ${manifest.sheetId} (markers ${ids}), ${manifest.cells.length} images\n`);
+    process.stdout.write(`  page ${manifest.page}: sheet ${manifest.sheetId} (markers ${ids}, set identity ${manifest.identity}), ${manifest.cells.length} images\n`);
   }
   process.stdout.write(`wrote ${rendered.pdfPath}, ${rendered.pngPaths.map((p) => path.basename(p)).join(', ')} and ${rendered.manifestPaths.map((p) => path.basename(p)).join(', ')}\n`);
   process.stdout.write('print the PDF at 100 % (no "fit to page"): the bar in the footer must measure 50 mm\n');
