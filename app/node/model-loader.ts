@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import type { Classifier } from '../engine/classifier.js';
 import { classifierFromModel } from '../models/classifier.js';
-import { ModelError } from '../models/errors.js';
+import { ModelError, notJsonReason } from '../models/errors.js';
 import { describeManifestIssues, modelManifestSchema, type ModelManifest } from '../models/manifest.js';
 import type { BuiltinModelInfo, ModelSource } from '../models/source.js';
 import { fileSystemLoadHandler, readModelJson, type ModelJson } from './model-io.js';
@@ -50,7 +50,7 @@ export function parseManifest(text: string, file: string): ModelManifest {
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new ModelError(`${file} is not JSON: ${(error as Error).message.split('\n')[0]}`);
+    throw new ModelError(`${file} is not JSON: ${notJsonReason(text, error)}`);
   }
   const parsed = modelManifestSchema.safeParse(raw);
   if (!parsed.success) throw new ModelError(`${file}: ${describeManifestIssues(parsed.error, raw)}`);
