@@ -179,6 +179,18 @@ describe.skipIf(missing !== null)('error cases in browser mode', () => {
     }
   });
 
+  it.skipIf(noBuiltinModel)('says what is wrong with a field in the words of the screen (issue 8 §4)', async () => {
+    const app = await openWith({ kind: 'none' });
+    const { page } = app;
+    await page.getByRole('tab', { name: 'Attack' }).click();
+    await page.getByLabel('Count').fill('0');
+    await page.getByRole('button', { name: 'Run attack' }).click();
+    const alert = page.getByRole('alert').filter({ hasText: 'Count must be at least 1, got 0' });
+    await alert.waitFor({ timeout: 30_000 });
+    expect(await alert.textContent()).not.toMatch(/invalid|Too small|images\.limit/);
+    await screenshot(page, 'error-field-in-plain-words');
+  });
+
   it('reports a corrupt model folder on import', async () => {
     const app = await openWith({ kind: 'none' });
     await importCorruptModel(app.page, scratch, 'error');

@@ -232,7 +232,7 @@ describe('dist/main/electron/main.js wired to a stand-in electron module', () =>
     expect(report.ipcChannels.sort()).toEqual([...API_METHOD_NAMES.map((m) => `foolprint:call:${m}`), 'foolprint:host:printSheet'].sort());
     expect(report.ipcOwn).toMatchObject({ ok: true, value: { host: 'electron', workspaceDir: workspace } });
     expect(report.ipcForeign).toMatchObject({ ok: false, error: { code: 'failed' } });
-    expect(report.ipcInvalid).toMatchObject({ ok: false, error: { code: 'invalid-input', message: 'Name must not be empty' } });
+    expect(report.ipcInvalid).toMatchObject({ ok: false, error: { code: 'invalid-input', message: 'Name must be text, got 42' } });
     expect(report.ipcCreate).toMatchObject({ ok: true, value: { name: 'from the window', state: 'ready' } });
 
     // sheet-set.json's pdfPath edited to /etc/passwd: refused before any window, nothing opened.

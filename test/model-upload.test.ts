@@ -93,6 +93,17 @@ describe.each(Object.keys(hosts))('models.upload through the %s', (hostName) => 
     await rm(dir, { recursive: true, force: true });
   });
 
+  it('refuses a random binary file as model.json with a 4xx saying what it is not, no raw bytes (issue 8 §4)', async () => {
+    const random = Buffer.from(Array.from({ length: 256 }, (_, i) => (i * 167 + 13) % 256));
+    const upload = [{ path: 'model.json', base64: random.toString('base64') }, ...files.filter((f) => f.path !== 'model.json')];
+    const error = await host.api.models.upload({ name: 'Binary', files: upload }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'invalid-input', message: expect.stringMatching(/model\.json is not JSON: it holds binary data, not JSON text/) });
+    // eslint-disable-next-line no-control-regex -- raw bytes are what must not reach the user
+    expect((error as Error).message).not.toMatch(/[\u0000-\u0008\u000e-\u001f\ufffd]/);
+    const notAModel = [{ path: 'model.json', base64: Buffer.from('{"hello": "world"}').toString('base64') }];
+    await expect(host.api.models.upload({ name: 'Hello', files: notAModel })).rejects.toMatchObject({ code: 'invalid-input', message: expect.stringMatching(/is not a TF\.js model: no modelTopology or weightsManifest/) });
+  });
+
   it('stores, lists and loads an uploaded model folder', async () => {
     const info = await host.api.models.upload({ name: 'Tiny Model', files });
     expect(info).toMatchObject({ id: 'tiny-model', name: 'Tiny test model', source: 'imported', inputShape: [4, 4, 1], labels: ['cat', 'dog', 'bird'], folder: path.join(modelsDir(), 'tiny-model') });
@@ -141,7 +152,7 @@ describe.each(Object.keys(hosts))('models.upload through the %s', (hostName) => 
   ])('refuses %s with the loader\'s message and leaves nothing behind', async (_, corrupt, message) => {
     const before = await readdir(modelsDir());
     const listed = (await host.api.models.list()).map((m) => m.id);
-    await expect(host.api.models.upload({ name: 'Broken', files: corrupt(files) })).rejects.toMatchObject({ code: 'failed', message: expect.stringMatching(message) });
+    await expect(host.api.models.upload({ name: 'Broken', files: corrupt(files) })).rejects.toMatchObject({ code: 'invalid-input', message: expect.stringMatching(message) });
     expect(await readdir(modelsDir())).toEqual(before);
     expect((await host.api.models.list()).map((m) => m.id)).toEqual(listed);
   }, 60_000);

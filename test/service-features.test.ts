@@ -84,7 +84,7 @@ describe.skipIf(!hasBuiltin)('service features on the built-in model and samples
     const corrupt = path.join(dir, 'corrupt-model');
     await mkdir(corrupt, { recursive: true });
     await writeFile(path.join(corrupt, 'model.json'), '{"this is": "not a model"');
-    await expect(api.models.import({ path: corrupt })).rejects.toMatchObject({ code: 'failed', message: expect.stringMatching(/model\.json|JSON/) });
+    await expect(api.models.import({ path: corrupt })).rejects.toMatchObject({ code: 'invalid-input', message: expect.stringMatching(/model\.json|JSON/) });
     await expect(api.models.list()).resolves.not.toContainEqual(expect.objectContaining({ id: 'corrupt-model' }));
     const experiment = await api.experiments.create({ name: 'errors' });
     const upload = { kind: 'files' as const, files: [{ name: 'broken.png', mimeType: 'image/png', base64: Buffer.from('not a png').toString('base64'), label: 1 }] };

@@ -8,7 +8,7 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { ModelError } from '../models/errors.js';
+import { ModelError, notJsonReason } from '../models/errors.js';
 import { ConfinedPathError, confinedPath } from './confined-path.js';
 
 export const MODEL_JSON = 'model.json';
@@ -31,11 +31,14 @@ export function modelJsonPath(target: string): string {
 /** Reads and checks model.json: valid JSON, and a TF.js model (modelTopology + weightsManifest). */
 export async function readModelJson(target: string): Promise<{ file: string; json: ModelJson }> {
   const file = modelJsonPath(target);
+  const text = await readFile(file, 'utf8').catch((error: unknown) => {
+    throw new ModelError(`cannot read ${file}: ${(error as Error).message}`);
+  });
   let parsed: unknown;
   try {
-    parsed = JSON.parse(await readFile(file, 'utf8'));
+    parsed = JSON.parse(text);
   } catch (error) {
-    throw new ModelError(`${file} is not JSON: ${(error as Error).message.split('\n')[0]}`);
+    throw new ModelError(`${file} is not JSON: ${notJsonReason(text, error)}`);
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new ModelError(`${file} is not a TF.js model: expected an object with modelTopology and weightsManifest`);

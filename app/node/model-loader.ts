@@ -10,7 +10,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Classifier } from '../engine/classifier.js';
 import { classifierFromModel } from '../models/classifier.js';
-import { ModelError } from '../models/errors.js';
+import { ModelError, notJsonReason } from '../models/errors.js';
 import { describeManifestIssues, modelManifestSchema, type ModelManifest } from '../models/manifest.js';
 import type { BuiltinModelInfo, ModelSource } from '../models/source.js';
 import { repoRoot } from './repo-root.js';
@@ -38,7 +38,7 @@ export function parseManifest(text: string, file: string): ModelManifest {
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new ModelError(`${file} is not JSON: ${(error as Error).message.split('\n')[0]}`);
+    throw new ModelError(`${file} is not JSON: ${notJsonReason(text, error)}`);
   }
   const parsed = modelManifestSchema.safeParse(raw);
   if (!parsed.success) throw new ModelError(`${file}: ${describeManifestIssues(parsed.error, raw)}`);

@@ -32,6 +32,7 @@ import type { AttackOptions, AttackResult } from '../attacks/types.js';
 import { summarizeAttack, topKAccuracy } from '../eval/summary.js';
 import { parseManifest, listBuiltinModels, loadClassifier, MANIFEST_FILE as MODEL_MANIFEST_FILE, repoRoot } from './model-loader.js';
 import { UPLOADED_MODELS_DIR, describeUploadFailure, installStagedModel, modelIdFromName, removeStaleStaging, stageModelFiles, uniqueModelId } from './model-upload.js';
+import { ModelError } from '../models/errors.js';
 import type { ModelSource } from '../models/source.js';
 import { modelManifestSchema, suggestedEpsilons } from '../models/manifest.js';
 import type { ModelManifest } from '../models/manifest.js';
@@ -271,7 +272,10 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
 
   // Load it once in a pool, as every later use will: a folder that is not a usable model fails here, with the loader's message.
   async function trialLoad(folder: string): Promise<void> {
-    const trial = await ComputePool.create({ model: { kind: 'folder', path: folder }, workers: 1, backend: options.backend });
+    // What the loader refuses is the user's model, not our failure: a 4xx with its message.
+    const trial = await ComputePool.create({ model: { kind: 'folder', path: folder }, workers: 1, backend: options.backend }).catch((error: unknown) => {
+      throw error instanceof ModelError ? new ApiError('invalid-input', error.message) : error;
+    });
     await trial.close();
   }
 
@@ -427,7 +431,7 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
           await installStagedModel(staging, folder);
         } catch (error) {
           await rm(staging, { recursive: true, force: true });
-          throw new ApiError('failed', describeUploadFailure(oneLine(error), staging));
+          throw new ApiError(error instanceof ApiError ? error.code : 'failed', describeUploadFailure(oneLine(error), staging));
         }
         try {
           await registerImported(modelId, folder);

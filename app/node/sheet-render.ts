@@ -254,15 +254,13 @@ export function renderSheetPdf(plan: SheetPlan, canvases: Canvas[], onPage?: (pa
 export const MAX_PNG_PAGE_PIXELS = 40e6;
 
 /**
- * Lowest PNG resolution we draw (the API's limit too): below it a 28-pixel image gets less than a
- * pixel per source pixel at usual cell sizes, and near 0 Cairo fails on an empty surface after the
- * PDF is already written.
+ * Lowest resolution of exported PNG pages (the API's limit too): below it a 28-pixel image gets less
+ * than a pixel per source pixel at usual cell sizes, and near 0 Cairo fails on an empty surface after
+ * the PDF is already written. (Previews draw smaller, from 24 dpi.)
  */
 export const MIN_PNG_DPI = 36;
 
-/** Checked before anything is written: a refused resolution leaves no partial output. */
 function checkPngSize(layout: SheetLayout, dpi: number): void {
-  if (!(dpi >= MIN_PNG_DPI)) throw new SheetRenderError(`a PNG page needs at least ${MIN_PNG_DPI} dpi, got ${dpi}`);
   const width = Math.round(mmToPixels(layout.page.width, dpi));
   const height = Math.round(mmToPixels(layout.page.height, dpi));
   if (!(dpi > 0) || width * height > MAX_PNG_PAGE_PIXELS) {
@@ -290,6 +288,8 @@ export async function renderSheets(input: SheetRenderInput, outDir: string): Pro
   const canvases = imageCanvases(images, shape);
   const plan = planSheets(records, [shape[1], shape[2], shape[3]], options);
   const writePng = options.png ?? true;
+  // Checked before anything is written: a refused resolution leaves no partial output.
+  if (writePng && !(plan.manifests[0].dpi >= MIN_PNG_DPI)) throw new SheetRenderError(`a PNG page needs at least ${MIN_PNG_DPI} dpi, got ${plan.manifests[0].dpi}`);
   if (writePng) checkPngSize(plan.layout, plan.manifests[0].dpi);
   const pages = plan.manifests.length;
   const total = pages * (writePng ? 2 : 1);
