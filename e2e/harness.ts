@@ -27,7 +27,7 @@ export function missingPrerequisite(): string | null {
 /** Builds renderer/dist with Vite unless it is newer than every file it is built from. */
 export async function ensureRendererBuilt(): Promise<void> {
   const index = path.join(repoRoot, 'renderer', 'dist', 'index.html');
-  const sources = ['renderer/src', 'renderer/index.html', 'renderer/vite.config.ts', 'app/physical', 'app/api'].map((p) => path.join(repoRoot, p));
+  const sources = ['renderer/src', 'renderer/index.html', 'renderer/vite.config.ts', 'main/content-security-policy.ts', 'app'].map((p) => path.join(repoRoot, p));
   const newestSource = Math.max(...(await Promise.all(sources.map(newestMtime))));
   if (existsSync(index) && (await stat(index)).mtimeMs >= newestSource) return;
   const { build } = await import('vite');

@@ -144,16 +144,19 @@ setTimeout(async () => {
     const path = await import('node:path');
     const experiment = report.ipcCreate.value.id;
     const workspace = process.argv[process.argv.indexOf('--workspace') + 1];
-    const writeSet = (setId, pdfPath) => {
-      const folder = path.join(workspace, experiment, 'sheets', setId);
+    // The edited set gets an experiment of its own: a set pointing outside makes its experiment's
+    // sheet list refuse (the service's confinement), which would hide the good set beside it.
+    const tampered = (await handlers['foolprint:call:experiments.create']({ senderFrame: { url: 'foolprint://app/index.html' } }, { name: 'tampered' })).value.id;
+    const writeSet = (setId, pdfPath, experimentId = experiment) => {
+      const folder = path.join(workspace, experimentId, 'sheets', setId);
       fs.mkdirSync(folder, { recursive: true });
-      fs.writeFileSync(path.join(folder, 'sheet-set.json'), JSON.stringify({ sheetSetId: setId, experimentId: experiment, runId: 'r1', createdAt: new Date().toISOString(), pageCount: 1, cellCount: 1, sheetIds: [0], pdfPath, pngPaths: [], manifestPaths: [] }));
+      fs.writeFileSync(path.join(folder, 'sheet-set.json'), JSON.stringify({ sheetSetId: setId, experimentId, runId: 'r1', createdAt: new Date().toISOString(), pageCount: 1, cellCount: 1, sheetIds: [0], pdfPath, pngPaths: [], manifestPaths: [] }));
       return folder;
     };
-    const printSheet = (sheetSetId) => handlers['foolprint:host:printSheet']({ senderFrame: { url: 'foolprint://app/index.html' } }, { experimentId: experiment, sheetSetId });
-    writeSet('outside', '/etc/passwd');
+    const printSheet = (sheetSetId, experimentId = experiment) => handlers['foolprint:host:printSheet']({ senderFrame: { url: 'foolprint://app/index.html' } }, { experimentId, sheetSetId });
+    writeSet('outside', '/etc/passwd', tampered);
     const windowsBefore = BrowserWindow.all.length;
-    report.printOutside = await printSheet('outside');
+    report.printOutside = await printSheet('outside', tampered);
     report.printOutsideWindows = BrowserWindow.all.length - windowsBefore;
     const inside = path.join(writeSet('inside', ''), 'sheet.pdf');
     fs.writeFileSync(inside, '%PDF-1.7\n');
@@ -236,7 +239,7 @@ describe('dist/main/electron/main.js wired to a stand-in electron module', () =>
     expect(report.ipcCreate).toMatchObject({ ok: true, value: { name: 'from the window', state: 'ready' } });
 
     // sheet-set.json's pdfPath edited to /etc/passwd: refused before any window, nothing opened.
-    expect(report.printOutside).toMatchObject({ ok: false, error: { message: expect.stringMatching(/\/etc\/passwd.*outside the workspace|no sheet set/) } });
+    expect(report.printOutside).toMatchObject({ ok: false, error: { message: expect.stringMatching(/\/etc\/passwd.*(outside the workspace|points outside its folder)|no sheet set/) } });
     expect(report.printOutsideWindows).toBe(0);
     // A real PDF inside the workspace: a print window without preload in its own session; the printer
     // fails, and the PDF is shown in its folder, never opened with the system's handler.

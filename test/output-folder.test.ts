@@ -144,11 +144,11 @@ describe('the CLI writes --out folders whole', () => {
     const attack = path.join(root, 'cli', 'attack-for-sheet');
     expect((await foolprint('attack', '--limit', '12', '--out', attack, '--workers', '1')).code).toBe(0);
     const out = path.join(root, 'cli', 'sheets');
-    let run = await foolprint('sheet', '--from', attack, '--out', out, '--pairs', '--cell-mm', '60', '--dpi', '30');
+    let run = await foolprint('sheet', '--from', attack, '--out', out, '--pairs', '--cell-mm', '60', '--dpi', '36');
     expect(run.code, run.stderr).toBe(0);
     const before = (await readdir(out)).filter((f) => f.endsWith('.manifest.json'));
     expect(before.length).toBeGreaterThan(2);
-    run = await foolprint('sheet', '--from', attack, '--out', out, '--pairs', '--cell-mm', '60', '--dpi', '30', '--limit', '1');
+    run = await foolprint('sheet', '--from', attack, '--out', out, '--pairs', '--cell-mm', '60', '--dpi', '36', '--limit', '1');
     expect(run.code, run.stderr).toBe(0);
     expect((await readdir(out)).sort()).toEqual([OUTPUT_MARK_FILE, 'sheet.manifest.json', 'sheet.pdf', 'sheet.png']);
     // The sheet folder is not an attack's: attack refuses to write there.

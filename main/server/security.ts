@@ -75,8 +75,8 @@ export function sessionCookie(token: string, port: number): string {
   return `${cookieName(port)}=${token}; HttpOnly; SameSite=Strict; Path=/`;
 }
 
-/** Browser mode: never framed by another site; forms post only to us. */
-export const PAGE_CSP = [...PAGE_DIRECTIVES, "form-action 'self'", "frame-ancestors 'none'"].join('; ');
+/** Browser mode: never framed by another site; no form ever posts (as the page's own meta policy says). */
+export const PAGE_CSP = [...PAGE_DIRECTIVES, "form-action 'none'", "frame-ancestors 'none'"].join('; ');
 
 export { SCRIPT_CSP };
 
