@@ -15,6 +15,7 @@ import { ModelError } from '../models/errors.js';
 import { modelManifestSchema, type ModelManifest } from '../models/manifest.js';
 import type { BuiltinModelInfo, ModelSource } from '../models/source.js';
 import { fileSystemLoadHandler, readModelJson, type ModelJson } from './model-io.js';
+import { loadOnnxClassifier, onnxModelFile } from './onnx-loader.js';
 
 export const MANIFEST_FILE = 'foolprint.json';
 
@@ -22,7 +23,7 @@ export const MANIFEST_FILE = 'foolprint.json';
 export interface LoadedClassifier extends Classifier {
   readonly manifest: ModelManifest;
   readonly folder: string;
-  readonly format: 'layers' | 'graph';
+  readonly format: 'layers' | 'graph' | 'onnx';
   readonly notes: readonly string[];
 }
 
@@ -141,6 +142,12 @@ function resolveFolder(source: ModelSource): { folder: string; id: string } {
 
 export async function loadClassifier(source: ModelSource): Promise<LoadedClassifier> {
   const { folder, id } = resolveFolder(source);
+  const onnxFile = source.kind === 'folder' ? onnxModelFile(path.resolve(source.path)) : undefined;
+  if (onnxFile) {
+    const manifestFile = path.join(folder, MANIFEST_FILE);
+    const manifest = existsSync(manifestFile) ? parseManifest(await readFile(manifestFile, 'utf8'), manifestFile) : undefined;
+    return loadOnnxClassifier({ file: onnxFile, folder, id, ...(manifest ? { manifest } : {}) });
+  }
   const { file, json } = await readModelJson(source.kind === 'folder' ? path.resolve(source.path) : folder);
   const manifestFile = path.join(folder, MANIFEST_FILE);
   const manifest = existsSync(manifestFile) ? parseManifest(await readFile(manifestFile, 'utf8'), manifestFile) : undefined;
