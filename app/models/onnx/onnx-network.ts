@@ -598,6 +598,7 @@ const constantOfShape: OpFunction = (ctx, inputs) => {
   const a = ctx.attrs.get('value');
   const value = a?.t ? readTensorProto(a.t, `${describe(ctx.node)} value`) : { data: [0], integer: false, shape: [1] };
   const n = sizeOf(shape);
+  if (shape.some((d) => !Number.isSafeInteger(d) || d < 0) || n > MAX_HOST_ELEMENTS) fail(ctx, `shape [${shape.join(',')}] is not a usable constant shape`);
   const fill = Number(value.data[0]);
   return [host(shape, value.integer ? new Array<number>(n).fill(fill) : new Float32Array(n).fill(fill), value.integer)];
 };
@@ -639,6 +640,9 @@ const pad: OpFunction = (ctx, inputs) => {
   }
   fail(ctx, `mode "${mode}" is not supported`);
 };
+
+/** Bounds a constant made from a shape (a corrupt file could ask for 10^15 elements). */
+const MAX_HOST_ELEMENTS = 1 << 28;
 
 const passThrough: OpFunction = (ctx, inputs) => [required(ctx, inputs, 0)];
 

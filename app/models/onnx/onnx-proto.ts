@@ -144,3 +144,12 @@ export function decodeOnnxModel(bytes: Uint8Array, file: string): OnnxModelProto
   }
   return model;
 }
+
+/**
+ * A ModelProto (plain object, the field names above) → ONNX bytes. Foolprint never writes models;
+ * tests use it to build small graphs operator by operator.
+ */
+export function encodeOnnxModel(model: Record<string, unknown>): Uint8Array {
+  const type = modelProtoType();
+  return type.encode(type.fromObject(model)).finish();
+}
