@@ -4,6 +4,7 @@
  * operators, `--model` with a folder or a bare .onnx file, the worker pool, and a property test of
  * the parser (any bytes → a model or a ModelError, never a crash or a hang).
  */
+import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -195,6 +196,31 @@ describe('ONNX models behind --model', () => {
     } finally {
       await pool.close();
     }
+  });
+});
+
+function foolprint(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const root = path.resolve(import.meta.dirname, '..');
+  return new Promise((resolve) => {
+    execFile(process.execPath, [path.join(root, 'bin/foolprint.js'), ...args], { cwd: root, env: { ...process.env, FOOLPRINT_DEBUG: '' } }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('foolprint CLI with --model file.onnx', () => {
+  it('doctor names the model and prints what was assumed', async () => {
+    const run = await foolprint('doctor', '--model', path.join(FIXTURES, 'dwsep.onnx'), '--workers', '1');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('model     dwsep 18x18x3, 6 classes');
+    expect(run.stderr).toMatch(/^note: no foolprint.json beside .*dwsep.onnx: took input 18x18x3 and 6 outputs/m);
+  });
+
+  it('sweep attacks an ONNX LeNet on the MNIST samples', async () => {
+    const run = await foolprint('sweep', '--model', path.join(FIXTURES, 'lenet.onnx'), '--method', 'fgsm', '--eps', '0,0.3', '--limit', '20', '--workers', '1', '--json');
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('"fgsm"');
   });
 });
 

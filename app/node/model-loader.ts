@@ -15,7 +15,7 @@ import { ModelError } from '../models/errors.js';
 import { modelManifestSchema, type ModelManifest } from '../models/manifest.js';
 import type { BuiltinModelInfo, ModelSource } from '../models/source.js';
 import { fileSystemLoadHandler, readModelJson, type ModelJson } from './model-io.js';
-import { loadOnnxClassifier, onnxModelFile } from './onnx-loader.js';
+import { loadOnnxClassifier, ONNX_MODEL_FILE, onnxModelFile } from './onnx-loader.js';
 
 export const MANIFEST_FILE = 'foolprint.json';
 
@@ -146,7 +146,9 @@ export async function loadClassifier(source: ModelSource): Promise<LoadedClassif
   if (onnxFile) {
     const manifestFile = path.join(folder, MANIFEST_FILE);
     const manifest = existsSync(manifestFile) ? parseManifest(await readFile(manifestFile, 'utf8'), manifestFile) : undefined;
-    return loadOnnxClassifier({ file: onnxFile, folder, id, ...(manifest ? { manifest } : {}) });
+    // A model folder is named by its folder, a loose .onnx file by its own name.
+    const onnxId = path.basename(onnxFile) === ONNX_MODEL_FILE ? id : path.basename(onnxFile, path.extname(onnxFile));
+    return loadOnnxClassifier({ file: onnxFile, folder, id: onnxId, ...(manifest ? { manifest } : {}) });
   }
   const { file, json } = await readModelJson(source.kind === 'folder' ? path.resolve(source.path) : folder);
   const manifestFile = path.join(folder, MANIFEST_FILE);

@@ -21,7 +21,7 @@ export interface WorkbenchOptions {
 
 export function addModelOptions(command: Command): Command {
   return command
-    .option('--model <id|folder>', 'built-in model id or a folder with model.json + foolprint.json', 'lenet-mnist')
+    .option('--model <id|folder>', 'built-in model id, a folder with model.json or model.onnx + foolprint.json, or an .onnx file', 'lenet-mnist')
     .option('--backend <name>', 'force a TF.js backend: tensorflow, wasm or cpu (also FOOLPRINT_BACKEND)')
     .option('--workers <n>', 'worker threads (default: 2, or the core count if lower)');
 }
@@ -38,11 +38,13 @@ export async function openPool(options: WorkbenchOptions): Promise<ComputePool> 
   if (options.backend !== undefined && !(backends as readonly string[]).includes(options.backend)) {
     throw new UsageError(`--backend must be one of ${backends.join(', ')}, got "${options.backend}"`);
   }
-  return ComputePool.create({
+  const pool = await ComputePool.create({
     model: parseModelSource(options.model),
     backend: options.backend as BackendName | undefined,
     workers: options.workers === undefined ? undefined : parsePositiveInt(options.workers, '--workers'),
   });
+  for (const note of pool.info().model.notes) if (!options.json) process.stderr.write(`note: ${note}\n`);
+  return pool;
 }
 
 export async function openDataset(options: WorkbenchOptions, pool: ComputePool): Promise<Dataset> {
