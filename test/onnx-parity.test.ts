@@ -4,7 +4,9 @@
  * test needs no torch. Outputs within 1e-4 relative (max |ours − torch| over an image's outputs, over
  * max |torch|), input-gradient cosine ≥ 0.9999 per image, and FGSM's top-1 per image and ε equal.
  */
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
@@ -14,6 +16,24 @@ import { modelManifestSchema } from '../app/models/manifest.js';
 import { readOnnxNetwork } from '../app/node/onnx-loader.js';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'onnx');
+const PYTHON = '/usr/bin/python3';
+const haveTorch = spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+if (!haveTorch) console.warn(`PyTorch not found (${PYTHON} -c "import torch" failed): skipping the re-export of the ONNX fixtures; the committed ones are still tested`);
+
+describe.skipIf(!haveTorch)('scripts/export-onnx-fixtures.py', () => {
+  it('re-exports the committed fixtures byte for byte', () => {
+    const out = mkdtempSync(path.join(os.tmpdir(), 'foolprint-onnx-export-'));
+    try {
+      const run = spawnSync(PYTHON, [path.join(import.meta.dirname, '..', 'scripts', 'export-onnx-fixtures.py'), out], { encoding: 'utf8' });
+      expect(run.status, run.stderr).toBe(0);
+      const files = readdirSync(FIXTURES).sort();
+      expect(readdirSync(out).sort()).toEqual(files);
+      for (const file of files) expect(readFileSync(path.join(out, file)).equals(readFileSync(path.join(FIXTURES, file))), file).toBe(true);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
 
 interface Expected {
   producer: string;
