@@ -10,6 +10,8 @@ Models (random weights: parity needs no training):
              (a Shape/Gather/Unsqueeze/Concat/Reshape chain with a dynamic batch), opset 11
   resnet-bn  a small residual CNN with BatchNorm (kept, not fused), LeakyRelu, a strided 1x1 shortcut,
              GlobalAveragePool, opset 13
+  misc-ops   Pad, Slice, Elu, PRelu, HardSigmoid, ReduceMean, GlobalMaxPool, AveragePool counting its
+             padding, Squeeze, LogSoftmax, opset 11
   dwsep      a depthwise-separable CNN: ReLU6 (Clip), depthwise and grouped and dilated convolutions,
              MaxPool with ceil_mode, AveragePool without padded cells, Concat, MatMul, a softmax head,
              opset 13
@@ -114,6 +116,32 @@ class DepthwiseSeparable(nn.Module):
         return self.head
 
 
+class MiscOps(nn.Module):
+    """Operators the other fixtures do not use, at opset 11: Pad, Slice, Elu, PRelu, HardSigmoid (opset
+    11's hardswish), ReduceMean, GlobalMaxPool, AveragePool counting its padding, Squeeze, LogSoftmax."""
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 6, 3)
+        self.prelu = nn.PReLU(6, init=0.2)
+        self.conv2 = nn.Conv2d(6, 6, 3, stride=2)
+        self.fc = nn.Linear(12, 4)
+
+    def forward(self, x):
+        x = F.pad(x, (1, 2, 2, 1), value=0.25)
+        x = x[:, :, 1:-1, 2:]
+        x = self.prelu(F.elu(self.conv(x) * 3.0))
+        x = F.hardswish(F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=True))
+        x = self.conv2(x)
+        mean = x.mean(dim=(2, 3))
+        peak = F.adaptive_max_pool2d(x, 1).squeeze(3).squeeze(2)
+        x = torch.cat([mean, peak], dim=1)
+        self.last_features = x
+        return F.log_softmax(self.fc(x), dim=1)
+
+    def head_layer(self):
+        return self.fc
+
+
 def randomise_batchnorm(model, generator):
     for m in model.modules():
         if isinstance(m, nn.BatchNorm2d):
@@ -214,6 +242,8 @@ def main():
     export('resnet-bn', ResNetBN(), (3, 16, 16), 13, out, False, [0.01, 0.03, 0.1])
     torch.manual_seed(2)
     export('dwsep', DepthwiseSeparable(), (3, 18, 18), 13, out, True, [0.01, 0.03, 0.1])
+    torch.manual_seed(3)
+    export('misc-ops', MiscOps(), (1, 12, 12), 11, out, False, [0.01, 0.03, 0.1])
 
 
 if __name__ == '__main__':

@@ -65,7 +65,7 @@ function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return ab / Math.sqrt(aa * bb);
 }
 
-describe.each(['lenet', 'resnet-bn', 'dwsep'])('ONNX %s exported by PyTorch', (name) => {
+describe.each(['lenet', 'resnet-bn', 'dwsep', 'misc-ops'])('ONNX %s exported by PyTorch', (name) => {
   const { expected, images, gradient } = fixture(name);
   const [h, w, c] = expected.inputShape;
   const n = expected.labels.length;

@@ -554,22 +554,34 @@ const slice: OpFunction = (ctx, inputs) => {
     ends = attrInts(ctx, 'ends') ?? [];
     axes = attrInts(ctx, 'axes');
   }
-  const begin = s.map(() => 0);
-  const size = [...s];
+  // Per axis, the indices taken (ONNX's clamping rules for positive and negative steps).
+  const picks = new Map<number, number[]>();
   (axes ?? starts.map((_, i) => i)).forEach((axis, i) => {
     const a = normaliseAxis(ctx, axis, s.length);
-    if ((steps?.[i] ?? 1) !== 1) fail(ctx, 'steps other than 1 are not supported');
-    const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + s[a] : v, 0), s[a]);
-    begin[a] = clamp(starts[i]);
-    size[a] = Math.max(0, clamp(ends[i]) - begin[a]);
+    const step = steps?.[i] ?? 1;
+    if (step === 0) fail(ctx, 'a step of 0 is not allowed');
+    const dim = s[a];
+    const at = (v: number) => (v < 0 ? v + dim : v);
+    const first = step > 0 ? Math.min(Math.max(at(starts[i]), 0), dim) : Math.min(Math.max(at(starts[i]), -1), dim - 1);
+    const last = step > 0 ? Math.min(Math.max(at(ends[i]), 0), dim) : Math.min(Math.max(at(ends[i]), -1), dim - 1);
+    const taken: number[] = [];
+    for (let k = first; step > 0 ? k < last : k > last; k += step) taken.push(k);
+    picks.set(a, taken);
   });
-  if (x.kind === 'host') {
-    const t = tf.tidy(() => tf.slice(tf.tensor(Array.from(x.c.data, Number), [...x.c.shape], x.c.integer ? 'int32' : 'float32'), begin, size));
-    const values = Array.from(t.dataSync());
-    t.dispose();
-    return [host(size, x.c.integer ? values : Float32Array.from(values), x.c.integer)];
+  let out: Value = x;
+  for (const [axis, taken] of picks) {
+    const indices: HostTensor = { shape: [taken.length], data: taken, integer: true };
+    if (out.kind === 'host') {
+      out = hostGather(out.c, indices, axis);
+    } else {
+      const t = logical(out);
+      const contiguous = taken.every((k, j) => k === taken[0] + j);
+      out = tfValue(contiguous && taken.length > 0
+        ? tf.slice(t, t.shape.map((_, d) => (d === axis ? taken[0] : 0)), t.shape.map((n, d) => (d === axis ? taken.length : n)))
+        : tf.gather(t, tf.tensor1d(taken, 'int32'), axis));
+    }
   }
-  return [tfValue(tf.slice(logical(x), begin, size))];
+  return [out];
 };
 
 const reduceMean: OpFunction = (ctx, inputs) => {
@@ -658,12 +670,13 @@ export const ONNX_OPERATORS: Readonly<Record<string, OpFunction>> = {
   Sqrt: unary((t) => tf.sqrt(t)),
   Relu: unary((t) => tf.relu(t)),
   LeakyRelu: unary((t, ctx) => tf.leakyRelu(t, attrFloat(ctx, 'alpha', 0.01))),
-  PRelu: binary((x, slope) => tf.where(tf.greater(x, 0), x, tf.mul(x, slope))),
+  // relu(x) − slope·relu(−x), not tf.where: TF.js has no gradient through the comparison a where needs.
+  PRelu: binary((x, slope) => tf.sub(tf.relu(x), tf.mul(slope, tf.relu(tf.neg(x))))),
   Sigmoid: unary((t) => tf.sigmoid(t)),
   Tanh: unary((t) => tf.tanh(t)),
   Elu: unary((t, ctx) => {
     const alpha = attrFloat(ctx, 'alpha', 1);
-    return alpha === 1 ? tf.elu(t) : tf.where(tf.greater(t, 0), t, tf.mul(tf.sub(tf.exp(tf.minimum(t, 0)), 1), alpha));
+    return alpha === 1 ? tf.elu(t) : tf.add(tf.relu(t), tf.mul(tf.sub(tf.exp(tf.minimum(t, 0)), 1), alpha));
   }),
   HardSigmoid: unary((t, ctx) => tf.clipByValue(tf.add(tf.mul(t, attrFloat(ctx, 'alpha', 0.2)), attrFloat(ctx, 'beta', 0.5)), 0, 1)),
   HardSwish: unary((t) => tf.mul(t, tf.clipByValue(tf.add(tf.div(t, 6), 0.5), 0, 1))),
