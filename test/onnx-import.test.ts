@@ -99,6 +99,31 @@ describe('ONNX operators on hand-built graphs', () => {
     net.dispose();
   });
 
+  it('takes an NHWC graph input (TensorFlow exports) as it is', () => {
+    const w = { name: 'w', dims: [2, 1, 2, 2], dataType: FLOAT, floatData: weights.flat(3) };
+    const bytes = encodeOnnxModel({
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 13 }],
+      graph: {
+        name: 'g',
+        node: [
+          { opType: 'Transpose', name: 't', input: ['x'], output: ['nchw'], attribute: [ints('perm', [0, 3, 1, 2])] },
+          { opType: 'Conv', name: 'conv', input: ['nchw', 'w'], output: ['y'], attribute: [ints('strides', [2, 2])] },
+        ],
+        initializer: [w],
+        input: [valueInfo('x', ['N', 5, 5, 1])],
+        output: [{ name: 'y' }],
+      },
+    });
+    const net = network(bytes);
+    expect(net.inputLayout).toBe('NHWC');
+    expect(net.inputShape).toEqual([null, 5, 5, 1]);
+    const out = tf.tidy(() => net.forward(tf.tensor4d(image[0].flat(), [1, 5, 5, 1])).arraySync()) as number[][][][];
+    const want = referenceConv(image, weights, 2, [0, 0, 0, 0]);
+    out[0].forEach((map, o) => map.forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo(want[o][i][j], 5))));
+    net.dispose();
+  });
+
   it('reads float16 bits exactly', () => {
     expect([0x3c00, 0xc000, 0x3555, 0x0001, 0x7c00].map(float16ToNumber)).toEqual([1, -2, 0.333251953125, 2 ** -24, Infinity]);
   });

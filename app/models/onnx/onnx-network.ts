@@ -718,6 +718,8 @@ export interface OnnxNetwork {
   readonly opset: number;
   readonly producer: string;
   readonly inputName: string;
+  /** The layout of the graph's input: NCHW (PyTorch) is fed our NHWC images as they are stored. */
+  readonly inputLayout: 'NCHW' | 'NHWC';
   /** The operator that computes the output ('Softmax' means the model outputs probabilities). */
   readonly outputOperator: string;
   /** NHWC images → the graph's first output, differentiable (call inside tf.tidy). */
@@ -765,8 +767,11 @@ export function buildOnnxNetwork(model: OnnxModelProto, file: string): OnnxNetwo
   const input = graphInputs[0];
   const dims = staticDims(input);
   if (!dims || dims.length !== 4) {
-    throw new ModelError(`${file}: input "${input.name}" has shape ${dims ? `[${dims.map((d) => d ?? '?').join(',')}]` : 'unknown'}, an image model takes [N,C,H,W]`);
+    throw new ModelError(`${file}: input "${input.name}" has shape ${dims ? `[${dims.map((d) => d ?? '?').join(',')}]` : 'unknown'}, an image model takes [N,C,H,W] or [N,H,W,C]`);
   }
+  // PyTorch exports NCHW; TensorFlow/Keras exports (tf2onnx) keep NHWC, which we then feed as it is.
+  const isChannels = (d: number | null) => d === 1 || d === 3;
+  const inputLayout: 'NCHW' | 'NHWC' = !isChannels(dims[1]) && isChannels(dims[3]) ? 'NHWC' : 'NCHW';
   const outputName = graph.output[0]?.name;
   if (!outputName) throw new ModelError(`${file}: the graph has no output`);
   const outDims = staticDims(graph.output[0]);
@@ -835,7 +840,7 @@ export function buildOnnxNetwork(model: OnnxModelProto, file: string): OnnxNetwo
     throw new ModelError(`${file}: the output "${outputName}" does not depend on the input image`);
   }
 
-  const [, c, h, w] = dims;
+  const [c, h, w] = inputLayout === 'NCHW' ? [dims[1], dims[2], dims[3]] : [dims[3], dims[1], dims[2]];
   const producer = `${model.producerName || 'unknown'}${model.producerVersion ? ` ${model.producerVersion}` : ''}`;
   return {
     inputShape: [null, h, w, c],
@@ -843,10 +848,11 @@ export function buildOnnxNetwork(model: OnnxModelProto, file: string): OnnxNetwo
     opset,
     producer,
     inputName: input.name,
+    inputLayout,
     outputOperator: graph.node.find((n) => n.output.includes(outputName))?.opType ?? '',
     forward(images: tf.Tensor4D): tf.Tensor {
       const values = new Map(env);
-      values.set(input.name, tfValue(images, true));
+      values.set(input.name, tfValue(images, inputLayout === 'NCHW'));
       for (const { ctx, op } of runtime) {
         const outputs = op(ctx, ctx.node.input.map((name) => (name ? values.get(name) : undefined)));
         ctx.node.output.forEach((name, i) => {
