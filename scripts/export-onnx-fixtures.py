@@ -4,6 +4,9 @@ on them in float64 (outputs, input gradients, FGSM predictions), so the test nee
 
 Run with Debian's PyTorch:  /usr/bin/python3 scripts/export-onnx-fixtures.py [out-folder]
 (default test/fixtures/onnx). Seeded: the same torch version writes the same files.
+  /usr/bin/python3 scripts/export-onnx-fixtures.py --torchvision <folder>
+exports torchvision's ResNet-18 and MobileNetV2 (random weights, 224x224) the same way, for
+FOOLPRINT_ONNX_BIG=<folder> npx vitest run test/onnx-parity.test.ts.
 
 Models (random weights: parity needs no training):
   lenet      the built-in LeNet's architecture (app/models/lenet.ts), x.view(x.size(0), -1) flatten
@@ -190,7 +193,8 @@ def export(name, model, shape, opset, out, probabilities, epsilons, n=8):
     values = ((pattern - 0.5) * contrast + brightness + noise).clamp(0, 1).permute(0, 2, 3, 1)
     pixels = (values * 255).round().to(torch.uint8)
     images = pixels.double() / 255  # NHWC, the project's layout
-    calibrate_head(model, nchw(images.float()))
+    if hasattr(model, 'head_layer'):
+        calibrate_head(model, nchw(images.float()))
 
     buffer = io.BytesIO()
     torch.onnx.export(model.float(), torch.zeros(1, c, h, w), buffer, opset_version=opset,
@@ -234,7 +238,19 @@ def export(name, model, shape, opset, out, probabilities, epsilons, n=8):
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), '..', 'test', 'fixtures', 'onnx')
+    args = sys.argv[1:]
+    if args[:1] == ['--torchvision']:
+        # The big models (tens of MB, never committed): test/onnx-parity.test.ts reads them from the
+        # folder named by FOOLPRINT_ONNX_BIG.
+        import torchvision
+        out = args[1]
+        os.makedirs(out, exist_ok=True)
+        torch.manual_seed(4)
+        export('resnet18', torchvision.models.resnet18(), (3, 224, 224), 13, out, False, [1 / 255, 4 / 255], n=2)
+        torch.manual_seed(5)
+        export('mobilenet_v2', torchvision.models.mobilenet_v2(), (3, 224, 224), 13, out, False, [1 / 255, 4 / 255], n=2)
+        return
+    out = args[0] if args else os.path.join(os.path.dirname(__file__), '..', 'test', 'fixtures', 'onnx')
     os.makedirs(out, exist_ok=True)
     torch.manual_seed(0)
     export('lenet', LeNet(), (1, 28, 28), 11, out, False, [0.02, 0.05, 0.1])

@@ -46,8 +46,8 @@ interface Expected {
   fgsm: Record<string, number[]>;
 }
 
-function fixture(name: string) {
-  const expected = JSON.parse(readFileSync(path.join(FIXTURES, `${name}.expected.json`), 'utf8')) as Expected;
+function fixture(folder: string, name: string) {
+  const expected = JSON.parse(readFileSync(path.join(folder, `${name}.expected.json`), 'utf8')) as Expected;
   const pixels = Buffer.from(expected.pixels, 'base64');
   const images = Float32Array.from(pixels, (p) => p / 255);
   const g = Buffer.from(expected.inputGradient, 'base64');
@@ -65,8 +65,16 @@ function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return ab / Math.sqrt(aa * bb);
 }
 
-describe.each(['lenet', 'resnet-bn', 'dwsep', 'misc-ops'])('ONNX %s exported by PyTorch', (name) => {
-  const { expected, images, gradient } = fixture(name);
+/** torchvision's ResNet-18 and MobileNetV2, exported by `export-onnx-fixtures.py --torchvision <folder>`. */
+const BIG = process.env.FOOLPRINT_ONNX_BIG;
+if (!BIG) console.warn('FOOLPRINT_ONNX_BIG not set: skipping the ResNet-18 and MobileNetV2 parity (see scripts/export-onnx-fixtures.py)');
+const MODELS: [string, string][] = [
+  ...['lenet', 'resnet-bn', 'dwsep', 'misc-ops'].map((name): [string, string] => [FIXTURES, name]),
+  ...(BIG ? ['resnet18', 'mobilenet_v2'].map((name): [string, string] => [BIG, name]) : []),
+];
+
+describe.each(MODELS)('ONNX %s/%s exported by PyTorch', { timeout: 600_000 }, (folder, name) => {
+  const { expected, images, gradient } = fixture(folder, name);
   const [h, w, c] = expected.inputShape;
   const n = expected.labels.length;
   const size = h * w * c;
@@ -76,7 +84,7 @@ describe.each(['lenet', 'resnet-bn', 'dwsep', 'misc-ops'])('ONNX %s exported by 
   });
 
   it('gives PyTorch float64 outputs within 1e-4 relative', async () => {
-    const network = await readOnnxNetwork(path.join(FIXTURES, `${name}.onnx`));
+    const network = await readOnnxNetwork(path.join(folder, `${name}.onnx`));
     const before = tf.memory().numTensors;
     const out = tf.tidy(() => network.forward(tf.tensor4d(images, [n, h, w, c])));
     expect(out.shape).toEqual([n, expected.expectedOutputs[0].length]);
@@ -93,7 +101,7 @@ describe.each(['lenet', 'resnet-bn', 'dwsep', 'misc-ops'])('ONNX %s exported by 
   });
 
   it('gives input gradients with cosine ≥ 0.9999 to PyTorch float64', async () => {
-    const classifier = classifierFromModel(await readOnnxNetwork(path.join(FIXTURES, `${name}.onnx`)), manifest, name);
+    const classifier = classifierFromModel(await readOnnxNetwork(path.join(folder, `${name}.onnx`)), manifest, name);
     const labels = tf.tensor1d(expected.labels, 'int32');
     const x = tf.tensor4d(images, [n, h, w, c]);
     const ours = tf.tidy(() => tf.grad((input: tf.Tensor) => {
@@ -109,15 +117,16 @@ describe.each(['lenet', 'resnet-bn', 'dwsep', 'misc-ops'])('ONNX %s exported by 
   });
 
   it('gives the FGSM predictions of PyTorch float64, image by image', async () => {
-    const classifier = classifierFromModel(await readOnnxNetwork(path.join(FIXTURES, `${name}.onnx`)), manifest, name);
+    const classifier = classifierFromModel(await readOnnxNetwork(path.join(folder, `${name}.onnx`)), manifest, name);
     const epsilons = Object.keys(expected.fgsm).map(Number);
     const result = await runAttack(classifier, images, Int32Array.from(expected.labels), { method: 'fgsm', epsilons, keepImages: false, topK: 1 });
     expect(Array.from(result.before.labels)).toEqual(expected.labels);
     for (const at of result.perEpsilon) {
       expect(Array.from(at.float.after.labels), `ε ${at.epsilon}`).toEqual(expected.fgsm[String(at.epsilon)]);
     }
-    // The attack changed something: the fixtures were chosen so that FGSM flips some predictions.
-    expect(result.perEpsilon.some((at) => at.float.success.some((s) => s === 1))).toBe(true);
+    // The attack changed something: the committed fixtures were chosen so that FGSM flips some
+    // predictions (torchvision's random-weight models give every image one class, whatever ε).
+    if (folder === FIXTURES) expect(result.perEpsilon.some((at) => at.float.success.some((s) => s === 1))).toBe(true);
     classifier.dispose();
   });
 });
