@@ -13,20 +13,37 @@ const LUMA = [0.299, 0.587, 0.114];
 /** Added before the log of a probability output, so log(0) never yields −∞ (and NaN gradients). */
 const LOG_EPSILON = 1e-12;
 
-type AnyModel = tf.LayersModel | tf.GraphModel;
+/**
+ * A network that is not a TF.js model (an imported ONNX graph, app/models/onnx/): its declared NHWC
+ * input shape, its output size when known, and a forward pass made of differentiable TF.js ops.
+ */
+export interface ImageNetwork {
+  readonly inputShape: (number | null)[];
+  readonly outputSize?: number;
+  forward(images: tf.Tensor4D): tf.Tensor;
+  dispose(): void;
+}
+
+type AnyModel = tf.LayersModel | tf.GraphModel | ImageNetwork;
 
 function isLayersModel(model: AnyModel): model is tf.LayersModel {
   return model instanceof tf.LayersModel;
 }
 
+function isTfjsModel(model: AnyModel): model is tf.LayersModel | tf.GraphModel {
+  return model instanceof tf.LayersModel || model instanceof tf.GraphModel;
+}
+
 /** The model's declared input shape, [batch, h, w, c]; unknown dims as null. */
 function modelInputShape(model: AnyModel): (number | null)[] | undefined {
+  if (!isTfjsModel(model)) return model.inputShape;
   const shape = isLayersModel(model) ? model.inputs[0]?.shape : model.inputs[0]?.shape;
   if (!shape) return undefined;
   return shape.map((d) => (d == null || d < 0 ? null : d));
 }
 
 function modelOutputSize(model: AnyModel): number | undefined {
+  if (!isTfjsModel(model)) return model.outputSize;
   const shape = isLayersModel(model) ? model.outputs[0]?.shape : model.outputs[0]?.shape;
   const last = shape?.[shape.length - 1];
   return last == null || last < 0 ? undefined : last;
@@ -91,7 +108,7 @@ export function classifierFromModel(model: AnyModel, manifest: ModelManifest, id
     // The manifest's channelOrder is the model's: BGR models (Caffe-style) get the channels reversed.
     if (manifest.channelOrder === 'BGR' && modelChannels === 3) x = tf.reverse(x, -1);
     x = applyPreprocessing(x, manifest.preprocessing);
-    const raw = isLayersModel(model) ? model.apply(x, { training: false }) : model.predict(x);
+    const raw = !isTfjsModel(model) ? model.forward(x) : isLayersModel(model) ? model.apply(x, { training: false }) : model.predict(x);
     const first = (Array.isArray(raw) ? raw[0] : raw instanceof tf.Tensor ? raw : Object.values(raw)[0]) as tf.Tensor;
     const out = first.reshape([first.shape[0], -1]) as tf.Tensor2D;
     return manifest.outputs === 'probabilities' ? tf.log(tf.add(out, LOG_EPSILON)) : out;

@@ -12,6 +12,8 @@ export interface WorkerModelInfo {
   inputShape: [number, number, number];
   numClasses: number;
   labels: string[];
+  /** What the loader assumed for want of a foolprint.json (hosts print them as notes). */
+  notes: string[];
 }
 
 export interface WorkerMemory {

@@ -39,9 +39,10 @@ async function handle(message: WorkerRequest): Promise<void> {
     case 'init': {
       try {
         const backend = await initBackend({ prefer: message.backend });
-        classifier = await loadClassifier(message.model);
-        const { id, inputShape, numClasses, labels } = classifier;
-        post({ type: 'ready', backend, model: { id, inputShape: [...inputShape], numClasses, labels: [...labels] } });
+        const model = await loadClassifier(message.model);
+        classifier = model;
+        const { id, inputShape, numClasses, labels, notes } = model;
+        post({ type: 'ready', backend, model: { id, inputShape: [...inputShape], numClasses, labels: [...labels], notes: [...notes] } });
       } catch (error) {
         post({ type: 'init-error', error: errorInfo(error) });
       }

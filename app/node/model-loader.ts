@@ -15,6 +15,7 @@ import { describeManifestIssues, modelManifestSchema, type ModelManifest } from 
 import type { BuiltinModelInfo, ModelSource } from '../models/source.js';
 import { repoRoot } from './repo-root.js';
 import { fileSystemLoadHandler, readModelJson, type ModelJson } from './model-io.js';
+import { loadOnnxClassifier, ONNX_MODEL_FILE, onnxModelFile } from './onnx-loader.js';
 
 export const MANIFEST_FILE = 'foolprint.json';
 
@@ -22,7 +23,7 @@ export const MANIFEST_FILE = 'foolprint.json';
 export interface LoadedClassifier extends Classifier {
   readonly manifest: ModelManifest;
   readonly folder: string;
-  readonly format: 'layers' | 'graph';
+  readonly format: 'layers' | 'graph' | 'onnx';
   readonly notes: readonly string[];
 }
 
@@ -146,6 +147,14 @@ function refuseNonFiniteWeights(model: tf.LayersModel | tf.GraphModel, file: str
 
 export async function loadClassifier(source: ModelSource): Promise<LoadedClassifier> {
   const { folder, id } = resolveFolder(source);
+  const onnxFile = source.kind === 'folder' ? onnxModelFile(path.resolve(source.path)) : undefined;
+  if (onnxFile) {
+    const manifestFile = path.join(folder, MANIFEST_FILE);
+    const manifest = existsSync(manifestFile) ? parseManifest(await readFile(manifestFile, 'utf8'), manifestFile) : undefined;
+    // A model folder is named by its folder, a loose .onnx file by its own name.
+    const onnxId = path.basename(onnxFile) === ONNX_MODEL_FILE ? id : path.basename(onnxFile, path.extname(onnxFile));
+    return loadOnnxClassifier({ file: onnxFile, folder, id: onnxId, ...(manifest ? { manifest } : {}) });
+  }
   const { file, json } = await readModelJson(source.kind === 'folder' ? path.resolve(source.path) : folder);
   const manifestFile = path.join(folder, MANIFEST_FILE);
   const manifest = existsSync(manifestFile) ? parseManifest(await readFile(manifestFile, 'utf8'), manifestFile) : undefined;

@@ -23,7 +23,7 @@ export interface WorkbenchOptions {
 
 export function addModelOptions(command: Command): Command {
   return command
-    .option('--model <id|folder>', 'built-in model id or a folder with model.json + foolprint.json', 'lenet-mnist')
+    .option('--model <id|folder>', 'built-in model id, a folder with model.json or model.onnx + foolprint.json, or an .onnx file', 'lenet-mnist')
     .option('--backend <name>', 'force a TF.js backend: tensorflow, wasm or cpu (also FOOLPRINT_BACKEND)')
     .option('--workers <n>', 'worker threads (default: 2, or the core count if lower; at most the core count)');
 }
@@ -57,6 +57,7 @@ export async function openPool(options: WorkbenchOptions): Promise<ComputePool> 
   });
   // Both at once: the import runs on this thread while the workers boot on theirs.
   const [opened] = await Promise.all([pool, options.data !== undefined ? datasetLoader() : undefined]);
+  for (const note of opened.info().model.notes) if (!options.json) process.stderr.write(`note: ${note}\n`);
   return opened;
 }
 

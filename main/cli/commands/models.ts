@@ -6,7 +6,7 @@ import { addModelOptions, formatTable, openPool, type WorkbenchOptions } from '.
 export function registerModels(program: Command): void {
   program
     .command('models')
-    .description('list the built-in models (any folder with model.json + foolprint.json works too)')
+    .description('list the built-in models (any folder with model.json or model.onnx + foolprint.json, or an .onnx file, works too)')
     .option('--json', 'print JSON')
     .action(guarded(async (options: { json?: boolean }) => {
       // Imported here: the model loader pulls in TF.js, which listing the manifests does not need at start-up.

@@ -1,0 +1,91 @@
+/**
+ * Opens an ONNX model from disk: `model.onnx` in a model folder (with its foolprint.json), or any
+ * `.onnx` file. Without a manifest we infer what the graph says (input size and channels, number of
+ * outputs, a Softmax at the end) and say what we assumed in `notes`, as for TF.js models.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { classifierFromModel } from '../models/classifier.js';
+import { ModelError } from '../models/errors.js';
+import { modelManifestSchema, type ModelManifest } from '../models/manifest.js';
+import { buildOnnxNetwork, type OnnxNetwork } from '../models/onnx/onnx-network.js';
+import { decodeOnnxModel } from '../models/onnx/onnx-proto.js';
+import type { LoadedClassifier } from './model-loader.js';
+
+export const ONNX_MODEL_FILE = 'model.onnx';
+
+/**
+ * The ONNX file a `--model` path names: the path itself when it ends in .onnx, or model.onnx inside
+ * a folder that holds no TF.js model.json (a folder with both is read as TF.js, as before).
+ */
+export function onnxModelFile(target: string): string | undefined {
+  if (!existsSync(target)) return undefined;
+  if (statSync(target).isDirectory()) {
+    const file = path.join(target, ONNX_MODEL_FILE);
+    return existsSync(file) && !existsSync(path.join(target, 'model.json')) ? file : undefined;
+  }
+  return target.toLowerCase().endsWith('.onnx') ? target : undefined;
+}
+
+/** The ONNX network of a file, decoded and checked (every operator supported) before anything runs. */
+export async function readOnnxNetwork(file: string): Promise<OnnxNetwork> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(file);
+  } catch (error) {
+    throw new ModelError(`cannot read ${file}: ${(error as Error).message.split('\n')[0]}`);
+  }
+  return buildOnnxNetwork(decodeOnnxModel(bytes, file), file);
+}
+
+function inferOnnxManifest(network: OnnxNetwork, file: string, endsInSoftmax: boolean, notes: string[]): ModelManifest {
+  const [, h, w, c] = network.inputShape;
+  if (h === null || w === null || (c !== 1 && c !== 3)) {
+    const shown = `[N,${c ?? '?'},${h ?? '?'},${w ?? '?'}]`;
+    throw new ModelError(`${file} takes input ${shown}, not an image of known size with 1 or 3 channels: write a foolprint.json beside it`);
+  }
+  let k = network.outputSize;
+  if (k === undefined) {
+    // The graph leaves its output size free: one forward pass on a blank image tells.
+    const probe = tf.tidy(() => network.forward(tf.zeros([1, h, w, c])));
+    k = probe.size;
+    probe.dispose();
+  }
+  const outputs = endsInSoftmax ? 'probabilities' : 'logits';
+  notes.push(
+    `no foolprint.json beside ${file}: took input ${h}x${w}x${c} and ${k} outputs from the graph (ONNX opset ${network.opset}, made by ${network.producer}), assumed pixels in [0,1], RGB order, labels "0".."${k - 1}" and ${outputs === 'probabilities' ? 'probabilities (the graph ends in Softmax)' : 'logits'}`,
+  );
+  return modelManifestSchema.parse({
+    schemaVersion: 1,
+    name: path.basename(file, path.extname(file)),
+    inputSize: [h, w],
+    channels: c,
+    outputs,
+    labels: Array.from({ length: k }, (_, i) => String(i)),
+  });
+}
+
+export interface OnnxSource {
+  file: string;
+  folder: string;
+  id: string;
+  /** foolprint.json beside the file, when there is one. */
+  manifest?: ModelManifest;
+}
+
+export async function loadOnnxClassifier(source: OnnxSource): Promise<LoadedClassifier> {
+  const network = await readOnnxNetwork(source.file);
+  const notes: string[] = [];
+  try {
+    const manifest = source.manifest ?? inferOnnxManifest(network, source.file, network.outputOperator === 'Softmax', notes);
+    const classifier = classifierFromModel(network, manifest, source.id);
+    // A first forward pass now, so a shape the graph cannot fold fails at load, not at the first attack.
+    tf.tidy(() => classifier.logits(tf.zeros([1, manifest.inputSize[0], manifest.inputSize[1], manifest.channels])));
+    return Object.assign(classifier, { manifest, folder: source.folder, format: 'onnx' as const, notes });
+  } catch (error) {
+    network.dispose();
+    throw error;
+  }
+}

@@ -1,0 +1,284 @@
+/**
+ * ONNX import, operator and file level: small graphs built here (auto_pad, float16 and int64 typed
+ * fields, folded shape chains) against direct computations, the one error for unsupported
+ * operators, `--model` with a folder or a bare .onnx file, the worker pool, and a property test of
+ * the parser (any bytes → a model or a ModelError, never a crash or a hang).
+ */
+import { execFile } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ModelError } from '../app/models/errors.js';
+import { buildOnnxNetwork } from '../app/models/onnx/onnx-network.js';
+import { decodeOnnxModel, encodeOnnxModel } from '../app/models/onnx/onnx-proto.js';
+import { float16ToNumber } from '../app/models/onnx/onnx-tensor.js';
+import { ComputePool } from '../app/node/compute-pool.js';
+import { loadClassifier } from '../app/node/model-loader.js';
+
+const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'onnx');
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'foolprint-onnx-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const FLOAT = 1;
+const INT64 = 7;
+const FLOAT16 = 10;
+
+type Attr = { name: string; type: number; i?: number; f?: number; s?: Uint8Array; ints?: number[] };
+const ints = (name: string, values: number[]): Attr => ({ name, type: 7, ints: values });
+const int = (name: string, value: number): Attr => ({ name, type: 2, i: value });
+const str = (name: string, value: string): Attr => ({ name, type: 3, s: new TextEncoder().encode(value) });
+
+function valueInfo(name: string, dims: (number | string)[]) {
+  return { name, type: { tensorType: { elemType: FLOAT, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } } };
+}
+
+function modelBytes(nodes: object[], initializer: object[], input: [number, number, number], output = 'y', opset = 13): Uint8Array {
+  const [c, h, w] = input;
+  return encodeOnnxModel({
+    irVersion: 8,
+    producerName: 'foolprint-test',
+    opsetImport: [{ domain: '', version: opset }],
+    graph: { name: 'g', node: nodes, initializer, input: [valueInfo('x', ['N', c, h, w])], output: [{ name: output }] },
+  });
+}
+
+function network(bytes: Uint8Array) {
+  return buildOnnxNetwork(decodeOnnxModel(bytes, 'test.onnx'), 'test.onnx');
+}
+
+/** Float → IEEE half bits (round to nearest; the values used here are exact in half precision). */
+function toFloat16Bits(v: number): number {
+  const f = new Float32Array([v]);
+  const b = new Uint32Array(f.buffer)[0];
+  const sign = (b >>> 16) & 0x8000;
+  const exponent = ((b >>> 23) & 0xff) - 127 + 15;
+  if (v === 0) return sign;
+  return sign | (exponent << 10) | ((b >>> 13) & 0x3ff);
+}
+
+/** Direct NCHW convolution with explicit pads [top, left, bottom, right], one group. */
+function referenceConv(x: number[][][], weight: number[][][][], stride: number, pads: number[]): number[][][] {
+  const [kh, kw] = [weight[0][0].length, weight[0][0][0].length];
+  const [h, w] = [x[0].length, x[0][0].length];
+  const oh = Math.floor((h + pads[0] + pads[2] - kh) / stride) + 1;
+  const ow = Math.floor((w + pads[1] + pads[3] - kw) / stride) + 1;
+  return weight.map((filters) => Array.from({ length: oh }, (_, i) => Array.from({ length: ow }, (_, j) => {
+    let sum = 0;
+    filters.forEach((k, c) => k.forEach((row, a) => row.forEach((v, b) => {
+      const y = i * stride + a - pads[0];
+      const z = j * stride + b - pads[1];
+      if (y >= 0 && y < h && z >= 0 && z < w) sum += v * x[c][y][z];
+    })));
+    return sum;
+  })));
+}
+
+describe('ONNX operators on hand-built graphs', () => {
+  // 1 channel 5x5 image, two 2x2 filters stored as float16 in int32_data: an even kernel with stride 2
+  // pads one cell in total, at the end (SAME_UPPER) or at the start (SAME_LOWER).
+  const weights = [[[[1, -2], [0.5, 3]]], [[[-1, 0.25], [2, 1]]]];
+  const image = [Array.from({ length: 5 }, (_, i) => Array.from({ length: 5 }, (_, j) => (i * 5 + j) / 24))];
+  const conv = (autoPad: string) => modelBytes(
+    [{ opType: 'Conv', name: 'conv', input: ['x', 'w'], output: ['y'], attribute: [str('auto_pad', autoPad), ints('strides', [2, 2]), ints('kernel_shape', [2, 2])] }],
+    [{ name: 'w', dims: [2, 1, 2, 2], dataType: FLOAT16, int32Data: weights.flat(3).map(toFloat16Bits) }],
+    [1, 5, 5],
+  );
+  it.each([
+    ['SAME_UPPER', [0, 0, 1, 1]],
+    ['SAME_LOWER', [1, 1, 0, 0]],
+    ['VALID', [0, 0, 0, 0]],
+  ])('Conv auto_pad %s pads %j, with float16 weights', (autoPad, pads) => {
+    const net = network(conv(autoPad as string));
+    const out = tf.tidy(() => net.forward(tf.tensor4d(image[0].flat(), [1, 5, 5, 1])).arraySync()) as number[][][][];
+    const want = referenceConv(image, weights, 2, pads as number[]);
+    expect(out[0].length).toBe(2);
+    out[0].forEach((map, o) => map.forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo(want[o][i][j], 5))));
+    net.dispose();
+  });
+
+  it('takes an NHWC graph input (TensorFlow exports) as it is', () => {
+    const w = { name: 'w', dims: [2, 1, 2, 2], dataType: FLOAT, floatData: weights.flat(3) };
+    const bytes = encodeOnnxModel({
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 13 }],
+      graph: {
+        name: 'g',
+        node: [
+          { opType: 'Transpose', name: 't', input: ['x'], output: ['nchw'], attribute: [ints('perm', [0, 3, 1, 2])] },
+          { opType: 'Conv', name: 'conv', input: ['nchw', 'w'], output: ['y'], attribute: [ints('strides', [2, 2])] },
+        ],
+        initializer: [w],
+        input: [valueInfo('x', ['N', 5, 5, 1])],
+        output: [{ name: 'y' }],
+      },
+    });
+    const net = network(bytes);
+    expect(net.inputLayout).toBe('NHWC');
+    expect(net.inputShape).toEqual([null, 5, 5, 1]);
+    const out = tf.tidy(() => net.forward(tf.tensor4d(image[0].flat(), [1, 5, 5, 1])).arraySync()) as number[][][][];
+    const want = referenceConv(image, weights, 2, [0, 0, 0, 0]);
+    out[0].forEach((map, o) => map.forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo(want[o][i][j], 5))));
+    net.dispose();
+  });
+
+  it('reads float16 bits exactly', () => {
+    expect([0x3c00, 0xc000, 0x3555, 0x0001, 0x7c00].map(float16ToNumber)).toEqual([1, -2, 0.333251953125, 2 ** -24, Infinity]);
+  });
+
+  it('folds a Shape/Gather/Unsqueeze/Concat → Reshape chain at any batch size, int64 from typed fields', () => {
+    const bytes = modelBytes([
+      { opType: 'Shape', name: 's', input: ['x'], output: ['shape'] },
+      { opType: 'Gather', name: 'g', input: ['shape', 'zero'], output: ['n'], attribute: [int('axis', 0)] },
+      { opType: 'Unsqueeze', name: 'u', input: ['n', 'axes'], output: ['n1'] },
+      { opType: 'Concat', name: 'c', input: ['n1', 'minusOne'], output: ['target'], attribute: [int('axis', 0)] },
+      { opType: 'Reshape', name: 'r', input: ['x', 'target'], output: ['flat'] },
+      { opType: 'Gemm', name: 'fc', input: ['flat', 'w', 'b'], output: ['y'], attribute: [int('transB', 1)] },
+    ], [
+      { name: 'zero', dims: [], dataType: INT64, int64Data: [0] },
+      { name: 'axes', dims: [1], dataType: INT64, int64Data: [0] },
+      { name: 'minusOne', dims: [1], dataType: INT64, int64Data: [-1] },
+      { name: 'w', dims: [2, 8], dataType: FLOAT, floatData: [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1] },
+      { name: 'b', dims: [2], dataType: FLOAT, floatData: [10, 20] },
+    ], [2, 2, 2]);
+    const net = network(bytes);
+    for (const n of [1, 3]) {
+      // NHWC input; NCHW flatten order: element (c, h, w) of image k sits at c·4 + h·2 + w.
+      const x = tf.tidy(() => tf.transpose(tf.range(0, n * 8).reshape([n, 2, 2, 2]), [0, 2, 3, 1]) as tf.Tensor4D);
+      const out = tf.tidy(() => net.forward(x).arraySync()) as number[][];
+      expect(out).toEqual(Array.from({ length: n }, (_, k) => [10 + 8 * k, 20 + 8 * k + 7]));
+      x.dispose();
+    }
+    net.dispose();
+  });
+
+  it('names every unsupported operator with a node, in one error, before anything runs', () => {
+    const bytes = modelBytes([
+      { opType: 'Relu', name: 'r', input: ['x'], output: ['a'] },
+      { opType: 'NonZero', name: 'nz', input: ['a'], output: ['b'] },
+      { opType: 'Loop', name: 'loop1', input: ['b'], output: ['c'] },
+      { opType: 'Loop', name: 'loop2', input: ['c'], output: ['d'] },
+      { opType: 'MyOp', domain: 'com.example', name: 'custom', input: ['d'], output: ['y'] },
+    ], [], [1, 2, 2]);
+    const before = tf.memory().numTensors;
+    expect(() => network(bytes)).toThrow(new ModelError('test.onnx uses ONNX operators Foolprint does not support: NonZero (node "nz"), Loop (node "loop1"), com.example.MyOp (node "custom")'));
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('says when a shape depends on the image data', () => {
+    const bytes = modelBytes([
+      { opType: 'Reshape', name: 'r', input: ['x', 'x'], output: ['y'] },
+    ], [], [1, 2, 2]);
+    const net = network(bytes);
+    expect(() => tf.tidy(() => net.forward(tf.zeros([1, 2, 2, 1])))).toThrow(/Reshape node "r": the target shape is computed from the image data/);
+  });
+});
+
+describe('ONNX models behind --model', () => {
+  it('loads a folder with model.onnx and foolprint.json', async () => {
+    const folder = path.join(tmp, 'lenet-onnx');
+    mkdirSync(folder);
+    copyFileSync(path.join(FIXTURES, 'lenet.onnx'), path.join(folder, 'model.onnx'));
+    const labels = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'];
+    writeFileSync(path.join(folder, 'foolprint.json'), JSON.stringify({ schemaVersion: 1, name: 'LeNet (ONNX)', inputSize: [28, 28], channels: 1, labels }));
+    const classifier = await loadClassifier({ kind: 'folder', path: folder });
+    expect(classifier.format).toBe('onnx');
+    expect(classifier.labels).toEqual(labels);
+    expect(classifier.notes).toEqual([]);
+    expect(classifier.inputShape).toEqual([28, 28, 1]);
+    classifier.dispose();
+  });
+
+  it('loads a bare .onnx file and says what it assumed', async () => {
+    const classifier = await loadClassifier({ kind: 'folder', path: path.join(FIXTURES, 'dwsep.onnx') });
+    expect(classifier.format).toBe('onnx');
+    expect(classifier.inputShape).toEqual([18, 18, 3]);
+    expect(classifier.labels).toEqual(['0', '1', '2', '3', '4', '5']);
+    expect(classifier.manifest.outputs).toBe('probabilities');
+    expect(classifier.notes).toHaveLength(1);
+    expect(classifier.notes[0]).toMatch(/took input 18x18x3 and 6 outputs from the graph .*assumed pixels in \[0,1\].*probabilities \(the graph ends in Softmax\)/);
+    classifier.dispose();
+  });
+
+  it('a broken .onnx file is a one-line ModelError naming the file', async () => {
+    const file = path.join(tmp, 'broken.onnx');
+    writeFileSync(file, readFileSync(path.join(FIXTURES, 'resnet-bn.onnx')).subarray(0, 1000));
+    await expect(loadClassifier({ kind: 'folder', path: file })).rejects.toThrow(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is not an ONNX model`));
+  });
+
+  it('runs in the worker pool on WASM with the FGSM predictions of PyTorch float64', async () => {
+    // The pool runs the built worker (dist/): npm run build first, as for test/pool.test.ts.
+    const expected = JSON.parse(readFileSync(path.join(FIXTURES, 'dwsep.expected.json'), 'utf8')) as { pixels: string; labels: number[]; fgsm: Record<string, number[]> };
+    const images = Float32Array.from(Buffer.from(expected.pixels, 'base64'), (p) => p / 255);
+    const pool = await ComputePool.create({ model: { kind: 'folder', path: path.join(FIXTURES, 'dwsep.onnx') }, workers: 1, backend: 'wasm' });
+    try {
+      expect(pool.info().backend.name).toBe('wasm');
+      const epsilons = Object.keys(expected.fgsm).map(Number);
+      const result = await pool.attack(images, Int32Array.from(expected.labels), { method: 'fgsm', epsilons, keepImages: false, topK: 1 });
+      for (const at of result.perEpsilon) expect(Array.from(at.float.after.labels), `ε ${at.epsilon}`).toEqual(expected.fgsm[String(at.epsilon)]);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
+function foolprint(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const root = path.resolve(import.meta.dirname, '..');
+  return new Promise((resolve) => {
+    execFile(process.execPath, [path.join(root, 'bin/foolprint.js'), ...args], { cwd: root, env: { ...process.env, FOOLPRINT_DEBUG: '' } }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('foolprint CLI with --model file.onnx', () => {
+  it('doctor names the model and prints what was assumed', async () => {
+    const run = await foolprint('doctor', '--model', path.join(FIXTURES, 'dwsep.onnx'), '--workers', '1');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('model     dwsep 18x18x3, 6 classes');
+    expect(run.stderr).toMatch(/^note: no foolprint.json beside .*dwsep.onnx: took input 18x18x3 and 6 outputs/m);
+  });
+
+  it('sweep attacks an ONNX LeNet on the MNIST samples', async () => {
+    const run = await foolprint('sweep', '--model', path.join(FIXTURES, 'lenet.onnx'), '--method', 'fgsm', '--eps', '0,0.3', '--limit', '20', '--workers', '1', '--json');
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('"fgsm"');
+  });
+});
+
+describe('the ONNX parser on arbitrary bytes', () => {
+  const valid = new Uint8Array(readFileSync(path.join(FIXTURES, 'dwsep.onnx')));
+  const outcome = (bytes: Uint8Array): 'model' | 'error' => {
+    try {
+      network(bytes).dispose();
+      return 'model';
+    } catch (error) {
+      if (!(error instanceof ModelError)) throw error;
+      expect(error.message).not.toContain('\n');
+      return 'error';
+    }
+  };
+
+  it('random bytes give a model or a one-line ModelError', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 2000 }), (bytes) => {
+      outcome(bytes);
+    }), { numRuns: 300 });
+  });
+
+  it('every truncation of a real model is a ModelError', () => {
+    fc.assert(fc.property(fc.integer({ min: 0, max: valid.length - 1 }), (length) => {
+      expect(outcome(valid.subarray(0, length))).toBe('error');
+    }), { numRuns: 200 });
+  });
+
+  it('a real model with flipped bytes gives a model or a ModelError', () => {
+    fc.assert(fc.property(fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 8 }), (flips) => {
+      const bytes = valid.slice();
+      for (const [at, xor] of flips) bytes[at] ^= xor;
+      outcome(bytes);
+    }), { numRuns: 200 });
+  });
+});

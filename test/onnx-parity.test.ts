@@ -1,0 +1,132 @@
+/**
+ * ONNX import against PyTorch: models exported by scripts/export-onnx-fixtures.py with what PyTorch
+ * computed on them in float64 (outputs, input gradients, FGSM predictions) saved beside them, so this
+ * test needs no torch. Outputs within 1e-4 relative (max |ours − torch| over an image's outputs, over
+ * max |torch|), input-gradient cosine ≥ 0.9999 per image, and FGSM's top-1 per image and ε equal.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { runAttack } from '../app/attacks/index.js';
+import { classifierFromModel } from '../app/models/classifier.js';
+import { modelManifestSchema } from '../app/models/manifest.js';
+import { readOnnxNetwork } from '../app/node/onnx-loader.js';
+
+const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'onnx');
+const PYTHON = '/usr/bin/python3';
+const haveTorch = spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+if (!haveTorch) console.warn(`PyTorch not found (${PYTHON} -c "import torch" failed): skipping the re-export of the ONNX fixtures; the committed ones are still tested`);
+
+describe.skipIf(!haveTorch)('scripts/export-onnx-fixtures.py', () => {
+  it('re-exports the committed fixtures byte for byte', () => {
+    const out = mkdtempSync(path.join(os.tmpdir(), 'foolprint-onnx-export-'));
+    try {
+      const run = spawnSync(PYTHON, [path.join(import.meta.dirname, '..', 'scripts', 'export-onnx-fixtures.py'), out], { encoding: 'utf8' });
+      expect(run.status, run.stderr).toBe(0);
+      const files = readdirSync(FIXTURES).sort();
+      expect(readdirSync(out).sort()).toEqual(files);
+      for (const file of files) expect(readFileSync(path.join(out, file)).equals(readFileSync(path.join(FIXTURES, file))), file).toBe(true);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
+interface Expected {
+  producer: string;
+  inputShape: [number, number, number];
+  outputs: 'logits' | 'probabilities';
+  pixels: string;
+  labels: number[];
+  expectedOutputs: number[][];
+  inputGradient: string;
+  fgsm: Record<string, number[]>;
+}
+
+function fixture(folder: string, name: string) {
+  const expected = JSON.parse(readFileSync(path.join(folder, `${name}.expected.json`), 'utf8')) as Expected;
+  const pixels = Buffer.from(expected.pixels, 'base64');
+  const images = Float32Array.from(pixels, (p) => p / 255);
+  const g = Buffer.from(expected.inputGradient, 'base64');
+  const gradient = new Float32Array(g.buffer.slice(g.byteOffset, g.byteOffset + g.byteLength));
+  return { expected, images, gradient };
+}
+
+function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let ab = 0, aa = 0, bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+  }
+  return ab / Math.sqrt(aa * bb);
+}
+
+/** torchvision's ResNet-18 and MobileNetV2, exported by `export-onnx-fixtures.py --torchvision <folder>`. */
+const BIG = process.env.FOOLPRINT_ONNX_BIG;
+if (!BIG) console.warn('FOOLPRINT_ONNX_BIG not set: skipping the ResNet-18 and MobileNetV2 parity (see scripts/export-onnx-fixtures.py)');
+const MODELS: [string, string][] = [
+  ...['lenet', 'resnet-bn', 'dwsep', 'misc-ops'].map((name): [string, string] => [FIXTURES, name]),
+  ...(BIG ? ['resnet18', 'mobilenet_v2'].map((name): [string, string] => [BIG, name]) : []),
+];
+
+describe.each(MODELS)('ONNX %s/%s exported by PyTorch', { timeout: 600_000 }, (folder, name) => {
+  const { expected, images, gradient } = fixture(folder, name);
+  const [h, w, c] = expected.inputShape;
+  const n = expected.labels.length;
+  const size = h * w * c;
+  const manifest = modelManifestSchema.parse({
+    schemaVersion: 1, name, inputSize: [h, w], channels: c, outputs: expected.outputs,
+    labels: expected.expectedOutputs[0].map((_, i) => String(i)),
+  });
+
+  it('gives PyTorch float64 outputs within 1e-4 relative', async () => {
+    const network = await readOnnxNetwork(path.join(folder, `${name}.onnx`));
+    const before = tf.memory().numTensors;
+    const out = tf.tidy(() => network.forward(tf.tensor4d(images, [n, h, w, c])));
+    expect(out.shape).toEqual([n, expected.expectedOutputs[0].length]);
+    const values = out.arraySync() as number[][];
+    out.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    values.forEach((row, i) => {
+      const want = expected.expectedOutputs[i];
+      const scale = Math.max(...want.map(Math.abs));
+      const error = Math.max(...row.map((v, j) => Math.abs(v - want[j])));
+      expect(error / scale, `image ${i}`).toBeLessThanOrEqual(1e-4);
+    });
+    network.dispose();
+  });
+
+  it('gives input gradients with cosine ≥ 0.9999 to PyTorch float64', async () => {
+    const classifier = classifierFromModel(await readOnnxNetwork(path.join(folder, `${name}.onnx`)), manifest, name);
+    const labels = tf.tensor1d(expected.labels, 'int32');
+    const x = tf.tensor4d(images, [n, h, w, c]);
+    const ours = tf.tidy(() => tf.grad((input: tf.Tensor) => {
+      const logits = classifier.logits(input as tf.Tensor4D);
+      return tf.neg(tf.sum(tf.mul(tf.logSoftmax(logits), tf.oneHot(labels, logits.shape[1]))));
+    })(x)).dataSync();
+    for (let i = 0; i < n; i++) {
+      const similarity = cosine(ours.subarray(i * size, (i + 1) * size), gradient.subarray(i * size, (i + 1) * size));
+      expect(similarity, `image ${i}`).toBeGreaterThanOrEqual(0.9999);
+    }
+    tf.dispose([labels, x]);
+    classifier.dispose();
+  });
+
+  it('gives the FGSM predictions of PyTorch float64, image by image', async () => {
+    const classifier = classifierFromModel(await readOnnxNetwork(path.join(folder, `${name}.onnx`)), manifest, name);
+    const epsilons = Object.keys(expected.fgsm).map(Number);
+    const result = await runAttack(classifier, images, Int32Array.from(expected.labels), { method: 'fgsm', epsilons, keepImages: false, topK: 1 });
+    expect(Array.from(result.before.labels)).toEqual(expected.labels);
+    for (const at of result.perEpsilon) {
+      expect(Array.from(at.float.after.labels), `ε ${at.epsilon}`).toEqual(expected.fgsm[String(at.epsilon)]);
+    }
+    // The attack changed something: the committed fixtures were chosen so that FGSM flips some
+    // predictions (torchvision's random-weight models give every image one class, whatever ε).
+    if (folder === FIXTURES) expect(result.perEpsilon.some((at) => at.float.success.some((s) => s === 1))).toBe(true);
+    classifier.dispose();
+  });
+});
