@@ -62,11 +62,16 @@ export class CompareController {
     return `Sheet ${cell.sheetId} · ${this.combine === 'mean' ? 'mean' : 'vote'} of ${merged.length} capture${merged.length === 1 ? '' : 's'}: ${merged.join(', ')}`;
   }
 
+  /** Which load() is the latest: an earlier answer arriving after a later one must not replace it. */
+  private loadSequence = 0;
+
   async load(): Promise<void> {
     const experimentId = this.session.experimentId;
     if (!experimentId) return;
+    const sequence = ++this.loadSequence;
     this.loading = true;
     const report = await this.session.guard(() => this.session.api.compare.get({ experimentId, prefilterConfidence: this.prefilterConfidence, combine: this.combine, thumbnails: true }));
+    if (sequence !== this.loadSequence) return;
     this.loading = false;
     if (report) this.report = report;
   }
