@@ -2,21 +2,15 @@
  * Which file the print window may open. The sheet set's `pdfPath` is read from the workspace's
  * sheet-set.json, which anyone can edit, so it is data, not a trusted path: it must resolve (symlinks
  * included) to a regular file inside the workspace that is a PDF, or nothing is opened.
- *
- * A local check for the Electron host; the general confinement of paths read from the workspace
- * belongs with the service (app/node), which should replace this when it lands.
+ * The containment is the service's own `confinedPath` (app/node/confined-path.ts); this adds what
+ * printing needs besides: a .pdf that starts like one.
  */
-import { open, realpath } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { ApiError } from '../../app/api/errors.js';
+import { ConfinedPathError, confinedPath } from '../../app/node/confined-path.js';
 
 const PDF_MAGIC = '%PDF-';
-
-/** True when `file` is `dir` itself or below it (both already resolved). */
-function isInside(dir: string, file: string): boolean {
-  const relative = path.relative(dir, file);
-  return relative !== '' && !relative.startsWith(`..${path.sep}`) && relative !== '..' && !path.isAbsolute(relative);
-}
 
 /**
  * The real path of the sheet PDF `pdfPath` (absolute, or relative to the workspace), or an
@@ -26,15 +20,12 @@ function isInside(dir: string, file: string): boolean {
 export async function confinedSheetPdf(workspaceDir: string, pdfPath: string): Promise<string> {
   const refuse = (why: string) => new ApiError('failed', `cannot print ${pdfPath}: ${why}`);
   if (typeof pdfPath !== 'string' || pdfPath === '' || pdfPath.includes('\0')) throw refuse('not a file path');
-  let workspace: string;
-  let file: string;
-  try {
-    workspace = await realpath(workspaceDir);
-    file = await realpath(path.resolve(workspace, pdfPath));
-  } catch {
-    throw refuse('no such file');
-  }
-  if (!isInside(workspace, file)) throw refuse(`it is outside the workspace ${workspace}`);
+  const file = await confinedPath(workspaceDir, pdfPath, { what: 'the sheet PDF', folderName: 'the workspace' }).catch((error: unknown) => {
+    if (!(error instanceof ConfinedPathError)) throw error;
+    if (error.reason === 'outside') throw refuse(`it is outside the workspace ${workspaceDir}`);
+    // 'missing' covers both an absent path and one that is not a file (a folder named .pdf).
+    throw refuse(/ is not a (file|folder)$/.test(error.message) ? 'not a regular file' : 'no such file');
+  });
   if (path.extname(file).toLowerCase() !== '.pdf') throw refuse('not a .pdf file');
   const handle = await open(file, 'r').catch(() => null);
   if (!handle) throw refuse('cannot be read');
