@@ -138,6 +138,8 @@ async function decodeDataset(options: WorkbenchOptions, target: DatasetTarget): 
     offset,
     limit,
     classNames: [...target.labels],
+    // The pool's workers read it in place instead of each getting a copy.
+    sharedMemory: true,
     onProgress: (done, total, label) => progress.update(done, total, label),
   }).finally(() => progress.done());
   for (const note of dataset.notes) if (!options.json) process.stderr.write(`note: ${note}\n`);
