@@ -215,7 +215,11 @@ async function profileFgsmStep(classifier: Classifier, batch: number): Promise<{
   return [...byKernel.entries()].sort((a, b) => b[1] - a[1]).map(([kernel, ms]) => ({ kernel, ms, share: ms / total }));
 }
 
-interface ProcessRun { seconds: number; peakRssMb: number; accuracy: number; accuracy8bit: number; backend: string }
+interface ProcessRun {
+  seconds: number; peakRssMb: number; accuracy: number; accuracy8bit: number; backend: string;
+  /** Our sweep only: seconds from its start until the first batch was posted to the workers. */
+  firstBatchSeconds?: number;
+}
 interface WholeProcessRound { ours: ProcessRun | { error: string }; torch?: ProcessRun | { error: string }; baseline?: ProcessRun | { error: string } }
 
 const lastLine = (text: string) => text.trim().split('\n').at(-1) ?? '';
@@ -232,9 +236,14 @@ function runOurSweep(mnist: string, rssProbe: string, root = repoRoot()): Proces
   { encoding: 'utf8', timeout: 900_000, cwd: root });
   const seconds = (performance.now() - started) / 1000;
   if (out.status !== 0) return { error: lastLine(out.stderr || out.error?.message || `exit ${out.status}`) };
-  const report = JSON.parse(out.stdout) as { backend: string; workers: number; perEpsilon: { float: { accuracy: number }; quantized: { accuracy: number } }[] };
+  const report = JSON.parse(out.stdout) as {
+    backend: string; workers: number; perEpsilon: { float: { accuracy: number }; quantized: { accuracy: number } }[]; startup?: { attackStart: number };
+  };
   const rssKb = Number(/maxrss-kb (\d+)/.exec(out.stderr)?.[1]);
-  return { seconds, peakRssMb: rssKb / 1024, accuracy: report.perEpsilon[0].float.accuracy, accuracy8bit: report.perEpsilon[0].quantized.accuracy, backend: `${report.backend} x${report.workers}` };
+  return {
+    seconds, peakRssMb: rssKb / 1024, accuracy: report.perEpsilon[0].float.accuracy, accuracy8bit: report.perEpsilon[0].quantized.accuracy, backend: `${report.backend} x${report.workers}`,
+    ...(report.startup ? { firstBatchSeconds: report.startup.attackStart } : {}),
+  };
 }
 
 /** The peer's same job (scripts/torch-peer.py sweep): import, load, FGSM, score float and 8-bit. */
@@ -260,7 +269,40 @@ function mnistFolder(): string | undefined {
 
 const showRun = (run: ProcessRun | { error: string } | undefined) => (!run ? 'not run'
   : 'error' in run ? `failed: ${run.error}`
-    : `${run.seconds.toFixed(2).padStart(6)} s ${run.peakRssMb.toFixed(0).padStart(4)} MB  acc ${run.accuracy.toFixed(4)} 8-bit ${run.accuracy8bit.toFixed(4)}  (${run.backend})`);
+    : `${run.seconds.toFixed(2).padStart(6)} s ${run.peakRssMb.toFixed(0).padStart(4)} MB  acc ${run.accuracy.toFixed(4)} 8-bit ${run.accuracy8bit.toFixed(4)}  (${run.backend})${run.firstBatchSeconds === undefined ? '' : `  first batch at ${run.firstBatchSeconds.toFixed(2)} s`}`);
+
+interface StartupFigures { root: string; helpSeconds: number[]; modelsSeconds: number[] }
+
+/**
+ * Wall seconds of `foolprint --help` and `foolprint models` from spawn to exit (issue 12: within 0.3 s),
+ * a few runs each, alternating; for our build and, given --baseline, the other one.
+ */
+function measureStartup(roots: string[]): StartupFigures[] {
+  const figures = roots.map((root) => ({ root, helpSeconds: [] as number[], modelsSeconds: [] as number[] }));
+  const timed = (root: string, args: string[]) => {
+    const started = performance.now();
+    const out = spawnSync(process.execPath, [path.join(root, 'dist/main/cli/index.js'), ...args], { encoding: 'utf8', cwd: root, timeout: 60_000 });
+    if (out.status !== 0) throw new Error(`foolprint ${args.join(' ')} failed in ${root}: ${lastLine(out.stderr)}`);
+    return (performance.now() - started) / 1000;
+  };
+  for (let r = 0; r < (quick ? 3 : 7); r++) {
+    for (const f of figures) {
+      f.helpSeconds.push(timed(f.root, ['--help']));
+      f.modelsSeconds.push(timed(f.root, ['models']));
+    }
+  }
+  return figures;
+}
+
+function logStartup(figures: StartupFigures[], wholeProcess: WholeProcessRound[]): void {
+  log('\nstart-up (wall seconds, spawn to exit; median of the runs):');
+  for (const f of figures) {
+    const which = f.root === repoRoot() ? 'this build    ' : 'baseline build';
+    log(`${which} --help ${median(f.helpSeconds).toFixed(3)} s, models ${median(f.modelsSeconds).toFixed(3)} s  (runs: ${f.helpSeconds.map((v) => v.toFixed(2)).join(' ')} / ${f.modelsSeconds.map((v) => v.toFixed(2)).join(' ')})`);
+  }
+  const firstBatch = wholeProcess.map((round) => round.ours).filter((run): run is ProcessRun => !('error' in run) && run.firstBatchSeconds !== undefined).map((run) => run.firstBatchSeconds!);
+  if (firstBatch.length) log(`foolprint sweep: first batch posted to the workers ${firstBatch.map((v) => v.toFixed(2)).join(' / ')} s after start (median ${median(firstBatch).toFixed(2)})`);
+}
 
 /** Seconds of `a` over seconds of `b` per round where both ran: above 1, b is faster. */
 function secondsRatios(rounds: WholeProcessRound[], a: 'torch' | 'baseline', b: 'ours'): number[] {
@@ -298,6 +340,8 @@ async function main(): Promise<void> {
     const baselineFlag = flagValue('--baseline');
     const baselineRoot = baselineFlag ? path.resolve(baselineFlag) : undefined;
     const wholeProcess: WholeProcessRound[] = [];
+    progress('start-up: --help and models');
+    const startup = measureStartup(baselineRoot ? [repoRoot(), baselineRoot] : [repoRoot()]);
     if (mnist) {
       if (!existsSync(path.join(repoRoot(), 'dist/main/cli/index.js'))) throw new Error('the CLI is not built: run npm run build');
       const rssProbe = path.join(tmp, 'maxrss.mjs');
@@ -316,10 +360,11 @@ async function main(): Promise<void> {
       progress('whole-process sweep skipped: pass the MNIST test set folder with --mnist FOLDER or FOOLPRINT_MNIST');
     }
     if (process.argv.includes('--whole-process-only')) {
-      if (asJson) process.stdout.write(JSON.stringify({ loadAverageAtStart: load, torch: haveTorch ? peer.torch : null, wholeProcess }, null, 2) + '\n');
+      if (asJson) process.stdout.write(JSON.stringify({ loadAverageAtStart: load, torch: haveTorch ? peer.torch : null, startup, wholeProcess }, null, 2) + '\n');
       else {
         log(`load average ${load.toFixed(2)} at start${haveTorch ? `; PyTorch ${peer.torch} (${peer.python}), ${PEER_THREADS} threads` : `; ${peer.missing}`}`);
         logWholeProcess(wholeProcess);
+        logStartup(startup, wholeProcess);
       }
       return;
     }
@@ -376,6 +421,7 @@ async function main(): Promise<void> {
       backend: backend.name, simd: backend.simd ?? false, workers: pool.info().workers, model: note, quick,
       loadAverageAtStart: load, cores: os.availableParallelism(), torch: haveTorch ? peer.torch : null,
       wholeProcess: { rounds: wholeProcess, ratioOursOverTorch: { perRound: wholeRatios, median: median(wholeRatios) } },
+      startup,
       rounds,
       ratioOursOverTorch: {
         fgsmB1: { perRound: ratios('fgsmB1'), median: median(ratios('fgsmB1')) },
@@ -402,6 +448,7 @@ async function main(): Promise<void> {
       log(`backend ${summary.backend}${summary.simd ? ' SIMD' : ''}, ${summary.workers} workers, ${summary.cores} cores, load average ${load.toFixed(2)} at start`);
       log(`model: ${note}${haveTorch ? `; PyTorch ${peer.torch} (${peer.python}), ${PEER_THREADS} threads` : ''}`);
       if (wholeProcess.length) logWholeProcess(wholeProcess);
+      logStartup(startup, wholeProcess);
       log('\nimages/s          FGSM b1  FGSM b256  BIM-10 b256');
       rounds.forEach((round, i) => {
         log(`round ${i + 1} pool      ${f(round.pool.fgsmB1)}    ${f(round.pool.fgsmB256)}      ${f(round.pool.bim10B256)}`);

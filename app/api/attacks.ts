@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { idSchema, imageSelectionSchema, predictionSchema } from './common.js';
 import { adversarialViewSchema } from '../experiments/attack-record.js';
+import { ATTACK_METHODS } from '../attacks/types.js';
 
 /**
  * Attack parameters as the UI sends them: app/attacks/types.ts `AttackOptions` minus what is data
@@ -8,7 +9,7 @@ import { adversarialViewSchema } from '../experiments/attack-record.js';
  * converts from levels/255.
  */
 export const attackParamsSchema = z.object({
-  method: z.enum(['fgsm', 'bim', 'll', 'pgd', 'deepfool']),
+  method: z.enum(ATTACK_METHODS),
   epsilons: z.array(z.number().min(0).max(1)).min(1).max(64),
   loss: z.enum(['ce', 'margin']).optional(),
   stepSize: z.number().positive().max(1).optional(),
@@ -53,7 +54,7 @@ export const attackRunSchema = z.object({
   runId: idSchema,
   experimentId: idSchema,
   modelId: z.string(),
-  method: z.enum(['fgsm', 'bim', 'll', 'pgd', 'deepfool']),
+  method: z.enum(ATTACK_METHODS),
   /** The options as really run, defaults filled in. */
   options: z.record(z.string(), z.unknown()),
   epsilons: z.array(z.number()),

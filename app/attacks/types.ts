@@ -4,7 +4,9 @@
  * even for a single ε. Everything returned is plain, serialisable typed arrays (no tensors), so
  * results cross worker threads, IPC and HTTP unchanged.
  */
-export type AttackMethod = 'fgsm' | 'bim' | 'll' | 'pgd' | 'deepfool';
+/** Every attack's name, as the contract's schema and the CLI's help list them. */
+export const ATTACK_METHODS = ['fgsm', 'bim', 'll', 'pgd', 'deepfool'] as const;
+export type AttackMethod = (typeof ATTACK_METHODS)[number];
 export type AttackLoss = 'ce' | 'margin';
 export type Norm = 'linf' | 'l2';
 

@@ -88,6 +88,15 @@ export function splitRanges(count: number, parts: number): [number, number][] {
 
 type TypedArray = Float32Array | Int32Array | Uint8Array;
 
+/**
+ * One worker's images: a view when they live in shared memory (the worker reads the caller's
+ * pixels, nothing is copied: 31 MB less for the MNIST test set), else a copy that is transferred
+ * (the caller keeps its array).
+ */
+function imageRange(images: Float32Array, start: number, end: number): Float32Array {
+  return images.buffer instanceof SharedArrayBuffer ? images.subarray(start, end) : images.slice(start, end);
+}
+
 function concatTyped<T extends TypedArray>(parts: T[]): T {
   const Ctor = parts[0].constructor as new (length: number) => T;
   const out = new Ctor(parts.reduce((sum, p) => sum + p.length, 0));
@@ -232,8 +241,7 @@ export class ComputePool {
     return this.enqueue(n, control, ([start, end], jobId) => ({
       type: 'attack',
       jobId,
-      // slice() copies: the caller keeps its arrays, the copies are transferred.
-      images: images.slice(start * pixels, end * pixels),
+      images: imageRange(images, start * pixels, end * pixels),
       labels: labels.slice(start, end),
       options: {
         ...options,
@@ -249,7 +257,7 @@ export class ComputePool {
     const n = Math.floor(images.length / pixels);
     this.checkImages(images, n);
     return this.enqueue(n, control, ([start, end], jobId) => ({
-      type: 'predict', jobId, images: images.slice(start * pixels, end * pixels), k,
+      type: 'predict', jobId, images: imageRange(images, start * pixels, end * pixels), k,
     }), (parts) => mergeTopK(parts as TopK[]));
   }
 

@@ -36,6 +36,11 @@ export interface DatasetOptions {
   classNames?: readonly string[];
   onProgress?: (done: number, total: number, label: string) => void;
   signal?: AbortSignal;
+  /**
+   * Decode into a SharedArrayBuffer, which ComputePool hands to its workers as views instead of a
+   * copy per worker (the CLI; not for data that crosses a process boundary, which cannot share it).
+   */
+  sharedMemory?: boolean;
 }
 
 /**
@@ -119,8 +124,9 @@ class ImagePacker {
   readonly images: Float32Array;
   private readonly resized = new Map<string, number>();
   private readonly converted = new Map<string, number>();
-  constructor(readonly count: number, readonly height: number, readonly width: number, readonly channels: 1 | 3) {
-    this.images = new Float32Array(count * height * width * channels);
+  constructor(readonly count: number, readonly height: number, readonly width: number, readonly channels: 1 | 3, shared = false) {
+    const length = count * height * width * channels;
+    this.images = shared ? new Float32Array(new SharedArrayBuffer(length * Float32Array.BYTES_PER_ELEMENT)) : new Float32Array(length);
   }
   put(i: number, pixels: Float32Array, height: number, width: number, channels: 1 | 3): void {
     let x = pixels;
@@ -195,7 +201,7 @@ async function loadIdx(imagesFile: string, options: DatasetOptions, notes: strin
     signal: options.signal,
     onProgress: options.onProgress && ((done, total) => options.onProgress!(done, total, `reading ${name}`)),
   });
-  const packer = new ImagePacker(count, height, width, channels);
+  const packer = new ImagePacker(count, height, width, channels, options.sharedMemory);
   const perImage = shape.height * shape.width * shape.channels;
   if (height === shape.height && width === shape.width && channels === shape.channels) {
     // The common case (MNIST into a 28x28 model): one pass, no per-image arrays.
@@ -236,7 +242,7 @@ async function loadImageFiles(files: LabelledFile[], classNames: readonly string
       // Without an asked channel count, grey unless an image of the first batch has colour.
       const channels = options.channels ?? (decoded.every((d) => d.channels === 1) ? 1 : 3);
       checkMemory(chosen.length, height, width, channels);
-      packer = new ImagePacker(chosen.length, height, width, channels);
+      packer = new ImagePacker(chosen.length, height, width, channels, options.sharedMemory);
     }
     decoded.forEach((d, i) => packer!.put(start + i, d.pixels, d.height, d.width, d.channels));
     options.onProgress?.(start + decoded.length, chosen.length, 'decoding images');

@@ -4,20 +4,18 @@
  * manifest we infer what the model file says (input size and channels, number of outputs) and say
  * what we assumed (preprocessing [0,1], labels "0".."K-1") in `notes`.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Classifier } from '../engine/classifier.js';
 import { classifierFromModel } from '../models/classifier.js';
-import { ModelError, notJsonReason } from '../models/errors.js';
-import { describeManifestIssues, modelManifestSchema, type ModelManifest } from '../models/manifest.js';
-import type { BuiltinModelInfo, ModelSource } from '../models/source.js';
-import { repoRoot } from './repo-root.js';
+import { ModelError } from '../models/errors.js';
+import { modelManifestSchema, type ModelManifest } from '../models/manifest.js';
+import type { ModelSource } from '../models/source.js';
+import { MANIFEST_FILE, builtinModelsDir, listBuiltinModels, parseManifest } from './model-manifests.js';
 import { fileSystemLoadHandler, readModelJson, type ModelJson } from './model-io.js';
 import { loadOnnxClassifier, ONNX_MODEL_FILE, onnxModelFile } from './onnx-loader.js';
-
-export const MANIFEST_FILE = 'foolprint.json';
 
 /** A classifier plus what was loaded: the manifest in force and what the loader assumed. */
 export interface LoadedClassifier extends Classifier {
@@ -28,45 +26,7 @@ export interface LoadedClassifier extends Classifier {
 }
 
 export { repoRoot } from './repo-root.js';
-
-export function builtinModelsDir(): string {
-  return path.join(repoRoot(), 'assets', 'models');
-}
-
-/** Parses and validates a foolprint.json text; errors name the file and the bad field. */
-export function parseManifest(text: string, file: string): ModelManifest {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    throw new ModelError(`${file} is not JSON: ${notJsonReason(text, error)}`);
-  }
-  const parsed = modelManifestSchema.safeParse(raw);
-  if (!parsed.success) throw new ModelError(`${file}: ${describeManifestIssues(parsed.error, raw)}`);
-  return parsed.data;
-}
-
-export function listBuiltinModels(): BuiltinModelInfo[] {
-  const dir = builtinModelsDir();
-  if (!existsSync(dir)) return [];
-  const models: BuiltinModelInfo[] = [];
-  for (const id of readdirSync(dir).sort()) {
-    const folder = path.join(dir, id);
-    const file = path.join(folder, MANIFEST_FILE);
-    if (!statSync(folder).isDirectory() || !existsSync(file)) continue;
-    const manifest = parseManifest(readFileSync(file, 'utf8'), file);
-    models.push({
-      id,
-      name: manifest.name,
-      ...(manifest.description ? { description: manifest.description } : {}),
-      inputSize: [...manifest.inputSize] as [number, number],
-      channels: manifest.channels,
-      labels: [...manifest.labels],
-      folder,
-    });
-  }
-  return models;
-}
+export { MANIFEST_FILE, builtinModelsDir, listBuiltinModels, parseManifest } from './model-manifests.js';
 
 function modelFormat(json: ModelJson, manifest: ModelManifest | undefined, file: string): 'layers' | 'graph' {
   if (manifest?.format) return manifest.format;

@@ -4,12 +4,9 @@
  * most 10,000 steps, …) and says so in the same words, with flag names for field labels.
  */
 import type { Command } from 'commander';
-import { attackParamsSchema } from '../../app/api/attacks.js';
-import { describeInvalidInput } from '../../app/api/invalid-input.js';
-import type { AttackOptions } from '../../app/attacks/types.js';
+import type { attackParamsSchema } from '../../app/api/attacks.js';
+import { ATTACK_METHODS, type AttackOptions } from '../../app/attacks/types.js';
 import { UsageError, parseDecimal, parseNumberList, parsePositiveInt } from './failure.js';
-
-const methods = attackParamsSchema.shape.method.options;
 
 /** Contract field → the flag that sets it, so messages name what the user typed. */
 const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
@@ -44,7 +41,7 @@ export type CheckedAttackParams = ReturnType<typeof attackParamsSchema.parse>;
 
 export function addAttackOptions(command: Command, defaults: { eps: string }): Command {
   return command
-    .option('--method <name>', `attack: ${methods.join(', ')}`, 'fgsm')
+    .option('--method <name>', `attack: ${ATTACK_METHODS.join(', ')}`, 'fgsm')
     .option('--eps <list>', 'ε values in [0,1] pixel units, comma separated; levels as 8/255 (e.g. 0,0.1,8/255)', defaults.eps)
     .option('--loss <ce|margin>', 'loss for gradient attacks: cross-entropy or C&W-style logit margin')
     .option('--steps <n>', 'iterations, at most 10000 (BIM/LL: min(ε·255+4, 1.25·ε·255); PGD: 40)')
@@ -58,7 +55,11 @@ export function addAttackOptions(command: Command, defaults: { eps: string }): C
 }
 
 /** The flags as the contract's attack parameters; refused before any model or data is loaded. */
-export function attackParamsFromFlags(flags: AttackFlags): CheckedAttackParams {
+export async function attackParamsFromFlags(flags: AttackFlags): Promise<CheckedAttackParams> {
+  // Imported here: zod and the contract cost ~130 ms of start-up that --help and the other commands do not need.
+  const [{ attackParamsSchema }, { describeInvalidInput }] = await Promise.all([
+    import('../../app/api/attacks.js'), import('../../app/api/invalid-input.js'),
+  ]);
   const params: Record<string, unknown> = { method: flags.method, epsilons: parseNumberList(flags.eps, '--eps') };
   if (flags.loss !== undefined) params.loss = flags.loss;
   if (flags.norm !== undefined) params.norm = flags.norm;

@@ -3,6 +3,8 @@
  * size. Kept in one place so every command reads --model/--data/--limit/--backend/--workers alike.
  */
 import type { Command } from 'commander';
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { ComputePool, boundedWorkerCount } from '../../app/node/compute-pool.js';
 import type { BackendName } from '../../app/node/backend.js';
 import { parseModelSource } from '../../app/models/source.js';
@@ -46,6 +48,36 @@ function datasetLoader(): Promise<typeof DatasetLoader> {
   return (datasetLoaderModule ??= import('../../app/node/dataset-loader.js'));
 }
 
+/** What the dataset is decoded for: the model's input and its class names. */
+interface DatasetTarget {
+  inputShape: readonly number[];
+  labels: readonly string[];
+}
+
+/** Datasets decoded while the workers boot, per command invocation (its options object). */
+const earlyDatasets = new WeakMap<WorkbenchOptions, { target: DatasetTarget; dataset: Promise<Dataset> }>();
+
+/**
+ * The model's input and labels from its foolprint.json, read on this thread without TF.js, so the
+ * dataset can be decoded while the workers load the model. Undefined where only the loader can tell
+ * (a loose .onnx file, a model without a manifest): the dataset then waits for the pool.
+ */
+async function manifestTarget(modelFlag: string): Promise<DatasetTarget | undefined> {
+  const source = parseModelSource(modelFlag);
+  const { MANIFEST_FILE, builtinModelsDir, parseManifest } = await import('../../app/node/model-manifests.js');
+  const folder = source.kind === 'builtin' ? path.join(builtinModelsDir(), source.id) : path.resolve(source.path);
+  const file = path.join(folder, MANIFEST_FILE);
+  try {
+    if (!statSync(folder).isDirectory() || !existsSync(file)) return undefined;
+    const { readFile } = await import('node:fs/promises');
+    const manifest = parseManifest(await readFile(file, 'utf8'), file);
+    return { inputShape: [...manifest.inputSize, manifest.channels], labels: manifest.labels };
+  } catch {
+    // The pool's loader reports a missing or bad model in its own words.
+    return undefined;
+  }
+}
+
 export async function openPool(options: WorkbenchOptions): Promise<ComputePool> {
   if (options.backend !== undefined && !(backends as readonly string[]).includes(options.backend)) {
     throw new UsageError(`--backend must be one of ${backends.join(', ')}, got "${options.backend}"`);
@@ -55,10 +87,21 @@ export async function openPool(options: WorkbenchOptions): Promise<ComputePool> 
     backend: options.backend as BackendName | undefined,
     workers: workerCountFromFlag(options.workers, options.json),
   });
-  // Both at once: the import runs on this thread while the workers boot on theirs.
-  const [opened] = await Promise.all([pool, options.data !== undefined ? datasetLoader() : undefined]);
+  // Both at once: the dataset is read and decoded on this thread while the workers boot on theirs
+  // (the first batch reached the workers ~1 s later when the decode waited for them).
+  const early = options.data !== undefined ? decodeEarly(options) : undefined;
+  const [opened] = await Promise.all([pool, early]);
   for (const note of opened.info().model.notes) if (!options.json) process.stderr.write(`note: ${note}\n`);
   return opened;
+}
+
+async function decodeEarly(options: WorkbenchOptions): Promise<void> {
+  const [target] = await Promise.all([manifestTarget(options.model), datasetLoader()]);
+  if (!target) return;
+  const dataset = decodeDataset(options, target);
+  // Reported by openDataset, which awaits it; a pool that fails first leaves it unread.
+  dataset.catch(() => undefined);
+  earlyDatasets.set(options, { target, dataset });
 }
 
 /** --workers, capped at the core count with a note on stderr (not in --json output). */
@@ -70,7 +113,19 @@ export function workerCountFromFlag(text: string | undefined, quiet = false): nu
 }
 
 export async function openDataset(options: WorkbenchOptions, pool: ComputePool): Promise<Dataset> {
-  const [height, width, channels] = pool.info().model.inputShape;
+  const { inputShape, labels } = pool.info().model;
+  const early = earlyDatasets.get(options);
+  earlyDatasets.delete(options);
+  if (early && sameTarget(early.target, { inputShape, labels })) return early.dataset;
+  return decodeDataset(options, { inputShape, labels });
+}
+
+function sameTarget(a: DatasetTarget, b: DatasetTarget): boolean {
+  return a.inputShape.join('x') === b.inputShape.join('x') && a.labels.length === b.labels.length && a.labels.every((l, i) => l === b.labels[i]);
+}
+
+async function decodeDataset(options: WorkbenchOptions, target: DatasetTarget): Promise<Dataset> {
+  const [height, width, channels] = target.inputShape;
   const limit = options.limit === undefined ? undefined : parsePositiveInt(options.limit, '--limit');
   const offset = options.offset === undefined || options.offset === '0' ? 0 : parsePositiveInt(options.offset, '--offset');
   const progress = createProgressBar({ json: options.json });
@@ -82,7 +137,9 @@ export async function openDataset(options: WorkbenchOptions, pool: ComputePool):
     channels: channels as 1 | 3,
     offset,
     limit,
-    classNames: pool.info().model.labels,
+    classNames: [...target.labels],
+    // The pool's workers read it in place instead of each getting a copy.
+    sharedMemory: true,
     onProgress: (done, total, label) => progress.update(done, total, label),
   }).finally(() => progress.done());
   for (const note of dataset.notes) if (!options.json) process.stderr.write(`note: ${note}\n`);

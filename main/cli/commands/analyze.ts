@@ -12,7 +12,6 @@ import { combineCaptures } from '../../../app/physical/combine.js';
 import type { CombineMode } from '../../../app/physical/combine.js';
 import { digitalAgreement, experimentTable, samplesFromPhotographs } from '../../../app/physical/metrics.js';
 import type { ExperimentRow, PhotographedCell } from '../../../app/physical/metrics.js';
-import { SheetManifestError, parseSheetManifestText } from '../../../app/physical/sheet-manifest.js';
 import type { SheetManifest } from '../../../app/physical/sheet-manifest.js';
 import { UsageError, guarded, interruptSignal, prepareCliOutput } from '../failure.js';
 import { createProgressBar } from '../progress.js';
@@ -45,6 +44,8 @@ async function expand(paths: readonly string[], accept: (name: string) => boolea
 }
 
 async function loadManifests(paths: readonly string[]): Promise<SheetManifest[]> {
+  // Imported here: its zod schema costs ~150 ms of start-up that --help and the other commands do not need.
+  const { SheetManifestError, parseSheetManifestText } = await import('../../../app/physical/sheet-manifest.js');
   const files = await expand(paths, (name) => name.endsWith('.manifest.json'), 'sheet manifest');
   return Promise.all(files.map(async (file) => {
     try {

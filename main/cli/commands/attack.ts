@@ -22,7 +22,7 @@ export function registerAttack(program: Command): void {
   addAttackOptions(command, { eps: '0.1' });
   command.action(guarded(async (options: AttackCommandOptions) => {
     if (options.limit === undefined) options.limit = '16';
-    const params = attackParamsFromFlags(options);
+    const params = await attackParamsFromFlags(options);
     // Before the attack: a folder we may not replace is refused before minutes of work.
     const output = await prepareCliOutput(options.out, 'attack', options.force);
     const pool = await openPool(options);

@@ -9,8 +9,8 @@ export function registerModels(program: Command): void {
     .description('list the built-in models (any folder with model.json or model.onnx + foolprint.json, or an .onnx file, works too)')
     .option('--json', 'print JSON')
     .action(guarded(async (options: { json?: boolean }) => {
-      // Imported here: the model loader pulls in TF.js, which listing the manifests does not need at start-up.
-      const { listBuiltinModels } = await import('../../../app/node/model-loader.js');
+      // Imported here, and not the model loader: listing the manifests needs neither TF.js nor the models.
+      const { listBuiltinModels } = await import('../../../app/node/model-manifests.js');
       const models = listBuiltinModels();
       if (options.json) {
         process.stdout.write(JSON.stringify(models, null, 2) + '\n');

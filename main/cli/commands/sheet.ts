@@ -6,10 +6,6 @@
 import type { Command } from 'commander';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { MIN_PNG_DPI, SheetRenderError, renderSheets } from '../../../app/node/sheet-render.js';
-import { SheetSourceError, loadAttackSheetSource, loadFolderSheetSource } from '../../../app/node/sheet-sources.js';
-import { LayoutError } from '../../../app/physical/layout.js';
-import { SheetPlanError } from '../../../app/physical/sheet-manifest.js';
 import type { SheetSource } from '../../../app/node/sheet-sources.js';
 import { MAX_SHEET_NUMBER } from '../../../app/physical/markers.js';
 import { UsageError, guarded, parseEpsilonList, parsePositiveInt, prepareCliOutput } from '../failure.js';
@@ -60,6 +56,11 @@ export function registerSheet(program: Command): void {
     .option('--first-sheet <n>', `sheet number of the first page (0..${MAX_SHEET_NUMBER}; sets the marker ids)`, '0')
     .option('--json', 'print the manifests as JSON')
     .action(guarded(async (options: SheetCommandOptions) => {
+      // Imported here: canvas, sharp and zod cost ~300 ms of start-up that --help and the other commands do not need.
+      const [{ SheetRenderError }, { SheetSourceError }, { LayoutError }, { SheetPlanError }] = await Promise.all([
+        import('../../../app/node/sheet-render.js'), import('../../../app/node/sheet-sources.js'),
+        import('../../../app/physical/layout.js'), import('../../../app/physical/sheet-manifest.js'),
+      ]);
       try {
         await runSheet(options);
       } catch (error) {
@@ -73,6 +74,9 @@ export function registerSheet(program: Command): void {
 }
 
 async function runSheet(options: SheetCommandOptions): Promise<void> {
+  const [{ MIN_PNG_DPI, renderSheets }, { loadAttackSheetSource, loadFolderSheetSource }] = await Promise.all([
+    import('../../../app/node/sheet-render.js'), import('../../../app/node/sheet-sources.js'),
+  ]);
   const paper = options.paper.toLowerCase();
   if (paper !== 'a4' && paper !== 'letter') throw new UsageError(`--paper must be a4 or letter, got "${options.paper}"`);
   const orientation = options.orientation.toLowerCase();

@@ -21,10 +21,13 @@ export function registerSweep(program: Command): void {
   addDataOptions(command);
   addAttackOptions(command, { eps: '0,0.05,0.1,0.15,0.2,0.25,0.3' });
   command.action(guarded(async (options: SweepOptions) => {
-    const params = attackParamsFromFlags(options);
+    const params = await attackParamsFromFlags(options);
     const pool = await openPool(options);
+    // Seconds since the process started (Node's performance clock starts with it), for the bench's start-up figures.
+    const poolReady = performance.now() / 1000;
     try {
       const dataset = await openDataset(options, pool);
+      const datasetReady = performance.now() / 1000;
       const attackOptions = { ...attackOptionsFromParams(params, dataset.count, pool.info().model.numClasses), keepImages: false };
       const bar = createProgressBar({ json: options.json });
       const started = performance.now();
@@ -41,6 +44,7 @@ export function registerSweep(program: Command): void {
         workers: info.workers,
         dataset: options.data ?? 'samples',
         seconds: (performance.now() - started) / 1000,
+        startup: { poolReady, datasetReady, attackStart: started / 1000 },
         ...summary,
       };
       if (options.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
