@@ -124,6 +124,44 @@ describe('ONNX operators on hand-built graphs', () => {
     net.dispose();
   });
 
+  // A row [0, 1] resized to 4 wide: each coordinate mode's source positions, worked out by hand.
+  it.each([
+    ['linear', 'half_pixel', 'round_prefer_floor', [0, 0.25, 0.75, 1]], // −0.25, 0.25, 0.75, 1.25, clamped
+    ['linear', 'pytorch_half_pixel', 'round_prefer_floor', [0, 0.25, 0.75, 1]],
+    ['linear', 'align_corners', 'round_prefer_floor', [0, 1 / 3, 2 / 3, 1]],
+    ['linear', 'asymmetric', 'round_prefer_floor', [0, 0.5, 1, 1]],
+    ['nearest', 'asymmetric', 'floor', [0, 0, 1, 1]],
+    ['nearest', 'asymmetric', 'round_prefer_floor', [0, 0, 1, 1]], // 0.5 → 0, 1.5 → 1
+    ['nearest', 'asymmetric', 'round_prefer_ceil', [0, 1, 1, 1]], // 0.5 → 1, 1.5 → 2, clamped
+    ['nearest', 'tf_half_pixel_for_nn', 'round_prefer_floor', [0, 1, 1, 1]], // 0.25, 0.75, 1.25, 1.75
+    ['nearest', 'half_pixel', 'ceil', [0, 1, 1, 1]], // −0.25, 0.25, 0.75, 1.25
+  ])('Resize %s %s (%s) by sizes', (mode, transform, nearest, want) => {
+    const bytes = modelBytes([
+      { opType: 'Resize', name: 'resize', input: ['x', '', '', 'sizes'], output: ['y'], attribute: [str('mode', mode as string), str('coordinate_transformation_mode', transform as string), str('nearest_mode', nearest as string)] },
+    ], [{ name: 'sizes', dims: [4], dataType: INT64, int64Data: [1, 1, 1, 4] }], [1, 1, 2]);
+    const net = network(bytes);
+    const out = tf.tidy(() => net.forward(tf.tensor4d([0, 1], [1, 1, 2, 1])).arraySync()) as number[][][][];
+    out[0][0][0].forEach((v, j) => expect(v).toBeCloseTo((want as number[])[j], 6));
+    net.dispose();
+  });
+
+  // A 2x2 image through a stride-2 2x2 kernel: every input pixel stamps the kernel on its own 2x2
+  // block of a 4x4 output; output_shape 3x3 takes one row and column off the end (SAME_UPPER) or the start.
+  it.each([
+    ['SAME_UPPER', 0],
+    ['NOTSET', 1],
+  ])('ConvTranspose output_shape with auto_pad %s crops from offset %d', (autoPad, offset) => {
+    const kernel = [[1, 10], [100, 1000]];
+    const bytes = modelBytes([
+      { opType: 'ConvTranspose', name: 'up', input: ['x', 'w'], output: ['y'], attribute: [str('auto_pad', autoPad as string), ints('strides', [2, 2]), ints('output_shape', [3, 3])] },
+    ], [{ name: 'w', dims: [1, 1, 2, 2], dataType: FLOAT, floatData: kernel.flat() }], [1, 2, 2]);
+    const net = network(bytes);
+    const out = tf.tidy(() => net.forward(tf.tensor4d([1, 2, 3, 4], [1, 2, 2, 1])).arraySync()) as number[][][][];
+    const full = (r: number, c: number) => [[1, 2], [3, 4]][r >> 1][c >> 1] * kernel[r & 1][c & 1];
+    expect(out[0][0]).toEqual([0, 1, 2].map((i) => [0, 1, 2].map((j) => full(i + (offset as number), j + (offset as number)))));
+    net.dispose();
+  });
+
   it('reads float16 bits exactly', () => {
     expect([0x3c00, 0xc000, 0x3555, 0x0001, 0x7c00].map(float16ToNumber)).toEqual([1, -2, 0.333251953125, 2 ** -24, Infinity]);
   });
