@@ -5,7 +5,7 @@
  * the parser (any bytes → a model or a ModelError, never a crash or a hang).
  */
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -17,6 +17,7 @@ import { decodeOnnxModel, encodeOnnxModel } from '../app/models/onnx/onnx-proto.
 import { float16ToNumber } from '../app/models/onnx/onnx-tensor.js';
 import { ComputePool } from '../app/node/compute-pool.js';
 import { loadClassifier } from '../app/node/model-loader.js';
+import { readOnnxNetwork } from '../app/node/onnx-loader.js';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'onnx');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'foolprint-onnx-'));
@@ -318,5 +319,88 @@ describe('the ONNX parser on arbitrary bytes', () => {
       for (const [at, xor] of flips) bytes[at] ^= xor;
       outcome(bytes);
     }), { numRuns: 200 });
+  });
+});
+
+describe('ONNX initialisers in external data files', () => {
+  const lenet = readFileSync(path.join(FIXTURES, 'lenet.onnx'));
+  const expected = JSON.parse(readFileSync(path.join(FIXTURES, 'lenet.expected.json'), 'utf8')) as { pixels: string; expectedOutputs: number[][] };
+  const images = Float32Array.from(Buffer.from(expected.pixels, 'base64'), (p) => p / 255);
+
+  /**
+   * LeNet with every float initialiser moved into one data file (as onnx.save(save_as_external_data=True)
+   * writes it): `entries` gives each tensor's location/offset/length entries from its byte range.
+   */
+  function externalLenet(folder: string, entries: (range: { offset: number; length: number; last: boolean }) => [string, string][]): void {
+    mkdirSync(folder, { recursive: true });
+    const model = decodeOnnxModel(lenet, 'lenet.onnx') as unknown as { graph: { initializer: { dataType: number; rawData?: Uint8Array; dataLocation: number; externalData: { key: string; value: string }[] }[] } };
+    const floats = model.graph.initializer.filter((t) => t.dataType === FLOAT && t.rawData && t.rawData.byteLength > 0);
+    expect(floats.length).toBeGreaterThan(3);
+    const chunks: Buffer[] = [];
+    let offset = 0;
+    floats.forEach((t, i) => {
+      const data = Buffer.from(t.rawData!);
+      // 16 bytes of padding between tensors, so offsets matter.
+      chunks.push(data, Buffer.alloc(16, 0xee));
+      t.externalData = entries({ offset, length: data.byteLength, last: i === floats.length - 1 }).map(([key, value]) => ({ key, value }));
+      t.dataLocation = 1;
+      t.rawData = new Uint8Array(0);
+      offset += data.byteLength + 16;
+    });
+    writeFileSync(path.join(folder, 'model.onnx'), encodeOnnxModel(model as unknown as Record<string, unknown>));
+    writeFileSync(path.join(folder, 'weights.bin'), Buffer.concat(chunks).subarray(0, offset - 16));
+  }
+
+  const byRange = (location: string) => ({ offset, length, last }: { offset: number; length: number; last: boolean }): [string, string][] =>
+    // The last tensor leaves its length out: it runs to the end of the file.
+    last ? [['location', location], ['offset', String(offset)]] : [['location', location], ['offset', String(offset)], ['length', String(length)]];
+
+  it('reads them from the model folder and computes what the inline model computes', async () => {
+    const folder = path.join(tmp, 'external-ok');
+    externalLenet(folder, byRange('weights.bin'));
+    const net = await readOnnxNetwork(path.join(folder, 'model.onnx'));
+    const out = tf.tidy(() => net.forward(tf.tensor4d(images, [8, 28, 28, 1])).arraySync()) as number[][];
+    out.forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo(expected.expectedOutputs[i][j], 4)));
+    net.dispose();
+  });
+
+  it('refuses a location outside the model folder, also through a symbolic link', async () => {
+    const folder = path.join(tmp, 'external-escape');
+    externalLenet(folder, byRange('../outside.bin'));
+    writeFileSync(path.join(tmp, 'outside.bin'), readFileSync(path.join(folder, 'weights.bin')));
+    await expect(readOnnxNetwork(path.join(folder, 'model.onnx'))).rejects.toThrow(/^\S+model\.onnx: external data file of initializer "[^"]+" "\.\.\/outside\.bin" points outside the model's folder: refused$/);
+    const linked = path.join(tmp, 'external-link');
+    externalLenet(linked, byRange('link.bin'));
+    symlinkSync(path.join(tmp, 'outside.bin'), path.join(linked, 'link.bin'));
+    await expect(readOnnxNetwork(path.join(linked, 'model.onnx'))).rejects.toThrow(/"link\.bin" points outside the model's folder through a symbolic link: refused/);
+    await expect(readOnnxNetwork(path.join(folder, 'absent.onnx'))).rejects.toThrow(ModelError);
+  });
+
+  it('says when the data file is truncated or missing, or an entry is malformed', async () => {
+    const folder = path.join(tmp, 'external-truncated');
+    externalLenet(folder, byRange('weights.bin'));
+    const data = readFileSync(path.join(folder, 'weights.bin'));
+    writeFileSync(path.join(folder, 'weights.bin'), data.subarray(0, data.byteLength - 1000));
+    await expect(readOnnxNetwork(path.join(folder, 'model.onnx'))).rejects.toThrow(/runs past the end of the file \(\d+ bytes\): truncated\?$/);
+    rmSync(path.join(folder, 'weights.bin'));
+    await expect(readOnnxNetwork(path.join(folder, 'model.onnx'))).rejects.toThrow(/"weights\.bin" is missing from the model's folder/);
+    const malformed = path.join(tmp, 'external-malformed');
+    externalLenet(malformed, ({ offset }) => [['location', 'weights.bin'], ['offset', `${offset}x`]]);
+    await expect(readOnnxNetwork(path.join(malformed, 'model.onnx'))).rejects.toThrow(/external data offset "\d+x" is not a byte count/);
+  });
+
+  it('arbitrary external-data entries give a model or a one-line ModelError', async () => {
+    const folder = path.join(tmp, 'external-fuzz');
+    const entry = fc.tuple(fc.constantFrom('location', 'offset', 'length', 'checksum', ''), fc.oneof(fc.constantFrom('weights.bin', '../weights.bin', '/etc/passwd', '0', '-1', '1e3', '99999999999'), fc.nat(20000).map(String), fc.string({ maxLength: 12 })));
+    await fc.assert(fc.asyncProperty(fc.array(entry, { maxLength: 4 }), async (entries) => {
+      rmSync(folder, { recursive: true, force: true });
+      externalLenet(folder, (range) => (range.offset === 0 ? entries : byRange('weights.bin')(range)));
+      try {
+        (await readOnnxNetwork(path.join(folder, 'model.onnx'))).dispose();
+      } catch (error) {
+        if (!(error instanceof ModelError)) throw error;
+        expect(error.message).not.toContain('\n');
+      }
+    }), { numRuns: 60 });
   });
 });
