@@ -146,6 +146,19 @@ describe('ONNX operators on hand-built graphs', () => {
     net.dispose();
   });
 
+  it.each([
+    ['nearest', [0, 0, 1, 1]],
+    ['linear', [0, 0.5, 1, 1]],
+  ])('Resize at opset 10 (X, scales) scales %s asymmetrically, as that opset did', (mode, want) => {
+    const bytes = modelBytes([
+      { opType: 'Resize', name: 'resize', input: ['x', 'scales'], output: ['y'], attribute: [str('mode', mode as string)] },
+    ], [{ name: 'scales', dims: [4], dataType: FLOAT, floatData: [1, 1, 1, 2] }], [1, 1, 2], 'y', 10);
+    const net = network(bytes);
+    const out = tf.tidy(() => net.forward(tf.tensor4d([0, 1], [1, 1, 2, 1])).arraySync()) as number[][][][];
+    out[0][0][0].forEach((v, j) => expect(v).toBeCloseTo((want as number[])[j], 6));
+    net.dispose();
+  });
+
   // A 2x2 image through a stride-2 2x2 kernel: every input pixel stamps the kernel on its own 2x2
   // block of a 4x4 output; output_shape 3x3 takes one row and column off the end (SAME_UPPER) or the start.
   it.each([

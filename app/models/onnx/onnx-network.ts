@@ -416,11 +416,13 @@ function nearestIndex(ctx: NodeContext, mode: string, v: number): number {
 function resizeAxis(ctx: NodeContext, x: tf.Tensor4D, axis: 1 | 2, outSize: number, scale: number, linear: boolean): tf.Tensor4D {
   const inSize = x.shape[axis];
   if (inSize === outSize && scale === 1) return x;
-  const mode = attrString(ctx, 'coordinate_transformation_mode', 'half_pixel');
+  // Opset 10's Resize had neither attribute: it scaled asymmetrically and took the floor (as PyTorch's nearest does).
+  const legacy = ctx.opset < 11;
+  const mode = legacy ? 'asymmetric' : attrString(ctx, 'coordinate_transformation_mode', 'half_pixel');
   const clamp = (i: number) => Math.min(Math.max(i, 0), inSize - 1);
   const sources = Array.from({ length: outSize }, (_, i) => sourceCoordinate(ctx, mode, i, scale, inSize, outSize));
   if (!linear) {
-    const nearestMode = attrString(ctx, 'nearest_mode', 'round_prefer_floor');
+    const nearestMode = legacy ? 'floor' : attrString(ctx, 'nearest_mode', 'round_prefer_floor');
     return tf.gather(x, tf.tensor1d(sources.map((s) => clamp(nearestIndex(ctx, nearestMode, s))), 'int32'), axis);
   }
   const low = sources.map(Math.floor);
