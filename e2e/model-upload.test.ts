@@ -90,7 +90,7 @@ describe.skipIf(missing !== null)('model upload on the Models screen (browser mo
       for (const { name, base64 } of list) transfer.items.add(new File([Uint8Array.from(atob(base64), (c) => c.charCodeAt(0))], name));
       return transfer;
     }, files);
-    const zone = page.getByRole('region', { name: 'Drop zone for a TF.js model' });
+    const zone = page.getByRole('region', { name: 'Drop zone for a TF.js or ONNX model' });
     await zone.dispatchEvent('dragover', { dataTransfer });
     await zone.dispatchEvent('drop', { dataTransfer });
     await page.locator('table.models tbody tr', { hasText: 'Dropped e2e model' }).waitFor({ timeout: 60_000 });

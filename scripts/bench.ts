@@ -29,6 +29,7 @@ import type { BackendInfo } from '../app/node/backend.js';
 import { ComputePool } from '../app/node/compute-pool.js';
 import { saveLayersModel } from '../app/node/model-io.js';
 import { listBuiltinModels, loadClassifier, repoRoot } from '../app/node/model-loader.js';
+import { findTorchPython } from './torch-python.js';
 
 const quick = process.argv.includes('--quick');
 const asJson = process.argv.includes('--json');
@@ -126,15 +127,6 @@ async function measureBareSteps(classifier: Classifier): Promise<LeNetRates> {
 
 const PEER_SCRIPT = path.join(repoRoot(), 'scripts/torch-peer.py');
 const PEER_THREADS = '2';
-
-/** A Python that imports torch: FOOLPRINT_PYTHON, else python3 on the PATH; else why not, in one line. */
-function findTorchPython(): { python: string; torch: string } | { missing: string } {
-  const python = process.env.FOOLPRINT_PYTHON || 'python3';
-  const probe = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', timeout: 300_000 });
-  if (probe.status === 0) return { python, torch: probe.stdout.trim() };
-  const why = probe.error ? `${python} was not found` : `${python} cannot import torch`;
-  return { missing: `PyTorch peer skipped: ${why}; install PyTorch (pip install torch, or Debian's python3-torch) or set FOOLPRINT_PYTHON to a Python that has it` };
-}
 
 /** The PyTorch peer: same LeNet, FGSM b1/b256 and BIM-10 b256, 2 threads. */
 function runTorch(python: string): LeNetRates | { error: string } {

@@ -18,6 +18,9 @@ Models (random weights: parity needs no training):
   dwsep      a depthwise-separable CNN: ReLU6 (Clip), depthwise and grouped and dilated convolutions,
              MaxPool with ceil_mode, AveragePool without padded cells, Concat, MatMul, a softmax head,
              opset 13
+  upsample   ConvTranspose (stride 2 with output_padding and 2 groups, dilated, depthwise with an uneven
+             stride) and Resize (nearest by a scale, bilinear to a size with align_corners off, bilinear
+             by a scale with align_corners on), opset 13; upsample-11 the same graph at opset 11
 """
 import base64
 import io
@@ -145,6 +148,34 @@ class MiscOps(nn.Module):
         return self.fc
 
 
+class Upsample(nn.Module):
+    """A decoder-like CNN: transposed convolutions and resizes of the kinds PyTorch exports."""
+    def __init__(self):
+        super().__init__()
+        self.down = nn.Conv2d(3, 8, 3, stride=2, padding=1)
+        self.up1 = nn.ConvTranspose2d(8, 8, 3, stride=2, padding=1, output_padding=1, groups=2)
+        self.up2 = nn.ConvTranspose2d(8, 6, 3, padding=2, dilation=2)
+        self.up3 = nn.ConvTranspose2d(6, 6, (3, 4), stride=(2, 3), padding=(0, 1), groups=6)
+        self.conv = nn.Conv2d(6, 8, 3, stride=2)
+        self.fc = nn.Linear(16, 5)
+
+    def forward(self, x):
+        x = torch.relu(self.down(x))
+        x = torch.tanh(self.up1(x))
+        x = F.interpolate(x, scale_factor=2, mode='nearest')
+        x = torch.sigmoid(self.up2(x))
+        x = F.interpolate(x, size=(10, 9), mode='bilinear', align_corners=False)
+        x = torch.relu(self.up3(x))
+        x = F.interpolate(x, scale_factor=0.75, mode='bilinear', align_corners=True)
+        x = self.conv(x)
+        x = torch.cat([F.adaptive_avg_pool2d(x, 1), F.adaptive_max_pool2d(x, 1)], dim=1).flatten(1)
+        self.last_features = x
+        return self.fc(x)
+
+    def head_layer(self):
+        return self.fc
+
+
 def randomise_batchnorm(model, generator):
     for m in model.modules():
         if isinstance(m, nn.BatchNorm2d):
@@ -260,6 +291,10 @@ def main():
     export('dwsep', DepthwiseSeparable(), (3, 18, 18), 13, out, True, [0.01, 0.03, 0.1])
     torch.manual_seed(3)
     export('misc-ops', MiscOps(), (1, 12, 12), 11, out, False, [0.01, 0.03, 0.1])
+    torch.manual_seed(6)
+    export('upsample', Upsample(), (3, 12, 12), 13, out, False, [0.01, 0.03, 0.1])
+    torch.manual_seed(6)
+    export('upsample-11', Upsample(), (3, 12, 12), 11, out, False, [0.01, 0.03, 0.1])
 
 
 if __name__ == '__main__':

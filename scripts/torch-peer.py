@@ -9,6 +9,12 @@ never a dependency); `scripts/bench.ts` runs it when a Python with PyTorch is fo
       the whole-process peer of `foolprint sweep --method fgsm --eps EPS`: load a TF.js Layers model
       folder (model.json + weight shards) and the MNIST test set (t10k-*-ubyte[.gz]), FGSM every image,
       score float and 8-bit accuracy; prints one JSON line. Time the process from outside.
+  python3 scripts/torch-peer.py onnx-export OUT_DIR
+      torchvision's ResNet-18 and MobileNetV2 (seeded random weights, 224x224) as OUT_DIR/<name>.onnx,
+      opset 13, for scripts/bench-onnx.ts to load with Foolprint's ONNX import.
+  python3 scripts/torch-peer.py onnx-step NAME BATCH STEPS [threads]
+      seconds per image of one bare BIM step (forward, input gradient, sign step, clip to the ε-ball
+      and [0,1]) on torchvision's NAME (resnet18, mobilenet_v2) run natively; prints one JSON line.
 """
 import gzip
 import json
@@ -195,11 +201,58 @@ def sweep(argv):
     }))
 
 
+# ---- onnx: torchvision models, exported for Foolprint and timed natively ---------------------------
+
+ONNX_MODELS = {"resnet18": 4, "mobilenet_v2": 5}  # name -> seed
+
+
+def torchvision_model(name):
+    import torchvision
+    torch.manual_seed(ONNX_MODELS[name])
+    return getattr(torchvision.models, name)().eval()
+
+
+def onnx_export(argv):
+    out = argv[2]
+    os.makedirs(out, exist_ok=True)
+    for name in ONNX_MODELS:
+        torch.onnx.export(torchvision_model(name), torch.zeros(1, 3, 224, 224), os.path.join(out, f"{name}.onnx"),
+                          opset_version=13, input_names=["input"], output_names=["output"],
+                          dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+
+
+def onnx_step(argv):
+    name, batch, steps = argv[2], int(argv[3]), int(argv[4])
+    set_threads(argv, 5)
+    model = torchvision_model(name)
+    for p in model.parameters():
+        p.requires_grad_(False)  # ∇x only, as Foolprint's attacks take it
+    x0 = torch.rand(batch, 3, 224, 224)
+    y = torch.randint(0, 1000, (batch,))
+
+    def step(x):
+        x = x.clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(F.cross_entropy(model(x), y), x)
+        with torch.no_grad():
+            return torch.min(torch.max(x + grad.sign() / 255, x0 - 8 / 255), x0 + 8 / 255).clamp(0, 1)
+
+    adv = step(x0)  # warm-up
+    start = time.perf_counter()
+    for _ in range(steps):
+        adv = step(adv)
+    seconds = (time.perf_counter() - start) / steps / batch
+    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "model": name, "batch": batch, "secondsPerImage": seconds}))
+
+
 if __name__ == "__main__":
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
     if mode == "steps":
         steps(sys.argv)
     elif mode == "sweep":
         sweep(sys.argv)
+    elif mode == "onnx-export":
+        onnx_export(sys.argv)
+    elif mode == "onnx-step":
+        onnx_step(sys.argv)
     else:
         raise SystemExit(__doc__)

@@ -190,7 +190,7 @@ describe.each(Object.keys(hosts))('models.upload through the %s', (hostName) => 
   });
 
   it('refuses uploads without model.json, with too many files or too many bytes, saying why', async () => {
-    await expect(host.api.models.upload({ files: files.slice(1) })).rejects.toMatchObject({ code: 'invalid-input', message: expect.stringContaining('no model.json at the top of the upload') });
+    await expect(host.api.models.upload({ files: files.slice(1) })).rejects.toMatchObject({ code: 'invalid-input', message: expect.stringContaining('no model.json (or model.onnx) at the top of the upload') });
     await expect(host.api.models.upload({ files: [...files, files[1]] })).rejects.toMatchObject({ code: 'invalid-input', message: expect.stringContaining('"group1-shard1of2.bin" is uploaded twice') });
     const many = [files[0], ...Array.from({ length: MAX_MODEL_UPLOAD_FILES }, (_, i) => ({ path: `extra-${i}.bin`, base64: '' }))];
     await expect(host.api.models.upload({ files: many })).rejects.toMatchObject({ code: 'invalid-input', message: expect.stringContaining(`more than ${MAX_MODEL_UPLOAD_FILES} files`) });

@@ -5,7 +5,7 @@
  * the parser (any bytes → a model or a ModelError, never a crash or a hang).
  */
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -17,6 +17,7 @@ import { decodeOnnxModel, encodeOnnxModel } from '../app/models/onnx/onnx-proto.
 import { float16ToNumber } from '../app/models/onnx/onnx-tensor.js';
 import { ComputePool } from '../app/node/compute-pool.js';
 import { loadClassifier } from '../app/node/model-loader.js';
+import { readOnnxNetwork } from '../app/node/onnx-loader.js';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'onnx');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'foolprint-onnx-'));
@@ -121,6 +122,57 @@ describe('ONNX operators on hand-built graphs', () => {
     const out = tf.tidy(() => net.forward(tf.tensor4d(image[0].flat(), [1, 5, 5, 1])).arraySync()) as number[][][][];
     const want = referenceConv(image, weights, 2, [0, 0, 0, 0]);
     out[0].forEach((map, o) => map.forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo(want[o][i][j], 5))));
+    net.dispose();
+  });
+
+  // A row [0, 1] resized to 4 wide: each coordinate mode's source positions, worked out by hand.
+  it.each([
+    ['linear', 'half_pixel', 'round_prefer_floor', [0, 0.25, 0.75, 1]], // −0.25, 0.25, 0.75, 1.25, clamped
+    ['linear', 'pytorch_half_pixel', 'round_prefer_floor', [0, 0.25, 0.75, 1]],
+    ['linear', 'align_corners', 'round_prefer_floor', [0, 1 / 3, 2 / 3, 1]],
+    ['linear', 'asymmetric', 'round_prefer_floor', [0, 0.5, 1, 1]],
+    ['nearest', 'asymmetric', 'floor', [0, 0, 1, 1]],
+    ['nearest', 'asymmetric', 'round_prefer_floor', [0, 0, 1, 1]], // 0.5 → 0, 1.5 → 1
+    ['nearest', 'asymmetric', 'round_prefer_ceil', [0, 1, 1, 1]], // 0.5 → 1, 1.5 → 2, clamped
+    ['nearest', 'tf_half_pixel_for_nn', 'round_prefer_floor', [0, 1, 1, 1]], // 0.25, 0.75, 1.25, 1.75
+    ['nearest', 'half_pixel', 'ceil', [0, 1, 1, 1]], // −0.25, 0.25, 0.75, 1.25
+  ])('Resize %s %s (%s) by sizes', (mode, transform, nearest, want) => {
+    const bytes = modelBytes([
+      { opType: 'Resize', name: 'resize', input: ['x', '', '', 'sizes'], output: ['y'], attribute: [str('mode', mode as string), str('coordinate_transformation_mode', transform as string), str('nearest_mode', nearest as string)] },
+    ], [{ name: 'sizes', dims: [4], dataType: INT64, int64Data: [1, 1, 1, 4] }], [1, 1, 2]);
+    const net = network(bytes);
+    const out = tf.tidy(() => net.forward(tf.tensor4d([0, 1], [1, 1, 2, 1])).arraySync()) as number[][][][];
+    out[0][0][0].forEach((v, j) => expect(v).toBeCloseTo((want as number[])[j], 6));
+    net.dispose();
+  });
+
+  it.each([
+    ['nearest', [0, 0, 1, 1]],
+    ['linear', [0, 0.5, 1, 1]],
+  ])('Resize at opset 10 (X, scales) scales %s asymmetrically, as that opset did', (mode, want) => {
+    const bytes = modelBytes([
+      { opType: 'Resize', name: 'resize', input: ['x', 'scales'], output: ['y'], attribute: [str('mode', mode as string)] },
+    ], [{ name: 'scales', dims: [4], dataType: FLOAT, floatData: [1, 1, 1, 2] }], [1, 1, 2], 'y', 10);
+    const net = network(bytes);
+    const out = tf.tidy(() => net.forward(tf.tensor4d([0, 1], [1, 1, 2, 1])).arraySync()) as number[][][][];
+    out[0][0][0].forEach((v, j) => expect(v).toBeCloseTo((want as number[])[j], 6));
+    net.dispose();
+  });
+
+  // A 2x2 image through a stride-2 2x2 kernel: every input pixel stamps the kernel on its own 2x2
+  // block of a 4x4 output; output_shape 3x3 takes one row and column off the end (SAME_UPPER) or the start.
+  it.each([
+    ['SAME_UPPER', 0],
+    ['NOTSET', 1],
+  ])('ConvTranspose output_shape with auto_pad %s crops from offset %d', (autoPad, offset) => {
+    const kernel = [[1, 10], [100, 1000]];
+    const bytes = modelBytes([
+      { opType: 'ConvTranspose', name: 'up', input: ['x', 'w'], output: ['y'], attribute: [str('auto_pad', autoPad as string), ints('strides', [2, 2]), ints('output_shape', [3, 3])] },
+    ], [{ name: 'w', dims: [1, 1, 2, 2], dataType: FLOAT, floatData: kernel.flat() }], [1, 2, 2]);
+    const net = network(bytes);
+    const out = tf.tidy(() => net.forward(tf.tensor4d([1, 2, 3, 4], [1, 2, 2, 1])).arraySync()) as number[][][][];
+    const full = (r: number, c: number) => [[1, 2], [3, 4]][r >> 1][c >> 1] * kernel[r & 1][c & 1];
+    expect(out[0][0]).toEqual([0, 1, 2].map((i) => [0, 1, 2].map((j) => full(i + (offset as number), j + (offset as number)))));
     net.dispose();
   });
 
@@ -280,5 +332,88 @@ describe('the ONNX parser on arbitrary bytes', () => {
       for (const [at, xor] of flips) bytes[at] ^= xor;
       outcome(bytes);
     }), { numRuns: 200 });
+  });
+});
+
+describe('ONNX initialisers in external data files', () => {
+  const lenet = readFileSync(path.join(FIXTURES, 'lenet.onnx'));
+  const expected = JSON.parse(readFileSync(path.join(FIXTURES, 'lenet.expected.json'), 'utf8')) as { pixels: string; expectedOutputs: number[][] };
+  const images = Float32Array.from(Buffer.from(expected.pixels, 'base64'), (p) => p / 255);
+
+  /**
+   * LeNet with every float initialiser moved into one data file (as onnx.save(save_as_external_data=True)
+   * writes it): `entries` gives each tensor's location/offset/length entries from its byte range.
+   */
+  function externalLenet(folder: string, entries: (range: { offset: number; length: number; last: boolean }) => [string, string][]): void {
+    mkdirSync(folder, { recursive: true });
+    const model = decodeOnnxModel(lenet, 'lenet.onnx') as unknown as { graph: { initializer: { dataType: number; rawData?: Uint8Array; dataLocation: number; externalData: { key: string; value: string }[] }[] } };
+    const floats = model.graph.initializer.filter((t) => t.dataType === FLOAT && t.rawData && t.rawData.byteLength > 0);
+    expect(floats.length).toBeGreaterThan(3);
+    const chunks: Buffer[] = [];
+    let offset = 0;
+    floats.forEach((t, i) => {
+      const data = Buffer.from(t.rawData!);
+      // 16 bytes of padding between tensors, so offsets matter.
+      chunks.push(data, Buffer.alloc(16, 0xee));
+      t.externalData = entries({ offset, length: data.byteLength, last: i === floats.length - 1 }).map(([key, value]) => ({ key, value }));
+      t.dataLocation = 1;
+      t.rawData = new Uint8Array(0);
+      offset += data.byteLength + 16;
+    });
+    writeFileSync(path.join(folder, 'model.onnx'), encodeOnnxModel(model as unknown as Record<string, unknown>));
+    writeFileSync(path.join(folder, 'weights.bin'), Buffer.concat(chunks).subarray(0, offset - 16));
+  }
+
+  const byRange = (location: string) => ({ offset, length, last }: { offset: number; length: number; last: boolean }): [string, string][] =>
+    // The last tensor leaves its length out: it runs to the end of the file.
+    last ? [['location', location], ['offset', String(offset)]] : [['location', location], ['offset', String(offset)], ['length', String(length)]];
+
+  it('reads them from the model folder and computes what the inline model computes', async () => {
+    const folder = path.join(tmp, 'external-ok');
+    externalLenet(folder, byRange('weights.bin'));
+    const net = await readOnnxNetwork(path.join(folder, 'model.onnx'));
+    const out = tf.tidy(() => net.forward(tf.tensor4d(images, [8, 28, 28, 1])).arraySync()) as number[][];
+    out.forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo(expected.expectedOutputs[i][j], 4)));
+    net.dispose();
+  });
+
+  it('refuses a location outside the model folder, also through a symbolic link', async () => {
+    const folder = path.join(tmp, 'external-escape');
+    externalLenet(folder, byRange('../outside.bin'));
+    writeFileSync(path.join(tmp, 'outside.bin'), readFileSync(path.join(folder, 'weights.bin')));
+    await expect(readOnnxNetwork(path.join(folder, 'model.onnx'))).rejects.toThrow(/^\S+model\.onnx: external data file of initializer "[^"]+" "\.\.\/outside\.bin" points outside the model's folder: refused$/);
+    const linked = path.join(tmp, 'external-link');
+    externalLenet(linked, byRange('link.bin'));
+    symlinkSync(path.join(tmp, 'outside.bin'), path.join(linked, 'link.bin'));
+    await expect(readOnnxNetwork(path.join(linked, 'model.onnx'))).rejects.toThrow(/"link\.bin" points outside the model's folder through a symbolic link: refused/);
+    await expect(readOnnxNetwork(path.join(folder, 'absent.onnx'))).rejects.toThrow(ModelError);
+  });
+
+  it('says when the data file is truncated or missing, or an entry is malformed', async () => {
+    const folder = path.join(tmp, 'external-truncated');
+    externalLenet(folder, byRange('weights.bin'));
+    const data = readFileSync(path.join(folder, 'weights.bin'));
+    writeFileSync(path.join(folder, 'weights.bin'), data.subarray(0, data.byteLength - 1000));
+    await expect(readOnnxNetwork(path.join(folder, 'model.onnx'))).rejects.toThrow(/runs past the end of the file \(\d+ bytes\): truncated\?$/);
+    rmSync(path.join(folder, 'weights.bin'));
+    await expect(readOnnxNetwork(path.join(folder, 'model.onnx'))).rejects.toThrow(/"weights\.bin" is missing from the model's folder/);
+    const malformed = path.join(tmp, 'external-malformed');
+    externalLenet(malformed, ({ offset }) => [['location', 'weights.bin'], ['offset', `${offset}x`]]);
+    await expect(readOnnxNetwork(path.join(malformed, 'model.onnx'))).rejects.toThrow(/external data offset "\d+x" is not a byte count/);
+  });
+
+  it('arbitrary external-data entries give a model or a one-line ModelError', async () => {
+    const folder = path.join(tmp, 'external-fuzz');
+    const entry = fc.tuple(fc.constantFrom('location', 'offset', 'length', 'checksum', ''), fc.oneof(fc.constantFrom('weights.bin', '../weights.bin', '/etc/passwd', '0', '-1', '1e3', '99999999999'), fc.nat(20000).map(String), fc.string({ maxLength: 12 })));
+    await fc.assert(fc.asyncProperty(fc.array(entry, { maxLength: 4 }), async (entries) => {
+      rmSync(folder, { recursive: true, force: true });
+      externalLenet(folder, (range) => (range.offset === 0 ? entries : byRange('weights.bin')(range)));
+      try {
+        (await readOnnxNetwork(path.join(folder, 'model.onnx'))).dispose();
+      } catch (error) {
+        if (!(error instanceof ModelError)) throw error;
+        expect(error.message).not.toContain('\n');
+      }
+    }), { numRuns: 60 });
   });
 });

@@ -75,8 +75,8 @@ export const modelUploadSchema = z
       if (seen.has(file.path)) context.addIssue({ code: 'custom', path: ['files', index, 'path'], message: `"${file.path}" is uploaded twice` });
       seen.add(file.path);
     }
-    if (!seen.has('model.json')) {
-      context.addIssue({ code: 'custom', path: ['files'], message: 'no model.json at the top of the upload: choose the folder that holds model.json and its weight shards' });
+    if (!seen.has('model.json') && !seen.has('model.onnx')) {
+      context.addIssue({ code: 'custom', path: ['files'], message: 'no model.json (or model.onnx) at the top of the upload: choose the folder that holds model.json and its weight shards, or an .onnx file' });
     }
     const bytes = files.reduce((sum, file) => sum + base64DecodedBytes(file.base64), 0);
     if (bytes > MAX_MODEL_UPLOAD_BYTES) {
@@ -85,6 +85,27 @@ export const modelUploadSchema = z
     }
   });
 export type ModelUpload = z.input<typeof modelUploadSchema>;
+
+/** An .onnx file to look at before importing it (what the graph says; the person fills in the rest). */
+export const onnxInspectSchema = z.object({
+  /** The file's name as chosen, for messages ("resnet18.onnx"). */
+  name: z.string().min(1).max(256),
+  base64: base64Schema.refine((b) => base64DecodedBytes(b) <= MAX_MODEL_UPLOAD_BYTES, `more than the ${MAX_MODEL_UPLOAD_BYTES / 1024 / 1024} MiB an upload may carry: import a model this large by its folder path`),
+});
+
+/** What the loader reads from an ONNX graph by itself: shown before import, the rest is asked for. */
+export const onnxInspectionSchema = z.object({
+  /** [height, width] of the input and its channels, from the graph's input shape. */
+  inputSize: z.tuple([z.number().int().positive(), z.number().int().positive()]),
+  channels: z.union([z.literal(1), z.literal(3)]),
+  /** Number of outputs per image (classes). */
+  classes: z.number().int().positive(),
+  /** 'probabilities' when the graph ends in Softmax. */
+  outputs: z.enum(['logits', 'probabilities']),
+  /** What the loader assumed, in its words (opset, producer, ...). */
+  notes: z.array(z.string()),
+});
+export type OnnxInspection = z.infer<typeof onnxInspectionSchema>;
 
 export const modelsMethods = {
   'models.list': { input: noInputSchema, output: z.array(modelInfoSchema) },
@@ -96,6 +117,13 @@ export const modelsMethods = {
    * A model that does not load leaves nothing behind.
    */
   'models.upload': { input: modelUploadSchema, output: modelInfoSchema },
+  /**
+   * Read an .onnx file's graph (every operator checked, one forward pass) without importing it: its
+   * input size, channels and classes, for the Models screen to show before asking for what the graph
+   * cannot say (preprocessing, channel order, labels). The import is then models.upload with
+   * model.onnx and the foolprint.json made from the answers.
+   */
+  'models.inspectOnnx': { input: onnxInspectSchema, output: onnxInspectionSchema },
   /** Job: clean top-1/top-5 accuracy on a dataset → Evaluation. */
   'models.evaluate': { input: z.object({ modelId: z.string().min(1), images: imageSelectionSchema }), output: z.object({ jobId: idSchema }) },
 } as const;

@@ -4,14 +4,16 @@
  * outputs, a Softmax at the end) and say what we assumed in `notes`, as for TF.js models.
  */
 import { existsSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { classifierFromModel } from '../models/classifier.js';
 import { ModelError } from '../models/errors.js';
 import { modelManifestSchema, type ModelManifest } from '../models/manifest.js';
 import { buildOnnxNetwork, type OnnxNetwork } from '../models/onnx/onnx-network.js';
-import { decodeOnnxModel } from '../models/onnx/onnx-proto.js';
+import { decodeOnnxModel, type OnnxModelProto } from '../models/onnx/onnx-proto.js';
+import { externalDataOf } from '../models/onnx/onnx-tensor.js';
+import { ConfinedPathError, confinedPath } from './confined-path.js';
 import type { LoadedClassifier } from './model-loader.js';
 
 export const ONNX_MODEL_FILE = 'model.onnx';
@@ -37,7 +39,52 @@ export async function readOnnxNetwork(file: string): Promise<OnnxNetwork> {
   } catch (error) {
     throw new ModelError(`cannot read ${file}: ${(error as Error).message.split('\n')[0]}`);
   }
-  return buildOnnxNetwork(decodeOnnxModel(bytes, file), file);
+  const model = decodeOnnxModel(bytes, file);
+  await readExternalData(model, file);
+  return buildOnnxNetwork(model, file);
+}
+
+/**
+ * Fills raw_data of every initialiser stored in an external file (`torch.onnx.export` of a model over
+ * 2 GB, `onnx.save(..., save_as_external_data=True)`). The location is data from the file, so it goes
+ * through confinedPath: only files inside the model's folder are read. A range beyond the end of the
+ * file is a clear error; the size matching the tensor's shape is checked by readTensorProto.
+ */
+async function readExternalData(model: OnnxModelProto, file: string): Promise<void> {
+  const folder = path.dirname(path.resolve(file));
+  const handles = new Map<string, Awaited<ReturnType<typeof open>>>();
+  try {
+    for (const tensor of model.graph?.initializer ?? []) {
+      const what = `${file}: initializer "${tensor.name}"`;
+      const ref = externalDataOf(tensor, what);
+      if (!ref) continue;
+      let real: string;
+      try {
+        real = await confinedPath(folder, ref.location, { what: `external data file of initializer "${tensor.name}"`, folderName: 'the model\'s folder' });
+      } catch (error) {
+        if (error instanceof ConfinedPathError) throw new ModelError(`${file}: ${error.message}`);
+        throw error;
+      }
+      let handle = handles.get(real);
+      if (!handle) {
+        handle = await open(real, 'r');
+        handles.set(real, handle);
+      }
+      const size = (await handle.stat()).size;
+      const length = ref.length ?? size - ref.offset;
+      if (ref.offset + length > size || length < 0) {
+        throw new ModelError(`${what}: its external data (bytes ${ref.offset}..${ref.offset + Math.max(length, 0)} of ${ref.location}) runs past the end of the file (${size} bytes): truncated?`);
+      }
+      const data = new Uint8Array(length);
+      const { bytesRead } = await handle.read(data, 0, length, ref.offset);
+      if (bytesRead !== length) throw new ModelError(`${what}: read ${bytesRead} of ${length} bytes from ${ref.location}`);
+      tensor.rawData = data;
+      tensor.dataLocation = 0;
+      tensor.externalData = [];
+    }
+  } finally {
+    await Promise.all([...handles.values()].map((h) => h.close()));
+  }
 }
 
 function inferOnnxManifest(network: OnnxNetwork, file: string, endsInSoftmax: boolean, notes: string[]): ModelManifest {

@@ -15,7 +15,8 @@
  * Jobs on one experiment run one after another (the store allows one run at a time per experiment).
  */
 import { existsSync, statSync } from 'node:fs';
-import { readFile, readdir, mkdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, mkdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
@@ -443,6 +444,23 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
       });
       uploads = upload.catch(() => undefined);
       return upload;
+    },
+    'models.inspectOnnx': async ({ name, base64 }) => {
+      const scratch = await mkdtemp(path.join(os.tmpdir(), 'foolprint-onnx-inspect-'));
+      // Under the name it was chosen by, so the loader's messages and notes name it as the person knows it.
+      const file = path.join(scratch, `${modelIdFromName(path.basename(name, path.extname(name)))}.onnx`);
+      try {
+        await writeFile(file, Buffer.from(base64, 'base64'));
+        const classifier = await loadClassifier({ kind: 'folder', path: file }).catch((error: unknown) => {
+          throw new ApiError(error instanceof ModelError ? 'invalid-input' : 'failed', describeUploadFailure(oneLine(error), scratch));
+        });
+        const { inputSize, channels, labels, outputs } = classifier.manifest;
+        const notes = classifier.notes.map((note) => describeUploadFailure(note, scratch));
+        classifier.dispose();
+        return { inputSize, channels, classes: labels.length, outputs, notes };
+      } finally {
+        await rm(scratch, { recursive: true, force: true });
+      }
     },
     'models.evaluate': async ({ modelId, images }) =>
       jobs.start('evaluate', `Evaluating ${(await modelInfo(modelId)).name}`, async (context) => {

@@ -268,31 +268,207 @@ function prepareConv(ctx: NodeContext, weight: HostTensor, bias: HostTensor | un
   if (bias) ctx.prepared.set('bias', tf.tensor1d(Float32Array.from(bias.data, Number)));
 }
 
-const conv: OpFunction = (ctx, inputs) => {
-  const x = nhwcOf(ctx, required(ctx, inputs, 0));
-  const prepared = ctx.prepared.get('filter') ?? ctx.prepared.get('depthwise') ?? ctx.prepared.get('filter0');
-  if (!prepared) fail(ctx, 'has no constant weights');
-  const filterShape = prepared.shape;
-  const strides = pair(ctx, 'strides', 1);
-  const kernel: [number, number] = [filterShape[0]!, filterShape[1]!];
-  // The filter already holds the dilation, so the pads are computed for a dilation-1 kernel of its size.
-  const padded = padNhwc(x, windowPads(ctx, [x.shape[1], x.shape[2]], kernel, strides, [1, 1]));
+/** Runs the filters prepareConv made on an already padded NHWC input ('valid' convolution). */
+function convolvePrepared(ctx: NodeContext, padded: tf.Tensor4D, strides: [number, number]): tf.Tensor4D {
   const group = attrInt(ctx, 'group', 1);
-  let y: tf.Tensor4D;
   const filter = ctx.prepared.get('filter') as tf.Tensor4D | undefined;
   const depthwise = ctx.prepared.get('depthwise') as tf.Tensor4D | undefined;
+  let y: tf.Tensor4D;
   if (filter) {
-    if (x.shape[3] !== filter.shape[2]) fail(ctx, `input has ${x.shape[3]} channels, the weights take ${filter.shape[2]}`);
+    if (padded.shape[3] !== filter.shape[2]) fail(ctx, `input has ${padded.shape[3]} channels, the weights take ${filter.shape[2]}`);
     y = tf.conv2d(padded, filter, strides, 'valid');
   } else if (depthwise) {
-    if (x.shape[3] !== group) fail(ctx, `input has ${x.shape[3]} channels, the depthwise weights take ${group}`);
+    if (padded.shape[3] !== group) fail(ctx, `input has ${padded.shape[3]} channels, the depthwise weights take ${group}`);
     y = tf.depthwiseConv2d(padded, depthwise, strides, 'valid');
   } else {
+    const first = ctx.prepared.get('filter0');
+    if (!first) fail(ctx, 'has no constant weights');
+    if (padded.shape[3] !== first.shape[2]! * group) fail(ctx, `input has ${padded.shape[3]} channels, the weights take ${first.shape[2]! * group}`);
     const parts = tf.split(padded, group, 3);
     y = tf.concat(parts.map((p, g) => tf.conv2d(p as tf.Tensor4D, ctx.prepared.get(`filter${g}`) as tf.Tensor4D, strides, 'valid')), 3);
   }
   const bias = ctx.prepared.get('bias');
-  return [tfValue(bias ? tf.add(y, bias) : y, true)];
+  return bias ? tf.add(y, bias) : y;
+}
+
+/** The filter size prepareConv made (dilation built in). */
+function preparedKernel(ctx: NodeContext): [number, number] {
+  const prepared = ctx.prepared.get('filter') ?? ctx.prepared.get('depthwise') ?? ctx.prepared.get('filter0');
+  if (!prepared) fail(ctx, 'has no constant weights');
+  return [prepared.shape[0]!, prepared.shape[1]!];
+}
+
+const conv: OpFunction = (ctx, inputs) => {
+  const x = nhwcOf(ctx, required(ctx, inputs, 0));
+  const strides = pair(ctx, 'strides', 1);
+  // The filter already holds the dilation, so the pads are computed for a dilation-1 kernel of its size.
+  const padded = padNhwc(x, windowPads(ctx, [x.shape[1], x.shape[2]], preparedKernel(ctx), strides, [1, 1]));
+  return [tfValue(convolvePrepared(ctx, padded, strides), true)];
+};
+
+/**
+ * ConvTranspose as the convolution it is the gradient of: zeros inserted between the input's pixels
+ * (stride − 1 of them), padded by kernel − 1 − pads on each side (+ output_padding at the end; a
+ * negative amount crops), then a stride-1 convolution with the kernel flipped and its in/out channels
+ * swapped per group. Written with pad, reshape and conv2d so gradients come from TF.js's autodiff for
+ * every groups/dilations combination (tf.conv2dTranspose has neither groups nor dilations).
+ */
+function prepareConvTranspose(ctx: NodeContext, weight: HostTensor, bias: HostTensor | undefined): void {
+  if (weight.shape.length !== 4) fail(ctx, `weight shape [${weight.shape.join(',')}]: only 2-D transposed convolutions are supported`);
+  const [cIn, outPerGroup, kh, kw] = weight.shape;
+  const group = attrInt(ctx, 'group', 1);
+  if (cIn % group !== 0) fail(ctx, `${cIn} input channels do not split into ${group} groups`);
+  const inPerGroup = cIn / group;
+  // Equivalent Conv weight [group·outPerGroup, inPerGroup, kh, kw], flipped in space.
+  const flipped = new Float32Array(group * outPerGroup * inPerGroup * kh * kw);
+  for (let g = 0; g < group; g++) {
+    for (let o = 0; o < outPerGroup; o++) {
+      for (let c = 0; c < inPerGroup; c++) {
+        for (let i = 0; i < kh; i++) {
+          for (let j = 0; j < kw; j++) {
+            const from = (((g * inPerGroup + c) * outPerGroup + o) * kh + (kh - 1 - i)) * kw + (kw - 1 - j);
+            flipped[((((g * outPerGroup + o) * inPerGroup + c) * kh + i) * kw) + j] = Number(weight.data[from]);
+          }
+        }
+      }
+    }
+  }
+  prepareConv(ctx, { shape: [group * outPerGroup, inPerGroup, kh, kw], data: flipped, integer: false }, bias);
+}
+
+/** Pads (positive) or crops (negative) the spatial sides [top, left, bottom, right] of an NHWC tensor. */
+function padOrCrop(x: tf.Tensor4D, sides: readonly number[]): tf.Tensor4D {
+  const [top, left, bottom, right] = sides;
+  const grown = padNhwc(x, sides.map((p) => Math.max(0, p)));
+  if (top >= 0 && left >= 0 && bottom >= 0 && right >= 0) return grown;
+  const [cropTop, cropLeft] = [Math.max(0, -top), Math.max(0, -left)];
+  const h = grown.shape[1] - cropTop - Math.max(0, -bottom);
+  const w = grown.shape[2] - cropLeft - Math.max(0, -right);
+  return tf.slice(grown, [0, cropTop, cropLeft, 0], [grown.shape[0], h, w, grown.shape[3]]);
+}
+
+/** Inserts stride − 1 zeros between neighbouring pixels along H and W. */
+function spreadNhwc(x: tf.Tensor4D, [sh, sw]: [number, number]): tf.Tensor4D {
+  if (sh === 1 && sw === 1) return x;
+  const [n, h, w, c] = x.shape;
+  const spread = tf.pad(x.reshape([n, h, 1, w, 1, c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]).reshape([n, h * sh, w * sw, c]);
+  return tf.slice(spread, [0, 0, 0, 0], [n, (h - 1) * sh + 1, (w - 1) * sw + 1, c]) as tf.Tensor4D;
+}
+
+const convTranspose: OpFunction = (ctx, inputs) => {
+  const x = nhwcOf(ctx, required(ctx, inputs, 0));
+  const strides = pair(ctx, 'strides', 1);
+  const [kh, kw] = preparedKernel(ctx);
+  const size: [number, number] = [x.shape[1], x.shape[2]];
+  const outputPadding = pair(ctx, 'output_padding', 0);
+  // Full output before the pads are taken off: stride·(in − 1) + output_padding + dilated kernel.
+  const full = [0, 1].map((i) => strides[i] * (size[i] - 1) + outputPadding[i] + [kh, kw][i]);
+  let pads: number[];
+  const outputShape = attrInts(ctx, 'output_shape');
+  const autoPad = attrString(ctx, 'auto_pad', 'NOTSET');
+  if (outputShape || autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
+    const wanted = outputShape ? outputShape.slice(-2) : [size[0] * strides[0], size[1] * strides[1]];
+    if (wanted.length !== 2) fail(ctx, `output_shape has ${wanted.length} values; only 2-D is supported`);
+    const total = [0, 1].map((i) => full[i] - wanted[i]);
+    if (total.some((t) => t < 0)) fail(ctx, `output_shape [${wanted.join(',')}] is larger than the ${full.join('x')} the kernel reaches`);
+    // ONNX's rule: SAME_UPPER takes the odd cell off the end, otherwise it comes off the start.
+    const begin = total.map((t) => (autoPad === 'SAME_UPPER' ? Math.floor(t / 2) : Math.ceil(t / 2)));
+    pads = [begin[0], begin[1], total[0] - begin[0], total[1] - begin[1]];
+  } else if (autoPad === 'VALID' || autoPad === 'NOTSET') {
+    pads = autoPad === 'VALID' ? [0, 0, 0, 0] : (attrInts(ctx, 'pads') ?? [0, 0, 0, 0]);
+    if (pads.length !== 4) fail(ctx, `pads has ${pads.length} values, a 2-D transposed convolution takes 4`);
+  } else {
+    fail(ctx, `auto_pad "${autoPad}" is not an ONNX value`);
+  }
+  const sides = [kh - 1 - pads[0], kw - 1 - pads[1], kh - 1 - pads[2] + outputPadding[0], kw - 1 - pads[3] + outputPadding[1]];
+  return [tfValue(convolvePrepared(ctx, padOrCrop(spreadNhwc(x, strides), sides), [1, 1]), true)];
+};
+
+// ---- Resize --------------------------------------------------------------------------------------
+
+/** Output pixel → input coordinate, ONNX's coordinate_transformation_mode. */
+function sourceCoordinate(ctx: NodeContext, mode: string, x: number, scale: number, inSize: number, outSize: number): number {
+  switch (mode) {
+    case 'half_pixel': return (x + 0.5) / scale - 0.5;
+    case 'pytorch_half_pixel': return outSize > 1 ? (x + 0.5) / scale - 0.5 : 0;
+    case 'align_corners': return outSize === 1 ? 0 : (x * (inSize - 1)) / (outSize - 1);
+    case 'asymmetric': return x / scale;
+    case 'tf_half_pixel_for_nn': return (x + 0.5) / scale;
+    default: fail(ctx, `coordinate_transformation_mode "${mode}" is not supported`);
+  }
+}
+
+function nearestIndex(ctx: NodeContext, mode: string, v: number): number {
+  switch (mode) {
+    case 'round_prefer_floor': return v === Math.floor(v) + 0.5 ? Math.floor(v) : Math.round(v);
+    case 'round_prefer_ceil': return Math.round(v);
+    case 'floor': return Math.floor(v);
+    case 'ceil': return Math.ceil(v);
+    default: fail(ctx, `nearest_mode "${mode}" is not supported`);
+  }
+}
+
+/**
+ * Resizes one spatial axis of an NHWC tensor: nearest is a gather, linear the two neighbours'
+ * gathers weighted (indices clamped to the edge, as ONNX's reference and PyTorch do). Gathers and
+ * products only, so the gradient flows back to the input pixels.
+ */
+function resizeAxis(ctx: NodeContext, x: tf.Tensor4D, axis: 1 | 2, outSize: number, scale: number, linear: boolean): tf.Tensor4D {
+  const inSize = x.shape[axis];
+  if (inSize === outSize && scale === 1) return x;
+  // Opset 10's Resize had neither attribute: it scaled asymmetrically and took the floor (as PyTorch's nearest does).
+  const legacy = ctx.opset < 11;
+  const mode = legacy ? 'asymmetric' : attrString(ctx, 'coordinate_transformation_mode', 'half_pixel');
+  const clamp = (i: number) => Math.min(Math.max(i, 0), inSize - 1);
+  const sources = Array.from({ length: outSize }, (_, i) => sourceCoordinate(ctx, mode, i, scale, inSize, outSize));
+  if (!linear) {
+    const nearestMode = legacy ? 'floor' : attrString(ctx, 'nearest_mode', 'round_prefer_floor');
+    return tf.gather(x, tf.tensor1d(sources.map((s) => clamp(nearestIndex(ctx, nearestMode, s))), 'int32'), axis);
+  }
+  const low = sources.map(Math.floor);
+  const below = tf.gather(x, tf.tensor1d(low.map(clamp), 'int32'), axis);
+  const above = tf.gather(x, tf.tensor1d(low.map((l) => clamp(l + 1)), 'int32'), axis);
+  const weightShape = axis === 1 ? [1, outSize, 1, 1] : [1, 1, outSize, 1];
+  const weight = tf.tensor(sources.map((s, i) => s - low[i]), weightShape);
+  return tf.add(below, tf.mul(tf.sub(above, below), weight)) as tf.Tensor4D;
+}
+
+const resize: OpFunction = (ctx, inputs) => {
+  const x = nhwcOf(ctx, required(ctx, inputs, 0));
+  const mode = attrString(ctx, 'mode', 'nearest');
+  if (mode !== 'nearest' && mode !== 'linear') fail(ctx, `mode "${mode}" is not supported (nearest and linear are)`);
+  if (attrInt(ctx, 'antialias', 0) !== 0) fail(ctx, 'antialias is not supported');
+  if (attrInts(ctx, 'axes')) fail(ctx, 'the axes attribute is not supported');
+  const policy = attrString(ctx, 'keep_aspect_ratio_policy', 'stretch');
+  if (policy !== 'stretch') fail(ctx, `keep_aspect_ratio_policy "${policy}" is not supported`);
+  // Opset 10: (X, scales); opset 11+: (X, roi, scales, sizes), an empty tensor standing for "absent".
+  const [scalesAt, sizesAt] = ctx.opset >= 11 ? [2, 3] : [1, -1];
+  const given = (i: number) => {
+    if (i < 0 || !inputs[i]) return undefined;
+    const c = hostOf(ctx, inputs[i], i === scalesAt ? 'scales' : 'sizes');
+    return c.data.length > 0 ? Array.from(c.data, Number) : undefined;
+  };
+  const scales = given(scalesAt);
+  const sizes = given(sizesAt);
+  const inShape = [x.shape[0], x.shape[3], x.shape[1], x.shape[2]];
+  let outShape: number[];
+  let spatialScales: number[];
+  if (sizes) {
+    if (sizes.length !== 4) fail(ctx, `sizes has ${sizes.length} values, an image tensor takes 4`);
+    outShape = sizes;
+    spatialScales = [sizes[2] / inShape[2], sizes[3] / inShape[3]];
+  } else if (scales) {
+    if (scales.length !== 4) fail(ctx, `scales has ${scales.length} values, an image tensor takes 4`);
+    outShape = inShape.map((d, i) => Math.floor(d * scales[i]));
+    spatialScales = [scales[2], scales[3]];
+  } else {
+    fail(ctx, 'neither scales nor sizes is given');
+  }
+  if (outShape[0] !== inShape[0] || outShape[1] !== inShape[1]) fail(ctx, 'only the height and width can be resized');
+  if (outShape.some((d) => !Number.isInteger(d) || d <= 0)) fail(ctx, `output shape [${outShape.join(',')}] is not usable`);
+  const linear = mode === 'linear';
+  const tall = resizeAxis(ctx, x, 1, outShape[2], spatialScales[0], linear);
+  return [tfValue(resizeAxis(ctx, tall, 2, outShape[3], spatialScales[1], linear), true)];
 };
 
 /** ceil_mode: extra cells at the end so the last partial window counts, unless it would start in the padding. */
@@ -660,6 +836,8 @@ const passThrough: OpFunction = (ctx, inputs) => [required(ctx, inputs, 0)];
 
 export const ONNX_OPERATORS: Readonly<Record<string, OpFunction>> = {
   Conv: conv,
+  ConvTranspose: convTranspose,
+  Resize: resize,
   Gemm: gemm,
   MatMul: (ctx, inputs) => [tfValue(tf.matMul(logical(required(ctx, inputs, 0)), logical(required(ctx, inputs, 1))))],
   Add: binary(tf.add, (x, y) => x + y),
@@ -807,9 +985,9 @@ export function buildOnnxNetwork(model: OnnxModelProto, file: string): OnnxNetwo
       }
       node.output.forEach((name) => dynamic.add(name));
       const consts = node.input.map((name) => (name && !dynamic.has(name) ? (env.get(name) as HostValue | undefined)?.c : undefined));
-      if (node.opType === 'Conv') {
+      if (node.opType === 'Conv' || node.opType === 'ConvTranspose') {
         if (!consts[1]) fail(ctx, 'weights computed from the image are not supported');
-        prepareConv(ctx, consts[1], consts[2]);
+        (node.opType === 'Conv' ? prepareConv : prepareConvTranspose)(ctx, consts[1], consts[2]);
       } else if (node.opType === 'BatchNormalization') {
         prepareBatchNorm(ctx, consts);
       } else if (node.opType === 'Gemm' && consts[1]) {

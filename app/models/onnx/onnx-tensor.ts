@@ -1,8 +1,9 @@
 /**
  * ONNX TensorProto → a host tensor (shape + numbers), from `raw_data` (little-endian, fixed width)
  * or from the typed fields. Floating types become a Float32Array (TF.js computes in float32);
- * integer and boolean types become plain numbers (shapes, axes, indices). External data and types we
- * cannot read (strings, complex) are a ModelError naming the tensor.
+ * integer and boolean types become plain numbers (shapes, axes, indices). Types we cannot read (strings,
+ * complex) are a ModelError naming the tensor. External data is read by the Node loader
+ * (app/node/onnx-loader.ts), which fills raw_data from the file `externalDataOf` names.
  */
 import { ModelError } from '../errors.js';
 import type { OnnxTensorProto } from './onnx-proto.js';
@@ -94,10 +95,37 @@ function fromTypedFields(t: OnnxTensorProto, count: number, what: string): Float
   return isFloatType(t.dataType) ? Float32Array.from(values) : [...values];
 }
 
+/** Where ONNX's external data of a tensor lies: a file beside the model, a byte range in it. */
+export interface ExternalDataRef {
+  location: string;
+  offset: number;
+  /** Absent: to the end of the file. */
+  length?: number;
+}
+
+/**
+ * The external-data reference of a tensor (`data_location = EXTERNAL`, keys location/offset/length),
+ * or undefined when its data is inline. Malformed entries are a ModelError naming the tensor.
+ */
+export function externalDataOf(t: OnnxTensorProto, what: string): ExternalDataRef | undefined {
+  if (t.dataLocation !== 1 && t.externalData.length === 0) return undefined;
+  const entries = new Map(t.externalData.map((e) => [e.key, e.value]));
+  const location = entries.get('location');
+  if (!location) throw new ModelError(`${what}: its data is in an external file, but the model does not say which (no "location")`);
+  const count = (key: string): number | undefined => {
+    const value = entries.get(key);
+    if (value === undefined) return undefined;
+    if (!/^\d{1,15}$/.test(value)) throw new ModelError(`${what}: external data ${key} "${value.slice(0, 40)}" is not a byte count`);
+    return Number(value);
+  };
+  const length = count('length');
+  return { location, offset: count('offset') ?? 0, ...(length === undefined ? {} : { length }) };
+}
+
 /** Reads a TensorProto; `what` names it in errors ("initializer conv1.weight"). */
 export function readTensorProto(t: OnnxTensorProto, what: string): HostTensor {
   if (t.dataLocation === 1 || t.externalData.length > 0) {
-    throw new ModelError(`${what}: its data is in an external file, which this version does not read yet (save the model with its weights inside the .onnx file)`);
+    throw new ModelError(`${what}: its data is in an external file that was not read (open the model from its file, with the data file beside it)`);
   }
   const shape = t.dims.map(Number);
   if (shape.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new ModelError(`${what}: bad shape [${shape.join(',')}]`);
