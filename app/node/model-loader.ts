@@ -12,7 +12,7 @@ import type { Classifier } from '../engine/classifier.js';
 import { classifierFromModel } from '../models/classifier.js';
 import { ModelError, notJsonReason } from '../models/errors.js';
 import { describeManifestIssues, modelManifestSchema, type ModelManifest } from '../models/manifest.js';
-import type { BuiltinModelInfo, ModelSource } from '../models/source.js';
+import { BUILTIN_MODEL_IDS, type BuiltinModelInfo, type ModelSource } from '../models/source.js';
 import { repoRoot } from './repo-root.js';
 import { fileSystemLoadHandler, readModelJson, type ModelJson } from './model-io.js';
 import { loadOnnxClassifier, ONNX_MODEL_FILE, onnxModelFile } from './onnx-loader.js';
@@ -50,7 +50,10 @@ export function listBuiltinModels(): BuiltinModelInfo[] {
   const dir = builtinModelsDir();
   if (!existsSync(dir)) return [];
   const models: BuiltinModelInfo[] = [];
-  for (const id of readdirSync(dir).sort()) {
+  // The shipped models in BUILTIN_MODEL_IDS order (its first, the digits' LeNet, is the default the
+  // UI starts with), then any other folder by name.
+  const rank = (id: string) => (BUILTIN_MODEL_IDS.includes(id) ? BUILTIN_MODEL_IDS.indexOf(id) : BUILTIN_MODEL_IDS.length);
+  for (const id of readdirSync(dir).sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0))) {
     const folder = path.join(dir, id);
     const file = path.join(folder, MANIFEST_FILE);
     if (!statSync(folder).isDirectory() || !existsSync(file)) continue;
