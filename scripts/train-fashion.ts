@@ -11,7 +11,7 @@
  * accuracy without matching any print-and-photo error the markers leave.
  */
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs';
@@ -20,7 +20,7 @@ import { DatasetError } from '../app/data/errors.js';
 import { createFashionCnn, FASHION_MNIST_LABELS } from '../app/models/fashion-cnn.js';
 import type { ModelManifest } from '../app/models/manifest.js';
 import { readIdxRange } from '../app/node/idx-file.js';
-import { saveLayersModel } from '../app/node/model-io.js';
+import { fileSystemLoadHandler, saveLayersModel } from '../app/node/model-io.js';
 import { repoRoot } from '../app/node/repo-root.js';
 import { accuracyTable, accuracy, backendNote, holdOut, positiveOption, seedMathRandom, subset, trainModel, useWasmBackend, writeSampleSet, type LabelledImages } from './training.js';
 
@@ -62,14 +62,19 @@ async function main(): Promise<void> {
     .option('--lr <x>', 'peak Adam learning rate (cosine decay to 5% of it)', '0.003')
     .option('--out <folder>', 'model folder', path.join(root, 'assets/models/cnn-fashion-mnist'))
     .option('--samples <folder>', 'the model\'s sample set folder', path.join(root, 'assets/samples/cnn-fashion-mnist'))
+    .option('--clean <p>', 'probability that a training image is left unaugmented', String(FASHION_AUGMENTATION.cleanProbability))
+    .option('--init <folder>', 'continue from this model folder\'s weights (a model of this architecture) instead of a fresh initialisation')
     .addOption(new Option('--data <folder>', 'folder with Fashion-MNIST: train-{images-idx3,labels-idx1}-ubyte[.gz] and t10k-…')
       .env('FOOLPRINT_FASHION_MNIST').default('/usr/share/datasets/fashion-mnist'))
     .parse(process.argv);
-  const opts = program.opts<{ seed: string; epochs: string; batch: string; lr: string; out: string; samples: string; data: string }>();
+  const opts = program.opts<{ seed: string; epochs: string; batch: string; lr: string; out: string; samples: string; data: string; init?: string; clean: string }>();
   const seed = positiveOption(opts.seed, 'seed', true);
   const epochs = positiveOption(opts.epochs, 'epochs', true);
   const batchSize = positiveOption(opts.batch, 'batch', true);
   const peakLr = positiveOption(opts.lr, 'lr', false);
+  const clean = Number(opts.clean);
+  if (!(clean >= 0 && clean <= 1)) throw new Error(`--clean must be a probability in [0,1], got "${opts.clean}"`);
+  const augmentation: DigitAugmentation = { ...FASHION_AUGMENTATION, cleanProbability: clean };
   const unreadable = (error: unknown): never => {
     throw new Error(`Fashion-MNIST (--data or FOOLPRINT_FASHION_MNIST; Debian: apt-get install dataset-fashion-mnist) is unreadable: ${(error as Error).message}`);
   };
@@ -106,12 +111,18 @@ async function main(): Promise<void> {
   );
 
   const model = createFashionCnn();
+  const earlier = opts.init ? await readFile(path.join(opts.init, 'TRAINING.md'), 'utf8').catch(() => null) : null;
+  if (opts.init) {
+    const start = await tf.loadLayersModel(fileSystemLoadHandler(opts.init));
+    model.setWeights(start.getWeights());
+    start.dispose();
+  }
   const log = await trainModel(model, train, {
     epochs,
     batchSize,
     peakLr,
     classes: CLASSES,
-    augment: (image, r) => augmentDigit(image, SIZE, SIZE, r, FASHION_AUGMENTATION),
+    augment: (image, r) => augmentDigit(image, SIZE, SIZE, r, augmentation),
     random,
     heldOut: samples,
   });
@@ -135,13 +146,14 @@ async function main(): Promise<void> {
 
   const results = accuracyTable(model, test, 'Fashion-MNIST test set', seededRandom(seed + 1));
   const samplesAcc = accuracy(model, samples);
-  const a = FASHION_AUGMENTATION;
+  const a = augmentation;
   await writeFile(
     path.join(opts.out, 'TRAINING.md'),
     [
       '# cnn-fashion-mnist: how it was trained',
       '',
-      `Command: \`npm run train:fashion -- --seed ${seed} --epochs ${epochs} --batch ${batchSize} --lr ${peakLr}\` (TF.js ${tf.version.tfjs}, ${tf.getBackend()} backend, Node ${process.version}).`,
+      `Command: \`npm run train:fashion -- --seed ${seed} --epochs ${epochs} --batch ${batchSize} --lr ${peakLr} --clean ${clean}${opts.init ? ' --init EARLIER_RUN_FOLDER' : ''}\` (TF.js ${tf.version.tfjs}, ${tf.getBackend()} backend, Node ${process.version}).`,
+      ...(opts.init ? ['', 'Continued from an earlier run\'s weights (its TRAINING.md is kept below, under "Earlier run"), not from a fresh initialisation.'] : []),
       '',
       `- Architecture: app/models/fashion-cnn.ts (LeNet's shape, wider), ${model.countParams()} parameters, logits out.`,
       `- Data: Debian's dataset-fashion-mnist, the 60,000 *training* images; ${samples.count} held out (30 per class, by the seed) as assets/samples/cnn-fashion-mnist/, ${train.count} trained on.`,
@@ -165,6 +177,7 @@ async function main(): Promise<void> {
       ...log,
       '```',
       '',
+      ...(earlier ? ['## Earlier run', '', earlier.replace(/^#/gm, '##'), ''] : []),
     ].join('\n'),
   );
   console.log(`saved to ${opts.out} (${(trainSeconds / 60).toFixed(1)} min)`);
