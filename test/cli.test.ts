@@ -23,6 +23,34 @@ function foolprint(...args: string[]): Promise<{ code: number; stdout: string; s
 }
 
 describe('foolprint CLI', () => {
+  it('lists the Fashion-MNIST model after the digits\' one, and --model cnn-fashion-mnist --data samples gives its own garments, named in the attack record and the sheet captions', async () => {
+    const models = await foolprint('models');
+    expect(models.code).toBe(0);
+    const rows = models.stdout.split('\n').filter((line) => /mnist/.test(line));
+    expect(rows[0]).toMatch(/^\s*lenet-mnist\s+28x28x1\s+10\s+.*0, 1, 2, 3, …$/);
+    expect(rows[1]).toMatch(/^\s*cnn-fashion-mnist\s+28x28x1\s+10\s+Small CNN on Fashion-MNIST\s+T-shirt\/top, Trouser, Pullover, Dress, …$/);
+
+    const evaluation = await foolprint('eval', '--model', 'cnn-fashion-mnist', '--data', 'samples', '--json');
+    expect(evaluation.code).toBe(0);
+    const report = JSON.parse(evaluation.stdout);
+    expect(report.count).toBe(300);
+    expect(report.top1).toBeGreaterThanOrEqual(0.85);
+
+    const out = mkdtempSync(path.join(tmpdir(), 'fp-fashion-'));
+    const attack = await foolprint('attack', '--model', 'cnn-fashion-mnist', '--method', 'fgsm', '--eps', '0.1', '--limit', '10', '--out', path.join(out, 'attack'), '--json');
+    expect(attack.code).toBe(0);
+    const record = parseAttackRecord(JSON.parse(readFileSync(path.join(out, 'attack', 'record.json'), 'utf8')));
+    expect(record.model.labels[9]).toBe('Ankle boot');
+    expect(record.images.map((image) => image.label)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const sheet = await foolprint('sheet', '--from', path.join(out, 'attack'), '--out', path.join(out, 'sheet'), '--dpi', '100');
+    expect(sheet.code).toBe(0);
+    const manifest = JSON.parse(readFileSync(path.join(out, 'sheet', 'sheet.manifest.json'), 'utf8')) as { classNames: string[]; cells: { caption: string; trueLabel: number }[] };
+    expect(manifest.classNames[0]).toBe('T-shirt/top');
+    const captions = manifest.cells.map((cell) => cell.caption);
+    expect(captions).toContain('clean #9 y=Ankle boot');
+    expect(captions).toContain('FGSM ε=0.1 #0 y=T-shirt/top');
+  });
+
   it('sweep --json: accuracy falls strictly from ε=0 to ε=0.3, float and 8-bit', async () => {
     const run = await foolprint('sweep', '--method', 'fgsm', '--eps', '0,0.1,0.2,0.3', '--limit', '120', '--json');
     expect(run.stderr).toBe('');

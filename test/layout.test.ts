@@ -165,6 +165,10 @@ describe('units and captions', () => {
     expect(formatEpsilon(0)).toBe('0');
     expect(cellCaption({ kind: 'adversarial', method: 'fgsm', epsilon: 16 / 255, sourceIndex: 12, trueLabel: 7 })).toBe('FGSM ε=16/255 #12 y=7');
     expect(cellCaption({ kind: 'clean', sourceIndex: 3, trueLabel: 1 })).toBe('clean #3 y=1');
+    // A model that names its classes (cnn-fashion-mnist) has the name printed; an index beyond them stays a number.
+    const fashion = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+    expect(cellCaption({ kind: 'adversarial', method: 'bim', epsilon: 0.1, sourceIndex: 4, trueLabel: 9 }, fashion)).toBe('BIM ε=0.1 #4 y=Ankle boot');
+    expect(cellCaption({ kind: 'clean', sourceIndex: 3, trueLabel: 12 }, fashion)).toBe('clean #3 y=12');
     expect(sheetCaption({ experiment: 'fgsm-mnist', modelId: 'lenet-mnist', createdAt: '2026-11-28T22:10:00Z', page: 2, pageCount: 3 })).toBe(
       'fgsm-mnist · model lenet-mnist · 2026-11-28 · page 2/3',
     );

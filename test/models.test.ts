@@ -5,7 +5,8 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classifierFromModel } from '../app/models/classifier.js';
 import { ModelError } from '../app/models/errors.js';
-import { conv2dValid, createLeNet, leNetLogits } from '../app/models/lenet.js';
+import { createLeNet } from '../app/models/lenet.js';
+import { conv2dValid, trainingLogits } from '../app/models/training-forward.js';
 import { modelManifestSchema, type ModelManifest } from '../app/models/manifest.js';
 import { parseModelSource } from '../app/models/source.js';
 import { saveLayersModel } from '../app/node/model-io.js';
@@ -390,11 +391,11 @@ describe('training forward pass (WASM has no Conv2DBackpropFilter)', () => {
     tf.dispose([x, w, up]);
   });
 
-  it('leNetLogits in inference mode equals the LeNet model itself', () => {
+  it('trainingLogits in inference mode equals the LeNet model itself', () => {
     const model = createLeNet();
     const x = tf.randomUniform([4, 28, 28, 1], 0, 1, 'float32', 5) as tf.Tensor4D;
     const a = model.apply(x, { training: false }) as tf.Tensor;
-    const b = leNetLogits(model, x, false);
+    const b = trainingLogits(model, x, false);
     expect(tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).arraySync())).toBeLessThan(1e-5);
     tf.dispose([x, a, b]);
     model.dispose();

@@ -82,7 +82,7 @@ describe('compare: digital vs photographed', () => {
     const cells = [cell(0, 'adversarial', 3, [3], [8], [8]), cell(1, 'clean', 3, [3], null, [5], 'img-0')];
     const compared = compareCells([capture(cells)], () => ({ digital: 'data:image/png;base64,AAAA', captured: null }));
     expect(compared.map((c) => [c.kind, c.digitalTop5[0].label, c.capturedTop5[0].label, c.agree])).toEqual([['adversarial', 8, 8, true], ['clean', 3, 5, false]]);
-    const report = { experimentId: 'e', captures: compareCaptures([capture(cells)]), cells: compared, rates: compareRates([capture(cells)], 0.8), combine: 'each' as const, prefilterConfidence: 0.8 };
+    const report = { experimentId: 'e', captures: compareCaptures([capture(cells)]), cells: compared, rates: compareRates([capture(cells)], 0.8), combine: 'each' as const, prefilterConfidence: 0.8, classNames: null };
     const rates = compareCsv(report, 'rates').trim().split('\n');
     expect(rates).toEqual([
       'method,epsilon,case,images,captures,count,digital_clean_top1,digital_clean_top5,digital_adv_top1,digital_adv_top5,photo_clean_top1,photo_clean_top5,photo_adv_top1,photo_adv_top5,destruction_top1,destruction_top5',
@@ -97,6 +97,13 @@ describe('compare: digital vs photographed', () => {
     expect(html).toContain('<title>Test &#60;report&#62;</title>');
     expect(html).toContain('data:image/png;base64,AAAA');
     expect(html).not.toMatch(/(src|href)="https?:/);
+    // Without class names labels are numbers; with the sheets' class names (a Fashion-MNIST model), names.
+    expect(html).toContain('<td>3</td>');
+    const named = compareHtml({ ...report, classNames: ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'] }, 'Named');
+    expect(named).toContain('<td>Dress</td>');
+    expect(named).toContain('alt="digital cell 0" width="56" height="56"> Bag</td>');
+    expect(named).toContain(' Sandal</td>');
+    expect(named).not.toContain('<td>3</td>');
   });
 });
 
@@ -145,7 +152,7 @@ describe('compare: what was photographed', () => {
   it('exports one CSV table with a `table` column, photos by file name, and an HTML report with landmarks', () => {
     const report = {
       experimentId: 'e', captures: compareCaptures(captures), cells: compareCells(captures, () => ({ digital: null, captured: null }), 'vote'),
-      rates: compareRates(captures, 0.8, 'vote'), combine: 'vote' as const, prefilterConfidence: 0.8,
+      rates: compareRates(captures, 0.8, 'vote'), combine: 'vote' as const, prefilterConfidence: 0.8, classNames: null,
     };
     const lines = compareCsv(report).trim().split('\n');
     const header = lines[0].split(',');

@@ -48,6 +48,19 @@ describe.skipIf(!hasBuiltin)('service features on the built-in model and samples
     expect(limited.count).toBe(10);
   });
 
+  it('gives each built-in model its own built-in samples, their labels named by the model\'s class names', async () => {
+    const digits = await api.samples.list({ modelId: 'lenet-mnist', images: { kind: 'samples' }, limit: 10 });
+    expect(digits.classNames).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    const garments = await api.samples.list({ modelId: 'cnn-fashion-mnist', images: { kind: 'samples' }, limit: 10 });
+    expect(garments.count).toBe(300);
+    expect(garments.items.map((i) => garments.classNames?.[i.label])).toEqual(['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']);
+    expect(garments.items.map((i) => i.png)).not.toEqual(digits.items.map((i) => i.png));
+    const { jobId } = await api.models.evaluate({ modelId: 'cnn-fashion-mnist', images: { kind: 'samples' } });
+    const evaluation = await awaitJob(api, jobId, 'evaluate');
+    expect(evaluation.count).toBe(300);
+    expect(evaluation.top1).toBeGreaterThanOrEqual(0.85);
+  });
+
   it('evaluates clean accuracy as a job (the model reaches ≥ 0.95 on 100 samples)', async () => {
     const { jobId } = await api.models.evaluate({ modelId: 'lenet-mnist', images: { kind: 'samples', limit: 100 } });
     const evaluation = await awaitJob(api, jobId, 'evaluate');

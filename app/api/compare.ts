@@ -79,6 +79,8 @@ export const compareReportSchema = z.object({
   /** How several captures of one cell are combined in `cells` and `rates`. */
   combine: combineSchema,
   prefilterConfidence: z.number(),
+  /** The class names of the photographed sheets' model (their manifests'), which labels index; null when they name none. */
+  classNames: z.array(z.string()).nullable().default(null),
 });
 export type CompareReport = z.infer<typeof compareReportSchema>;
 

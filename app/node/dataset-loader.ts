@@ -1,6 +1,7 @@
 /**
  * Loads labelled image sets from disk into the model-independent `Dataset` form:
- * - 'samples' / 'builtin:samples': the built-in sample set (assets/samples, IDX);
+ * - 'samples' / 'builtin:samples': the built-in sample set of the model (`samplesOf`): a built-in
+ *   model's own in assets/samples/<id>/ where it has one, else the digits in assets/samples (IDX);
  * - an MNIST IDX images file, raw or .gz (its labels file found beside it), or a folder holding one;
  * - a folder of PNG/JPEG images labelled by sub-folder name, or by a labels.csv (filename,label).
  * Only the asked window (`offset`, `limit`) is read: an IDX file is streamed up to it (idx-file.ts),
@@ -34,6 +35,8 @@ export interface DatasetOptions {
   limit?: number;
   /** The model's labels: class names in the source are matched to them (class-labels.ts). */
   classNames?: readonly string[];
+  /** The built-in model whose sample set 'samples' means (see `builtinSamplesPath`). */
+  samplesOf?: string;
   onProgress?: (done: number, total: number, label: string) => void;
   signal?: AbortSignal;
   /**
@@ -66,8 +69,20 @@ async function sharpModule(): Promise<typeof Sharp> {
   return (await import('sharp')).default;
 }
 
-export function builtinSamplesPath(): string {
-  return path.join(repoRoot(), 'assets', 'samples', 'samples-images-idx3-ubyte.gz');
+const SAMPLES_FILE = 'samples-images-idx3-ubyte.gz';
+
+/**
+ * The built-in sample set of `modelId`: assets/samples/<id>/ when that built-in model has one of its
+ * own (cnn-fashion-mnist's garments), else the digits in assets/samples (lenet-mnist's, and what any
+ * other model gets).
+ */
+export function builtinSamplesPath(modelId?: string): string {
+  const root = path.join(repoRoot(), 'assets', 'samples');
+  if (modelId !== undefined && /^[\w-][\w.-]*$/.test(modelId) && !modelId.includes('..')) {
+    const own = path.join(root, modelId, SAMPLES_FILE);
+    if (existsSync(own)) return own;
+  }
+  return path.join(root, SAMPLES_FILE);
 }
 
 function isImageFile(name: string): boolean {
@@ -367,8 +382,8 @@ export async function loadDataset(spec: string, options: DatasetOptions = {}): P
   }
   const notes: string[] = [];
   if (spec === 'samples' || spec === 'builtin:samples') {
-    const file = builtinSamplesPath();
-    if (!existsSync(file)) throw new DatasetError(`the built-in sample set is missing (${file}); run npm run train:mnist to recreate it`);
+    const file = builtinSamplesPath(options.samplesOf);
+    if (!existsSync(file)) throw new DatasetError(`the built-in sample set is missing (${file}); the training script that made it (npm run train:mnist, train:fashion) recreates it`);
     return loadIdx(file, options, notes);
   }
   const target = path.resolve(spec);

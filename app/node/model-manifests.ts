@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ModelError, notJsonReason } from '../models/errors.js';
 import { describeManifestIssues, modelManifestSchema, type ModelManifest } from '../models/manifest.js';
-import type { BuiltinModelInfo } from '../models/source.js';
+import { BUILTIN_MODEL_IDS, type BuiltinModelInfo } from '../models/source.js';
 import { repoRoot } from './repo-root.js';
 
 export const MANIFEST_FILE = 'foolprint.json';
@@ -32,7 +32,10 @@ export function listBuiltinModels(): BuiltinModelInfo[] {
   const dir = builtinModelsDir();
   if (!existsSync(dir)) return [];
   const models: BuiltinModelInfo[] = [];
-  for (const id of readdirSync(dir).sort()) {
+  // The shipped models in BUILTIN_MODEL_IDS order (its first, the digits' LeNet, is the default the
+  // UI starts with), then any other folder by name.
+  const rank = (id: string) => (BUILTIN_MODEL_IDS.includes(id) ? BUILTIN_MODEL_IDS.indexOf(id) : BUILTIN_MODEL_IDS.length);
+  for (const id of readdirSync(dir).sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0))) {
     const folder = path.join(dir, id);
     const file = path.join(folder, MANIFEST_FILE);
     if (!statSync(folder).isDirectory() || !existsSync(file)) continue;

@@ -205,6 +205,7 @@ const percent = (value: number | null): string => (value === null ? '–' : `${(
  */
 export function compareHtml(report: CompareReport, title: string): string {
   const titles = captureTitles(report.captures);
+  const name = (label: number | null | undefined): string => (label === null || label === undefined ? '' : escapeHtml(report.classNames?.[label] ?? String(label)));
   const img = (src: string | null, alt: string) => (src && src.startsWith('data:image/png;base64,') ? `<img src="${src}" alt="${escapeHtml(alt)}" width="56" height="56">` : '');
   const rateRows = report.rates
     .map((r) => `<tr><td>${escapeHtml(r.method)}</td><td>${(r.epsilon * 255).toFixed(1)}/255</td><td>${r.case}</td><td>${escapeHtml(imagesTimesCaptures(r, report.combine))}</td><td>${percent(r.digital.clean.top1)}</td><td>${percent(r.digital.adversarial.top1)}</td><td>${percent(r.photo.clean.top1)}</td><td>${percent(r.photo.adversarial.top1)}</td><td><b>${percent(r.destructionTop1)}</b></td><td>${percent(r.destructionTop5)}</td></tr>`)
@@ -224,7 +225,7 @@ export function compareHtml(report: CompareReport, title: string): string {
     .map((cells, g) => {
       const heading = `cells-${g + 1}`;
       const rows = cells
-        .map((c) => `<tr class="${c.agree ? 'agree' : 'differ'}"><td>${c.cellIndex}</td><td>${escapeHtml(c.imageId)}</td><td>${c.kind}</td><td>${escapeHtml(c.method ?? '')}</td><td>${c.epsilon === null ? '' : (c.epsilon * 255).toFixed(1)}</td><td>${c.trueLabel ?? ''}</td><td>${img(c.digitalPng, `digital cell ${c.cellIndex}`)} ${c.digitalTop5[0]?.label ?? '–'}</td><td>${img(c.capturedPng, `photographed cell ${c.cellIndex}`)} ${c.capturedTop5[0]?.label ?? '–'}</td><td>${c.qualityOk ? 'ok' : 'flagged'}</td></tr>`)
+        .map((c) => `<tr class="${c.agree ? 'agree' : 'differ'}"><td>${c.cellIndex}</td><td>${escapeHtml(c.imageId)}</td><td>${c.kind}</td><td>${escapeHtml(c.method ?? '')}</td><td>${c.epsilon === null ? '' : (c.epsilon * 255).toFixed(1)}</td><td>${name(c.trueLabel)}</td><td>${img(c.digitalPng, `digital cell ${c.cellIndex}`)} ${name(c.digitalTop5[0]?.label) || '–'}</td><td>${img(c.capturedPng, `photographed cell ${c.cellIndex}`)} ${name(c.capturedTop5[0]?.label) || '–'}</td><td>${c.qualityOk ? 'ok' : 'flagged'}</td></tr>`)
         .join('\n');
       return `<section aria-labelledby="${heading}"><h3 id="${heading}">${escapeHtml(groupTitle(cells))}</h3>
 <table><caption>Digital vs photographed, ${cells.length} cell(s)</caption><thead><tr><th scope="col">cell</th><th scope="col">image</th><th scope="col">kind</th><th scope="col">method</th><th scope="col">ε·255</th><th scope="col">true</th><th scope="col">digital</th><th scope="col">photographed</th><th scope="col">quality</th></tr></thead><tbody>

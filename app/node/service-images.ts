@@ -92,6 +92,8 @@ async function decodeUploads(files: ParsedImageSelection & { kind: 'files' }, sh
 export interface SelectionTarget {
   inputShape: readonly [number, number, number];
   labels: readonly string[];
+  /** The model id whose built-in sample set 'samples' means (dataset-loader's builtinSamplesPath). */
+  samplesOf?: string;
 }
 
 export interface SelectionControl {
@@ -127,6 +129,7 @@ export async function loadSelection(
     width,
     channels: channels as 1 | 3,
     classNames: target.labels,
+    samplesOf: target.samplesOf,
     offset: beyond ? selection.offset : selection.offset + page.offset,
     limit: Number.isFinite(limit) ? limit : undefined,
     ...control,

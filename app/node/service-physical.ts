@@ -127,8 +127,10 @@ export function createPhysicalHandlers(core: ServiceCore, readRun: (target: Expe
     const target = await core.experiment(experimentId);
     const captures = await storedCaptures(target);
     const thumbs = new Map<string, { digital: string | null; captured: string | null }>();
+    const manifests = new Map((await sheetManifests(target)).map((m) => [m.sheetId, m]));
+    // Labels are the sheets' model's: named as its manifest names them, not as today's chosen model does.
+    const classNames = captures.map((c) => (c.analysis.sheetId === null ? null : (manifests.get(c.analysis.sheetId)?.classNames ?? null))).find((names) => names !== null) ?? null;
     if (thumbnails) {
-      const manifests = new Map((await sheetManifests(target)).map((m) => [m.sheetId, m]));
       for (const capture of captures) {
         const manifest = capture.analysis.sheetId === null ? undefined : manifests.get(capture.analysis.sheetId);
         for (const cell of capture.analysis.cells) {
@@ -146,6 +148,7 @@ export function createPhysicalHandlers(core: ServiceCore, readRun: (target: Expe
       rates: compareRates(captures, prefilterConfidence, combine),
       combine,
       prefilterConfidence,
+      classNames: classNames ? [...classNames] : null,
     };
   }
 

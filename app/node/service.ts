@@ -335,7 +335,7 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
       const computePool = await pool(input.modelId);
       const model = computePool.info().model;
       const title = `${methodTitle(input.params.method)} on ${(await modelInfo(input.modelId)).name}`;
-      const { dataset } = await loadSelection(input.images as ParsedImageSelection, model, undefined, { signal: context.signal, onProgress: context.progress });
+      const { dataset } = await loadSelection(input.images as ParsedImageSelection, { ...model, samplesOf: input.modelId }, undefined, { signal: context.signal, onProgress: context.progress });
       const attackOptions = attackOptionsFrom(input.params, dataset.count, model.numClasses, true);
       const result = await computePool.attack(dataset.images, dataset.labels, attackOptions, {
         signal: context.signal,
@@ -466,7 +466,7 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
       jobs.start('evaluate', `Evaluating ${(await modelInfo(modelId)).name}`, async (context) => {
         const computePool = await pool(modelId);
         const model = computePool.info().model;
-        const { dataset } = await loadSelection(images as ParsedImageSelection, model, undefined, { signal: context.signal, onProgress: context.progress });
+        const { dataset } = await loadSelection(images as ParsedImageSelection, { ...model, samplesOf: modelId }, undefined, { signal: context.signal, onProgress: context.progress });
         const top = await computePool.predict(dataset.images, Math.min(5, model.numClasses), { signal: context.signal, onProgress: (p) => context.progress(p.done, p.total, 'classifying') });
         return { modelId, count: dataset.count, top1: topKAccuracy(top, dataset.labels, 1), top5: topKAccuracy(top, dataset.labels, 5), notes: [...dataset.notes] };
       }),
@@ -474,14 +474,15 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
     'samples.list': async ({ modelId, images, offset, limit }) => {
       const info = await modelInfo(modelId);
       // Only the page is read: a selection of 1.9 M images costs what its first 48 cost.
-      const { dataset, selectionCount } = await loadSelection(images as ParsedImageSelection, info, { offset, limit });
+      const { dataset, selectionCount } = await loadSelection(images as ParsedImageSelection, { ...info, samplesOf: modelId }, { offset, limit });
       const { height, width, channels } = dataset;
       const size = height * width * channels;
       const items = [];
       for (let i = 0; i < dataset.count; i++) {
         items.push({ index: offset + i, imageId: dataset.ids[i] ?? String(offset + i), label: dataset.labels[i], png: await pngDataUrl(dataset.images.subarray(i * size, (i + 1) * size), width, height, channels) });
       }
-      return { count: selectionCount, shape: [height, width, channels] as [number, number, number], classNames: dataset.classNames ? [...dataset.classNames] : null, notes: [...dataset.notes], items };
+      return { count: selectionCount, shape: [height, width, channels] as [number, number, number], // Labels index the model's classes (the loader maps names in the data onto them): name them so.
+      classNames: dataset.classNames ? [...dataset.classNames] : [...info.labels], notes: [...dataset.notes], items };
     },
 
     'attacks.start': async (input) => {
@@ -531,7 +532,7 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
         const started = Date.now();
         const computePool = await pool(input.modelId);
         const model = computePool.info().model;
-        const { dataset } = await loadSelection(input.images as ParsedImageSelection, model, undefined, { signal: context.signal, onProgress: context.progress });
+        const { dataset } = await loadSelection(input.images as ParsedImageSelection, { ...model, samplesOf: input.modelId }, undefined, { signal: context.signal, onProgress: context.progress });
         const result = await computePool.attack(dataset.images, dataset.labels, attackOptionsFrom(input.params, dataset.count, model.numClasses, false), {
           signal: context.signal,
           onProgress: (p) => context.progress(p.done, p.total, `${methodTitle(input.params.method)} ε-sweep on ${info.name}${p.epsilon === undefined ? '' : `, ε ${epsilonLevels(p.epsilon)}`}`),

@@ -371,8 +371,11 @@ export function formatEpsilon(epsilon: number): string {
   return String(Number(epsilon.toPrecision(3)));
 }
 
-/** What a cell caption names: "FGSM ε=8/255 #12 y=7" for adversarial cells, "clean #12 y=7" for originals. */
-export function cellCaption(cell: { kind: 'clean' | 'adversarial'; method?: string | null; epsilon?: number | null; sourceIndex: number; trueLabel?: number | null }): string {
+/**
+ * What a cell caption names: "FGSM ε=8/255 #12 y=7" for adversarial cells, "clean #12 y=7" for
+ * originals; the true class by its name when the model names its classes ("y=Ankle boot").
+ */
+export function cellCaption(cell: { kind: 'clean' | 'adversarial'; method?: string | null; epsilon?: number | null; sourceIndex: number; trueLabel?: number | null }, classNames?: readonly string[] | null): string {
   const parts: string[] = [];
   if (cell.kind === 'clean') parts.push('clean');
   else {
@@ -380,7 +383,7 @@ export function cellCaption(cell: { kind: 'clean' | 'adversarial'; method?: stri
     if (cell.epsilon !== undefined && cell.epsilon !== null) parts.push(`ε=${formatEpsilon(cell.epsilon)}`);
   }
   parts.push(`#${cell.sourceIndex}`);
-  if (cell.trueLabel !== undefined && cell.trueLabel !== null) parts.push(`y=${cell.trueLabel}`);
+  if (cell.trueLabel !== undefined && cell.trueLabel !== null) parts.push(`y=${classNames?.[cell.trueLabel] ?? cell.trueLabel}`);
   return parts.join(' ');
 }
 

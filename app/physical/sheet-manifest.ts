@@ -347,7 +347,7 @@ export function planSheets(records: readonly SheetCellSource[], imageShape: read
           imageRectMm: { ...placement.image },
           borderRectMm: { ...placement.border },
           captionRectMm: { ...placement.caption },
-          caption: cellCaption(source),
+          caption: cellCaption(source, options.classNames),
         };
       }),
     };

@@ -32,7 +32,7 @@ export function addModelOptions(command: Command): Command {
 
 export function addDataOptions(command: Command): Command {
   return command
-    .option('--data <path>', 'dataset: "samples" (the 300 built-in digits); a folder with MNIST IDX files, e.g. your copy of the MNIST test set (t10k-images-idx3-ubyte.gz + t10k-labels-idx1-ubyte.gz from the MNIST database), or one IDX images file; a folder of PNG/JPEG images in one sub-folder per class, or with a labels.csv (file,label)', 'samples')
+    .option('--data <path>', 'dataset: "samples" (the model\'s 300 built-in samples: digits, or garments for cnn-fashion-mnist); a folder with MNIST IDX files, e.g. your copy of the MNIST test set (t10k-images-idx3-ubyte.gz + t10k-labels-idx1-ubyte.gz from the MNIST database), or one IDX images file; a folder of PNG/JPEG images in one sub-folder per class, or with a labels.csv (file,label)', 'samples')
     .option('--limit <n>', 'use only the first n images (after --offset)')
     .option('--offset <n>', 'skip the first n images of the dataset', '0');
 }
@@ -138,12 +138,19 @@ async function decodeDataset(options: WorkbenchOptions, target: DatasetTarget): 
     offset,
     limit,
     classNames: [...target.labels],
+    samplesOf: builtinId(options.model),
     // The pool's workers read it in place instead of each getting a copy.
     sharedMemory: true,
     onProgress: (done, total, label) => progress.update(done, total, label),
   }).finally(() => progress.done());
   for (const note of dataset.notes) if (!options.json) process.stderr.write(`note: ${note}\n`);
   return dataset;
+}
+
+/** The built-in model id --model names, if it names one (its own sample set is what "samples" means). */
+function builtinId(model: string): string | undefined {
+  const source = parseModelSource(model);
+  return source.kind === 'builtin' ? source.id : undefined;
 }
 
 /** Fixed-width text table for terminals. */

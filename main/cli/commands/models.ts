@@ -16,8 +16,8 @@ export function registerModels(program: Command): void {
         process.stdout.write(JSON.stringify(models, null, 2) + '\n');
         return;
       }
-      const rows = models.map((m) => [m.id, `${m.inputSize[0]}x${m.inputSize[1]}x${m.channels}`, m.labels.length, m.name]);
-      process.stdout.write(formatTable(['id', 'input', 'classes', 'name'], rows) + '\n');
+      const rows = models.map((m) => [m.id, `${m.inputSize[0]}x${m.inputSize[1]}x${m.channels}`, m.labels.length, m.name, classList(m.labels)]);
+      process.stdout.write(formatTable(['id', 'input', 'classes', 'name', 'labels'], rows) + '\n');
       process.stdout.write('Any TF.js model folder (model.json + weight shards + foolprint.json) is accepted by --model <folder>.\n');
     }));
 
@@ -42,4 +42,10 @@ export function registerModels(program: Command): void {
       await pool.close();
     }
   }));
+}
+
+/** The first class names, so a listing tells digits from garments at a glance. */
+function classList(labels: readonly string[]): string {
+  const shown = labels.slice(0, 4).join(', ');
+  return labels.length > 4 ? `${shown}, …` : shown;
 }
