@@ -19,6 +19,7 @@
  * - Pose: the sheet's tilt per photo from the homography, and the residual misregistration of the
  *   identity markers (not used for the fit) after the corner markers' homography → residual pose ranges.
  */
+import { CancelledError } from '../attacks/types.js';
 import { analyzePhoto } from './analyze.js';
 import type { PhotoAnalysis } from './analyze.js';
 import { CalibrationError } from './calibration-sheet.js';
@@ -510,7 +511,7 @@ export async function calibrate(photos: readonly CalibrationPhoto[], manifests: 
   const readings: PhotoReading[] = [];
   const failures: { name: string; message: string }[] = [];
   for (const [i, photo] of photos.entries()) {
-    if (options.signal?.aborted) throw new CalibrationError('calibration cancelled');
+    if (options.signal?.aborted) throw new CancelledError();
     options.onProgress?.(i, photos.length, photo.name);
     try {
       readings.push(await readCalibrationPhoto(photo, manifests, options.opencv));
