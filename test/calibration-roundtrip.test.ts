@@ -62,6 +62,27 @@ describe('calibration round trip', () => {
     expect(profile.observed?.tiltDeg?.[1]).toBeLessThan(13);
   }, 120_000);
 
+  it('takes uneven light and vignetting out of the tone: the fit is the true printer up to the photo\'s exposure', async () => {
+    const channel: PhotoChannelParams = {
+      width: 1600, height: 1200, tiltDeg: 10, tone: TRUE_TONE, colourMatrix: TRUE_MATRIX, noiseSigma: 0.01,
+      jpegQuality: 0, colourCast: 0, vignetting: 0.25, unevenLight: 0.25, paperTexture: 0,
+    };
+    const photo = { name: 'lamp.png', image: simulatePhoto(image, channel, 5).image, jpegQuality: null };
+    const { profile } = await calibrate([photo], [sheet.manifest], { opencv: await loadOpenCVInNode() });
+    const pairs: [number, number][] = [];
+    for (let i = 0; i < 100; i++) {
+      const p = [(i * 37) % 101 / 100, (i * 53) % 97 / 96, (i * 71) % 89 / 88];
+      const truth = [0, 1, 2].map((r) => [0, 1, 2].reduce((s, c) => s + TRUE_MATRIX[3 * r + c] * applyToneCurve(TRUE_TONE[c], p[c]), 0));
+      const fitted = applyToneColour({ tone: profile.tone, matrix: profile.colourMatrix }, p);
+      for (let c = 0; c < 3; c++) pairs.push([truth[c], fitted[c]]);
+    }
+    // The light's mean over the sheet is the photo's exposure, which the profile keeps: one gain.
+    const gain = pairs.reduce((s, [t, f]) => s + t * f, 0) / pairs.reduce((s, [t]) => s + t * t, 0);
+    const error = Math.max(...pairs.map(([t, f]) => Math.abs(f - gain * t)));
+    console.log(JSON.stringify({ gain, error }));
+    expect(error).toBeLessThan(0.02);
+  }, 120_000);
+
   it('refuses a photo of another set, and a photo without a sheet, with one clear line', async () => {
     const opencv = await loadOpenCVInNode();
     const other = planCalibrationSheet({ dpi: DPI, identity: '1f2e3d4c5', createdAt: '2026-12-02T00:00:00Z' });

@@ -4,7 +4,8 @@
  * (analyze.ts, the same detection, identity check and refusals as for attack sheets); then every
  * photo pixel inside a patch or edge is mapped back to the page and read at its own value (no
  * resampling, which would add blur and average noise away).
- * - Tone and colour: photographed = M · tone(printed) per patch, tone a 17-knot curve per channel and M a
+ * - Tone and colour: each patch's mean, corrected for uneven light by the paper white beside it;
+ *   photographed = M · tone(printed) per patch, tone a 17-knot curve per channel and M a
  *   3×3 matrix, fitted by alternating least squares (each step is linear in its unknowns), tone kept
  *   monotone by pool-adjacent-violators. The model has a gauge freedom (M·D with D⁻¹·tone, and an
  *   offset that trades with the curves' constant), fixed here by M's rows summing to 1 (a grey stays
@@ -146,6 +147,27 @@ function readPatch(photo: RgbaImage, h: readonly number[], inverse: readonly num
   };
 }
 
+/**
+ * The paper's colour just outside a cell's border line, on its left, right and top (its caption is
+ * below): the median of each channel over 1 mm strips starting 0.5 mm beyond the line.
+ */
+function paperWhiteBeside(photo: RgbaImage, h: readonly number[], inverse: readonly number[], border: { x: number; y: number; width: number; height: number }): [number, number, number] {
+  const [gap, strip] = [0.5, 1];
+  const strips = [
+    { x: border.x - gap - strip, y: border.y, width: strip, height: border.height },
+    { x: border.x + border.width + gap, y: border.y, width: strip, height: border.height },
+    { x: border.x, y: border.y - gap - strip, width: border.width, height: strip },
+  ];
+  const values: number[][] = [[], [], []];
+  for (const rect of strips) {
+    forPixelsIn(photo, h, inverse, rect, (x, y) => {
+      const i = (y * photo.width + x) * 4;
+      for (let c = 0; c < 3; c++) values[c].push(photo.data[i + c] / 255);
+    });
+  }
+  return values.map((v) => (v.length === 0 ? 0 : v.sort((a, b) => a - b)[Math.floor(v.length / 2)])) as [number, number, number];
+}
+
 /** The standard normal CDF (Abramowitz & Stegun 7.1.26 for erf, |error| < 1.5e-7). */
 export function normalCdf(z: number): number {
   const x = Math.abs(z) / Math.SQRT2;
@@ -272,12 +294,22 @@ export async function readCalibrationPhoto(photo: CalibrationPhoto, manifests: r
   const warnings = [...analysis.warnings];
 
   const patches: PatchReading[] = [];
+  const whites: [number, number, number][] = [];
   for (const patch of manifest.patches) {
     if (!inPhoto(patch.cell)) continue;
     const read = readPatch(photo.image, h, inverse, cellRect(patch.cell));
     if (read.pixels < 16) continue;
     patches.push({ cell: patch.cell, printed: [...patch.rgb], ...read });
+    whites.push(paperWhiteBeside(photo.image, h, inverse, manifest.sheet.cells[patch.cell].borderRectMm));
   }
+  // Uneven light (a lamp to one side, vignetting) scales paper and patch alike: each patch is divided
+  // by the paper white beside it and multiplied by the sheet's median paper white, so the tone curves
+  // keep the photo's overall exposure but not where on the page a patch happened to be.
+  const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  const sheetWhite = [0, 1, 2].map((c) => median(whites.map((w) => w[c])));
+  patches.forEach((patch, i) => {
+    patch.observed = patch.observed.map((v, c) => (whites[i][c] > 0.05 ? (v * sheetWhite[c]) / whites[i][c] : v)) as [number, number, number];
+  });
   if (patches.length < 12) throw new CalibrationError(`${photo.name}: only ${patches.length} of ${manifest.patches.length} patches are in view and large enough (at least 12 needed): photograph the whole sheet, closer`);
 
   const edges: EdgeReading[] = [];
