@@ -60,6 +60,9 @@ describe('calibration round trip', () => {
     expect(profile.pose.translateMm[1]).toBeLessThan(0.5);
     expect(profile.pose.perspectiveMm[1]).toBeLessThan(0.5);
     expect(profile.observed?.tiltDeg?.[1]).toBeLessThan(13);
+    // The page's 297 mm fill at most 0.8 of the 1500 px frame: about 4 photo pixels per mm.
+    expect(profile.observed?.pixelsPerMm?.[0]).toBeGreaterThan(3);
+    expect(profile.observed?.pixelsPerMm?.[1]).toBeLessThan(4.1);
   }, 120_000);
 
   it('takes uneven light and vignetting out of the tone: the fit is the true printer up to the photo\'s exposure', async () => {

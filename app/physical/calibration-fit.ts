@@ -532,7 +532,7 @@ export function fitChannelProfile(readings: readonly PhotoReading[], options: { 
       perspectiveMm: [0, clamp(maxOf((r) => r.perspectiveMm), 0, 20)],
     },
     jpegQuality: qualities.length > 0 ? spread(qualities, 1, 100) : null,
-    observed: { photos: readings.length, tiltDeg: spread(readings.map((r) => r.tiltDeg), 0, 90), colourRms: fit.rms },
+    observed: { photos: readings.length, tiltDeg: spread(readings.map((r) => r.tiltDeg), 0, 90), colourRms: fit.rms, pixelsPerMm: spread(readings.map((r) => r.pixelsPerMm), 0, 1000) },
   };
   // The schema is the contract with EOT and the simulator: a fit that breaks it is a bug here, not bad input.
   return { profile: channelProfileSchema.parse(profile), colourRms: fit.rms };
