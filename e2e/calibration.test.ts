@@ -11,6 +11,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { simulatePhoto } from '../app/physical/simulate.js';
+import { writeY4m } from './fake-camera.js';
 import { ensureRendererBuilt, launchChromium, missingPrerequisite, openApp, screenshot, startBrowserMode } from './harness.js';
 import type { AppPage, BrowserMode } from './harness.js';
 
@@ -22,12 +23,14 @@ describe.skipIf(missing !== null)('channel calibration in browser mode', () => {
   let browser: Browser;
   let app: AppPage;
   let dir: string;
+  let y4mFile: string;
 
   beforeAll(async () => {
     await ensureRendererBuilt();
     mode = await startBrowserMode();
     dir = await mkdtemp(path.join(os.tmpdir(), 'foolprint-calibration-e2e-'));
-    browser = await launchChromium({ kind: 'none' });
+    y4mFile = path.join(dir, 'calibration.y4m');
+    browser = await launchChromium({ kind: 'fake', y4mFile });
     app = await openApp(browser, mode);
   });
 
@@ -63,6 +66,20 @@ describe.skipIf(missing !== null)('channel calibration in browser mode', () => {
       expect(await panel.getByRole('img', { name: 'Tone curves' }).count()).toBe(1);
       expect(await panel.getByTestId('profile-figures').textContent()).toMatch(/Blur σ\s*0\.\d{3} mm/);
       await screenshot(page, 'calibration-2-profile');
+
+      // The camera: with an experiment open, a still of the running camera fits a second profile.
+      await writeY4m(y4mFile, [simulatePhoto({ data: new Uint8ClampedArray(data), width: info.width, height: info.height }, { width: 1280, height: 960, tiltDeg: 8, jpegQuality: 0, clutter: 4 }, 12).image]);
+      await page.getByRole('tab', { name: 'Experiments' }).click();
+      await page.getByLabel('New experiment').fill('calibration e2e');
+      await page.getByRole('button', { name: 'Create' }).click();
+      // Creating opens the experiment on the Attack screen; only then go to Capture.
+      await page.getByRole('heading', { name: 'Attack' }).waitFor({ timeout: 30_000 });
+      await page.getByRole('tab', { name: 'Capture' }).click();
+      await page.getByRole('button', { name: 'Start camera' }).click();
+      await panel.getByLabel('Profile name').fill('camera still');
+      await panel.getByRole('button', { name: 'Calibrate from a camera still' }).click();
+      await expect.poll(async () => panel.getByTestId('calibration-message').textContent(), { timeout: 60_000 }).toMatch(/^Profile "camera still" fitted from 1 photo\(s\)\.$/);
+      expect(await panel.locator('select option').allTextContents()).toEqual(['e2e printer', 'camera still']);
     } catch (error) {
       await screenshot(page, 'calibration-failure');
       throw new Error(`${error instanceof Error ? error.message : String(error)}\npage errors: ${app.consoleErrors.join(' | ') || 'none'}`, { cause: error });
