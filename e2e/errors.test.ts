@@ -222,7 +222,7 @@ describe.skipIf(missing !== null)('error cases in browser mode', () => {
     await app.page.getByRole('tab', { name: 'Experiments' }).click();
     await app.page.locator('tr', { hasText: 'wrong sheet' }).getByRole('button', { name: 'Open' }).click();
     await app.page.getByRole('tab', { name: 'Capture' }).click();
-    await app.page.locator('input[type=file]').setInputFiles(photoFile);
+    await app.page.getByRole('button', { name: /^Drop phone photos/ }).locator('input[type=file]').setInputFiles(photoFile);
     const last = app.page.getByTestId('last-capture');
     await last.waitFor({ timeout: 60_000 });
     expect(await last.getAttribute('data-status')).toBe('unknown-sheet');

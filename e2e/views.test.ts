@@ -264,7 +264,7 @@ describe.skipIf(missing !== null)('screens in browser mode: what was printed and
     expect(await next.textContent()).toMatch(/^Hold up sheet 2 of 2/);
     const blank = path.join(scratch, 'IMG_blank.png');
     await sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 200, g: 190, b: 180 } } }).png().toFile(blank);
-    await page.locator('input[type=file]').setInputFiles(blank);
+    await page.getByRole('button', { name: /^Drop phone photos/ }).locator('input[type=file]').setInputFiles(blank);
     await page.getByTestId('last-capture').filter({ hasText: /^IMG_blank\.png/ }).waitFor({ timeout: 60_000 });
     const photoColumn = await page.locator('tbody tr td:first-child').allTextContents();
     expect(photoColumn).toEqual([expect.stringMatching(/^camera still, \d\d:\d\d(:\d\d)?$/), expect.stringMatching(/^camera still, \d\d:\d\d(:\d\d)?$/), 'IMG_blank.png']);

@@ -8,6 +8,7 @@ export * from './attacks.js';
 export * from './sweeps.js';
 export * from './sheets.js';
 export * from './capture.js';
+export * from './calibration.js';
 export * from './compare.js';
 export * from './experiments.js';
 export * from './system.js';

@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import { attacksMethods } from './attacks.js';
+import { calibrationMethods } from './calibration.js';
 import { captureMethods } from './capture.js';
 import { compareMethods } from './compare.js';
 import { experimentsMethods } from './experiments.js';
@@ -14,6 +15,7 @@ import { sheetsMethods } from './sheets.js';
 import { sweepsMethods } from './sweeps.js';
 import { systemMethods } from './system.js';
 import { attackRunSchema } from './attacks.js';
+import { channelProfileInfoSchema } from './calibration.js';
 import { captureInfoSchema } from './capture.js';
 import { evaluationSchema } from './models.js';
 import { sheetSetSchema } from './sheets.js';
@@ -29,6 +31,7 @@ export const apiMethods = {
   ...sheetsMethods,
   ...captureMethods,
   ...compareMethods,
+  ...calibrationMethods,
 } as const;
 
 export type ApiMethodName = keyof typeof apiMethods;
@@ -51,5 +54,6 @@ export const jobResultSchemas = {
   evaluate: evaluationSchema,
   sheetExport: sheetSetSchema,
   photoAnalysis: captureInfoSchema,
+  calibration: channelProfileInfoSchema,
 } as const;
 export type JobResult<K extends keyof typeof jobResultSchemas> = z.output<(typeof jobResultSchemas)[K]>;

@@ -12,6 +12,7 @@
  *   sheets/<setId>/     sheet.pdf, sheet[-n].png, sheet[-n].manifest.json, sheet-set.json
  *   captures/<id>/      photo.<ext>, analysis.json (PhotoAnalysis with crops), capture.json
  *   results/            sweeps and compare exports (CSV, JSON, HTML)
+ * Calibration sheets and channel profiles sit beside the experiments, in calibration/ (service-calibration.ts).
  * Jobs on one experiment run one after another (the store allows one run at a time per experiment).
  */
 import { existsSync, statSync } from 'node:fs';
@@ -53,6 +54,7 @@ import { writeAttackFiles } from './attack-files.js';
 import { perturbationAmplification } from './png-encode.js';
 import { parseAttackRecord } from '../experiments/attack-record.js';
 import { createPhysicalHandlers } from './service-physical.js';
+import { createCalibrationHandlers } from './service-calibration.js';
 
 export interface FoolprintServiceOptions {
   /** The experiment workspace folder (created if missing). */
@@ -555,6 +557,7 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
     },
 
     ...createPhysicalHandlers(core, readRun),
+    ...createCalibrationHandlers(core),
   };
 
   async function invoke(method: ApiMethodName, input: unknown): Promise<unknown> {

@@ -67,6 +67,12 @@ export const channelProfileSchema = z
         tiltDeg: range(0, 90).optional(),
         /** Fit quality: RMS error of the tone/colour fit over the patches, [0,1] units. */
         colourRms: z.number().finite().min(0).optional(),
+        /**
+         * Photo pixels per printed mm in the calibration photos. Calibration measures noiseSigma at these
+         * photo pixels (the simulator adds it there); an analysed cell area-averages k = pixelsPerMm ·
+         * cellMm / inputSide photo pixels per side, so its white noise is about noiseSigma / max(1, k).
+         */
+        pixelsPerMm: range(0, 1000).optional(),
       })
       .optional(),
   })

@@ -9,6 +9,8 @@
  * JPEG here is the pure-TS DCT quantisation of jpeg.ts (an approximation of a real encoder); the CLI
  * writes real JPEG files with sharp.
  */
+import { applyToneCurve } from './channel-profile.js';
+import type { ChannelProfile } from './channel-profile.js';
 import { applyHomography, fitHomography, invertHomography } from './homography.js';
 import type { Homography, Point } from './homography.js';
 import { checkRgba } from './image.js';
@@ -55,7 +57,23 @@ export interface PhotoChannelParams {
   paperTexture?: number;
   /** Number of random shapes on the table around the sheet (default 14). */
   clutter?: number;
+  /**
+   * The printer's tone curves R, G, B (channel-profile.ts: evenly spaced knots, printed → photographed
+   * value), applied to the sheet's values before the colour matrix and the light (default: none).
+   */
+  tone?: readonly [readonly number[], readonly number[], readonly number[]];
+  /** Row-major 3×3 matrix after the tone curves (default: identity). */
+  colourMatrix?: readonly number[];
+  /** Added after the colour matrix (default 0). */
+  colourOffset?: readonly [number, number, number];
+  /** Blur σ in mm on paper, instead of blurSigma: converted with sheetDpi and the sheet's mean scale in the photo. */
+  blurMm?: number;
+  /** Resolution of the sheet image (pixels per inch), needed by blurMm. */
+  sheetDpi?: number;
 }
+
+/** What a channel profile fixes in the simulator; keys set here replace the simulator's defaults. */
+type ProfileParams = 'tone' | 'colourMatrix' | 'colourOffset' | 'blurMm' | 'sheetDpi';
 
 export interface SimulatedPhoto {
   image: RgbaImage;
@@ -65,7 +83,7 @@ export interface SimulatedPhoto {
   corners: [Point, Point, Point, Point];
   /** The parameters after defaults and random draws, for the record. */
   /** rotation and tilt drawn in degrees (null when explicit corners were given). */
-  params: Required<Omit<PhotoChannelParams, 'corners'>> & { rotation: number | null; tilt: number | null; gains: [number, number, number] };
+  params: Required<Omit<PhotoChannelParams, 'corners' | ProfileParams>> & Pick<PhotoChannelParams, ProfileParams> & { rotation: number | null; tilt: number | null; gains: [number, number, number] };
 }
 
 /** Interleaved RGB floats in [0,1]: the channel's working form. */
@@ -218,6 +236,48 @@ function clampUnit(image: FloatImage): void {
   for (let i = 0; i < data.length; i++) data[i] = data[i] < 0 ? 0 : data[i] > 1 ? 1 : data[i];
 }
 
+/** The printer's tone curves, colour matrix and offset as one in-place map of an RGB sample, or undefined when none is set. */
+function printColour(params: PhotoChannelParams): ((rgb: Float32Array) => void) | undefined {
+  const { tone, colourMatrix: m, colourOffset: offset } = params;
+  if (!tone && !m && !offset) return undefined;
+  if (tone && (tone.length !== 3 || tone.some((curve) => curve.length < 2 || curve.some((v) => !Number.isFinite(v))))) throw new ChannelParameterError('tone must be three curves of at least two finite knots');
+  if (m && (m.length !== 9 || m.some((v) => !Number.isFinite(v)))) throw new ChannelParameterError('colourMatrix must be 9 finite numbers (row-major 3×3)');
+  if (offset && (offset.length !== 3 || offset.some((v) => !Number.isFinite(v)))) throw new ChannelParameterError('colourOffset must be 3 finite numbers');
+  const t = [0, 0, 0];
+  return (rgb) => {
+    for (let c = 0; c < 3; c++) t[c] = tone ? applyToneCurve(tone[c], rgb[c]) : rgb[c];
+    for (let r = 0; r < 3; r++) rgb[r] = (m ? m[3 * r] * t[0] + m[3 * r + 1] * t[1] + m[3 * r + 2] * t[2] : t[r]) + (offset ? offset[r] : 0);
+  };
+}
+
+/**
+ * Simulator parameters from a channel profile (channel-profile.ts): its tone, colour and blur in mm,
+ * and one draw within each of its ranges (noise, light, JPEG, the tilt it saw) from `seed`. The light
+ * the profile measured already holds the user's room, so the simulator's own cast, vignetting and
+ * uneven light default to none; explicit parameters in `overrides` win.
+ */
+export function photoParamsFromProfile(profile: ChannelProfile, sheetDpi: number, seed = 0, overrides: PhotoChannelParams = {}): PhotoChannelParams {
+  const random = new SeededRandom(seed ^ 0x5eed);
+  const within = ([low, high]: readonly [number, number]) => low + (high - low) * random.uniform();
+  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) as PhotoChannelParams;
+  return {
+    tone: profile.tone,
+    colourMatrix: profile.colourMatrix,
+    colourOffset: profile.colourOffset,
+    blurMm: within(profile.blurMm),
+    sheetDpi,
+    noiseSigma: within(profile.noiseSigma),
+    brightness: within(profile.brightness),
+    contrast: within(profile.contrast),
+    jpegQuality: profile.jpegQuality === null ? 0 : Math.round(within(profile.jpegQuality)),
+    ...(profile.observed?.tiltDeg ? { tiltDeg: Math.min(60, profile.observed.tiltDeg[1]) } : {}),
+    colourCast: 0,
+    vignetting: 0,
+    unevenLight: 0,
+    ...defined,
+  };
+}
+
 export function simulatePhoto(sheet: RgbaImage, params: PhotoChannelParams = {}, seed = 0): SimulatedPhoto {
   checkRgba(sheet, 'sheet image');
   const random = new SeededRandom(seed);
@@ -256,6 +316,7 @@ export function simulatePhoto(sheet: RgbaImage, params: PhotoChannelParams = {},
   checkRange('unevenLight', p.unevenLight, 0, 1);
   checkRange('paperTexture', p.paperTexture, 0, 1);
   checkRange('clutter', p.clutter, 0, 1000);
+  const colour = printColour(params);
 
   // Pose: drawn first so a seed fixes the geometry whatever the appearance parameters are.
   const rotation = random.between(-1, 1) * p.rotationDeg * (Math.PI / 180);
@@ -287,6 +348,14 @@ export function simulatePhoto(sheet: RgbaImage, params: PhotoChannelParams = {},
   ];
   const homography = fitHomography(sheetCorners, corners);
   const inverse = invertHomography(homography);
+  if (params.blurMm !== undefined) {
+    checkRange('blurMm', params.blurMm, 0, 10);
+    if (params.sheetDpi === undefined) throw new ChannelParameterError('blurMm needs sheetDpi, the resolution of the sheet image');
+    checkRange('sheetDpi', params.sheetDpi, 10, 2400);
+    // σ on paper → photo pixels at the sheet's mean scale (a tilted sheet's far edge is blurred a little less in mm).
+    const area = Math.abs(corners.reduce((s, q, k) => s + q[0] * corners[(k + 1) % 4][1] - corners[(k + 1) % 4][0] * q[1], 0)) / 2;
+    p.blurSigma = params.blurMm * (params.sheetDpi / 25.4) * Math.sqrt(area / (sheet.width * sheet.height));
+  }
 
   const photo: FloatImage = { data: new Float32Array(width * height * 3), width, height, channels: 3 };
   drawBackground(photo, random, p.clutter);
@@ -316,6 +385,7 @@ export function simulatePhoto(sheet: RgbaImage, params: PhotoChannelParams = {},
         const sy = (inverse[3] * px + inverse[4] * py + inverse[5]) / w;
         if (sx < -0.5 || sy < -0.5 || sx > sheet.width - 0.5 || sy > sheet.height - 0.5) continue;
         bilinearRgb(sheet, sx, sy, sample);
+        colour?.(sample);
         const paper = 1 + p.paperTexture * texture(sx / sheet.width, sy / sheet.height);
         r += sample[0] * paper;
         g += sample[1] * paper;
@@ -358,7 +428,7 @@ export function simulatePhoto(sheet: RgbaImage, params: PhotoChannelParams = {},
     image: { data: rgba, width, height },
     homography,
     corners,
-    params: { ...p, rotation: params.corners ? null : (rotation * 180) / Math.PI, tilt: params.corners ? null : (tilt * 180) / Math.PI, gains },
+    params: { ...p, tone: params.tone, colourMatrix: params.colourMatrix, colourOffset: params.colourOffset, blurMm: params.blurMm, sheetDpi: params.sheetDpi, rotation: params.corners ? null : (rotation * 180) / Math.PI, tilt: params.corners ? null : (tilt * 180) / Math.PI, gains },
   };
 }
 

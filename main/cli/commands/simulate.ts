@@ -8,7 +8,10 @@ import type { Command } from 'commander';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../../../app/node/atomic-write.js';
-import { ChannelParameterError, simulatePhoto } from '../../../app/physical/simulate.js';
+import { readChannelProfile } from '../../../app/node/calibration-files.js';
+import { CalibrationError } from '../../../app/physical/calibration-sheet.js';
+import { ChannelProfileError } from '../../../app/physical/channel-profile.js';
+import { ChannelParameterError, photoParamsFromProfile, simulatePhoto } from '../../../app/physical/simulate.js';
 import type { PhotoChannelParams } from '../../../app/physical/simulate.js';
 import { UsageError, guarded, parsePositiveInt } from '../failure.js';
 
@@ -23,7 +26,7 @@ interface SimulateCommandOptions {
   tilt?: string;
   blur?: string;
   noise?: string;
-  jpegQuality: string;
+  jpegQuality?: string;
   brightness?: string;
   contrast?: string;
   colourCast?: string;
@@ -31,6 +34,8 @@ interface SimulateCommandOptions {
   unevenLight?: string;
   paperTexture?: string;
   clutter?: string;
+  channel?: string;
+  sheetDpi?: string;
   json?: boolean;
 }
 
@@ -55,7 +60,7 @@ export function registerSimulate(program: Command): void {
     .option('--tilt <deg>', 'largest out-of-plane tilt, random direction (default 25)')
     .option('--blur <sigma>', 'Gaussian blur σ in photo pixels (default 0.8)')
     .option('--noise <sigma>', 'Gaussian noise σ in [0,1] units (default 0.02)')
-    .option('--jpeg-quality <q>', 'JPEG quality 1-100, 0 for none', '85')
+    .option('--jpeg-quality <q>', 'JPEG quality 1-100, 0 for none (default 85, or a draw in the --channel profile\'s range)')
     .option('--brightness <d>', 'added to every value, [0,1] units (default 0)')
     .option('--contrast <f>', 'contrast factor around mid-grey (default 1)')
     .option('--colour-cast <f>', 'largest red/blue gain change (default 0.08)')
@@ -63,13 +68,18 @@ export function registerSimulate(program: Command): void {
     .option('--uneven-light <f>', 'light gradient across the frame, 0..1 (default 0.25)')
     .option('--paper-texture <f>', 'paper texture amplitude (default 0.03)')
     .option('--clutter <n>', 'random shapes around the sheet (default 14)')
+    .option('--channel <profile.json>', 'a channel profile (foolprint calibrate): its tone curves, colour matrix and blur in mm, and a seeded draw within its noise, light and JPEG ranges; the flags above override')
+    .option('--sheet-dpi <n>', 'with --channel: the sheet PNG\'s resolution (default: read from the PNG)')
     .option('--json', 'print the parameters, the seed and the true homography as JSON')
     .action(guarded(async (options: SimulateCommandOptions) => {
       const seed = Number(options.seed);
       if (!Number.isInteger(seed)) throw new UsageError(`--seed must be a whole number, got "${options.seed}"`);
       const extension = path.extname(options.out).toLowerCase();
       if (!['.jpg', '.jpeg', '.png'].includes(extension)) throw new UsageError(`--out must end in .jpg, .jpeg or .png, got "${options.out}"`);
-      const quality = finite(options.jpegQuality, '--jpeg-quality') ?? 85;
+      const profile = options.channel === undefined ? undefined : await readChannelProfile(options.channel).catch((error: Error) => {
+        throw error instanceof CalibrationError || error instanceof ChannelProfileError ? new UsageError(error.message) : error;
+      });
+      const quality = finite(options.jpegQuality, '--jpeg-quality') ?? (profile ? photoParamsFromProfile(profile, 300, seed).jpegQuality : undefined) ?? 85;
       if (quality !== 0 && !(quality >= 1 && quality <= 100)) throw new UsageError(`--jpeg-quality must be 0 or from 1 to 100, got "${options.jpegQuality}"`);
       const realJpeg = extension !== '.png';
       const params: PhotoChannelParams = {
@@ -95,9 +105,17 @@ export function registerSimulate(program: Command): void {
       const sheet = await decodeImageFile(options.sheet).catch((error: Error) => {
         throw new UsageError(error.message);
       });
+      let channel = params;
+      if (profile) {
+        const density = options.sheetDpi === undefined ? (await sharp(options.sheet).metadata()).density : finite(options.sheetDpi, '--sheet-dpi');
+        if (density === undefined || !(density > 0)) throw new UsageError(`${options.sheet} records no resolution: give --sheet-dpi (foolprint sheet writes 300 by default)`);
+        // --blur in pixels replaces the profile's blur in mm.
+        channel = photoParamsFromProfile(profile, density, seed, params);
+        if (options.blur !== undefined) channel = { ...channel, blurMm: undefined };
+      }
       let photo;
       try {
-        photo = simulatePhoto({ data: sheet.data, width: sheet.width, height: sheet.height }, params, seed);
+        photo = simulatePhoto({ data: sheet.data, width: sheet.width, height: sheet.height }, channel, seed);
       } catch (error) {
         if (error instanceof ChannelParameterError) throw new UsageError(error.message);
         throw error;

@@ -233,17 +233,21 @@ export class CaptureController {
     this.fps = framesPerSecond(this.timestamps);
   }
 
-  /** Stills are PNG (lossless): the host analyses exactly the frame the user saw. */
-  async captureStill(): Promise<void> {
-    if (!this.video || !this.canvas || !this.stream) return;
+  /** Stills are PNG (lossless): the host analyses exactly the frame the user saw. Null without a camera frame. */
+  async still(): Promise<File | null> {
+    if (!this.video || !this.canvas || !this.stream) return null;
     this.grab(this.video, this.canvas);
     const blob = await new Promise<Blob | null>((resolve) => this.canvas!.toBlob(resolve, 'image/png'));
     if (!blob) {
       this.job.error = 'The frame could not be encoded.';
-      return;
+      return null;
     }
-    const name = `still-${new Date().toISOString().replace(/[:.]/g, '-')}.png`;
-    await this.analyse(name, 'image/png', new Uint8Array(await blob.arrayBuffer()), 'camera');
+    return new File([blob], `still-${new Date().toISOString().replace(/[:.]/g, '-')}.png`, { type: 'image/png' });
+  }
+
+  async captureStill(): Promise<void> {
+    const file = await this.still();
+    if (file) await this.analyse(file.name, file.type, new Uint8Array(await file.arrayBuffer()), 'camera');
   }
 
   async importPhotos(files: File[]): Promise<void> {
