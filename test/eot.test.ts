@@ -4,8 +4,6 @@
  * example survives blur better than a plain BIM example. Plain attacks stay bit-identical (the other
  * attack tests hold their exact values; here: EOT off equals the same options without the key).
  */
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Classifier } from '../app/engine/classifier.js';
@@ -22,6 +20,7 @@ import { SeededRandom } from '../app/physical/random.js';
 import { gaussianBlur as referenceBlur, transformImages } from '../app/physical/simulate.js';
 import { loadDataset } from '../app/node/dataset-loader.js';
 import { loadClassifier } from '../app/node/model-loader.js';
+import { initBackend } from '../app/node/backend.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -240,11 +239,7 @@ describe('EOT on the built-in LeNet', () => {
   let classifier: Classifier;
   // LeNet's convolutions on TF.js's pure-JS CPU kernels are ~20x slower than on WASM, as the app runs it.
   beforeAll(async () => {
-    const wasm = await import('@tensorflow/tfjs-backend-wasm');
-    const require = createRequire(import.meta.url);
-    wasm.setWasmPaths(path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + path.sep);
-    wasm.setThreadsCount(1);
-    if (!(await tf.setBackend('wasm'))) await tf.setBackend('cpu');
+    await initBackend({ prefer: 'wasm' });
   });
   afterAll(() => classifier?.dispose());
 
