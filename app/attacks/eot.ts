@@ -52,11 +52,6 @@ export function resolveEot(eot: EotOptions): { samples: number; channel: Channel
   return { samples: eot.samples, channel: eot.channel ?? defaultChannelProfile(), cellMm: eot.cellMm ?? DEFAULT_EOT_CELL_MM };
 }
 
-/** "bim+eot16": how records, the Compare screen and `analyze` tell an EOT run from a plain one. */
-export function methodLabel(method: string, options?: object | null): string {
-  const eot = (options as { eot?: { samples?: unknown } | null } | null | undefined)?.eot;
-  return eot && typeof eot.samples === 'number' ? `${method}+eot${eot.samples}` : method;
-}
 
 /** The draws of step `step` for n images, sample-major: draw s of image i at s·n + i. */
 export function eotDraws(s: EotSettings, n: number, height: number, width: number, step: number): ChannelDraw[] {

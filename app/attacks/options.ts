@@ -7,10 +7,9 @@ import { AttackInputError } from './errors.js';
 import { channelProfileSchema } from '../physical/channel-profile.js';
 import type { ChannelProfile } from '../physical/channel-profile.js';
 import { resolveEot } from './eot.js';
+import { EOT_METHODS } from './method-label.js';
 import type { AttackLoss, AttackMethod, AttackOptions, Criterion, Norm } from './types.js';
 
-/** Methods that take an EOT option: the iterative ones (FGSM's single step and DeepFool's geometry do not average). */
-export const EOT_METHODS: readonly AttackMethod[] = ['bim', 'll', 'pgd'];
 /** EOT samples per step at most: the cost of a step grows linearly with them. */
 export const MAX_EOT_SAMPLES = 1024;
 
