@@ -8,15 +8,11 @@
  *   channel → colour matrix + offset (→ BT.601 grey for grey models) → brightness/contrast →
  *   additive noise → clip to [0,1] → JPEG (straight-through)
  *
- * Every step is linear in the image or piecewise linear, so the gradient w.r.t. the image is exact:
- * - the warp is bilinear sampling by gathers with weights computed in plain JS (TF.js has no gradient
- *   for tf.image.transform, and its CPU kernel warps only the first image of a batch); the gather's
- *   gradient scatters back, so a batch of draws of the same image sums into that image's gradient;
- * - the blur is one Gaussian matrix per draw and axis (edges replicated, as simulate.ts blurs),
- *   applied by batched matMul: each draw has its own σ, which a depthwise convolution cannot batch;
- * - JPEG (app/physical/jpeg.ts) is applied in the forward pass and passed through unchanged in the
- *   backward pass (BPDA, Athalye, Carlini & Wagner 2018): its rounding has zero gradient almost
- *   everywhere.
+ * Every stage is linear or piecewise linear in the image, so the gradient w.r.t. the image is exact.
+ * The chain up to JPEG is one TF.js op (tf.customGrad) whose forward and backward passes run in plain
+ * JS (see channelPass for why); JPEG (app/physical/jpeg.ts) is applied in the forward pass and passed
+ * through unchanged in the backward pass (BPDA, Athalye, Carlini & Wagner 2018): its rounding has
+ * zero gradient almost everywhere. The gradient is checked against finite differences (test/eot.test.ts).
  * Random draws come from the caller's seeded stream in plain JS (tf.random* seeds per call and per
  * backend), so a seed gives the same transformations in Node, the browser and every worker.
  */
