@@ -26,5 +26,4 @@ for run in bim "bim+eot$samples"; do
   done
 done
 echo "== analyze (both runs)"
-cli analyze --sheets "$out/bim-sheets" "$out/bim+eot$samples-sheets" --json "$out/photos" > "$out/analysis.json"
-cli analyze --sheets "$out/bim-sheets" "$out/bim+eot$samples-sheets" "$out/photos" | tee "$out/analysis.txt"
+cli analyze "$out/photos" --sheets "$out/bim-sheets" "$out/bim+eot$samples-sheets" --out "$out/analysis" | tee "$out/analysis.txt"
