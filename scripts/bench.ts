@@ -3,7 +3,8 @@
  *
  * FGSM and BIM-10 images/s on the built-in LeNet (random weights until the trained ones exist: same
  * timings) at batch 1 and 256, through the worker pool and in-process on one backend; one BIM step on
- * a 224x224x3 MobileNet-style model; tensor counts before and after 1,000 attacks; the PyTorch peer
+ * a 224x224x3 MobileNet-style model; BIM with EOT-16 against plain BIM at the same steps, per image, on
+ * LeNet and the MobileNet-style model (issue 10: what "robust to print" costs); tensor counts before and after 1,000 attacks; the PyTorch peer
  * (scripts/torch-peer.py, where a Python with PyTorch is found) run in the same process tree,
  * interleaved with ours round by round because the machine is shared and noisy; and a per-kernel
  * profile of one FGSM step. Given the MNIST test set (--mnist or FOOLPRINT_MNIST), the whole-process
@@ -187,6 +188,38 @@ function mobileNetStepSeconds(batch: number): number {
   tf.dispose([x, y]);
   model.dispose();
   return seconds;
+}
+
+/**
+ * Seconds per image of BIM with and without EOT-16 (the default channel) at the same steps, in-process
+ * through runAttack: what "robust to print" costs. Each EOT step is ~16 forward and backward passes
+ * plus the channel's own work (warp, blur, tone, noise, JPEG in JS).
+ */
+async function eotCost(classifier: Classifier, batch: number, steps: number): Promise<{ batch: number; steps: number; plain: number; eot16: number; ratio: number }> {
+  const [h, w, c] = classifier.inputShape;
+  const { images, labels } = randomBatch(batch, h * w * c, classifier.numClasses, 11);
+  const bim: AttackOptions = { method: 'bim', epsilons: [0.1], steps, stepSize: 0.01, keepImages: false };
+  const time = async (options: AttackOptions) => {
+    const start = performance.now();
+    await runAttack(classifier, images, labels, options);
+    return (performance.now() - start) / 1000 / batch;
+  };
+  await time({ ...bim, steps: 1, eot: { samples: 2 } }); // warm-up
+  const plain = await time(bim);
+  const eot16 = await time({ ...bim, eot: { samples: 16 } });
+  return { batch, steps, plain, eot16, ratio: eot16 / plain };
+}
+
+function mobileNetClassifier(): Classifier {
+  const model = createMobileNetLike();
+  return {
+    id: 'mobilenet-like',
+    inputShape: [224, 224, 3],
+    numClasses: 1000,
+    labels: Array.from({ length: 1000 }, (_, i) => String(i)),
+    logits: (x) => model.predict(x) as tf.Tensor2D,
+    dispose: () => model.dispose(),
+  };
 }
 
 /** Share of kernel time per kernel in one in-process FGSM step (forward, input gradient, update). */
@@ -400,6 +433,11 @@ async function main(): Promise<void> {
     progress('MobileNet-style BIM step');
     const mobileNet = { batch: quick ? 1 : 4, secondsPerImage: mobileNetStepSeconds(quick ? 1 : 4) };
 
+    progress('EOT-16 BIM vs plain BIM');
+    const mobileNetEot = mobileNetClassifier();
+    const eot = { lenet: await eotCost(classifier, quick ? 8 : 32, quick ? 2 : 5), mobileNet: await eotCost(mobileNetEot, 1, quick ? 1 : 2) };
+    mobileNetEot.dispose();
+
     progress('profile');
     const profile = await profileFgsmStep(classifier, 256);
 
@@ -425,7 +463,7 @@ async function main(): Promise<void> {
         fgsmB256: { perRound: bareRatios('fgsmB256'), median: median(bareRatios('fgsmB256')) },
         bim10B256: { perRound: bareRatios('bim10B256'), median: median(bareRatios('bim10B256')) },
       },
-      memory, mobileNet, profileFgsmB256: profile.slice(0, 8),
+      memory, mobileNet, eot, profileFgsmB256: profile.slice(0, 8),
       notes: [
         'pool and 1 thread: the full runAttack (top-5 before, float and 8-bit after, norms), keepImages off; bare step and PyTorch: the attack step alone',
         ...(haveTorch ? [] : [peer.missing]),
@@ -462,6 +500,9 @@ async function main(): Promise<void> {
       }
       log(`\ntensors over ${attacks} attacks: in-process ${memory.inProcess.before} → ${memory.inProcess.after}; workers ${memory.pool.before.join(',')} → ${memory.pool.after.join(',')}`);
       log(`MobileNet-style 224x224x3, one BIM step in-process, batch ${mobileNet.batch}: ${(mobileNet.secondsPerImage * 1000).toFixed(0)} ms/image`);
+      for (const [name, e] of [['LeNet', eot.lenet], ['MobileNet-style', eot.mobileNet]] as const) {
+        log(`${name} BIM-${e.steps} batch ${e.batch}: plain ${(e.plain * 1000).toFixed(0)} ms/image, EOT-16 ${(e.eot16 * 1000).toFixed(0)} ms/image (${e.ratio.toFixed(1)}x)`);
+      }
       log('\nwhere an FGSM step goes (in-process, batch 256):');
       for (const p of summary.profileFgsmB256) log(`  ${p.kernel.padEnd(22)} ${(p.share * 100).toFixed(1).padStart(5)}%  ${p.ms.toFixed(1)} ms`);
       for (const n of summary.notes) log(`note: ${n}`);

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { idSchema, imageSelectionSchema, predictionSchema } from './common.js';
 import { adversarialViewSchema } from '../experiments/attack-record.js';
 import { ATTACK_METHODS } from '../attacks/types.js';
+import { channelProfileSchema } from '../physical/channel-profile.js';
 
 /**
  * Attack parameters as the UI sends them: app/attacks/types.ts `AttackOptions` minus what is data
@@ -26,6 +27,19 @@ export const attackParamsSchema = z.object({
   seed: z.number().int().nonnegative().optional(),
   /** Targeted attack towards this class for every image (FGSM/BIM/PGD); omit for untargeted. */
   targetClass: z.number().int().nonnegative().optional(),
+  /**
+   * "Robust to print" (BIM, LL, PGD): Expectation over Transformation with `samples` draws of the
+   * print-and-photo channel per step (each step costs about `samples` forward and backward passes);
+   * the channel is a calibrated profile, or the default one when left out.
+   */
+  eot: z
+    .object({
+      samples: z.number().int().min(1).max(1024),
+      channel: channelProfileSchema.optional(),
+      /** Printed size of a cell's longer side in mm (default 30, the sheet's default cell). */
+      cellMm: z.number().positive().max(1000).optional(),
+    })
+    .optional(),
 });
 export type AttackParams = z.input<typeof attackParamsSchema>;
 

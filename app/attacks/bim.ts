@@ -7,7 +7,7 @@
  * Defaults from the paper: α = 1/255 (one grey level), steps = min(ε·255 + 4, 1.25·ε·255) rounded,
  * at least 1; loss 'ce'; norm 'linf' ('l2' takes L2-normalised steps and projects on the L2 ball).
  */
-import { iterativeAttack } from './iterative.js';
+import { eotSettings, iterativeAttack } from './iterative.js';
 import type { AttackChunk, ChunkOutcome } from './iterative.js';
 import type { ResolvedOptions } from './options.js';
 import { bimSchedule } from './schedule.js';
@@ -18,7 +18,7 @@ export async function bimChunk(chunk: AttackChunk, epsilon: number, o: ResolvedO
     chunk.classifier,
     chunk.images,
     targeted ? chunk.targets! : chunk.labels,
-    { ...bimSchedule(epsilon, o), epsilon, norm: o.norm, loss: o.loss, targeted, firstGradient: chunk.firstGradient },
+    { ...bimSchedule(epsilon, o), epsilon, norm: o.norm, loss: o.loss, targeted, firstGradient: chunk.firstGradient, eot: eotSettings(chunk, o, 0) },
     chunk.onStep,
   );
   return { adversarial };

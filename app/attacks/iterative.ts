@@ -14,6 +14,9 @@ import type { Classifier } from '../engine/classifier.js';
 import { attackObjective } from './losses.js';
 import { GradientUnavailableError } from './errors.js';
 import { withoutWeightGradients } from '../engine/kernels/weight-gradients.js';
+import { eotGradient } from './eot.js';
+import type { EotSettings } from './eot.js';
+import type { ResolvedOptions } from './options.js';
 import type { AttackLoss, Norm } from './types.js';
 
 /** Called after every step with the number of images stepped: reports progress, yields, checks cancel. */
@@ -34,6 +37,8 @@ export interface IterativeSettings {
    * several ε over the same images keeps it here and the later ε skip that forward and backward pass.
    */
   firstGradient?: GradientMemo;
+  /** Expectation over Transformation (eot.ts): each step's gradient is averaged over sampled channel draws. */
+  eot?: EotSettings;
 }
 
 /** Holds the step-0 gradient of one chunk across the ε of a run. */
@@ -67,11 +72,17 @@ export function objectiveGradient(
 }
 
 /**
- * ∇x Σ_i φ(logits(x))_i for a per-image function φ of the logits; a missing gradient becomes a
- * GradientUnavailableError naming the model.
+ * ∇x Σ_i φ(logits(view(x)))_i for a per-image function φ of the logits, where `view` (default: none)
+ * is a differentiable map of the batch before the model, e.g. EOT's channel draws; a missing
+ * gradient becomes a GradientUnavailableError naming the model.
  */
-export function inputGradient(classifier: Classifier, x: tf.Tensor4D, perImage: (logits: tf.Tensor2D) => tf.Tensor1D): tf.Tensor4D {
-  const gradient = tf.grad((xi: tf.Tensor) => perImage(classifier.logits(xi as tf.Tensor4D)).sum());
+export function inputGradient(
+  classifier: Classifier,
+  x: tf.Tensor4D,
+  perImage: (logits: tf.Tensor2D) => tf.Tensor1D,
+  view?: (x: tf.Tensor4D) => tf.Tensor4D,
+): tf.Tensor4D {
+  const gradient = tf.grad((xi: tf.Tensor) => perImage(classifier.logits(view ? view(xi as tf.Tensor4D) : (xi as tf.Tensor4D))).sum());
   try {
     // Only ∇x is wanted: the fused convolutions' eager filter gradients are skipped.
     return withoutWeightGradients(() => gradient(x) as tf.Tensor4D);
@@ -106,6 +117,13 @@ export function projectToBall(x: tf.Tensor4D, clean: tf.Tensor4D, epsilon: numbe
   });
 }
 
+/** The gradient step `step` follows: of the image itself, or averaged over the EOT draws of that step. */
+function stepGradient(classifier: Classifier, x: tf.Tensor4D, classes: tf.Tensor1D, s: IterativeSettings, step: number): tf.Tensor4D {
+  return s.eot
+    ? eotGradient(classifier, x, classes, s.loss, s.targeted, s.eot, step)
+    : objectiveGradient(classifier, x, classes, s.loss, s.targeted);
+}
+
 /** One ascent step of size α followed by the projection. */
 function ascentStep(
   classifier: Classifier,
@@ -113,10 +131,11 @@ function ascentStep(
   clean: tf.Tensor4D,
   classes: tf.Tensor1D,
   s: IterativeSettings,
+  step: number,
   gradient?: tf.Tensor4D,
 ): tf.Tensor4D {
   return tf.tidy(() => {
-    const g = gradient ?? objectiveGradient(classifier, x, classes, s.loss, s.targeted);
+    const g = gradient ?? stepGradient(classifier, x, classes, s, step);
     const direction = s.norm === 'linf' ? g.sign() : g.div(imageL2Norm(g).maximum(TINY));
     return projectToBall(x.add(direction.mul(s.stepSize)) as tf.Tensor4D, clean, s.epsilon, s.norm);
   });
@@ -147,12 +166,12 @@ export async function iterativeAttack(
       let first: tf.Tensor4D | undefined;
       if (step === 0 && !start && settings.firstGradient) {
         const known = settings.firstGradient.get();
-        first = known ? tf.tensor4d(known, shape) : objectiveGradient(classifier, x, classTensor, settings.loss, settings.targeted);
+        first = known ? tf.tensor4d(known, shape) : stepGradient(classifier, x, classTensor, settings, 0);
         if (!known) settings.firstGradient.set(new Float32Array(first.dataSync()));
       }
       let next: tf.Tensor4D;
       try {
-        next = ascentStep(classifier, x, clean, classTensor, settings, first);
+        next = ascentStep(classifier, x, clean, classTensor, settings, step, first);
       } finally {
         first?.dispose();
       }
@@ -187,6 +206,11 @@ export function scoreImages(
     objective.dispose();
     top1.dispose();
   }
+}
+
+/** The EOT settings of one chunk and restart, or undefined for a plain attack. */
+export function eotSettings(chunk: AttackChunk, o: ResolvedOptions, restart: number): EotSettings | undefined {
+  return o.eot && { ...o.eot, seed: o.seed, firstImageIndex: chunk.firstImageIndex, restart };
 }
 
 /** One chunk of images as each method file sees it. */

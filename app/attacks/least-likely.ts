@@ -10,7 +10,7 @@
  */
 import type { Classifier } from '../engine/classifier.js';
 import { predictLogits } from '../engine/predict.js';
-import { iterativeAttack } from './iterative.js';
+import { eotSettings, iterativeAttack } from './iterative.js';
 import type { AttackChunk, ChunkOutcome } from './iterative.js';
 import type { ResolvedOptions } from './options.js';
 import { bimSchedule } from './schedule.js';
@@ -37,7 +37,7 @@ export async function leastLikelyChunk(chunk: AttackChunk, epsilon: number, o: R
     chunk.classifier,
     chunk.images,
     chunk.targets!,
-    { ...bimSchedule(epsilon, o), epsilon, norm: o.norm, loss: o.loss, targeted: true },
+    { ...bimSchedule(epsilon, o), epsilon, norm: o.norm, loss: o.loss, targeted: true, eot: eotSettings(chunk, o, 0) },
     chunk.onStep,
   );
   return { adversarial };

@@ -4,7 +4,14 @@
  */
 import type { Classifier } from '../engine/classifier.js';
 import { AttackInputError } from './errors.js';
+import { channelProfileSchema } from '../physical/channel-profile.js';
+import type { ChannelProfile } from '../physical/channel-profile.js';
+import { resolveEot } from './eot.js';
+import { EOT_METHODS } from './method-label.js';
 import type { AttackLoss, AttackMethod, AttackOptions, Criterion, Norm } from './types.js';
+
+/** EOT samples per step at most: the cost of a step grows linearly with them. */
+export const MAX_EOT_SAMPLES = 1024;
 
 export const ATTACK_METHODS: readonly AttackMethod[] = ['fgsm', 'bim', 'll', 'pgd', 'deepfool'];
 
@@ -30,6 +37,7 @@ export interface ResolvedOptions {
   topK: number;
   batchSize: number;
   indexOffset: number;
+  eot?: { samples: number; channel: ChannelProfile; cellMm: number };
 }
 
 function requireInteger(name: string, value: number | undefined, min: number): void {
@@ -112,6 +120,17 @@ export function resolveAttackInputs(
   requireInteger('seed', options.seed, 0);
   requireInteger('batchSize', options.batchSize, 1);
   requireInteger('indexOffset', options.indexOffset, 0);
+  let eot: ResolvedOptions['eot'];
+  if (options.eot !== undefined && options.eot !== null) {
+    if (!EOT_METHODS.includes(options.method)) throw new AttackInputError(`EOT applies to ${EOT_METHODS.join(', ')}, not ${options.method}`);
+    requireInteger('eot.samples', options.eot.samples, 1);
+    if (options.eot.samples > MAX_EOT_SAMPLES) throw new AttackInputError(`eot.samples must be at most ${MAX_EOT_SAMPLES}, got ${options.eot.samples}`);
+    requireFinite('eot.cellMm', options.eot.cellMm, 0, true);
+    if (options.eot.channel !== undefined && !channelProfileSchema.safeParse(options.eot.channel).success) {
+      throw new AttackInputError('eot.channel is not a valid channel profile');
+    }
+    eot = resolveEot(options.eot);
+  }
   const topK = options.topK ?? Math.min(5, numClasses);
   if (!Number.isInteger(topK) || topK < 1 || topK > numClasses) {
     throw new AttackInputError(`topK must be an integer in [1,${numClasses}], got ${topK}`);
@@ -134,6 +153,7 @@ export function resolveAttackInputs(
     topK,
     batchSize: options.batchSize ?? DEFAULT_ATTACK_BATCH,
     indexOffset: options.indexOffset ?? 0,
+    ...(eot ? { eot } : {}),
   };
 }
 
@@ -155,6 +175,7 @@ export function reportedOptions(o: ResolvedOptions, original: AttackOptions): At
     Object.assign(out, { loss: o.loss, norm: o.norm });
     if (o.method === 'pgd') Object.assign(out, { restarts: o.restarts, randomStart: o.randomStart, seed: o.seed });
     if (o.method === 'bim' || o.method === 'll') out.stepSize = o.stepSize ?? 1 / 255;
+    if (o.eot) Object.assign(out, { eot: { ...o.eot }, seed: o.seed });
   }
   return out;
 }

@@ -9,7 +9,7 @@
  * (seed, indexOffset + i, restart), so it does not depend on batching or workers.
  * Defaults: steps 40, α = 2.5·ε/steps, random start on, restarts 1, seed 0, loss 'ce', norm 'linf'.
  */
-import { iterativeAttack, scoreImages } from './iterative.js';
+import { eotSettings, iterativeAttack, scoreImages } from './iterative.js';
 import type { AttackChunk, ChunkOutcome } from './iterative.js';
 import type { ResolvedOptions } from './options.js';
 import { randomStartPerturbations } from './random-start.js';
@@ -33,7 +33,7 @@ export async function pgdChunk(chunk: AttackChunk, epsilon: number, o: ResolvedO
       classifier,
       images,
       classes,
-      { ...schedule, epsilon, norm: o.norm, loss: o.loss, targeted, start },
+      { ...schedule, epsilon, norm: o.norm, loss: o.loss, targeted, start, eot: eotSettings(chunk, o, restart) },
       chunk.onStep,
     );
     if (o.restarts === 1) return { adversarial };

@@ -4,11 +4,24 @@
  * even for a single ε. Everything returned is plain, serialisable typed arrays (no tensors), so
  * results cross worker threads, IPC and HTTP unchanged.
  */
+import type { ChannelProfile } from '../physical/channel-profile.js';
+
 /** Every attack's name, as the contract's schema and the CLI's help list them. */
 export const ATTACK_METHODS = ['fgsm', 'bim', 'll', 'pgd', 'deepfool'] as const;
 export type AttackMethod = (typeof ATTACK_METHODS)[number];
 export type AttackLoss = 'ce' | 'margin';
 export type Norm = 'linf' | 'l2';
+
+/**
+ * Expectation over Transformation (eot.ts): every step follows the gradient averaged over `samples`
+ * print-and-photo transformations drawn from `channel` (default: defaultChannelProfile()), for a cell
+ * printed `cellMm` on its longer side (default 30, the sheet layout's default). BIM, LL and PGD.
+ */
+export interface EotOptions {
+  samples: number;
+  channel?: ChannelProfile;
+  cellMm?: number;
+}
 
 /** Untargeted: move away from the true labels. Targeted: move towards `targets`. */
 export type Criterion =
@@ -35,8 +48,10 @@ export interface AttackOptions {
   overshoot?: number;
   maxIterations?: number;
   candidates?: number;
-  /** Seed for every random choice (PGD start). */
+  /** Seed for every random choice (PGD start, EOT draws). */
   seed?: number;
+  /** Make the examples robust to print and photo (BIM, LL, PGD); absent: plain attack. */
+  eot?: EotOptions;
   /** Keep adversarial images and perturbations in the result (default true; sweeps turn it off). */
   keepImages?: boolean;
   /** How many top classes to report per image (default 5, at most numClasses). */

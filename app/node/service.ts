@@ -31,6 +31,7 @@ import type { ModelInfo } from '../api/models.js';
 import type { ExperimentInfo as ApiExperimentInfo } from '../api/experiments.js';
 import type { AttackRun, EpsilonSummary } from '../api/attacks.js';
 import type { AttackOptions, AttackResult } from '../attacks/types.js';
+import { EOT_METHODS, methodLabel } from '../attacks/method-label.js';
 import { summarizeAttack, topKAccuracy } from '../eval/summary.js';
 import { parseManifest, listBuiltinModels, loadClassifier, MANIFEST_FILE as MODEL_MANIFEST_FILE, repoRoot } from './model-loader.js';
 import { UPLOADED_MODELS_DIR, describeUploadFailure, installStagedModel, modelIdFromName, removeStaleStaging, stageModelFiles, uniqueModelId } from './model-upload.js';
@@ -116,6 +117,7 @@ export async function foldersWith(dir: string, file: string): Promise<string[]> 
 
 function attackOptionsFrom(params: ReturnType<typeof apiMethods['attacks.start']['input']['parse']>['params'], count: number, numClasses: number, keepImages: boolean): AttackOptions {
   const { targetClass, ...rest } = params;
+  if (params.eot && !EOT_METHODS.includes(params.method)) throw new ApiError('invalid-input', `params.eot: robust-to-print (EOT) applies to ${EOT_METHODS.join(', ')}, not ${params.method}`);
   const options: AttackOptions = { ...rest, keepImages };
   for (const key of Object.keys(options) as (keyof AttackOptions)[]) if (options[key] === undefined) delete options[key];
   if (targetClass !== undefined) {
@@ -336,7 +338,7 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
       const started = Date.now();
       const computePool = await pool(input.modelId);
       const model = computePool.info().model;
-      const title = `${methodTitle(input.params.method)} on ${(await modelInfo(input.modelId)).name}`;
+      const title = `${methodTitle(methodLabel(input.params.method, input.params))} on ${(await modelInfo(input.modelId)).name}`;
       const { dataset } = await loadSelection(input.images as ParsedImageSelection, { ...model, samplesOf: input.modelId }, undefined, { signal: context.signal, onProgress: context.progress });
       const attackOptions = attackOptionsFrom(input.params, dataset.count, model.numClasses, true);
       const result = await computePool.attack(dataset.images, dataset.labels, attackOptions, {
@@ -490,7 +492,7 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
     'attacks.start': async (input) => {
       await experiment(input.experimentId);
       const model = await modelInfo(input.modelId);
-      return jobs.start('attack', `${methodTitle(input.params.method)} on ${model.name}`, (context) => runAttackJob(input, context), input.experimentId);
+      return jobs.start('attack', `${methodTitle(methodLabel(input.params.method, input.params))} on ${model.name}`, (context) => runAttackJob(input, context), input.experimentId);
     },
     'attacks.list': async ({ experimentId }) => {
       const target = await experiment(experimentId);
@@ -530,14 +532,14 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
     'sweeps.start': async (input) => {
       if (input.experimentId !== undefined) await experiment(input.experimentId);
       const info = await modelInfo(input.modelId);
-      return jobs.start('sweep', `${methodTitle(input.params.method)} ε-sweep on ${info.name}`, async (context) => {
+      return jobs.start('sweep', `${methodTitle(methodLabel(input.params.method, input.params))} ε-sweep on ${info.name}`, async (context) => {
         const started = Date.now();
         const computePool = await pool(input.modelId);
         const model = computePool.info().model;
         const { dataset } = await loadSelection(input.images as ParsedImageSelection, { ...model, samplesOf: input.modelId }, undefined, { signal: context.signal, onProgress: context.progress });
         const result = await computePool.attack(dataset.images, dataset.labels, attackOptionsFrom(input.params, dataset.count, model.numClasses, false), {
           signal: context.signal,
-          onProgress: (p) => context.progress(p.done, p.total, `${methodTitle(input.params.method)} ε-sweep on ${info.name}${p.epsilon === undefined ? '' : `, ε ${epsilonLevels(p.epsilon)}`}`),
+          onProgress: (p) => context.progress(p.done, p.total, `${methodTitle(methodLabel(input.params.method, input.params))} ε-sweep on ${info.name}${p.epsilon === undefined ? '' : `, ε ${epsilonLevels(p.epsilon)}`}`),
         });
         const summary = summarizeAttack(result);
         const sweep = {

@@ -5,6 +5,7 @@
  * - any folder of PNGs with a CSV of labels: examples crafted elsewhere (ART, torchattacks, Foolbox)
  *   get the same physical test.
  */
+import { methodLabel } from '../attacks/method-label.js';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -154,7 +155,8 @@ export async function loadAttackSheetSource(recordPath: string, selection: Attac
         ...common,
         kind: 'adversarial',
         file: adversarial.file,
-        method: record.method,
+        // "bim+eot16": EOT and plain runs of one method stay apart in the analysis and on the Compare screen.
+        method: methodLabel(record.method, record.options),
         epsilon: adversarial.epsilon,
         digital: { clean: cleanDigital, adversarial: adversarialDigital },
       });
@@ -168,7 +170,7 @@ export async function loadAttackSheetSource(recordPath: string, selection: Attac
   return {
     ...stacked,
     records,
-    experiment: `${record.method} ${record.model.id} ${record.dataset}`,
+    experiment: `${methodLabel(record.method, record.options)} ${record.model.id} ${record.dataset}`,
     modelId: record.model.id,
     classNames: record.model.labels,
     source: { kind: 'attack-record', path: file },

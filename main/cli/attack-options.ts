@@ -4,7 +4,9 @@
  * most 10,000 steps, …) and says so in the same words, with flag names for field labels.
  */
 import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
 import type { attackParamsSchema } from '../../app/api/attacks.js';
+import { EOT_METHODS } from '../../app/attacks/method-label.js';
 import { ATTACK_METHODS, type AttackOptions } from '../../app/attacks/types.js';
 import { UsageError, parseDecimal, parseNumberList, parsePositiveInt } from './failure.js';
 
@@ -21,6 +23,9 @@ const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
   targetClass: '--target',
   overshoot: '--overshoot',
   maxIterations: '--max-iterations',
+  eot: '--eot',
+  'eot.samples': '--eot',
+  'eot.channel': '--channel',
 };
 
 export interface AttackFlags {
@@ -35,6 +40,8 @@ export interface AttackFlags {
   target?: string;
   overshoot?: string;
   maxIterations?: string;
+  eot?: string;
+  channel?: string;
 }
 
 export type CheckedAttackParams = ReturnType<typeof attackParamsSchema.parse>;
@@ -51,7 +58,9 @@ export function addAttackOptions(command: Command, defaults: { eps: string }): C
     .option('--seed <n>', 'seed for random starts')
     .option('--target <class>', 'targeted attack towards this class index (fgsm, bim, pgd)')
     .option('--overshoot <η>', 'DeepFool overshoot (0.02, at most 1)')
-    .option('--max-iterations <n>', 'DeepFool iteration cap (50, at most 10000)');
+    .option('--max-iterations <n>', 'DeepFool iteration cap (50, at most 10000)')
+    .option('--eot <n>', 'robust to print (bim, ll, pgd): average every step over n sampled print-and-photo transformations (Expectation over Transformation); each step costs ~n passes')
+    .option('--channel <profile.json>', 'with --eot: the channel profile to sample from (foolprint calibrate writes one; default: an office laser printer and a webcam)');
 }
 
 /** The flags as the contract's attack parameters; refused before any model or data is loaded. */
@@ -70,12 +79,37 @@ export async function attackParamsFromFlags(flags: AttackFlags): Promise<Checked
   if (flags.overshoot !== undefined) params.overshoot = parseNumberList(flags.overshoot, '--overshoot')[0];
   if (flags.maxIterations !== undefined) params.maxIterations = parsePositiveInt(flags.maxIterations, '--max-iterations');
   if (flags.target !== undefined) params.targetClass = parseDecimal(flags.target, '--target');
+  if (flags.channel !== undefined && flags.eot === undefined) throw new UsageError('--channel applies to --eot: give --eot <samples> too');
+  if (flags.eot !== undefined) {
+    const eot: Record<string, unknown> = { samples: parsePositiveInt(flags.eot, '--eot') };
+    if (flags.channel !== undefined) eot.channel = await readChannelProfile(flags.channel);
+    params.eot = eot;
+    if (!(EOT_METHODS as readonly string[]).includes(flags.method)) throw new UsageError(`--eot applies to ${EOT_METHODS.join(', ')}, not ${flags.method}`);
+  }
   const checked = attackParamsSchema.safeParse(params);
   if (!checked.success) throw new UsageError(describeInvalidInput(checked.error, { input: params, labels: FLAG_OF_FIELD }));
   if (checked.data.targetClass !== undefined && (checked.data.method === 'll' || checked.data.method === 'deepfool')) {
     throw new UsageError(`--target does not apply to ${checked.data.method}: it chooses its own target`);
   }
   return checked.data;
+}
+
+/** A channel profile file, or a one-line usage error naming it. */
+async function readChannelProfile(file: string): Promise<unknown> {
+  // Imported here for the same start-up reason as the contract above (the profile schema is zod).
+  const { ChannelProfileError, parseChannelProfile } = await import('../../app/physical/channel-profile.js');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--channel ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+  }
+  try {
+    return parseChannelProfile(text, `--channel ${file}`);
+  } catch (error) {
+    if (error instanceof ChannelProfileError) throw new UsageError(error.message);
+    throw error;
+  }
 }
 
 /** Checked parameters as the core's AttackOptions, once the images and the model are known. */

@@ -1,5 +1,6 @@
 /** How an attack run is told apart from its neighbours in a list: method, ε, image count and time. */
 import type { AttackRun } from '../../app/api/attacks.js';
+import { methodLabel } from '../../app/attacks/method-label.js';
 
 /** ε in levels of 255, whole levels without decimals: "2, 8, 16/255". */
 export function epsilonLevels(epsilons: readonly number[]): string {
@@ -10,9 +11,9 @@ export function epsilonLevels(epsilons: readonly number[]): string {
   return `${levels.join(', ')}/255`;
 }
 
-/** "BIM · ε 2, 8, 16/255 · 16 images · 14:36" (local time; no time when the date is unreadable). */
-export function runTitle(run: Pick<AttackRun, 'method' | 'epsilons' | 'count' | 'createdAt'>): string {
+/** "BIM · ε 2, 8, 16/255 · 16 images · 14:36", "BIM+EOT16 · …" for a robust-to-print run (local time; no time when the date is unreadable). */
+export function runTitle(run: Pick<AttackRun, 'method' | 'epsilons' | 'count' | 'createdAt'> & { options?: AttackRun['options'] }): string {
   const time = new Date(run.createdAt);
   const when = Number.isNaN(time.getTime()) ? '' : ` · ${time.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`;
-  return `${run.method.toUpperCase()} · ε ${epsilonLevels(run.epsilons)} · ${run.count} image${run.count === 1 ? '' : 's'}${when}`;
+  return `${methodLabel(run.method, run.options).toUpperCase()} · ε ${epsilonLevels(run.epsilons)} · ${run.count} image${run.count === 1 ? '' : 's'}${when}`;
 }

@@ -4,6 +4,7 @@
  * figure is given for the float images and for the same images saved to 8-bit PNG.
  */
 import type { Command } from 'commander';
+import { methodLabel } from '../../../app/attacks/method-label.js';
 import { summarizeAttack, type AttackSummary } from '../../../app/eval/summary.js';
 import { addAttackOptions, attackOptionsFromParams, attackParamsFromFlags, type AttackFlags } from '../attack-options.js';
 import { guarded, interruptSignal } from '../failure.js';
@@ -43,12 +44,14 @@ export function registerSweep(program: Command): void {
         backend: info.backend.name,
         workers: info.workers,
         dataset: options.data ?? 'samples',
+        /** "bim+eot16" for a robust-to-print run, else the method. */
+        label: methodLabel(result.method, result.options),
         seconds: (performance.now() - started) / 1000,
         startup: { poolReady, datasetReady, attackStart: started / 1000 },
         ...summary,
       };
       if (options.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-      else process.stdout.write(formatSweepTable(summary) + `\n${report.count} images, ${report.backend} x${report.workers}, ${report.seconds.toFixed(1)} s\n`);
+      else process.stdout.write(formatSweepTable(summary) + `\n${report.label}, ${report.count} images, ${report.backend} x${report.workers}, ${report.seconds.toFixed(1)} s\n`);
     } finally {
       await pool.close();
     }

@@ -14,6 +14,8 @@ import { errorMessage } from '../api.js';
 import { JobProgress } from './job.svelte.js';
 import { ImageSource } from './image-source.svelte.js';
 import type { Session } from './session.svelte.js';
+import { ChannelProfileError, parseChannelProfile } from '../../../app/physical/channel-profile.js';
+import type { ChannelProfile } from '../../../app/physical/channel-profile.js';
 
 export type AttackMethod = AttackParams['method'];
 
@@ -39,6 +41,9 @@ const attackFormSchema = z.object({
   steps: z.number().int().positive().nullable(),
   step: z.string(),
   images: z.object({ kind: z.enum(['samples', 'dataset', 'files']), offset: z.number(), limit: z.number(), datasetPath: z.string() }),
+  // Forms kept before "robust to print" existed read as plain attacks.
+  robust: z.boolean().default(false),
+  eotSamples: z.number().int().min(1).max(1024).default(16),
 });
 export type AttackForm = z.infer<typeof attackFormSchema>;
 
@@ -58,6 +63,12 @@ export class AttackController {
   /** Step size, read like ε; empty runs the method's default (BIM/LL 1 level, PGD 2.5ε/steps). */
   stepText = $state('');
   paramError = $state<string | null>(null);
+  /** "Robust to print": Expectation over Transformation over `eotSamples` channel draws per step (BIM, LL, PGD). */
+  robust = $state(false);
+  eotSamples = $state(16);
+  /** The channel profile chosen from a file; null samples the default channel. */
+  channel = $state.raw<ChannelProfile | null>(null);
+  channelError = $state<string | null>(null);
   runs = $state.raw<AttackRun[]>([]);
   runId = $state<string | null>(null);
   gallery = $state.raw<GalleryPage | null>(null);
@@ -160,6 +171,8 @@ export class AttackController {
       sweep: this.typedSweep,
       steps: this.steps,
       step: this.stepText,
+      robust: this.robust,
+      eotSamples: this.eotSamples,
       // Dropped files cannot be kept: the form falls back to the samples.
       images: { kind: kind === 'files' ? 'samples' : kind, offset, limit, datasetPath },
     };
@@ -176,6 +189,8 @@ export class AttackController {
     this.typedSweep = form.sweep;
     this.steps = form.steps;
     this.stepText = form.step;
+    this.robust = form.robust;
+    this.eotSamples = form.eotSamples;
     Object.assign(this.source, form.images);
   }
 
@@ -199,11 +214,29 @@ export class AttackController {
           if (!(step > 0)) throw new Error('The step size must be above 0.');
           params.stepSize = step;
         }
+        if (this.robust) {
+          if (!Number.isInteger(this.eotSamples) || this.eotSamples < 1 || this.eotSamples > 1024) throw new Error('Samples per step must be a whole number from 1 to 1024.');
+          params.eot = { samples: this.eotSamples, ...(this.channel ? { channel: this.channel } : {}) };
+        }
       }
       return params;
     } catch (error) {
       this.paramError = errorMessage(error);
       return null;
+    }
+  }
+
+  /** Reads a channel profile file (foolprint calibrate writes one); a bad file keeps the previous channel and says why. */
+  async chooseChannel(file: File | null | undefined): Promise<void> {
+    this.channelError = null;
+    if (!file) {
+      this.channel = null;
+      return;
+    }
+    try {
+      this.channel = parseChannelProfile(await file.text(), file.name);
+    } catch (error) {
+      this.channelError = error instanceof ChannelProfileError ? error.message : errorMessage(error);
     }
   }
 

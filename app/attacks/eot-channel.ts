@@ -1,0 +1,381 @@
+/**
+ * The print-and-photo channel as differentiable, batched TF.js ops: what Expectation over
+ * Transformation (Athalye, Engstrom, Ilyas & Kwok 2018, "Synthesizing robust adversarial examples")
+ * differentiates through. One draw is one photographed copy of a printed cell, sampled from a
+ * ChannelProfile (app/physical/channel-profile.ts), applied in the order light meets it:
+ *
+ *   residual pose (perspective warp, white paper outside the cell) → Gaussian blur → tone curve per
+ *   channel → colour matrix + offset (→ BT.601 grey for grey models) → brightness/contrast →
+ *   additive noise → clip to [0,1] → JPEG (straight-through)
+ *
+ * Every stage is linear or piecewise linear in the image, so the gradient w.r.t. the image is exact.
+ * The chain up to JPEG is one TF.js op (tf.customGrad) whose forward and backward passes run in plain
+ * JS (see channelPass for why); JPEG (app/physical/jpeg.ts) is applied in the forward pass and passed
+ * through unchanged in the backward pass (BPDA, Athalye, Carlini & Wagner 2018): its rounding has
+ * zero gradient almost everywhere. The gradient is checked against finite differences (test/eot.test.ts).
+ * Random draws come from the caller's seeded stream in plain JS (tf.random* seeds per call and per
+ * backend), so a seed gives the same transformations in Node, the browser and every worker.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { ChannelProfile } from '../physical/channel-profile.js';
+import { pixelsPerMm } from '../physical/channel-profile.js';
+import { invertHomography, multiplyHomography } from '../physical/homography.js';
+import type { Point } from '../physical/homography.js';
+import { jpegRoundTrip } from '../physical/jpeg.js';
+import { SeededRandom } from '../physical/random.js';
+
+/** One sampled transformation of one image. */
+export interface ChannelDraw {
+  /** Row-major 3x3 map from output pixel to source pixel (pixel centres at integer coordinates). */
+  inverse: number[];
+  /** Gaussian blur σ in input pixels (0: none). */
+  blurPx: number;
+  brightness: number;
+  contrast: number;
+  noiseSigma: number;
+  /** Seed of this draw's noise field. */
+  noiseSeed: number;
+  /** JPEG quality, or null for none. */
+  jpegQuality: number | null;
+}
+
+/** Where a cell sits when printed, for converting the profile's millimetres to input pixels. */
+export interface ChannelGeometry {
+  height: number;
+  width: number;
+  /** Printed size of the cell's longer side in mm (the sheet layout's cellMm, default 30). */
+  cellMm: number;
+}
+
+const IDENTITY = [1, 0, 0, 0, 1, 0, 0, 0, 1];
+
+/** The draw that changes nothing: identity warp, no blur, no light change, no noise, no JPEG. */
+export function identityDraw(): ChannelDraw {
+  return { inverse: [...IDENTITY], blurPx: 0, brightness: 0, contrast: 1, noiseSigma: 0, noiseSeed: 0, jpegQuality: null };
+}
+
+/** The profile that changes nothing: identity tone and colour, no blur, noise, pose or JPEG. */
+export function identityProfile(base: ChannelProfile): ChannelProfile {
+  return {
+    ...base,
+    name: 'Identity',
+    tone: [[0, 1], [0, 1], [0, 1]],
+    colourMatrix: [1, 0, 0, 0, 1, 0, 0, 0, 1],
+    colourOffset: [0, 0, 0],
+    blurMm: [0, 0],
+    noiseSigma: [0, 0],
+    brightness: [0, 0],
+    contrast: [1, 1],
+    pose: { rotationDeg: [0, 0], scale: [1, 1], translateMm: [0, 0], perspectiveMm: [0, 0] },
+    jpegQuality: null,
+  };
+}
+
+const between = (random: SeededRandom, [low, high]: readonly [number, number]): number => (low === high ? low : random.between(low, high));
+
+/**
+ * Draws one transformation from the profile. The residual pose is a similarity about the cell's
+ * centre (rotation, scale, translation) with each corner then moved by up to `perspectiveMm` in a
+ * random direction; the homography through the four corners is inverted to sample the source.
+ */
+export function drawChannel(profile: ChannelProfile, geometry: ChannelGeometry, random: SeededRandom): ChannelDraw {
+  const { height, width } = geometry;
+  const perMm = pixelsPerMm(geometry.cellMm, Math.max(height, width));
+  const angle = (between(random, profile.pose.rotationDeg) * Math.PI) / 180;
+  const scale = between(random, profile.pose.scale);
+  const tx = between(random, profile.pose.translateMm) * perMm;
+  const ty = between(random, profile.pose.translateMm) * perMm;
+  const cx = (width - 1) / 2;
+  const cy = (height - 1) / 2;
+  const source: Point[] = [
+    [-0.5, -0.5],
+    [width - 0.5, -0.5],
+    [width - 0.5, height - 0.5],
+    [-0.5, height - 0.5],
+  ];
+  const [cos, sin] = [Math.cos(angle), Math.sin(angle)];
+  const target = source.map(([x, y]) => {
+    const dx = x - cx;
+    const dy = y - cy;
+    const jitter = between(random, profile.pose.perspectiveMm) * perMm;
+    const direction = random.uniform() * 2 * Math.PI;
+    return [
+      cx + scale * (cos * dx - sin * dy) + tx + jitter * Math.cos(direction),
+      cy + scale * (sin * dx + cos * dy) + ty + jitter * Math.sin(direction),
+    ] as Point;
+  });
+  const moved = target.some(([x, y], k) => Math.abs(x - source[k][0]) > 1e-9 || Math.abs(y - source[k][1]) > 1e-9);
+  const inverse = moved ? invertHomography(rectangleToQuad(width, height, target)) : [...IDENTITY];
+  return {
+    inverse,
+    blurPx: between(random, profile.blurMm) * perMm,
+    brightness: between(random, profile.brightness),
+    contrast: between(random, profile.contrast),
+    noiseSigma: between(random, profile.noiseSigma),
+    noiseSeed: Math.floor(random.uniform() * 4294967296),
+    jpegQuality: profile.jpegQuality ? Math.round(between(random, profile.jpegQuality)) : null,
+  };
+}
+
+/**
+ * The homography taking the image rectangle's corners TL, TR, BR, BL to `quad`, in closed form
+ * (Heckbert 1989, "Fundamentals of texture mapping", square to quadrilateral), composed with the
+ * rectangle → unit square scaling: fitHomography's eigen-solver costs ~0.5 ms a draw, and an EOT
+ * step draws thousands.
+ */
+export function rectangleToQuad(width: number, height: number, quad: readonly Point[]): number[] {
+  const [[x0, y0], [x1, y1], [x2, y2], [x3, y3]] = quad;
+  const sx = x0 - x1 + x2 - x3;
+  const sy = y0 - y1 + y2 - y3;
+  let g = 0;
+  let h = 0;
+  if (Math.abs(sx) > 1e-12 || Math.abs(sy) > 1e-12) {
+    const dx1 = x1 - x2;
+    const dx2 = x3 - x2;
+    const dy1 = y1 - y2;
+    const dy2 = y3 - y2;
+    const det = dx1 * dy2 - dx2 * dy1;
+    g = (sx * dy2 - dx2 * sy) / det;
+    h = (dx1 * sy - sx * dy1) / det;
+  }
+  // Unit square (u, v) → quad; u = (x + 0.5)/width, v = (y + 0.5)/height.
+  const square = [x1 - x0 + g * x1, x3 - x0 + h * x3, x0, y1 - y0 + g * y1, y3 - y0 + h * y3, y0, g, h, 1];
+  const toUnit = [1 / width, 0, 0.5 / width, 0, 1 / height, 0.5 / height, 0, 0, 1];
+  return multiplyHomography(square, toUnit);
+}
+
+/**
+ * Bilinear sampling positions of every output pixel of every draw, as four gather indices and
+ * weights per pixel into the source batch flattened to [N·H·W, C] plus one white row (index N·H·W):
+ * what a misregistered crop sees beyond the cell is the white paper of the border gap.
+ */
+export function warpSampling(draws: readonly ChannelDraw[], sourceOf: Int32Array, images: number, height: number, width: number): { indices: Int32Array; weights: Float32Array } {
+  const pixels = height * width;
+  const total = draws.length * pixels;
+  const white = images * pixels;
+  const indices = new Int32Array(4 * total);
+  const weights = new Float32Array(4 * total);
+  // A coordinate this close to a pixel centre is that centre: the identity warp returns the image exactly.
+  const snap = (v: number) => (Math.abs(v - Math.round(v)) < 1e-6 ? Math.round(v) : v);
+  for (let b = 0; b < draws.length; b++) {
+    const h = draws[b].inverse;
+    const base = sourceOf[b] * pixels;
+    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
+      const w = h[6] * x + h[7] * y + h[8];
+      const sx = snap((h[0] * x + h[1] * y + h[2]) / w);
+      const sy = snap((h[3] * x + h[4] * y + h[5]) / w);
+      const x0 = Math.floor(sx);
+      const y0 = Math.floor(sy);
+      const fx = sx - x0;
+      const fy = sy - y0;
+      const p = b * pixels + y * width + x;
+      const corners: [number, number, number][] = [
+        [x0, y0, (1 - fx) * (1 - fy)],
+        [x0 + 1, y0, fx * (1 - fy)],
+        [x0, y0 + 1, (1 - fx) * fy],
+        [x0 + 1, y0 + 1, fx * fy],
+      ];
+      for (let k = 0; k < 4; k++) {
+        const [xi, yi, weight] = corners[k];
+        const inside = xi >= 0 && yi >= 0 && xi < width && yi < height;
+        indices[k * total + p] = inside ? base + yi * width + xi : white;
+        weights[k * total + p] = weight;
+      }
+    }
+  }
+  return { indices, weights };
+}
+
+/** Separable Gaussian kernels, one per σ in pixels (null for σ 0), as simulate.ts's gaussianBlur builds them. */
+function gaussianKernels(sigmas: readonly number[]): (Float32Array | null)[] {
+  return sigmas.map((sigma) => {
+    if (!(sigma > 0)) return null;
+    const radius = Math.max(1, Math.ceil(3 * sigma));
+    const kernel = Float32Array.from({ length: 2 * radius + 1 }, (_, k) => Math.exp(-((k - radius) ** 2) / (2 * sigma * sigma)));
+    const sum = kernel.reduce((a, v) => a + v, 0);
+    return kernel.map((v) => v / sum);
+  });
+}
+
+/**
+ * One pass of a 1-D blur along x (`alongX`) or y of each image of `data` [B,H,W,C], edges
+ * replicated; `transpose` applies the transposed operator (the backward pass): each output spreads
+ * back onto the inputs it read.
+ */
+function blurPass(data: Float32Array, kernels: readonly (Float32Array | null)[], height: number, width: number, channels: number, alongX: boolean, transpose: boolean): Float32Array {
+  const out = new Float32Array(data.length);
+  const size = height * width * channels;
+  const length = alongX ? width : height;
+  const stride = alongX ? channels : width * channels;
+  kernels.forEach((kernel, b) => {
+    const base = b * size;
+    if (!kernel) {
+      out.set(data.subarray(base, base + size), base);
+      return;
+    }
+    const radius = (kernel.length - 1) / 2;
+    const lines = alongX ? height : width;
+    for (let line = 0; line < lines; line++) for (let c = 0; c < channels; c++) {
+      const start = base + (alongX ? line * width * channels : line * channels) + c;
+      for (let i = 0; i < length; i++) {
+        for (let k = -radius; k <= radius; k++) {
+          const j = i + k < 0 ? 0 : i + k >= length ? length - 1 : i + k;
+          if (transpose) out[start + j * stride] += kernel[k + radius] * data[start + i * stride];
+          else out[start + i * stride] += kernel[k + radius] * data[start + j * stride];
+        }
+      }
+    }
+  });
+  return out;
+}
+
+/** Seeded Gaussian noise fields, one per draw (σ 0: none), as plain numbers. */
+function noiseFields(draws: readonly ChannelDraw[], size: number): Float32Array | undefined {
+  if (draws.every((d) => !(d.noiseSigma > 0))) return undefined;
+  const out = new Float32Array(draws.length * size);
+  draws.forEach((d, b) => {
+    if (!(d.noiseSigma > 0)) return;
+    const random = new SeededRandom(d.noiseSeed);
+    for (let i = 0; i < size; i++) out[b * size + i] = d.noiseSigma * random.normal();
+  });
+  return out;
+}
+
+const LUMA = [0.299, 0.587, 0.114];
+
+/**
+ * The channel up to JPEG, forward and backward in plain JS over the batch's values: warp (sparse
+ * bilinear sampling, white outside), separable blur, tone curves, colour matrix and offset (grey read
+ * back as BT.601), brightness/contrast, noise, clip. Every stage is linear or piecewise linear in the
+ * image, so the backward pass is each stage's transpose with the slopes and clip mask of the forward
+ * pass. In JS rather than as chains of TF.js kernels: TF.js's gather gradient (UnsortedSegmentSum)
+ * has no WASM kernel, each draw has its own blur σ, and on the CPU and WASM backends one pass over
+ * the values costs less than the dozens of small kernels the same chain takes (measured ~10x).
+ */
+function channelPass(
+  source: Float32Array,
+  shape: readonly [number, number, number, number],
+  draws: readonly ChannelDraw[],
+  sourceOf: Int32Array,
+  profile: ChannelProfile,
+): { value: Float32Array; backward: (upstream: Float32Array) => Float32Array } {
+  const [n, height, width, channels] = shape;
+  const pixels = height * width;
+  const total = draws.length * pixels;
+  const white = n * pixels;
+  const { indices, weights } = warpSampling(draws, sourceOf, n, height, width);
+  const warped = new Float32Array(total * channels);
+  for (let k = 0; k < 4; k++) {
+    for (let p = 0; p < total; p++) {
+      const weight = weights[k * total + p];
+      if (weight === 0) continue;
+      const from = indices[k * total + p];
+      const o = p * channels;
+      if (from === white) for (let c = 0; c < channels; c++) warped[o + c] += weight;
+      else for (let c = 0, i = from * channels; c < channels; c++) warped[o + c] += weight * source[i + c];
+    }
+  }
+  const kernels = gaussianKernels(draws.map((d) => d.blurPx));
+  const blurred = blurPass(blurPass(warped, kernels, height, width, channels, true, false), kernels, height, width, channels, false, false);
+  // Pointwise: tone (slope kept per pixel and curve), colour matrix, light, noise, clip (mask kept).
+  const m = profile.colourMatrix;
+  const curves = profile.tone.map((knots) => ({ knots, segments: knots.length - 1 }));
+  const slopes = new Float32Array(total * 3);
+  const inside = new Uint8Array(total * channels);
+  const value = new Float32Array(total * channels);
+  const noise = noiseFields(draws, pixels * channels);
+  const rgb = [0, 0, 0];
+  for (let b = 0; b < draws.length; b++) {
+    const { contrast, brightness } = draws[b];
+    for (let q = 0; q < pixels; q++) {
+      const p = b * pixels + q;
+      for (let j = 0; j < 3; j++) {
+        const v = blurred[p * channels + (channels === 1 ? 0 : j)];
+        const { knots, segments } = curves[j];
+        const t = (v < 0 ? 0 : v > 1 ? 1 : v) * segments;
+        const i = Math.min(segments - 1, Math.floor(t));
+        const slope = knots[i + 1] - knots[i];
+        rgb[j] = knots[i] + slope * (t - i);
+        slopes[p * 3 + j] = v >= 0 && v <= 1 ? slope * segments : 0;
+      }
+      for (let c = 0; c < channels; c++) {
+        let out = 0;
+        if (channels === 1) {
+          for (let r = 0; r < 3; r++) out += LUMA[r] * (m[r * 3] * rgb[0] + m[r * 3 + 1] * rgb[1] + m[r * 3 + 2] * rgb[2] + profile.colourOffset[r]);
+        } else out = m[c * 3] * rgb[0] + m[c * 3 + 1] * rgb[1] + m[c * 3 + 2] * rgb[2] + profile.colourOffset[c];
+        let y = (out - 0.5) * contrast + 0.5 + brightness + (noise ? noise[p * channels + c] : 0);
+        inside[p * channels + c] = y >= 0 && y <= 1 ? 1 : 0;
+        y = y < 0 ? 0 : y > 1 ? 1 : y;
+        value[p * channels + c] = y;
+      }
+    }
+  }
+  const backward = (upstream: Float32Array): Float32Array => {
+    const dBlurred = new Float32Array(total * channels);
+    const dColour = [0, 0, 0];
+    for (let b = 0; b < draws.length; b++) {
+      const { contrast } = draws[b];
+      for (let q = 0; q < pixels; q++) {
+        const p = b * pixels + q;
+        if (channels === 1) {
+          const d = inside[p] ? upstream[p] * contrast : 0;
+          for (let r = 0; r < 3; r++) dColour[r] = LUMA[r] * d;
+        } else for (let c = 0; c < 3; c++) dColour[c] = inside[p * 3 + c] ? upstream[p * 3 + c] * contrast : 0;
+        for (let j = 0; j < 3; j++) {
+          const dRgb = m[j] * dColour[0] + m[3 + j] * dColour[1] + m[6 + j] * dColour[2];
+          dBlurred[p * channels + (channels === 1 ? 0 : j)] += dRgb * slopes[p * 3 + j];
+        }
+      }
+    }
+    const dWarped = blurPass(blurPass(dBlurred, kernels, height, width, channels, false, true), kernels, height, width, channels, true, true);
+    const gradient = new Float32Array(n * pixels * channels);
+    for (let k = 0; k < 4; k++) {
+      for (let p = 0; p < total; p++) {
+        const weight = weights[k * total + p];
+        const from = indices[k * total + p];
+        if (weight === 0 || from === white) continue;
+        for (let c = 0, i = from * channels, o = p * channels; c < channels; c++) gradient[i + c] += weight * dWarped[o + c];
+      }
+    }
+    return gradient;
+  };
+  return { value, backward };
+}
+
+/**
+ * JPEG in the forward pass, identity in the backward pass: x + (jpeg(x) − x) with the difference a
+ * constant, so the gradient passes straight through (BPDA).
+ */
+export function jpegStraightThrough(images: tf.Tensor4D, qualities: readonly (number | null)[]): tf.Tensor4D {
+  const [b, height, width, channels] = images.shape;
+  if (qualities.every((q) => q === null) || (channels !== 1 && channels !== 3)) return images.clone();
+  const values = images.dataSync() as Float32Array;
+  const size = height * width * channels;
+  const difference = new Float32Array(values.length);
+  qualities.forEach((quality, i) => {
+    if (quality === null) return;
+    const image = values.subarray(i * size, (i + 1) * size);
+    const compressed = jpegRoundTrip(image, width, height, channels, quality);
+    for (let j = 0; j < size; j++) difference[i * size + j] = compressed[j] - image[j];
+  });
+  return tf.tidy(() => images.add(tf.tensor4d(difference, [b, height, width, channels])));
+}
+
+/**
+ * The whole channel on a batch: one output per draw, output b is draw b applied to image sourceOf[b]
+ * of `images` [N,H,W,C] (C 1 or 3). Differentiable w.r.t. `images` (JPEG straight-through).
+ */
+export function applyChannel(images: tf.Tensor4D, draws: readonly ChannelDraw[], sourceOf: Int32Array, profile: ChannelProfile): tf.Tensor4D {
+  const [n, height, width, channels] = images.shape;
+  const channel = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const pass = channelPass((args[0] as tf.Tensor4D).dataSync() as Float32Array, [n, height, width, channels], draws, sourceOf, profile);
+    return {
+      value: tf.tensor4d(pass.value, [draws.length, height, width, channels]),
+      gradFunc: (dy: tf.Tensor) => tf.tensor4d(pass.backward(dy.dataSync() as Float32Array), [n, height, width, channels]),
+    };
+  });
+  const seen = channel(images) as tf.Tensor4D;
+  const out = jpegStraightThrough(seen, draws.map((d) => d.jpegQuality));
+  seen.dispose();
+  return out;
+}

@@ -1,0 +1,111 @@
+/**
+ * Expectation over Transformation (Athalye, Engstrom, Ilyas & Kwok 2018, "Synthesizing robust
+ * adversarial examples", eq. 1-2): instead of the loss of the image itself, each step ascends the
+ * loss averaged over N transformations t ~ T of the current image,
+ *
+ *   ∇x E_{t~T}[ J(t(x), y) ] ≈ (1/N) Σ_s ∇x J(t_s(x), y),   t_s drawn afresh at every step,
+ *
+ * with T the print-and-photo channel of a ChannelProfile (eot-channel.ts). The projection onto the
+ * ε-ball stays as in iterative.ts, so BIM, least-likely and PGD keep their update rule and budget.
+ *
+ * Draws are seeded per image: image i at step k of restart r draws from (seed, indexOffset + i, r, k),
+ * so results do not depend on batching or workers, and step 0 draws the same transformations at
+ * every ε (the step-0 gradient memo of iterative.ts stays valid).
+ *
+ * With loss 'ce', losses.ts returns each image's CE gradient divided by (1 − p_y) (the float-safe
+ * direction); averaged over draws, that is the gradient of Σ_s log((1 − p_y)/p_y) of each draw: a
+ * draw the model still classifies confidently weighs more, which is what a robust attack needs.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Classifier } from '../engine/classifier.js';
+import { defaultChannelProfile } from '../physical/channel-profile.js';
+import type { ChannelProfile } from '../physical/channel-profile.js';
+import { SeededRandom } from '../physical/random.js';
+import { applyChannel, drawChannel } from './eot-channel.js';
+import type { ChannelDraw } from './eot-channel.js';
+import { inputGradient } from './iterative.js';
+import { attackObjective } from './losses.js';
+import { imageSeed } from './random-start.js';
+import type { AttackLoss, EotOptions } from './types.js';
+
+/** The layout's default printed cell (layout.ts cellMm): what a profile's millimetres are scaled to when none is given. */
+export const DEFAULT_EOT_CELL_MM = 30;
+/** At most this many input values go through the model in one EOT pass (draws are grouped up to it). */
+const MAX_VALUES_PER_PASS = 2 ** 21;
+/** Salt that keeps EOT's streams apart from PGD's random start, which uses (seed, image, restart) too. */
+const EOT_STREAM = 0x454f54;
+
+/** EOT as the iterative core runs it. */
+export interface EotSettings {
+  samples: number;
+  channel: ChannelProfile;
+  cellMm: number;
+  seed: number;
+  /** Global index of the chunk's first image. */
+  firstImageIndex: number;
+  /** PGD restart (0 otherwise). */
+  restart: number;
+}
+
+/** EOT options with the defaults filled in: the default channel profile, a 30 mm cell. */
+export function resolveEot(eot: EotOptions): { samples: number; channel: ChannelProfile; cellMm: number } {
+  return { samples: eot.samples, channel: eot.channel ?? defaultChannelProfile(), cellMm: eot.cellMm ?? DEFAULT_EOT_CELL_MM };
+}
+
+
+/** The draws of step `step` for n images, sample-major: draw s of image i at s·n + i. */
+export function eotDraws(s: EotSettings, n: number, height: number, width: number, step: number): ChannelDraw[] {
+  const draws: ChannelDraw[] = new Array(s.samples * n);
+  const geometry = { height, width, cellMm: s.cellMm };
+  for (let i = 0; i < n; i++) {
+    const random = new SeededRandom(imageSeed(imageSeed(s.seed, s.firstImageIndex + i, s.restart), step, EOT_STREAM));
+    for (let k = 0; k < s.samples; k++) draws[k * n + i] = drawChannel(s.channel, geometry, random);
+  }
+  return draws;
+}
+
+/**
+ * (1/N) Σ_s ∇x objective(t_s(x)) for a batch x [n,H,W,C]: the draws of `step` are run through the
+ * model in groups of whole samples (all images of a sample together), as many per pass as fit.
+ */
+export function eotGradient(
+  classifier: Classifier,
+  x: tf.Tensor4D,
+  classes: tf.Tensor1D,
+  loss: AttackLoss,
+  targeted: boolean,
+  s: EotSettings,
+  step: number,
+): tf.Tensor4D {
+  const [n, height, width, channels] = x.shape;
+  const draws = eotDraws(s, n, height, width, step);
+  const perPass = Math.max(1, Math.min(s.samples, Math.floor(MAX_VALUES_PER_PASS / Math.max(1, n * height * width * channels))));
+  let sum: tf.Tensor4D | undefined;
+  try {
+    for (let first = 0; first < s.samples; first += perPass) {
+      const count = Math.min(perPass, s.samples - first);
+      const group = draws.slice(first * n, (first + count) * n);
+      const sourceOf = Int32Array.from(group, (_, b) => b % n);
+      const tiled = count === 1 ? classes : (tf.tile(classes, [count]) as tf.Tensor1D);
+      try {
+        const g = inputGradient(classifier, x, (logits) => attackObjective(logits, tiled, loss, targeted), (xi) => applyChannel(xi, group, sourceOf, s.channel));
+        if (sum) {
+          const next = sum.add(g) as tf.Tensor4D;
+          sum.dispose();
+          g.dispose();
+          sum = next;
+        } else sum = g;
+      } finally {
+        if (tiled !== classes) tiled.dispose();
+      }
+    }
+    const total = sum!;
+    sum = undefined;
+    if (s.samples === 1) return total;
+    const mean = total.div(s.samples) as tf.Tensor4D;
+    total.dispose();
+    return mean;
+  } finally {
+    sum?.dispose();
+  }
+}

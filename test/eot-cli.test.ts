@@ -1,0 +1,74 @@
+/**
+ * "Robust to print" through the hosts: `foolprint attack --eot N [--channel profile.json]` records the
+ * EOT run, `sheet` names it "bim+eot2" for the analysis, bad flags and profiles are refused in one
+ * line, and the API contract takes params.eot with a profile or refuses a broken one.
+ */
+import { describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { attackParamsSchema } from '../app/api/attacks.js';
+import { parseAttackRecord } from '../app/experiments/attack-record.js';
+import { defaultChannelProfile } from '../app/physical/channel-profile.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const bin = path.join(root, 'bin/foolprint.js');
+
+function foolprint(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, FOOLPRINT_DEBUG: '' } }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('attack --eot', () => {
+  it('records the EOT run with its channel, and sheets name it bim+eot2', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'fp-eot-'));
+    const profile = { ...defaultChannelProfile(), name: 'My printer' };
+    writeFileSync(path.join(dir, 'profile.json'), JSON.stringify(profile));
+    const out = path.join(dir, 'attack');
+    const run = await foolprint('attack', '--method', 'bim', '--eps', '0.1', '--steps', '2', '--limit', '2', '--eot', '2', '--channel', path.join(dir, 'profile.json'), '--seed', '3', '--out', out, '--json', '--workers', '1');
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const record = parseAttackRecord(JSON.parse(readFileSync(path.join(out, 'record.json'), 'utf8')));
+    expect(record.method).toBe('bim');
+    expect(record.options.eot).toMatchObject({ samples: 2, cellMm: 30, channel: { name: 'My printer' } });
+    expect(record.options.seed).toBe(3);
+    const sheet = await foolprint('sheet', '--from', out, '--pairs', '--out', path.join(dir, 'sheet'), '--dpi', '72', '--json');
+    expect(sheet.code).toBe(0);
+    const manifest = JSON.parse(readFileSync(path.join(dir, 'sheet', 'sheet.manifest.json'), 'utf8')) as { cells: { kind: string; method: string | null }[] };
+    expect(manifest.cells.filter((c) => c.kind === 'adversarial').map((c) => c.method)).toEqual(['bim+eot2', 'bim+eot2']);
+  }, 120_000);
+
+  it.each([
+    [['--method', 'fgsm', '--eot', '4'], /--eot applies to bim, ll, pgd, not fgsm/],
+    [['--method', 'bim', '--eot', '0'], /--eot/],
+    [['--method', 'bim', '--channel', 'x.json'], /--channel applies to --eot/],
+    [['--method', 'bim', '--eot', '4', '--channel', 'no-such-profile.json'], /--channel no-such-profile.json: no such file/],
+  ])('refuses %j in one line', async (flags, message) => {
+    const run = await foolprint('attack', '--eps', '0.1', '--limit', '1', ...flags);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toMatch(message);
+  });
+
+  it('refuses a profile that is not one, naming the field', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'fp-eot-'));
+    writeFileSync(path.join(dir, 'bad.json'), JSON.stringify({ ...defaultChannelProfile(), blurMm: [2, 1] }));
+    const run = await foolprint('attack', '--method', 'bim', '--eps', '0.1', '--limit', '1', '--eot', '2', '--channel', path.join(dir, 'bad.json'));
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(/bad\.json is not a Foolprint channel profile: blurMm/);
+  });
+});
+
+describe('params.eot in the API contract', () => {
+  it('takes samples with or without a profile and refuses a broken profile', () => {
+    expect(attackParamsSchema.safeParse({ method: 'bim', epsilons: [0.1], eot: { samples: 16 } }).success).toBe(true);
+    expect(attackParamsSchema.safeParse({ method: 'pgd', epsilons: [0.1], eot: { samples: 16, channel: defaultChannelProfile() } }).success).toBe(true);
+    expect(attackParamsSchema.safeParse({ method: 'bim', epsilons: [0.1], eot: { samples: 0 } }).success).toBe(false);
+    expect(attackParamsSchema.safeParse({ method: 'bim', epsilons: [0.1], eot: { samples: 4, channel: { ...defaultChannelProfile(), tone: [[1, 0], [0, 1], [0, 1]] } } }).success).toBe(false);
+  });
+});

@@ -1,0 +1,265 @@
+/**
+ * Expectation over Transformation: the channel ops (warp, blur, tone, JPEG) against known answers and
+ * finite differences, the EOT gradient against the plain one, and on the built-in LeNet: an EOT-BIM
+ * example survives blur better than a plain BIM example. Plain attacks stay bit-identical (the other
+ * attack tests hold their exact values; here: EOT off equals the same options without the key).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Classifier } from '../app/engine/classifier.js';
+import { AttackInputError, runAttack } from '../app/attacks/index.js';
+import { applyChannel, drawChannel, identityDraw, identityProfile, jpegStraightThrough, rectangleToQuad } from '../app/attacks/eot-channel.js';
+import type { ChannelDraw } from '../app/attacks/eot-channel.js';
+import { eotDraws, eotGradient } from '../app/attacks/eot.js';
+import { methodLabel } from '../app/attacks/method-label.js';
+import { objectiveGradient } from '../app/attacks/iterative.js';
+import { mulberry32 } from '../app/attacks/random-start.js';
+import { applyToneCurve, defaultChannelProfile } from '../app/physical/channel-profile.js';
+import type { ChannelProfile } from '../app/physical/channel-profile.js';
+import { applyHomography, fitHomography } from '../app/physical/homography.js';
+import { SeededRandom } from '../app/physical/random.js';
+import { gaussianBlur as referenceBlur, transformImages } from '../app/physical/simulate.js';
+import { loadDataset } from '../app/node/dataset-loader.js';
+import { loadClassifier } from '../app/node/model-loader.js';
+import { initBackend } from '../app/node/backend.js';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+function randomImages(n: number, h: number, w: number, c: number, seed: number, lo = 0, hi = 1): Float32Array {
+  const random = mulberry32(seed);
+  return Float32Array.from({ length: n * h * w * c }, () => lo + (hi - lo) * random());
+}
+
+/** A small random conv net: nonlinear, any size and channel count. */
+function convClassifier(h: number, w: number, c: number, seed: number): Classifier {
+  const random = mulberry32(seed);
+  const kernel = tf.tensor4d(Float32Array.from({ length: 3 * 3 * c * 4 }, () => random() - 0.5), [3, 3, c, 4]);
+  const dense = tf.tensor2d(Float32Array.from({ length: h * w * 4 * 5 }, () => (random() - 0.5) * 0.2), [h * w * 4, 5]);
+  return {
+    id: 'conv',
+    inputShape: [h, w, c],
+    numClasses: 5,
+    labels: ['a', 'b', 'c', 'd', 'e'],
+    logits: (x) => tf.tidy(() => tf.conv2d(x, kernel, 1, 'same').tanh().reshape([x.shape[0], h * w * 4]).matMul(dense) as tf.Tensor2D),
+    dispose: () => tf.dispose([kernel, dense]),
+  };
+}
+
+const plainChannel = (): ChannelProfile => identityProfile(defaultChannelProfile());
+const warpImages = (x: tf.Tensor4D, draws: ChannelDraw[], sourceOf: Int32Array) => applyChannel(x, draws, sourceOf, plainChannel());
+const shiftDraw = (dx: number, dy: number): ChannelDraw => ({ ...identityDraw(), inverse: [1, 0, -dx, 0, 1, -dy, 0, 0, 1] });
+
+describe('channel ops', () => {
+  it('the identity warp returns the image; a whole-pixel shift moves pixels and fills with white paper', () => {
+    const [h, w, c] = [5, 7, 3];
+    const data = randomImages(2, h, w, c, 1);
+    const x = tf.tensor4d(data, [2, h, w, c]);
+    const same = warpImages(x, [identityDraw(), identityDraw()], Int32Array.from([0, 1]));
+    expect(Array.from(same.dataSync())).toEqual(Array.from(data));
+    // Output pixel (x, y) shows source (x − 2, y − 1): shifted right by 2 and down by 1. Draw 0 warps image 1.
+    const shifted = warpImages(x, [shiftDraw(2, 1)], Int32Array.from([1])).arraySync()[0];
+    const source = x.arraySync()[1];
+    for (let y = 0; y < h; y++) for (let xx = 0; xx < w; xx++) {
+      const expected = y >= 1 && xx >= 2 ? source[y - 1][xx - 2] : [1, 1, 1];
+      for (let k = 0; k < c; k++) expect(shifted[y][xx][k]).toBeCloseTo(expected[k], 6);
+    }
+    // A half-pixel shift averages neighbours.
+    const half = warpImages(x, [shiftDraw(0.5, 0)], Int32Array.from([0])).arraySync()[0];
+    const first = x.arraySync()[0];
+    expect(half[2][3][0]).toBeCloseTo((first[2][3][0] + first[2][2][0]) / 2, 6);
+    tf.dispose([x, same]);
+  });
+
+  it('the blur matches the simulator’s Gaussian blur (edges replicated), each image with its own σ', () => {
+    const [h, w, c] = [9, 6, 3];
+    const data = randomImages(2, h, w, c, 3);
+    const x = tf.tensor4d(data, [2, h, w, c]);
+    const out = applyChannel(x, [{ ...identityDraw(), blurPx: 0.8 }, identityDraw()], Int32Array.from([0, 1]), plainChannel());
+    const values = out.dataSync();
+    const reference = data.slice(0, h * w * c);
+    referenceBlur({ data: reference, width: w, height: h, channels: c }, 0.8);
+    for (let i = 0; i < reference.length; i++) expect(values[i]).toBeCloseTo(reference[i], 5);
+    for (let i = 0; i < h * w * c; i++) expect(values[h * w * c + i]).toBeCloseTo(data[h * w * c + i], 6);
+    tf.dispose([x, out]);
+  });
+
+  it('the tone curve equals applyToneCurve, and its gradient is the slope of the segment', () => {
+    const knots = [0.05, 0.2, 0.6, 0.7, 0.95];
+    const profile = { ...plainChannel(), tone: [knots, knots, knots] as [number[], number[], number[]] };
+    const tone = (t: tf.Tensor) => applyChannel(t.reshape([t.size, 1, 1, 1]) as tf.Tensor4D, Array.from({ length: t.size }, identityDraw), Int32Array.from({ length: t.size }, (_, i) => i), profile);
+    const values = [0, 0.1, 0.3, 0.49, 0.51, 0.8, 1];
+    const out = tone(tf.tensor1d(values)).dataSync();
+    values.forEach((value, i) => expect(out[i]).toBeCloseTo(applyToneCurve(knots, value), 6));
+    const slope = tf.grad((t: tf.Tensor) => tone(t).sum())(tf.tensor1d([0.1, 0.3, 0.6, 0.9])).dataSync();
+    expect(Array.from(slope).map((g) => Number(g.toFixed(4)))).toEqual([0.6, 1.6, 0.4, 1]);
+  });
+
+  it('the closed-form corner homography equals the fitted one', () => {
+    const quad: [number, number][] = [[0.3, -0.9], [27.1, 0.4], [26.2, 28.3], [-1.2, 26.9]];
+    const rectangle: [number, number][] = [[-0.5, -0.5], [27.5, -0.5], [27.5, 27.5], [-0.5, 27.5]];
+    const closed = rectangleToQuad(28, 28, quad);
+    const fitted = fitHomography(rectangle, quad);
+    for (const point of [[3, 4], [20, 11], [27, 27]] as [number, number][]) {
+      const [a, b] = [applyHomography(closed, point), applyHomography(fitted, point)];
+      expect(a[0]).toBeCloseTo(b[0], 6);
+      expect(a[1]).toBeCloseTo(b[1], 6);
+    }
+  });
+
+  it('JPEG passes its gradient straight through and compresses like jpeg.ts', () => {
+    const data = randomImages(1, 16, 16, 1, 5);
+    const x = tf.tensor4d(data, [1, 16, 16, 1]);
+    const out = jpegStraightThrough(x, [50]).dataSync();
+    const reference = transformImages(data, [1, 16, 16, 1], 'jpeg', 50);
+    for (let i = 0; i < data.length; i++) expect(out[i]).toBeCloseTo(reference[i], 5);
+    const g = tf.grad((t: tf.Tensor) => jpegStraightThrough(t as tf.Tensor4D, [50]).mul(tf.range(0, 256).reshape([1, 16, 16, 1])).sum())(x);
+    expect(Array.from(g.dataSync())).toEqual(Array.from({ length: 256 }, (_, i) => i));
+    tf.dispose([x, g]);
+  });
+
+  it('a grey image goes through the three tone curves and the colour matrix and is read back as BT.601 grey', () => {
+    const profile = { ...plainChannel(), tone: [[0, 1], [0, 0.5], [0.2, 1]] as [number[], number[], number[]], colourMatrix: [1, 0, 0, 0, 1, 0, 0, 0.5, 0.5], colourOffset: [0, 0.1, 0] as [number, number, number] };
+    const out = applyChannel(tf.tensor4d([0.5], [1, 1, 1, 1]), [identityDraw()], Int32Array.from([0]), profile).dataSync()[0];
+    const [r, g, b] = [0.5, 0.25, 0.6];
+    const rgb = [r, g + 0.1, 0.5 * g + 0.5 * b];
+    expect(out).toBeCloseTo(0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2], 6);
+  });
+
+  it.each([
+    ['grey 12x12', 12, 12, 1],
+    ['RGB 10x8', 10, 8, 3],
+  ])('the whole channel’s gradient matches finite differences (%s)', (_, h, w, c) => {
+    const profile = { ...defaultChannelProfile(), jpegQuality: null, noiseSigma: [0.02, 0.02] as [number, number] };
+    const random = new SeededRandom(9);
+    const draws = [0, 1, 2].map(() => drawChannel(profile, { height: h, width: w, cellMm: 3 }, random));
+    const sourceOf = Int32Array.from([0, 1, 0]);
+    const data = randomImages(2, h, w, c, 11, 0.2, 0.8);
+    const weights = tf.tensor4d(randomImages(3, h, w, c, 12, -1, 1), [3, h, w, c]);
+    const f = (t: tf.Tensor) => applyChannel(t as tf.Tensor4D, draws, sourceOf, profile).mul(weights).sum();
+    const x = tf.tensor4d(data, [2, h, w, c]);
+    const analytic = tf.grad(f)(x).dataSync();
+    const at = (values: Float32Array) => tf.tidy(() => f(tf.tensor4d(values, [2, h, w, c])).dataSync()[0]);
+    const probe = mulberry32(13);
+    const step = 1e-2;
+    let checked = 0;
+    for (let k = 0; k < 40; k++) {
+      const i = Math.floor(probe() * data.length);
+      const plus = Float32Array.from(data);
+      const minus = Float32Array.from(data);
+      plus[i] += step;
+      minus[i] -= step;
+      const numeric = (at(plus) - at(minus)) / (2 * step);
+      expect(Math.abs(numeric - analytic[i])).toBeLessThan(2e-3 + 0.02 * Math.abs(analytic[i]));
+      if (Math.abs(analytic[i]) > 1e-3) checked++;
+    }
+    expect(checked).toBeGreaterThan(10);
+    tf.dispose([x, weights]);
+  });
+
+  it('draws are seeded per image, step and restart, and differ between steps', () => {
+    const s = { samples: 3, channel: defaultChannelProfile(), cellMm: 30, seed: 4, firstImageIndex: 10, restart: 0 };
+    const all = eotDraws(s, 4, 28, 28, 2);
+    const alone = eotDraws({ ...s, firstImageIndex: 12 }, 1, 28, 28, 2);
+    expect([all[0 * 4 + 2], all[1 * 4 + 2], all[2 * 4 + 2]]).toEqual(alone);
+    expect(eotDraws(s, 4, 28, 28, 3)).not.toEqual(all);
+    expect(eotDraws({ ...s, seed: 5 }, 4, 28, 28, 2)).not.toEqual(all);
+  });
+});
+
+describe('EOT gradient', () => {
+  it('with one sample of the identity channel equals the plain gradient; N samples average the per-sample gradients', () => {
+    const classifier = convClassifier(6, 5, 3, 21);
+    const x = tf.tensor4d(randomImages(3, 6, 5, 3, 22), [3, 6, 5, 3]);
+    const classes = tf.tensor1d([0, 3, 4], 'int32');
+    const identity = { samples: 1, channel: identityProfile(defaultChannelProfile()), cellMm: 30, seed: 0, firstImageIndex: 0, restart: 0 };
+    const plain = objectiveGradient(classifier, x, classes, 'ce', false);
+    const eot = eotGradient(classifier, x, classes, 'ce', false, identity, 0);
+    const [a, b] = [plain.dataSync(), eot.dataSync()];
+    for (let i = 0; i < a.length; i++) expect(b[i]).toBeCloseTo(a[i], 6);
+    // Four identity samples average to the same gradient.
+    const four = eotGradient(classifier, x, classes, 'margin', true, { ...identity, samples: 4 }, 0).dataSync();
+    const margin = objectiveGradient(classifier, x, classes, 'margin', true).dataSync();
+    for (let i = 0; i < a.length; i++) expect(four[i]).toBeCloseTo(margin[i], 5);
+    // Sampled channel: the mean of the per-sample gradients, each computed alone.
+    const s = { ...identity, channel: defaultChannelProfile(), samples: 3, seed: 7 };
+    const mean = eotGradient(classifier, x, classes, 'ce', false, s, 5).dataSync();
+    const draws = eotDraws(s, 3, 6, 5, 5);
+    const sum = new Float32Array(mean.length);
+    for (let k = 0; k < 3; k++) {
+      const g = tf.tidy(() => tf.grad((t: tf.Tensor) => {
+        const seen = applyChannel(t as tf.Tensor4D, draws.slice(k * 3, k * 3 + 3), Int32Array.from([0, 1, 2]), s.channel);
+        return tf.logSoftmax(classifier.logits(seen)).mul(tf.oneHot(classes, 5)).sum().neg();
+      })(x));
+      // losses.ts drops each image's positive factor 1/(1 − p_y): compare directions per image and sample.
+      const p = tf.tidy(() => tf.softmax(classifier.logits(applyChannel(x, draws.slice(k * 3, k * 3 + 3), Int32Array.from([0, 1, 2]), s.channel))).arraySync() as number[][]);
+      const values = g.dataSync();
+      const size = 6 * 5 * 3;
+      for (let i = 0; i < values.length; i++) sum[i] += values[i] / (1 - p[Math.floor(i / size)][[0, 3, 4][Math.floor(i / size)]]);
+      g.dispose();
+    }
+    for (let i = 0; i < sum.length; i++) expect(mean[i]).toBeCloseTo(sum[i] / 3, 4);
+    tf.dispose([x, classes, plain, eot]);
+    classifier.dispose();
+  });
+
+  it('runs at any input size and leaks no tensor; EOT off is the same attack as no EOT key', async () => {
+    const classifier = convClassifier(9, 7, 3, 31);
+    const images = randomImages(4, 9, 7, 3, 32, 0.1, 0.9);
+    const labels = Int32Array.from([0, 1, 2, 3]);
+    const before = tf.memory().numTensors;
+    const eot = await runAttack(classifier, images, labels, { method: 'pgd', epsilons: [0.05, 0.1], steps: 3, eot: { samples: 5 }, seed: 2 });
+    const again = await runAttack(classifier, images, labels, { method: 'pgd', epsilons: [0.05, 0.1], steps: 3, eot: { samples: 5 }, seed: 2, batchSize: 3 });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(Array.from(again.perEpsilon[1].adversarial!)).toEqual(Array.from(eot.perEpsilon[1].adversarial!));
+    for (const e of eot.perEpsilon) {
+      for (let i = 0; i < images.length; i++) expect(Math.abs(e.adversarial![i] - images[i])).toBeLessThanOrEqual(e.epsilon + 1e-6);
+    }
+    expect(eot.options.eot?.samples).toBe(5);
+    expect(methodLabel(eot.method, eot.options)).toBe('pgd+eot5');
+    const plain = await runAttack(classifier, images, labels, { method: 'bim', epsilons: [0.1] });
+    const undefinedKey = await runAttack(classifier, images, labels, { method: 'bim', epsilons: [0.1], eot: undefined });
+    expect(Array.from(undefinedKey.perEpsilon[0].adversarial!)).toEqual(Array.from(plain.perEpsilon[0].adversarial!));
+    expect(methodLabel(plain.method, plain.options)).toBe('bim');
+    classifier.dispose();
+  });
+
+  it('refuses EOT on FGSM and DeepFool and bad sample counts in plain words', async () => {
+    const classifier = convClassifier(4, 4, 1, 41);
+    const images = randomImages(1, 4, 4, 1, 42);
+    const labels = Int32Array.from([0]);
+    await expect(runAttack(classifier, images, labels, { method: 'fgsm', epsilons: [0.1], eot: { samples: 4 } })).rejects.toThrow(/EOT applies to bim, ll, pgd, not fgsm/);
+    await expect(runAttack(classifier, images, labels, { method: 'bim', epsilons: [0.1], eot: { samples: 0 } })).rejects.toThrow(AttackInputError);
+    await expect(runAttack(classifier, images, labels, { method: 'bim', epsilons: [0.1], eot: { samples: 2, cellMm: -1 } })).rejects.toThrow(/cellMm/);
+    classifier.dispose();
+  });
+});
+
+describe('EOT on the built-in LeNet', () => {
+  let classifier: Classifier;
+  // LeNet's convolutions on TF.js's pure-JS CPU kernels are ~20x slower than on WASM, as the app runs it.
+  beforeAll(async () => {
+    await initBackend({ prefer: 'wasm' });
+  });
+  afterAll(() => classifier?.dispose());
+
+  it('an EOT-BIM example trained on a blurring channel survives blur better than a plain BIM example', async () => {
+    classifier = await loadClassifier({ kind: 'builtin', id: 'lenet-mnist' });
+    const samples = await loadDataset('samples', { limit: 20 });
+    const blurChannel = { ...identityProfile(defaultChannelProfile()), blurMm: [1.5, 2.5] as [number, number] };
+    const run = (eot?: { samples: number; channel: typeof blurChannel }) =>
+      runAttack(classifier, samples.images, samples.labels, { method: 'bim', epsilons: [0.1], ...(eot ? { eot } : {}) });
+    const plain = await run();
+    const robust = await run({ samples: 8, channel: blurChannel });
+    // Blur of σ = 2 mm on a 30 mm cell: 1.87 px at 28 px.
+    const survivors = (adversarial: Float32Array) => {
+      const blurred = transformImages(adversarial, [samples.count, 28, 28, 1], 'blur', 2 * (28 / 30));
+      const predicted = tf.tidy(() => classifier.logits(tf.tensor4d(blurred, [samples.count, 28, 28, 1])).argMax(1).dataSync());
+      return Array.from(predicted).filter((p, i) => p !== samples.labels[i]).length;
+    };
+    const plainSurvivors = survivors(plain.perEpsilon[0].adversarial!);
+    const robustSurvivors = survivors(robust.perEpsilon[0].adversarial!);
+    expect(robustSurvivors).toBeGreaterThan(plainSurvivors + 3);
+  }, 120_000);
+});
