@@ -15,7 +15,7 @@
  * seeds from Math.random. A run is repeatable on one machine; float summation order may differ
  * elsewhere.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -27,45 +27,12 @@ import { createLeNet, leNetLogits } from '../app/models/lenet.js';
 import type { ModelManifest } from '../app/models/manifest.js';
 import { DIGIT_EPSILONS } from '../app/models/manifest.js';
 import { loadDataset } from '../app/node/dataset-loader.js';
+import { HOLDOUT_PER_CLASS, holdoutSplit, packageDigits, subset, type Digits } from '../app/node/mnist-package.js';
 import { saveLayersModel } from '../app/node/model-io.js';
 import { repoRoot } from '../app/node/model-loader.js';
 
 const SIZE = 28;
 const PIXELS = SIZE * SIZE;
-const HOLDOUT_PER_CLASS = 30;
-
-interface Digits {
-  images: Float32Array;
-  labels: Int32Array;
-  count: number;
-}
-
-/** The `mnist` package's digits, quantised to bytes as IDX would store them (its JSON has 3 decimals). */
-async function packageDigits(): Promise<{ digits: Digits; bytes: Uint8Array; indexInPackage: number[] }> {
-  const require = createRequire(import.meta.url);
-  const folder = path.join(path.dirname(require.resolve('mnist/package.json')), 'src', 'digits');
-  const perClass: number[][] = [];
-  for (let d = 0; d < 10; d++) perClass.push((JSON.parse(await readFile(path.join(folder, `${d}.json`), 'utf8')) as { data: number[] }).data);
-  const count = perClass.reduce((a, v) => a + v.length / PIXELS, 0);
-  const bytes = new Uint8Array(count * PIXELS);
-  const labels = new Int32Array(count);
-  const indexInPackage: number[] = [];
-  let n = 0;
-  perClass.forEach((data, d) => {
-    for (let i = 0; i < data.length / PIXELS; i++, n++) {
-      for (let p = 0; p < PIXELS; p++) bytes[n * PIXELS + p] = Math.round(data[i * PIXELS + p] * 255);
-      labels[n] = d;
-      indexInPackage.push(i);
-    }
-  });
-  return { digits: { images: Float32Array.from(bytes, (b) => b / 255), labels, count }, bytes, indexInPackage };
-}
-
-function subset(d: Digits, indices: number[]): Digits {
-  const images = new Float32Array(indices.length * PIXELS);
-  indices.forEach((k, i) => images.set(d.images.subarray(k * PIXELS, (k + 1) * PIXELS), i * PIXELS));
-  return { images, labels: Int32Array.from(indices, (k) => d.labels[k]), count: indices.length };
-}
 
 /** The MNIST test set from the user's folder (IDX, raw or gzipped), read by the app's own dataset loader. */
 async function mnistTestSet(folder: string): Promise<Digits> {
@@ -161,16 +128,9 @@ async function main(): Promise<void> {
 
   const { digits, bytes, indexInPackage } = await packageDigits();
   // Hold out 30 digits per class, chosen by the seed, as the built-in sample set.
-  const holdout: number[] = [];
-  for (let d = 0; d < 10; d++) {
-    const ofClass = Array.from({ length: digits.count }, (_, i) => i).filter((i) => digits.labels[i] === d);
-    shuffleInPlace(ofClass, random);
-    holdout.push(...ofClass.slice(0, HOLDOUT_PER_CLASS).sort((a, b) => a - b));
-  }
+  const { holdout, trainIndices } = holdoutSplit(digits, random);
   // Stored interleaved by class (0, 1, …, 9, 0, 1, …) so that the first N samples span every class.
   const sampleOrder = Array.from({ length: holdout.length }, (_, i) => holdout[(i % 10) * HOLDOUT_PER_CLASS + Math.floor(i / 10)]);
-  const held = new Set(holdout);
-  const trainIndices = Array.from({ length: digits.count }, (_, i) => i).filter((i) => !held.has(i));
   const train = subset(digits, trainIndices);
   const samples = subset(digits, sampleOrder);
 
