@@ -52,6 +52,7 @@ import { writeAttackFiles } from './attack-files.js';
 import { perturbationAmplification } from './png-encode.js';
 import { parseAttackRecord } from '../experiments/attack-record.js';
 import { createPhysicalHandlers } from './service-physical.js';
+import { createTrainingHandlers } from './service-training.js';
 
 export interface FoolprintServiceOptions {
   /** The experiment workspace folder (created if missing). */
@@ -224,6 +225,7 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
       labels: [...manifest.labels],
       suggestedEpsilons: suggestedEpsilons(manifest),
       backend,
+      ...(manifest.training ? { training: manifest.training } : {}),
     };
   }
 
@@ -536,6 +538,12 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
     },
 
     ...createPhysicalHandlers(core, readRun),
+    ...createTrainingHandlers(core, {
+      modelIds: async () => [...listBuiltinModels().map((m) => m.id), ...(await importedModels()).map((m) => m.id)],
+      modelFolder: async (modelId) => (await modelSource(modelId)).folder,
+      isBuiltin: (modelId) => listBuiltinModels().some((m) => m.id === modelId),
+      register: (modelId, folder) => registerImported(modelId, folder),
+    }),
   };
 
   async function invoke(method: ApiMethodName, input: unknown): Promise<unknown> {
