@@ -140,7 +140,7 @@ async function main(): Promise<void> {
   const notes = [
     `# ${String(o.id)}: how it was trained`,
     '',
-    `Command: \`npm run train:defended -- ${argv.join(' ')} --test MNIST_TEST_FOLDER\` (TF.js ${tf.version.tfjs}, ${backend.name} backend, Node ${process.version}).`,
+    `Command: \`npm run train:defended -- ${argv.map((a) => (/[\s()]/.test(a) ? `'${a}'` : a)).join(' ')} --test MNIST_TEST_FOLDER\` (TF.js ${tf.version.tfjs}, ${backend.name} backend, Node ${process.version}).`,
     '',
     `- Architecture: ${describeArchitecture(arch)}, ${model.countParams()} parameters, logits out.`,
     `- Method: ${method}${method === 'distilled' ? ` (teacher and student at T = ${settings.temperature}, ${settings.epochs} epochs each, deployed at T = 1)` : ''}${settings.adversarial ? ` (${settings.adversarial.attack}, ε ${settings.adversarial.epsilon}, ${settings.adversarial.steps} step(s) of ${settings.adversarial.stepSize.toFixed(4)}, adversarial fraction ${settings.adversarial.adversarialFraction}, ε ramp over ${settings.adversarial.epsilonRampEpochs} epochs)` : ''}.`,
