@@ -44,6 +44,12 @@ interface TrainOptions {
   json?: boolean;
 }
 
+/** The flag that sets each parameter of the contract, for error messages. */
+const FLAG_OF_PARAM: Record<string, string> = {
+  architecture: 'arch', batchSize: 'batch', learningRate: 'lr', epsilon: 'eps', stepSize: 'step-size', adversarialFraction: 'fraction',
+  epsilonRampEpochs: 'ramp', 'evaluation.count': 'eval-count', 'evaluation.epsilon': 'eval-eps', 'evaluation.steps': 'eval-steps',
+};
+
 function percent(x: number | null): string {
   return x === null ? '-' : `${(x * 100).toFixed(2)}%`;
 }
@@ -105,7 +111,11 @@ export function registerTrain(program: Command): void {
         dropout: o.dropout,
         evaluation: { count: numberOf(o.evalCount), epsilon: numberOf(o.evalEps), steps: numberOf(o.evalSteps) },
       });
-      if (!parsed.success) throw new UsageError(describeZodError(parsed.error, 'training option').replace(/^invalid training option: /, '--'));
+      if (!parsed.success) {
+        const where = parsed.error.issues[0].path.join('.');
+        const flag = FLAG_OF_PARAM[where] ?? where;
+        throw new UsageError(describeZodError(parsed.error, 'training option').replace(/^invalid training option: [^:]+: /, `--${flag}: `));
+      }
       // Loaded only now: `foolprint --help` does not pay for TF.js.
       const { trainInWorker } = await import('../../../app/node/training-thread.js');
       const { trainingSettings } = await import('../../../app/node/training-worker.js');
