@@ -15,6 +15,10 @@ never a dependency); `scripts/bench.ts` runs it when a Python with PyTorch is fo
   python3 scripts/torch-peer.py onnx-step NAME BATCH STEPS [threads]
       seconds per image of one bare BIM step (forward, input gradient, sign step, clip to the ε-ball
       and [0,1]) on torchvision's NAME (resnet18, mobilenet_v2) run natively; prints one JSON line.
+  python3 scripts/torch-peer.py train [threads]
+      training examples/s of the seed's loop (Adam, batch 64, LeNet with its dropouts, NLL loss):
+      plain, and Madry et al.'s adversarial training with PGD-7 at eps 0.3 (random start, step 2.5eps/7)
+      inside; random digits (timings do not depend on the pixels). The peer of scripts/bench-training.ts.
 """
 import gzip
 import json
@@ -244,6 +248,58 @@ def onnx_step(argv):
     print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "model": name, "batch": batch, "secondsPerImage": seconds}))
 
 
+# ---- train: the seed's training loop, plain and with PGD-7 inside ----------------------------------
+class SeedLeNetDropout(SeedLeNet):
+    def __init__(self):
+        super().__init__()
+        self.conv2_drop = nn.Dropout2d()
+
+    def forward(self, x):
+        x = F.relu(F.max_pool2d(self.conv1(x), 2))
+        x = F.relu(F.max_pool2d(self.conv2_drop(self.conv2(x)), 2))
+        x = F.relu(self.fc1(x.flatten(1)))
+        x = F.dropout(x, training=self.training)
+        return F.log_softmax(self.fc2(x), dim=1)
+
+
+def train(argv):
+    set_threads(argv, 2)
+    torch.manual_seed(0)
+    model = SeedLeNetDropout()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.002)
+    count, batch = 1024, 64
+    images = torch.rand(count, 1, 28, 28)
+    labels = torch.randint(0, 10, (count,))
+
+    def pgd(x, y, eps, steps):
+        model.eval()
+        adv = torch.clamp(x + torch.empty_like(x).uniform_(-eps, eps), 0, 1)
+        for _ in range(steps):
+            adv.requires_grad_(True)
+            loss = F.nll_loss(model(adv), y)
+            grad, = torch.autograd.grad(loss, adv)
+            adv = torch.min(torch.max(adv.detach() + 2.5 * eps / steps * grad.sign(), x - eps), x + eps).clamp(0, 1)
+        model.train()
+        return adv.detach()
+
+    def rate(steps):
+        model.train()
+        start = time.perf_counter()
+        for i in range(0, count, batch):
+            x, y = images[i:i + batch], labels[i:i + batch]
+            if steps:
+                x = pgd(x, y, 0.3, steps)
+            optimizer.zero_grad()
+            F.nll_loss(model(x), y).backward()
+            optimizer.step()
+        return count / (time.perf_counter() - start)
+
+    rate(0)  # warm-up
+    print(f"torch {torch.__version__} threads {torch.get_num_threads()}")
+    print(f"train plain {rate(0):9.0f} examples/s")
+    print(f"train pgd7  {rate(7):9.0f} examples/s")
+
+
 if __name__ == "__main__":
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
     if mode == "steps":
@@ -254,5 +310,7 @@ if __name__ == "__main__":
         onnx_export(sys.argv)
     elif mode == "onnx-step":
         onnx_step(sys.argv)
+    elif mode == "train":
+        train(sys.argv)
     else:
         raise SystemExit(__doc__)

@@ -4,6 +4,7 @@
  */
 import { API_METHOD_NAMES, jobResultSchemas } from './methods.js';
 import type { ApiInput, ApiMethodName, ApiOutput, JobResult } from './methods.js';
+import { API_EVENT_NAMES } from './events.js';
 import type { ApiEventName, ApiEventPayload } from './events.js';
 import { ApiError, toApiError } from './errors.js';
 import type { JobKind } from './system.js';
@@ -44,9 +45,8 @@ export function createApiClient(transport: ApiTransport): FoolprintApi {
     };
   }
   const on = (event: ApiEventName) => (handler: (payload: unknown) => void) => transport.subscribe(event, handler);
-  api.onProgress = on('progress');
-  api.onJobFinished = on('jobFinished');
-  api.onFrameAnalyzed = on('frameAnalyzed');
+  // onProgress, onJobFinished, onFrameAnalyzed, onTrainingEpoch: one per event of the contract.
+  for (const event of API_EVENT_NAMES) api[`on${event[0].toUpperCase()}${event.slice(1)}`] = on(event);
   return api as FoolprintApi;
 }
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { idSchema } from './common.js';
 import { analysisStatusSchema } from './capture.js';
 import { jobKindSchema, jobStatusSchema } from './system.js';
+import { trainingEpochEventSchema } from './training.js';
 
 /** Progress of a long job: `done` of `total` units (image-steps, pages, ...) and what is being done. */
 export const progressEventSchema = z.object({ jobId: idSchema, done: z.number().nonnegative(), total: z.number().nonnegative(), label: z.string() });
@@ -31,6 +32,8 @@ export const apiEvents = {
   progress: progressEventSchema,
   jobFinished: jobFinishedEventSchema,
   frameAnalyzed: frameAnalyzedEventSchema,
+  /** A training job finished an epoch (loss, clean and robust accuracy). */
+  trainingEpoch: trainingEpochEventSchema,
 } as const;
 export type ApiEventName = keyof typeof apiEvents;
 export type ApiEventPayload<E extends ApiEventName> = z.output<(typeof apiEvents)[E]>;

@@ -6,6 +6,7 @@ export * from './models.js';
 export * from './samples.js';
 export * from './attacks.js';
 export * from './sweeps.js';
+export * from './training.js';
 export * from './sheets.js';
 export * from './capture.js';
 export * from './calibration.js';

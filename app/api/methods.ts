@@ -13,6 +13,7 @@ import { modelsMethods } from './models.js';
 import { samplesMethods } from './samples.js';
 import { sheetsMethods } from './sheets.js';
 import { sweepsMethods } from './sweeps.js';
+import { trainingMethods, trainingResultSchema } from './training.js';
 import { systemMethods } from './system.js';
 import { attackRunSchema } from './attacks.js';
 import { channelProfileInfoSchema } from './calibration.js';
@@ -28,6 +29,7 @@ export const apiMethods = {
   ...samplesMethods,
   ...attacksMethods,
   ...sweepsMethods,
+  ...trainingMethods,
   ...sheetsMethods,
   ...captureMethods,
   ...compareMethods,
@@ -51,6 +53,7 @@ export type ApiOutput<M extends ApiMethodName> = z.output<(typeof apiMethods)[M]
 export const jobResultSchemas = {
   attack: attackRunSchema,
   sweep: sweepResultSchema,
+  training: trainingResultSchema,
   evaluate: evaluationSchema,
   sheetExport: sheetSetSchema,
   photoAnalysis: captureInfoSchema,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { base64Schema, idSchema, imageSelectionSchema, noInputSchema } from './common.js';
+import { trainingRecordSchema } from '../models/training-record.js';
 
 /** A model the service can use: built-in, or a TF.js folder imported from disk. */
 export const modelInfoSchema = z.object({
@@ -17,6 +18,8 @@ export const modelInfoSchema = z.object({
   suggestedEpsilons: z.array(z.number().min(0).max(1)).optional(),
   /** The TF.js backend of the model's compute pool, once it has been opened (e.g. "wasm"). */
   backend: z.string().nullable(),
+  /** How the model was trained, when its manifest says (defended models: method, ε, T, accuracies). */
+  training: trainingRecordSchema.optional(),
 });
 export type ModelInfo = z.infer<typeof modelInfoSchema>;
 

@@ -16,19 +16,21 @@ import * as tf from '@tensorflow/tfjs';
  * Initialisers draw from TF.js's random ops, which take their seed from Math.random when none is
  * given: the training script seeds Math.random to make a run repeatable.
  */
-export function createLeNet(): tf.Sequential {
+export function createLeNet(width = 1): tf.Sequential {
+  // `width` scales every layer's filters and units (Madry et al.'s capacity study: robust training
+  // needs more capacity than clean training); 1 is the seed's network.
   return tf.sequential({
-    name: 'lenet',
+    name: width === 1 ? 'lenet' : `lenet_x${width}`,
     layers: [
-      tf.layers.conv2d({ name: 'conv1', inputShape: [28, 28, 1], filters: 10, kernelSize: 5, padding: 'valid' }),
+      tf.layers.conv2d({ name: 'conv1', inputShape: [28, 28, 1], filters: 10 * width, kernelSize: 5, padding: 'valid' }),
       tf.layers.maxPooling2d({ name: 'pool1', poolSize: 2, strides: 2 }),
       tf.layers.reLU({ name: 'relu1' }),
-      tf.layers.conv2d({ name: 'conv2', filters: 20, kernelSize: 5, padding: 'valid' }),
-      tf.layers.dropout({ name: 'conv2_drop', rate: 0.5, noiseShape: [null as unknown as number, 1, 1, 20] }),
+      tf.layers.conv2d({ name: 'conv2', filters: 20 * width, kernelSize: 5, padding: 'valid' }),
+      tf.layers.dropout({ name: 'conv2_drop', rate: 0.5, noiseShape: [null as unknown as number, 1, 1, 20 * width] }),
       tf.layers.maxPooling2d({ name: 'pool2', poolSize: 2, strides: 2 }),
       tf.layers.reLU({ name: 'relu2' }),
       tf.layers.flatten({ name: 'flatten' }),
-      tf.layers.dense({ name: 'fc1', units: 50, activation: 'relu' }),
+      tf.layers.dense({ name: 'fc1', units: 50 * width, activation: 'relu' }),
       tf.layers.dropout({ name: 'dropout', rate: 0.5 }),
       tf.layers.dense({ name: 'fc2', units: 10 }),
     ],

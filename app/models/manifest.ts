@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { closestName } from '../closest-name.js';
+import { trainingRecordSchema } from './training-record.js';
 
 /**
  * `foolprint.json`, the small manifest beside a TF.js model.json: what the model file cannot say.
@@ -40,6 +41,8 @@ export const modelManifestSchema = z.strictObject({
    * than ImageNet photos' 2-16 grey levels: Goodfellow et al. use 0.1-0.3.
    */
   epsilons: z.array(z.number().min(0).max(1)).min(1).max(64).optional(),
+  /** How the model was trained, when the lab trained it (`foolprint train`, scripts/train-defended.ts). */
+  training: trainingRecordSchema.optional(),
 });
 export type ModelManifest = z.infer<typeof modelManifestSchema>;
 
@@ -63,7 +66,12 @@ export function describeManifestIssues(error: z.ZodError, raw: unknown): string 
     .map((issue) => {
       const where = issue.path.map(String).join('.');
       if (issue.code === 'unrecognized_keys') {
-        const known = issue.path.length === 0 ? Object.keys(modelManifestSchema.shape) : preprocessingKeys(raw);
+        const known =
+          issue.path.length === 0
+            ? Object.keys(modelManifestSchema.shape)
+            : issue.path[0] === 'training'
+              ? Object.keys(issue.path.length === 1 ? trainingRecordSchema.shape : (trainingRecordSchema.shape[issue.path[1] as 'adversarial'].unwrap()?.shape ?? {}))
+              : preprocessingKeys(raw);
         return issue.keys
           .map((key) => {
             const suggestion = closestName(key, known);

@@ -56,6 +56,7 @@ import { perturbationAmplification } from './png-encode.js';
 import { parseAttackRecord } from '../experiments/attack-record.js';
 import { createPhysicalHandlers } from './service-physical.js';
 import { createCalibrationHandlers } from './service-calibration.js';
+import { createTrainingHandlers } from './service-training.js';
 
 export interface FoolprintServiceOptions {
   /** The experiment workspace folder (created if missing). */
@@ -229,6 +230,7 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
       labels: [...manifest.labels],
       suggestedEpsilons: suggestedEpsilons(manifest),
       backend,
+      ...(manifest.training ? { training: manifest.training } : {}),
     };
   }
 
@@ -560,6 +562,12 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
 
     ...createPhysicalHandlers(core, readRun),
     ...createCalibrationHandlers(core),
+    ...createTrainingHandlers(core, {
+      modelIds: async () => [...listBuiltinModels().map((m) => m.id), ...(await importedModels()).map((m) => m.id)],
+      modelFolder: async (modelId) => (await modelSource(modelId)).folder,
+      isBuiltin: (modelId) => listBuiltinModels().some((m) => m.id === modelId),
+      register: (modelId, folder) => registerImported(modelId, folder),
+    }),
   };
 
   async function invoke(method: ApiMethodName, input: unknown): Promise<unknown> {

@@ -15,6 +15,7 @@ import { registerSheet } from './commands/sheet.js';
 import { registerSimulate } from './commands/simulate.js';
 import { registerTransforms } from './commands/transforms.js';
 import { registerSweep } from './commands/sweep.js';
+import { registerTrain } from './commands/train.js';
 import { EXIT_USAGE } from './failure.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -32,6 +33,7 @@ registerModels(program);
 registerEval(program);
 registerAttack(program);
 registerSweep(program);
+registerTrain(program);
 registerSheet(program);
 registerAnalyze(program);
 registerCalibrate(program);
