@@ -9,6 +9,7 @@ export * from './sweeps.js';
 export * from './sheets.js';
 export * from './capture.js';
 export * from './compare.js';
+export * from './defenses.js';
 export * from './experiments.js';
 export * from './system.js';
 export * from './events.js';

@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { attacksMethods } from './attacks.js';
 import { captureMethods } from './capture.js';
 import { compareMethods } from './compare.js';
+import { defensesMethods, detectorInfoSchema, robustnessReportSchema, transferReportSchema } from './defenses.js';
 import { experimentsMethods } from './experiments.js';
 import { modelsMethods } from './models.js';
 import { samplesMethods } from './samples.js';
@@ -29,6 +30,7 @@ export const apiMethods = {
   ...sheetsMethods,
   ...captureMethods,
   ...compareMethods,
+  ...defensesMethods,
 } as const;
 
 export type ApiMethodName = keyof typeof apiMethods;
@@ -51,5 +53,8 @@ export const jobResultSchemas = {
   evaluate: evaluationSchema,
   sheetExport: sheetSetSchema,
   photoAnalysis: captureInfoSchema,
+  robustness: robustnessReportSchema,
+  transfer: transferReportSchema,
+  detector: detectorInfoSchema,
 } as const;
 export type JobResult<K extends keyof typeof jobResultSchemas> = z.output<(typeof jobResultSchemas)[K]>;

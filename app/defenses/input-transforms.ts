@@ -83,6 +83,21 @@ export function transformSlug(t: InputTransform): string {
 }
 
 /**
+ * A model written with a transform in front, as the CLI takes it: "lenet-mnist+jpeg75",
+ * "lenet-mnist+bits4", "lenet-mnist+median2", "lenet-mnist+printphoto" (the slugs transformSlug writes).
+ * Text without a known suffix is the model alone.
+ */
+export function parseDefendedModel(text: string): { model: string; transform?: InputTransform } {
+  const match = /^(.+)\+(jpeg(\d+)|bits(\d+)|median(\d+)|printphoto)$/.exec(text.trim());
+  if (!match) return { model: text.trim() };
+  const [, model, , quality, bits, size] = match;
+  const transform: InputTransform =
+    quality !== undefined ? { kind: 'jpeg', quality: Number(quality) } : bits !== undefined ? { kind: 'bitDepth', bits: Number(bits) } : size !== undefined ? { kind: 'median', size: Number(size) } : { kind: 'printPhoto', seed: 0 };
+  checkInputTransform(transform);
+  return { model, transform };
+}
+
+/**
  * Median over a size×size window per channel, edges replicated. An even size takes the window
  * [−⌊(s−1)/2⌋, ⌈(s−1)/2⌉] and the upper median, as Xu et al.'s 2x2 squeezer on MNIST does.
  */

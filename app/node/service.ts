@@ -52,6 +52,7 @@ import { writeAttackFiles } from './attack-files.js';
 import { perturbationAmplification } from './png-encode.js';
 import { parseAttackRecord } from '../experiments/attack-record.js';
 import { createPhysicalHandlers } from './service-physical.js';
+import { createDefenseHandlers } from './service-defenses.js';
 
 export interface FoolprintServiceOptions {
   /** The experiment workspace folder (created if missing). */
@@ -536,6 +537,7 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
     },
 
     ...createPhysicalHandlers(core, readRun),
+    ...createDefenseHandlers(core),
   };
 
   async function invoke(method: ApiMethodName, input: unknown): Promise<unknown> {

@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerAnalyze } from './commands/analyze.js';
 import { registerAttack } from './commands/attack.js';
+import { registerDefenses } from './commands/defenses.js';
 import { registerDemo } from './commands/demo.js';
 import { registerEval } from './commands/eval.js';
 import { registerModels } from './commands/models.js';
@@ -35,6 +36,7 @@ registerSheet(program);
 registerAnalyze(program);
 registerSimulate(program);
 registerTransforms(program);
+registerDefenses(program);
 registerServe(program);
 registerDemo(program);
 
