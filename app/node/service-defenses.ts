@@ -4,7 +4,7 @@
  *   defenses/robustness-<id>.json, defenses/transfer-<id>.json   reports
  *   detectors/<id>/detector.json                                  a SafetyNet detector (manifest + SVM)
  */
-import { readFile, readdir } from 'node:fs/promises';
+import { mkdir, readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
 import { ApiError } from '../api/errors.js';
@@ -64,7 +64,8 @@ export function createDefenseHandlers(core: ServiceCore): DefenseHandlers {
 
   async function run(job: DefenseJob, context: JobContext): Promise<DefenseJobResult> {
     try {
-      return await runDefenseJobInWorker(job, { signal: context.signal, onProgress: (p) => context.progress(p.done, p.total, p.label) });
+      // Sub-runs in hundredths, so the job bar counts whole units.
+      return await runDefenseJobInWorker(job, { signal: context.signal, onProgress: (p) => context.progress(Math.round(p.done * 100), p.total * 100, p.label) });
     } catch (error) {
       if (error instanceof DefenseEvaluationError || (error instanceof Error && INPUT_ERRORS.has(error.name))) {
         throw new ApiError('invalid-input', error.message);
@@ -75,6 +76,7 @@ export function createDefenseHandlers(core: ServiceCore): DefenseHandlers {
 
   async function store(file: string, value: unknown): Promise<void> {
     await core.workspace(); // holds the workspace lock
+    await mkdir(path.dirname(file), { recursive: true });
     await writeJsonAtomic(file, value);
   }
 
