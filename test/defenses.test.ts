@@ -123,6 +123,7 @@ describe('gradient masking', () => {
     const curve = (m: typeof plain, view: string) => m.curves.find((c) => c.view === view)!.accuracy;
     // Same predictions, so the same clean accuracy; FGSM at 0.25 hurts the LeNet.
     expect(masked.cleanAccuracy).toBe(plain.cleanAccuracy);
+    expect(masked.cleanAccuracyCost).toBe(0);
     expect(curve(plain, 'ce')[1]).toBeLessThan(plain.cleanAccuracy - 0.3);
     expect(plain.masking.suspected).toBe(false);
     // Zero gradients: the white-box attack changes nothing, the transferred one does.

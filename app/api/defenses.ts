@@ -81,6 +81,8 @@ export const robustnessReportSchema = z.object({
       id: z.string(),
       title: z.string(),
       cleanAccuracy: z.number(),
+      /** The undefended surrogate's clean accuracy minus this model's (null without a surrogate). */
+      cleanAccuracyCost: z.number().nullable(),
       curves: z.array(curveSchema),
       robust: z.array(z.object({ attack: detectorAttackSchema, accuracy: z.array(z.number()) })),
       masking: z.object({ suspected: z.boolean(), reasons: z.array(z.string()) }),

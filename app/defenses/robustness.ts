@@ -67,6 +67,8 @@ export interface ModelRobustness {
   id: string;
   title: string;
   cleanAccuracy: number;
+  /** What the defense costs on clean images: the surrogate's (undefended) clean accuracy minus this model's; null without a surrogate. */
+  cleanAccuracyCost: number | null;
   curves: RobustnessCurve[];
   /** Per attack, the worst view at each ε: the robust accuracy to report. */
   robust: { attack: RobustnessAttack; accuracy: number[] }[];
@@ -194,6 +196,7 @@ export async function evaluateRobustness(
     }
   }
 
+  const surrogateClean = surrogate ? accuracyOn(surrogate.classifier, images, labels, plan.batchSize) : null;
   const reports: ModelRobustness[] = [];
   for (const model of models) {
     const curves: RobustnessCurve[] = [];
@@ -232,7 +235,7 @@ export async function evaluateRobustness(
       const mine = curves.filter((c) => c.attack === attack);
       return { attack, accuracy: epsilons.map((_, e) => Math.min(...mine.map((c) => c.accuracy[e]))) };
     });
-    reports.push({ id: model.id, title: model.title, cleanAccuracy, curves, robust, masking: maskingVerdict(curves, epsilons, tolerance, surrogate?.id) });
+    reports.push({ id: model.id, title: model.title, cleanAccuracy, cleanAccuracyCost: surrogateClean === null ? null : surrogateClean - cleanAccuracy, curves, robust, masking: maskingVerdict(curves, epsilons, tolerance, surrogate?.id) });
   }
   return { epsilons, count: labels.length, surrogateId: needsTransfer ? surrogate.id : null, models: reports };
 }

@@ -123,7 +123,7 @@ export function formatRobustness(report: RobustnessReport): string {
   const header = ['model', 'attack', 'view', ...report.epsilons.map((e) => `ε ${e}`)];
   const rows: string[][] = [];
   for (const m of report.models) {
-    rows.push([m.title, 'clean', '', ...report.epsilons.map(() => pct(m.cleanAccuracy))]);
+    rows.push([m.title, 'clean', m.cleanAccuracyCost === null ? '' : `cost ${m.cleanAccuracyCost.toFixed(3)}`, ...report.epsilons.map(() => pct(m.cleanAccuracy))]);
     for (const c of m.curves) rows.push([m.title, attackTitle(c.attack), viewTitle(c.view), ...c.accuracy.map(pct)]);
     for (const r of m.robust) rows.push([m.title, attackTitle(r.attack), 'robust (worst)', ...r.accuracy.map(pct)]);
   }
