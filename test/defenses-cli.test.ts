@@ -2,7 +2,7 @@
  * `foolprint robustness`, `transfer` and `detect` on real files: the built-in LeNet and digits, a
  * few dozen images each (the shared CPU). Bad flags are refused in one line with exit code 2.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -48,6 +48,24 @@ describe('foolprint defense commands', () => {
     expect(saved).toMatchObject({ schemaVersion: 1, modelId: 'lenet-mnist', layer: 'fc1', quantisation: 'quaternary' });
     expect(saved.svm).toMatch(/svm_type c_svc/);
     expect(saved.codebook.thresholds).toHaveLength(50);
+  });
+
+  it('Ctrl-C cancels a running evaluation: the worker stops and the command exits 130', async () => {
+    const child = spawn(process.execPath, [bin, 'transfer', '--models', 'lenet-mnist,lenet-mnist+median2', '--method', 'pgd', '--steps', '500', '--eps', '0.3', '--limit', '200'], { cwd: root });
+    let stderr = '';
+    // The loader's note comes once the images are loaded, just before the worker starts attacking.
+    const loaded = new Promise<void>((resolve) => child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (/using the first 200/.test(stderr)) resolve();
+    }));
+    await loaded;
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const started = Date.now();
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(130);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(stderr).toMatch(/cancelled/);
   });
 
   it.each([

@@ -99,11 +99,11 @@ async function loadImages(flags: DefenseFlags, spec: DefendedModelSpec) {
   return dataset;
 }
 
-async function runJob(flags: DefenseFlags, job: DefenseJob) {
+async function runJob(flags: DefenseFlags, job: DefenseJob, signal: AbortSignal) {
   if (flags.backend !== undefined && !BACKENDS.includes(flags.backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}, got "${flags.backend}"`);
   const bar = createProgressBar({ json: flags.json });
   try {
-    return await runDefenseJobInWorker({ ...job, ...(flags.backend ? { backend: flags.backend as BackendName } : {}) }, { signal: interruptSignal(), onProgress: (p) => bar.update(p.done, p.total, p.label) });
+    return await runDefenseJobInWorker({ ...job, ...(flags.backend ? { backend: flags.backend as BackendName } : {}) }, { signal, onProgress: (p) => bar.update(p.done, p.total, p.label) });
   } finally {
     bar.done();
   }
@@ -158,6 +158,8 @@ export function registerDefenses(program: Command): void {
     .option('--surrogate <model>', 'the undefended model transfer attacks are crafted on (default: the first model without a transform)')
     .option('--tolerance <x>', 'accuracy gap that flags gradient masking', '0.1'));
   robustness.action(guarded(async (flags: DefenseFlags & { attacks: string; eps: string; surrogate?: string; tolerance: string }) => {
+    // Ctrl-C is ours from the start: while the images load as well as while the worker runs.
+    const signal = interruptSignal();
     const models = modelSpecs(flags.models ?? 'lenet-mnist');
     const params = checked(robustnessParamsSchema, {
       models: models.map((m) => ({ modelId: m.id, transform: m.transform })),
@@ -172,7 +174,7 @@ export function registerDefenses(program: Command): void {
     const jobModels = surrogate !== undefined && !models.some((m) => m.id === surrogate) ? [...models, { id: surrogate, source: parseModelSource(surrogate) }] : models;
     const dataset = await loadImages(flags, models[0]);
     const { models: _, ...plan } = params;
-    const result = await runJob(flags, { kind: 'robustness', models: jobModels, images: dataset.images, labels: dataset.labels, plan: { ...plan, surrogateId: surrogate } });
+    const result = await runJob(flags, { kind: 'robustness', models: jobModels, images: dataset.images, labels: dataset.labels, plan: { ...plan, surrogateId: surrogate } }, signal);
     if (result.kind !== 'robustness') throw new Error('unexpected result');
     const report = { ...result.report, models: result.report.models.slice(0, models.length) };
     process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + '\n' : formatRobustness(report) + `\n${report.count} images\n`);
@@ -187,6 +189,7 @@ export function registerDefenses(program: Command): void {
     .option('--steps <n>', 'PGD steps', '40')
     .option('--restarts <n>', 'PGD random restarts', '1'));
   transfer.action(guarded(async (flags: DefenseFlags & { method: string; eps: string; loss: string }) => {
+    const signal = interruptSignal();
     if (flags.models === undefined) throw new UsageError('--models: give at least two models, e.g. --models lenet-mnist,lenet-mnist+median2');
     const models = modelSpecs(flags.models);
     const [epsilon] = parseEpsilonList(flags.eps, '--eps');
@@ -201,7 +204,7 @@ export function registerDefenses(program: Command): void {
     }, { models: '--models', attack: '--method', epsilon: '--eps', loss: '--loss', pgdSteps: '--steps', pgdRestarts: '--restarts', seed: '--seed' });
     const dataset = await loadImages(flags, models[0]);
     const { models: _, ...plan } = params;
-    const result = await runJob(flags, { kind: 'transfer', models, images: dataset.images, labels: dataset.labels, plan });
+    const result = await runJob(flags, { kind: 'transfer', models, images: dataset.images, labels: dataset.labels, plan }, signal);
     if (result.kind !== 'transfer') throw new Error('unexpected result');
     process.stdout.write(flags.json ? JSON.stringify(result.matrix, null, 2) + '\n' : formatTransfer(result.matrix) + '\n');
   }));
@@ -216,6 +219,7 @@ export function registerDefenses(program: Command): void {
     .option('--evaluate <list>', 'more attacks to evaluate on, as method:ε (e.g. bim:0.1,pgd:0.3,deepfool:1)')
     .option('--out <folder>', 'write detector.json (how it was made, its codebook and SVM) into this folder'));
   detect.action(guarded(async (flags: DefenseFlags & { layer?: string; quantisation: string; method: string; eps: string; evaluate?: string; out?: string }) => {
+    const signal = interruptSignal();
     const [model] = modelSpecs(flags.model ?? 'lenet-mnist');
     if (model.transform) throw new UsageError('--model: the detector reads a hidden layer of the model itself; give it without a +transform');
     const [epsilon] = parseEpsilonList(flags.eps, '--eps');
@@ -228,7 +232,7 @@ export function registerDefenses(program: Command): void {
     }, { modelId: '--model', quantisation: '--quantisation', trainAttack: '--method', epsilon: '--eps', evaluate: '--evaluate', layer: '--layer', seed: '--seed' });
     const dataset = await loadImages(flags, model);
     const { modelId: _, layer, trainAttack, epsilon: eps, ...rest } = params;
-    const result = await runJob(flags, { kind: 'detect', models: [model], images: dataset.images, labels: dataset.labels, ...(layer ? { layer } : {}), plan: { ...rest, train: { attack: trainAttack, epsilon: eps } } });
+    const result = await runJob(flags, { kind: 'detect', models: [model], images: dataset.images, labels: dataset.labels, ...(layer ? { layer } : {}), plan: { ...rest, train: { attack: trainAttack, epsilon: eps } } }, signal);
     if (result.kind !== 'detect') throw new Error('unexpected result');
     if (flags.out) {
       await mkdir(path.resolve(flags.out), { recursive: true });
