@@ -11,6 +11,7 @@ export * from './sheets.js';
 export * from './capture.js';
 export * from './calibration.js';
 export * from './compare.js';
+export * from './defenses.js';
 export * from './experiments.js';
 export * from './system.js';
 export * from './events.js';

@@ -8,6 +8,7 @@ import { attacksMethods } from './attacks.js';
 import { calibrationMethods } from './calibration.js';
 import { captureMethods } from './capture.js';
 import { compareMethods } from './compare.js';
+import { defensesMethods, detectorInfoSchema, robustnessReportSchema, transferReportSchema } from './defenses.js';
 import { experimentsMethods } from './experiments.js';
 import { modelsMethods } from './models.js';
 import { samplesMethods } from './samples.js';
@@ -34,6 +35,7 @@ export const apiMethods = {
   ...captureMethods,
   ...compareMethods,
   ...calibrationMethods,
+  ...defensesMethods,
 } as const;
 
 export type ApiMethodName = keyof typeof apiMethods;
@@ -58,5 +60,8 @@ export const jobResultSchemas = {
   sheetExport: sheetSetSchema,
   photoAnalysis: captureInfoSchema,
   calibration: channelProfileInfoSchema,
+  robustness: robustnessReportSchema,
+  transfer: transferReportSchema,
+  detector: detectorInfoSchema,
 } as const;
 export type JobResult<K extends keyof typeof jobResultSchemas> = z.output<(typeof jobResultSchemas)[K]>;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { idSchema, noInputSchema } from './common.js';
 
-export const jobKindSchema = z.enum(['attack', 'sweep', 'evaluate', 'sheetExport', 'photoAnalysis', 'calibration', 'training']);
+export const jobKindSchema = z.enum(['attack', 'sweep', 'evaluate', 'sheetExport', 'photoAnalysis', 'calibration', 'training', 'robustness', 'transfer', 'detector']);
 export type JobKind = z.infer<typeof jobKindSchema>;
 
 export const jobStatusSchema = z.enum(['running', 'succeeded', 'failed', 'cancelled']);

@@ -57,6 +57,7 @@ import { parseAttackRecord } from '../experiments/attack-record.js';
 import { createPhysicalHandlers } from './service-physical.js';
 import { createCalibrationHandlers } from './service-calibration.js';
 import { createTrainingHandlers } from './service-training.js';
+import { createDefenseHandlers } from './service-defenses.js';
 
 export interface FoolprintServiceOptions {
   /** The experiment workspace folder (created if missing). */
@@ -568,6 +569,7 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
       isBuiltin: (modelId) => listBuiltinModels().some((m) => m.id === modelId),
       register: (modelId, folder) => registerImported(modelId, folder),
     }),
+    ...createDefenseHandlers(core),
   };
 
   async function invoke(method: ApiMethodName, input: unknown): Promise<unknown> {

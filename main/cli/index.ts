@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { registerAnalyze } from './commands/analyze.js';
 import { registerAttack } from './commands/attack.js';
 import { registerCalibrate } from './commands/calibrate.js';
+import { registerDefenses } from './commands/defenses.js';
 import { registerDemo } from './commands/demo.js';
 import { registerEval } from './commands/eval.js';
 import { registerModels } from './commands/models.js';
@@ -39,6 +40,7 @@ registerAnalyze(program);
 registerCalibrate(program);
 registerSimulate(program);
 registerTransforms(program);
+registerDefenses(program);
 registerServe(program);
 registerDemo(program);
 

@@ -5,7 +5,7 @@
  */
 import { idSchema } from '../../app/api/common.js';
 
-export const TABS = ['experiments', 'models', 'attack', 'print', 'capture', 'compare'] as const;
+export const TABS = ['experiments', 'models', 'attack', 'print', 'capture', 'compare', 'defenses'] as const;
 export type Tab = (typeof TABS)[number];
 
 export interface Route {

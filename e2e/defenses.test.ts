@@ -1,0 +1,59 @@
+/**
+ * The Defenses screen in Chromium (browser mode, the built-in LeNet and digits): compare the
+ * LeNet with the LeNet behind a median filter, see the masking flag (the filter hides the gradient,
+ * BPDA and the transfer attack find it), the robust-accuracy curves, the transfer matrix as a heat
+ * map; axe finds no violation.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { listBuiltinModels } from '../app/node/model-loader.js';
+import { axeViolations, describeViolations } from './axe.js';
+import { ensureRendererBuilt, launchChromium, missingPrerequisite, openApp, screenshot, startBrowserMode } from './harness.js';
+import type { AppPage, BrowserMode } from './harness.js';
+
+const missing = missingPrerequisite() ?? (listBuiltinModels().length === 0 ? 'no built-in model in assets/models' : null);
+if (missing) console.warn(`e2e defenses skipped: ${missing}`);
+
+describe.skipIf(missing !== null)('Defenses screen', () => {
+  let mode: BrowserMode;
+  let browser: Browser;
+  let app: AppPage;
+
+  beforeAll(async () => {
+    await ensureRendererBuilt();
+    mode = await startBrowserMode();
+    browser = await launchChromium({ kind: 'none' });
+    app = await openApp(browser, mode);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await mode?.close();
+  });
+
+  it('measures robust accuracy with the masking flag, draws the curves and the transfer heat map, with no axe violation', async () => {
+    const { page } = app;
+    await page.getByRole('tab', { name: 'Defenses' }).click();
+    await expect.poll(() => page.getByRole('heading', { name: 'Defenses' }).isVisible()).toBe(true);
+    expect(await page.locator('[data-slot="defense-training"]').count()).toBe(1);
+    await page.getByLabel('Input transformation').nth(1).selectOption('median');
+    await page.getByRole('checkbox', { name: 'PGD' }).uncheck();
+    await page.getByLabel('ε list').fill('0, 0.3');
+    await page.getByLabel('Images (built-in samples)').fill('16');
+    await page.getByRole('button', { name: 'Measure robust accuracy' }).click();
+    const flag = page.getByRole('alert').filter({ hasText: 'Gradient masking suspected' });
+    await flag.waitFor({ timeout: 180_000 });
+    expect(await flag.textContent()).toMatch(/median 2x2.*BPDA/s);
+    expect(await page.getByRole('img', { name: /Robust accuracy under FGSM/ }).count()).toBe(1);
+    expect(await page.getByRole('table').filter({ hasText: 'logit margin' }).count()).toBe(1);
+
+    await page.getByRole('button', { name: 'Transfer matrix' }).click();
+    const heatmap = page.getByRole('table').filter({ hasText: 'accuracy of the target (column)' });
+    await heatmap.waitFor({ timeout: 300_000 });
+    expect(await heatmap.getByRole('row').count()).toBe(4); // header, clean, two sources
+    await screenshot(page, 'defenses');
+    const violations = await axeViolations(page);
+    expect(violations, `axe on the Defenses screen:\n${describeViolations(violations)}`).toEqual([]);
+    expect(app.consoleErrors).toEqual([]);
+  });
+});
