@@ -4,11 +4,18 @@
  */
 import { spawnSync } from 'node:child_process';
 
-/** A Python that imports torch: FOOLPRINT_PYTHON, else python3 on the PATH; else why not, in one line. */
+/**
+ * A Python that imports torch: FOOLPRINT_PYTHON if set; else the first of python3 on the PATH and the
+ * system's /usr/bin/python3 that has it (a pyenv or venv python3 often shadows the system one that
+ * Debian's python3-torch installs into); else why not, in one line.
+ */
 export function findTorchPython(): { python: string; torch: string } | { missing: string } {
-  const python = process.env.FOOLPRINT_PYTHON || 'python3';
-  const probe = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', timeout: 300_000 });
-  if (probe.status === 0) return { python, torch: probe.stdout.trim() };
-  const why = probe.error ? `${python} was not found` : `${python} cannot import torch`;
-  return { missing: `PyTorch peer skipped: ${why}; install PyTorch (pip install torch, or Debian's python3-torch) or set FOOLPRINT_PYTHON to a Python that has it` };
+  const candidates = process.env.FOOLPRINT_PYTHON ? [process.env.FOOLPRINT_PYTHON] : ['python3', '/usr/bin/python3'];
+  const reasons: string[] = [];
+  for (const python of candidates) {
+    const probe = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', timeout: 300_000 });
+    if (probe.status === 0) return { python, torch: probe.stdout.trim() };
+    reasons.push(probe.error ? `${python} was not found` : `${python} cannot import torch`);
+  }
+  return { missing: `PyTorch peer skipped: ${reasons.join(', ')}; install PyTorch (pip install torch, or Debian's python3-torch) or set FOOLPRINT_PYTHON to a Python that has it` };
 }
