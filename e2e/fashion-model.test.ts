@@ -83,7 +83,7 @@ describe.skipIf(missing !== null)('the Fashion-MNIST model in browser mode', () 
       // The exported sheet itself as the photo: every cell found and classified by the Fashion model.
       const [sheetPng] = await findFiles(mode.workspaceDir, /^sheet\.png$/);
       await page.getByRole('tab', { name: 'Capture' }).click();
-      await page.locator('input[type=file]').setInputFiles(sheetPng);
+      await page.getByRole('button', { name: /^Drop phone photos/ }).locator('input[type=file]').setInputFiles(sheetPng);
       const last = page.getByTestId('last-capture');
       await last.waitFor({ timeout: 60_000 });
       expect(await last.getAttribute('data-status'), (await last.textContent()) ?? '').toBe('ok');
