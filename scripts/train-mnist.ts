@@ -9,8 +9,7 @@
  * the model also reads printed-and-photographed digits. Adam, cosine learning-rate decay.
  * The loop, the backend and the seeding are training.ts's, shared with train-fashion.ts.
  */
-import { readFile, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs';
@@ -19,34 +18,13 @@ import { createLeNet } from '../app/models/lenet.js';
 import type { ModelManifest } from '../app/models/manifest.js';
 import { DIGIT_EPSILONS } from '../app/models/manifest.js';
 import { loadDataset } from '../app/node/dataset-loader.js';
+import { packageDigits } from '../app/node/mnist-package.js';
 import { saveLayersModel } from '../app/node/model-io.js';
 import { repoRoot } from '../app/node/model-loader.js';
 import { accuracy, accuracyTable, backendNote, holdOut, positiveOption, seedMathRandom, subset, trainModel, useWasmBackend, writeSampleSet, type LabelledImages } from './training.js';
 
 const SIZE = 28;
-const PIXELS = SIZE * SIZE;
 const HOLDOUT_PER_CLASS = 30;
-
-/** The `mnist` package's digits, quantised to bytes as IDX would store them (its JSON has 3 decimals). */
-async function packageDigits(): Promise<{ digits: LabelledImages; bytes: Uint8Array; indexInPackage: number[] }> {
-  const require = createRequire(import.meta.url);
-  const folder = path.join(path.dirname(require.resolve('mnist/package.json')), 'src', 'digits');
-  const perClass: number[][] = [];
-  for (let d = 0; d < 10; d++) perClass.push((JSON.parse(await readFile(path.join(folder, `${d}.json`), 'utf8')) as { data: number[] }).data);
-  const count = perClass.reduce((a, v) => a + v.length / PIXELS, 0);
-  const bytes = new Uint8Array(count * PIXELS);
-  const labels = new Int32Array(count);
-  const indexInPackage: number[] = [];
-  let n = 0;
-  perClass.forEach((data, d) => {
-    for (let i = 0; i < data.length / PIXELS; i++, n++) {
-      for (let p = 0; p < PIXELS; p++) bytes[n * PIXELS + p] = Math.round(data[i * PIXELS + p] * 255);
-      labels[n] = d;
-      indexInPackage.push(i);
-    }
-  });
-  return { digits: { images: Float32Array.from(bytes, (b) => b / 255), labels, count, size: SIZE }, bytes, indexInPackage };
-}
 
 /** The MNIST test set from the user's folder (IDX, raw or gzipped), read by the app's own dataset loader. */
 async function mnistTestSet(folder: string): Promise<LabelledImages> {
@@ -82,7 +60,9 @@ async function main(): Promise<void> {
   console.log(`backend: ${backend}`);
   const started = Date.now();
 
-  const { digits, bytes, indexInPackage } = await packageDigits();
+  const fromPackage = await packageDigits();
+  const { bytes, indexInPackage } = fromPackage;
+  const digits: LabelledImages = { ...fromPackage.digits, size: SIZE };
   // Hold out 30 digits per class, chosen by the seed, as the built-in sample set.
   const held = holdOut(digits.labels, 10, HOLDOUT_PER_CLASS, random);
   const holdout = held.samples;
