@@ -140,6 +140,9 @@ describe.skipIf(missing !== null)('screens in browser mode: what was printed and
     await expectNoAxeViolations(page, 'Experiments (empty)');
     await page.getByLabel('New experiment').fill('Views');
     await page.getByRole('button', { name: 'Create' }).click();
+    // Create moves to the Attack screen once the experiment exists; going back before that lands
+    // would be undone by it.
+    await page.getByRole('tab', { name: 'Attack', selected: true }).waitFor();
     await page.getByRole('tab', { name: 'Experiments' }).click();
     await page.locator('table.experiments').waitFor();
     await expectNoAxeViolations(page, 'Experiments');

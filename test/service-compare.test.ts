@@ -180,6 +180,19 @@ describe('compare: what was photographed', () => {
     ]);
     expect([...titles.values()]).toEqual(['camera still, 14:36:05', 'camera still, 14:36:50', 'camera still, 09:05', 'IMG_0042.JPG', 'camera still']);
   });
+
+  it('numbers captures whose titles would still read alike, so every section on the screen has its own name', () => {
+    const at = new Date(2026, 11, 2, 14, 36, 5).toISOString();
+    const titles = captureTitles([
+      { captureId: 'a', fileName: 'still-x.png', source: 'camera', createdAt: at },
+      { captureId: 'b', fileName: 'IMG_0042.JPG', source: 'file', createdAt: at },
+      { captureId: 'c', fileName: 'still-y.png', source: 'camera', createdAt: at },
+      { captureId: 'd', fileName: 'IMG_0042.JPG', source: 'file', createdAt: at },
+      { captureId: 'e', fileName: 'IMG_0043.JPG', source: 'file', createdAt: at },
+    ]);
+    expect([...titles.values()]).toEqual(['camera still, 14:36:05 (1)', 'IMG_0042.JPG (1)', 'camera still, 14:36:05 (2)', 'IMG_0042.JPG (2)', 'IMG_0043.JPG']);
+    expect(new Set(titles.values()).size).toBe(5);
+  });
 });
 
 describe('imagesTimesCaptures', () => {

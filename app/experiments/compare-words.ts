@@ -15,7 +15,10 @@ const twoDigits = (n: number): string => String(n).padStart(2, '0');
 
 /**
  * Titles by capture id. Stills taken within the same minute would read alike, so those get seconds
- * too ("camera still, 14:36:07"); a still with an unreadable date is "camera still".
+ * too ("camera still, 14:36:07"); a still with an unreadable date is "camera still". Titles that still
+ * clash (two stills in one second, two photos with one file name) are numbered in the order given
+ * ("IMG_0042.JPG (2)"): the Compare screen names each capture's section by its title, and two sections
+ * a reader cannot tell apart are one too many.
  */
 export function captureTitles(captures: readonly CaptureNaming[]): Map<string, string> {
   const stillTime = (c: CaptureNaming, seconds: boolean): string => {
@@ -25,10 +28,18 @@ export function captureTitles(captures: readonly CaptureNaming[]): Map<string, s
     return `camera still, ${seconds ? `${minute}:${twoDigits(time.getSeconds())}` : minute}`;
   };
   const short = captures.map((c) => (c.source === 'camera' ? stillTime(c, false) : c.fileName));
+  const titles = captures.map((c, i) => {
+    const clash = c.source === 'camera' && short.some((title, j) => j !== i && title === short[i]);
+    return clash ? stillTime(c, true) : short[i];
+  });
+  const seen = new Map<string, number>();
   return new Map(
     captures.map((c, i) => {
-      const clash = c.source === 'camera' && short.some((title, j) => j !== i && title === short[i]);
-      return [c.captureId, clash ? stillTime(c, true) : short[i]];
+      const title = titles[i];
+      if (titles.indexOf(title) === titles.lastIndexOf(title)) return [c.captureId, title];
+      const n = (seen.get(title) ?? 0) + 1;
+      seen.set(title, n);
+      return [c.captureId, `${title} (${n})`];
     }),
   );
 }
