@@ -28,6 +28,9 @@ export default defineConfig({
     target: 'es2022',
     // OpenCV.js is one ~11 MB file with its wasm inlined; it is loaded lazily by the Capture worker.
     chunkSizeWarningLimit: 12_000,
+    // Rolldown's plugin-timing advice ("the Svelte compiler took 63% of the build") is for people tuning
+    // a bundler, and `npm start` prints it to a user opening the app for the first time.
+    rolldownOptions: { checks: { bundlerTimings: false } },
   },
   server: { fs: { allow: [`${root}/..`] } },
 });
