@@ -17,6 +17,7 @@ import type { ModelSource } from '../models/source.js';
 import type { BackendInfo, BackendName } from './backend.js';
 import { transferablesOf } from './compute-protocol.js';
 import type { WorkerErrorInfo, WorkerMemory, WorkerModelInfo, WorkerRequest, WorkerResponse } from './compute-protocol.js';
+import { traceStartup } from './startup-trace.js';
 import { workerScriptUrl } from './worker-script.js';
 
 /** Pool problems a user can hit: not built, closed, a worker that died. One-line messages. */
@@ -189,6 +190,7 @@ export class ComputePool {
       let loading = true;
       worker.on('message', (message: WorkerResponse) => {
         if (message.type === 'ready') {
+          traceStartup(`compute worker ${slot.index + 1} ready`);
           loading = false;
           slot.worker = worker;
           worker.unref();

@@ -4,6 +4,8 @@
  * Attacks yield between steps, so a 'cancel' message is handled mid-attack: it aborts the job's
  * AbortSignal and the attack rejects with CancelledError.
  */
+// First, so its 'scripts loaded' mark (FOOLPRINT_TRACE=1) comes before TF.js and the model code run.
+import { traceStartup } from './startup-trace.js';
 import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { runAttack } from '../attacks/index.js';
@@ -14,6 +16,7 @@ import { transferablesOf } from './compute-protocol.js';
 import type { WorkerErrorInfo, WorkerRequest, WorkerResponse } from './compute-protocol.js';
 import { loadClassifier } from './model-loader.js';
 
+traceStartup('imports evaluated');
 if (!parentPort) throw new Error('compute-worker.js runs only as a worker thread (started by ComputePool)');
 const port = parentPort;
 
@@ -39,7 +42,9 @@ async function handle(message: WorkerRequest): Promise<void> {
     case 'init': {
       try {
         const backend = await initBackend({ prefer: message.backend });
+        traceStartup(`backend ${backend.name} ready`);
         const model = await loadClassifier(message.model);
+        traceStartup('model loaded');
         classifier = model;
         const { id, inputShape, numClasses, labels, notes } = model;
         post({ type: 'ready', backend, model: { id, inputShape: [...inputShape], numClasses, labels: [...labels], notes: [...notes] } });
@@ -49,6 +54,7 @@ async function handle(message: WorkerRequest): Promise<void> {
       return;
     }
     case 'attack': {
+      traceStartup(`attack of ${message.labels.length} images received`);
       const controller = new AbortController();
       running.set(message.jobId, controller);
       try {

@@ -4,21 +4,10 @@
  */
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
-import { registerAnalyze } from './commands/analyze.js';
-import { registerAttack } from './commands/attack.js';
-import { registerCalibrate } from './commands/calibrate.js';
-import { registerDefenses } from './commands/defenses.js';
-import { registerDemo } from './commands/demo.js';
-import { registerEval } from './commands/eval.js';
-import { registerModels } from './commands/models.js';
-import { registerServe } from './commands/serve.js';
-import { registerSheet } from './commands/sheet.js';
-import { registerSimulate } from './commands/simulate.js';
-import { registerTransforms } from './commands/transforms.js';
-import { registerSweep } from './commands/sweep.js';
-import { registerTrain } from './commands/train.js';
+import { traceStartup } from '../../app/node/startup-trace.js';
 import { EXIT_USAGE } from './failure.js';
 
+traceStartup('CLI imports evaluated');
 const packageJson = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 const program = new Command('foolprint')
@@ -30,19 +19,31 @@ const program = new Command('foolprint')
   // 2 like every other (failure.ts). Set before the commands are added, so they inherit it.
   .exitOverride();
 
-registerModels(program);
-registerEval(program);
-registerAttack(program);
-registerSweep(program);
-registerTrain(program);
-registerSheet(program);
-registerAnalyze(program);
-registerCalibrate(program);
-registerSimulate(program);
-registerTransforms(program);
-registerDefenses(program);
-registerServe(program);
-registerDemo(program);
+/**
+ * Each command's module, in --help's order, with the commands it registers. Only the module of the
+ * command named on the command line is loaded: some bring TF.js, OpenCV or canvas (about a second of
+ * CPU, issue 12), which a sweep's main thread does not need while its workers boot. --help, `help`
+ * and anything unknown load them all, so Commander lists every command and suggests near names.
+ */
+const COMMANDS: [names: string[], load: () => Promise<(program: Command) => void>][] = [
+  [['models', 'doctor'], async () => (await import('./commands/models.js')).registerModels],
+  [['eval'], async () => (await import('./commands/eval.js')).registerEval],
+  [['attack'], async () => (await import('./commands/attack.js')).registerAttack],
+  [['sweep'], async () => (await import('./commands/sweep.js')).registerSweep],
+  [['train'], async () => (await import('./commands/train.js')).registerTrain],
+  [['sheet'], async () => (await import('./commands/sheet.js')).registerSheet],
+  [['analyze'], async () => (await import('./commands/analyze.js')).registerAnalyze],
+  [['calibrate'], async () => (await import('./commands/calibrate.js')).registerCalibrate],
+  [['simulate'], async () => (await import('./commands/simulate.js')).registerSimulate],
+  [['transforms'], async () => (await import('./commands/transforms.js')).registerTransforms],
+  [['robustness', 'transfer', 'detect'], async () => (await import('./commands/defenses.js')).registerDefenses],
+  [['serve'], async () => (await import('./commands/serve.js')).registerServe],
+  [['demo'], async () => (await import('./commands/demo.js')).registerDemo],
+];
+
+const named = COMMANDS.filter(([names]) => names.includes(process.argv[2]));
+const registers = await Promise.all((named.length > 0 ? named : COMMANDS).map(([, load]) => load()));
+for (const register of registers) register(program);
 
 try {
   await program.parseAsync(process.argv);

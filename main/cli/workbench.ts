@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { traceStartup } from '../../app/node/startup-trace.js';
 import { ComputePool, boundedWorkerCount } from '../../app/node/compute-pool.js';
 import type { BackendName } from '../../app/node/backend.js';
 import { parseModelSource } from '../../app/models/source.js';
@@ -82,6 +83,7 @@ export async function openPool(options: WorkbenchOptions): Promise<ComputePool> 
   if (options.backend !== undefined && !(backends as readonly string[]).includes(options.backend)) {
     throw new UsageError(`--backend must be one of ${backends.join(', ')}, got "${options.backend}"`);
   }
+  traceStartup('spawning the compute workers');
   const pool = ComputePool.create({
     model: parseModelSource(options.model),
     backend: options.backend as BackendName | undefined,
@@ -143,6 +145,7 @@ async function decodeDataset(options: WorkbenchOptions, target: DatasetTarget): 
     sharedMemory: true,
     onProgress: (done, total, label) => progress.update(done, total, label),
   }).finally(() => progress.done());
+  traceStartup(`dataset decoded (${dataset.count} images)`);
   for (const note of dataset.notes) if (!options.json) process.stderr.write(`note: ${note}\n`);
   return dataset;
 }

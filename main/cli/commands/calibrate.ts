@@ -6,14 +6,8 @@
  */
 import type { Command } from 'commander';
 import path from 'node:path';
-import { loadCalibrationManifests, readCalibrationPhotoFile, writeCalibrationSheet, writeChannelProfile } from '../../../app/node/calibration-files.js';
 import { finalOutputPath } from '../../../app/node/output-folder.js';
-import { MIN_PNG_DPI, SheetRenderError } from '../../../app/node/sheet-render.js';
-import { calibrate } from '../../../app/physical/calibration-fit.js';
 import type { CalibrationPhoto } from '../../../app/physical/calibration-fit.js';
-import { CalibrationError } from '../../../app/physical/calibration-sheet.js';
-import { LayoutError } from '../../../app/physical/layout.js';
-import { loadOpenCVInNode } from '../../../app/physical/opencv.node.js';
 import { UsageError, guarded, interruptSignal, prepareCliOutput } from '../failure.js';
 import { createProgressBar } from '../progress.js';
 
@@ -31,6 +25,23 @@ interface CalibrateCommandOptions {
 
 const DEFAULT_SHEET_DIR = 'foolprint-calibration';
 
+/**
+ * What calibrating needs (OpenCV, canvas and zod among it: about 0.4 s of CPU), loaded when the
+ * command runs rather than whenever the CLI lists its commands (issue 12: --help within 0.3 s).
+ */
+async function calibrationModules() {
+  const [files, render, fit, sheet, layout, opencv] = await Promise.all([
+    import('../../../app/node/calibration-files.js'),
+    import('../../../app/node/sheet-render.js'),
+    import('../../../app/physical/calibration-fit.js'),
+    import('../../../app/physical/calibration-sheet.js'),
+    import('../../../app/physical/layout.js'),
+    import('../../../app/physical/opencv.node.js'),
+  ]);
+  return { ...files, ...render, ...fit, ...sheet, ...layout, ...opencv };
+}
+type CalibrationModules = Awaited<ReturnType<typeof calibrationModules>>;
+
 export function registerCalibrate(program: Command): void {
   program
     .command('calibrate')
@@ -46,13 +57,15 @@ export function registerCalibrate(program: Command): void {
     .option('--force', 'with --sheet: replace --out even if it holds files foolprint did not write')
     .option('--json', 'print the result as JSON')
     .action(guarded(async (photos: string[], options: CalibrateCommandOptions) => {
+      const modules = await calibrationModules();
+      const { CalibrationError, LayoutError, SheetRenderError } = modules;
       try {
         if (options.sheet) {
           if (photos.length > 0) throw new UsageError('give either --sheet (to print the calibration sheet) or photos of it (to fit a profile), not both');
-          await writeSheet(options);
+          await writeSheet(options, modules);
         } else {
           if (photos.length === 0) throw new UsageError('give photos of the printed calibration sheet, or --sheet to write one');
-          await fitProfile(photos, options);
+          await fitProfile(photos, options, modules);
         }
       } catch (error) {
         if (error instanceof CalibrationError || error instanceof LayoutError || error instanceof SheetRenderError) throw new UsageError(error.message);
@@ -61,7 +74,7 @@ export function registerCalibrate(program: Command): void {
     }));
 }
 
-async function writeSheet(options: CalibrateCommandOptions): Promise<void> {
+async function writeSheet(options: CalibrateCommandOptions, { MIN_PNG_DPI, writeCalibrationSheet }: CalibrationModules): Promise<void> {
   const paper = options.paper.toLowerCase();
   if (paper !== 'a4' && paper !== 'letter') throw new UsageError(`--paper must be a4 or letter, got "${options.paper}"`);
   const orientation = options.orientation.toLowerCase();
@@ -85,7 +98,11 @@ async function writeSheet(options: CalibrateCommandOptions): Promise<void> {
   process.stdout.write('print the PDF at 100 % on the printer and paper to calibrate, photograph it with your camera, then: foolprint calibrate PHOTOS...\n');
 }
 
-async function fitProfile(files: string[], options: CalibrateCommandOptions): Promise<void> {
+async function fitProfile(
+  files: string[],
+  options: CalibrateCommandOptions,
+  { CalibrationError, calibrate, loadCalibrationManifests, loadOpenCVInNode, readCalibrationPhotoFile, writeChannelProfile }: CalibrationModules,
+): Promise<void> {
   const out = options.out ?? 'channel-profile.json';
   if (path.extname(out).toLowerCase() !== '.json') throw new UsageError(`--out must end in .json, got "${out}"`);
   const manifests = await loadCalibrationManifests(options.sheets.length > 0 ? options.sheets : [DEFAULT_SHEET_DIR]);

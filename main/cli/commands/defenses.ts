@@ -11,19 +11,14 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { z } from 'zod';
-import { detectorParamsSchema, robustnessParamsSchema, transferParamsSchema } from '../../../app/api/defenses.js';
-import { describeZodError } from '../../../app/api/errors.js';
-import { InputTransformError, parseDefendedModel } from '../../../app/defenses/input-transforms.js';
-import { attackTitle, viewTitle } from '../../../app/defenses/robustness.js';
 import type { RobustnessReport } from '../../../app/defenses/robustness.js';
+import type * as Robustness from '../../../app/defenses/robustness.js';
 import type { TransferMatrix } from '../../../app/defenses/transfer.js';
 import type { DetectorReport } from '../../../app/defenses/safetynet.js';
 import { writeJsonAtomic } from '../../../app/node/atomic-write.js';
 import { loadDataset } from '../../../app/node/dataset-loader.js';
-import { runDefenseJobInWorker } from '../../../app/node/defense-jobs.js';
 import type { DefenseJob } from '../../../app/node/defense-jobs.js';
 import type { DefendedModelSpec } from '../../../app/node/defense-models.js';
-import { MANIFEST_FILE, listBuiltinModels, loadClassifier, parseManifest } from '../../../app/node/model-loader.js';
 import { parseModelSource } from '../../../app/models/source.js';
 import type { BackendName } from '../../../app/node/backend.js';
 import { UsageError, guarded, interruptSignal, parseDecimal, parseEpsilonList, parsePositiveInt } from '../failure.js';
@@ -39,7 +34,16 @@ interface DefenseFlags extends Omit<WorkbenchOptions, 'model' | 'workers'> {
   restarts?: string;
 }
 
-function checked<T extends z.ZodType>(schema: T, value: unknown, flags: Record<string, string>): z.output<T> {
+/**
+ * The flag schemas (zod) and everything that runs a job (TF.js) are loaded by the command that runs,
+ * not whenever the CLI lists its commands (issue 12: --help within 0.3 s).
+ */
+const flagSchemas = () => import('../../../app/api/defenses.js');
+/** The short names of attacks and views in the tables (robustness.ts, which loads TF.js). */
+type Titles = Pick<typeof Robustness, 'attackTitle' | 'viewTitle'>;
+
+async function checked<T extends z.ZodType>(schema: T, value: unknown, flags: Record<string, string>): Promise<z.output<T>> {
+  const { describeZodError } = await import('../../../app/api/errors.js');
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -49,7 +53,8 @@ function checked<T extends z.ZodType>(schema: T, value: unknown, flags: Record<s
   return parsed.data;
 }
 
-function modelSpecs(text: string): DefendedModelSpec[] {
+async function modelSpecs(text: string): Promise<DefendedModelSpec[]> {
+  const { InputTransformError, parseDefendedModel } = await import('../../../app/defenses/input-transforms.js');
   const specs = text.split(',').map((s) => s.trim()).filter((s) => s.length > 0).map((s) => {
     let parsed: ReturnType<typeof parseDefendedModel>;
     try {
@@ -71,6 +76,7 @@ const BACKENDS = ['tensorflow', 'wasm', 'cpu'];
  * the model here would start TF.js on this thread too, for nothing (the job runs on a worker).
  */
 async function modelInput(spec: DefendedModelSpec): Promise<{ height: number; width: number; channels: number; labels: readonly string[] }> {
+  const { MANIFEST_FILE, listBuiltinModels, parseManifest } = await import('../../../app/node/model-manifests.js');
   const builtin = spec.source.kind === 'builtin' ? listBuiltinModels().find((m) => m.id === (spec.source as { id: string }).id) : undefined;
   if (builtin) return { height: builtin.inputSize[0], width: builtin.inputSize[1], channels: builtin.channels, labels: builtin.labels };
   const manifestFile = spec.source.kind === 'folder' ? path.join(path.resolve(spec.source.path), MANIFEST_FILE) : '';
@@ -78,6 +84,7 @@ async function modelInput(spec: DefendedModelSpec): Promise<{ height: number; wi
     const manifest = parseManifest(await readFile(manifestFile, 'utf8'), manifestFile);
     return { height: manifest.inputSize[0], width: manifest.inputSize[1], channels: manifest.channels, labels: manifest.labels };
   }
+  const { loadClassifier } = await import('../../../app/node/model-loader.js');
   const probe = await loadClassifier(spec.source);
   probe.dispose();
   return { height: probe.inputShape[0], width: probe.inputShape[1], channels: probe.inputShape[2], labels: probe.labels };
@@ -101,6 +108,7 @@ async function loadImages(flags: DefenseFlags, spec: DefendedModelSpec) {
 
 async function runJob(flags: DefenseFlags, job: DefenseJob, signal: AbortSignal) {
   if (flags.backend !== undefined && !BACKENDS.includes(flags.backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}, got "${flags.backend}"`);
+  const { runDefenseJobInWorker } = await import('../../../app/node/defense-jobs.js');
   const bar = createProgressBar({ json: flags.json });
   try {
     return await runDefenseJobInWorker({ ...job, ...(flags.backend ? { backend: flags.backend as BackendName } : {}) }, { signal, onProgress: (p) => bar.update(p.done, p.total, p.label) });
@@ -119,7 +127,7 @@ function common(command: Command): Command {
 
 const pct = (v: number | null) => (v === null ? '-' : v.toFixed(3));
 
-export function formatRobustness(report: RobustnessReport): string {
+export function formatRobustness(report: RobustnessReport, { attackTitle, viewTitle }: Titles): string {
   const header = ['model', 'attack', 'view', ...report.epsilons.map((e) => `ε ${e}`)];
   const rows: string[][] = [];
   for (const m of report.models) {
@@ -137,7 +145,7 @@ export function formatTransfer(matrix: TransferMatrix): string {
   return `${matrix.attack.toUpperCase()} ε ${matrix.epsilon} (${matrix.loss}), accuracy of the target on the source's examples, ${matrix.count} images\n${formatTable(header, rows)}`;
 }
 
-export function formatDetector(d: DetectorReport): string {
+export function formatDetector(d: DetectorReport, { attackTitle }: Pick<Titles, 'attackTitle'>): string {
   const rows = d.evaluations.map((e) => [
     attackTitle(e.attack), e.attack === 'deepfool' ? '-' : String(e.epsilon), String(e.clean), String(e.adversarial), pct(e.auc), pct(e.tprAt5),
     `${e.protected.clean.correct}/${e.protected.clean.wrong}/${e.protected.clean.rejected}`,
@@ -160,8 +168,8 @@ export function registerDefenses(program: Command): void {
   robustness.action(guarded(async (flags: DefenseFlags & { attacks: string; eps: string; surrogate?: string; tolerance: string }) => {
     // Ctrl-C is ours from the start: while the images load as well as while the worker runs.
     const signal = interruptSignal();
-    const models = modelSpecs(flags.models ?? 'lenet-mnist');
-    const params = checked(robustnessParamsSchema, {
+    const models = await modelSpecs(flags.models ?? 'lenet-mnist');
+    const params = await checked((await flagSchemas()).robustnessParamsSchema, {
       models: models.map((m) => ({ modelId: m.id, transform: m.transform })),
       attacks: flags.attacks.split(',').map((a) => a.trim()),
       epsilons: parseEpsilonList(flags.eps, '--eps'),
@@ -177,7 +185,7 @@ export function registerDefenses(program: Command): void {
     const result = await runJob(flags, { kind: 'robustness', models: jobModels, images: dataset.images, labels: dataset.labels, plan: { ...plan, surrogateId: surrogate } }, signal);
     if (result.kind !== 'robustness') throw new Error('unexpected result');
     const report = { ...result.report, models: result.report.models.slice(0, models.length) };
-    process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + '\n' : formatRobustness(report) + `\n${report.count} images\n`);
+    process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + '\n' : formatRobustness(report, await import('../../../app/defenses/robustness.js')) + `\n${report.count} images\n`);
   }));
 
   const transfer = common(program.command('transfer')
@@ -191,9 +199,9 @@ export function registerDefenses(program: Command): void {
   transfer.action(guarded(async (flags: DefenseFlags & { method: string; eps: string; loss: string }) => {
     const signal = interruptSignal();
     if (flags.models === undefined) throw new UsageError('--models: give at least two models, e.g. --models lenet-mnist,lenet-mnist+median2');
-    const models = modelSpecs(flags.models);
+    const models = await modelSpecs(flags.models);
     const [epsilon] = parseEpsilonList(flags.eps, '--eps');
-    const params = checked(transferParamsSchema, {
+    const params = await checked((await flagSchemas()).transferParamsSchema, {
       models: models.map((m) => ({ modelId: m.id, transform: m.transform })),
       attack: flags.method,
       epsilon,
@@ -220,14 +228,14 @@ export function registerDefenses(program: Command): void {
     .option('--out <folder>', 'write detector.json (how it was made, its codebook and SVM) into this folder'));
   detect.action(guarded(async (flags: DefenseFlags & { layer?: string; quantisation: string; method: string; eps: string; evaluate?: string; out?: string }) => {
     const signal = interruptSignal();
-    const [model] = modelSpecs(flags.model ?? 'lenet-mnist');
+    const [model] = await modelSpecs(flags.model ?? 'lenet-mnist');
     if (model.transform) throw new UsageError('--model: the detector reads a hidden layer of the model itself; give it without a +transform');
     const [epsilon] = parseEpsilonList(flags.eps, '--eps');
     const evaluate = (flags.evaluate ?? '').split(',').map((s) => s.trim()).filter(Boolean).map((item) => {
       const [attack, eps] = item.split(':');
       return { attack, epsilon: eps === undefined ? 1 : parseEpsilonList(eps, '--evaluate')[0] };
     });
-    const params = checked(detectorParamsSchema, {
+    const params = await checked((await flagSchemas()).detectorParamsSchema, {
       modelId: model.id, quantisation: flags.quantisation, trainAttack: flags.method, epsilon, evaluate, seed: Number(flags.seed ?? 0), ...(flags.layer ? { layer: flags.layer } : {}),
     }, { modelId: '--model', quantisation: '--quantisation', trainAttack: '--method', epsilon: '--eps', evaluate: '--evaluate', layer: '--layer', seed: '--seed' });
     const dataset = await loadImages(flags, model);
@@ -239,6 +247,6 @@ export function registerDefenses(program: Command): void {
       await writeJsonAtomic(path.join(path.resolve(flags.out), 'detector.json'), { schemaVersion: 1, createdAt: new Date().toISOString(), ...result.detector });
     }
     const { svm: __, codebook: ___, ...summary } = result.detector;
-    process.stdout.write(flags.json ? JSON.stringify(summary, null, 2) + '\n' : formatDetector(result.detector) + '\n');
+    process.stdout.write(flags.json ? JSON.stringify(summary, null, 2) + '\n' : formatDetector(result.detector, await import('../../../app/defenses/robustness.js')) + '\n');
   }));
 }

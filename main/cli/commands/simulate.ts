@@ -8,10 +8,6 @@ import type { Command } from 'commander';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../../../app/node/atomic-write.js';
-import { readChannelProfile } from '../../../app/node/calibration-files.js';
-import { CalibrationError } from '../../../app/physical/calibration-sheet.js';
-import { ChannelProfileError } from '../../../app/physical/channel-profile.js';
-import { ChannelParameterError, photoParamsFromProfile, simulatePhoto } from '../../../app/physical/simulate.js';
 import type { PhotoChannelParams } from '../../../app/physical/simulate.js';
 import { UsageError, guarded, parsePositiveInt } from '../failure.js';
 
@@ -72,6 +68,13 @@ export function registerSimulate(program: Command): void {
     .option('--sheet-dpi <n>', 'with --channel: the sheet PNG\'s resolution (default: read from the PNG)')
     .option('--json', 'print the parameters, the seed and the true homography as JSON')
     .action(guarded(async (options: SimulateCommandOptions) => {
+      // Loaded here, not when the CLI lists its commands: they bring zod and canvas (issue 12: --help within 0.3 s).
+      const [{ readChannelProfile }, { CalibrationError }, { ChannelProfileError }, { ChannelParameterError, photoParamsFromProfile, simulatePhoto }] = await Promise.all([
+        import('../../../app/node/calibration-files.js'),
+        import('../../../app/physical/calibration-sheet.js'),
+        import('../../../app/physical/channel-profile.js'),
+        import('../../../app/physical/simulate.js'),
+      ]);
       const seed = Number(options.seed);
       if (!Number.isInteger(seed)) throw new UsageError(`--seed must be a whole number, got "${options.seed}"`);
       const extension = path.extname(options.out).toLowerCase();

@@ -7,9 +7,7 @@
  */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { describeZodError } from '../../../app/api/errors.js';
-import { trainingParamsSchema } from '../../../app/api/training.js';
-import { checkTrainingSettings, TrainingInputError, type EpochRecord } from '../../../app/defenses/training.js';
+import type { EpochRecord } from '../../../app/defenses/training.js';
 import type { BackendName } from '../../../app/node/backend.js';
 import { guarded, interruptSignal, UsageError } from '../failure.js';
 import { createProgressBar } from '../progress.js';
@@ -91,6 +89,12 @@ export function registerTrain(program: Command): void {
     .option('--backend <name>', 'force a TF.js backend: tensorflow, wasm or cpu')
     .option('--json', 'print JSON lines (one per epoch, then the result) instead of a progress bar')
     .action(guarded(async (o: TrainOptions) => {
+      // Loaded here, not when the CLI lists its commands: the training code brings TF.js and zod (issue 12: --help within 0.3 s).
+      const [{ describeZodError }, { trainingParamsSchema }, { checkTrainingSettings, TrainingInputError }] = await Promise.all([
+        import('../../../app/api/errors.js'),
+        import('../../../app/api/training.js'),
+        import('../../../app/defenses/training.js'),
+      ]);
       const numberOf = (text: string) => (text.trim() === '' ? Number.NaN : Number(text));
       const parsed = trainingParamsSchema.safeParse({
         method: o.method,

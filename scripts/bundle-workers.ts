@@ -1,0 +1,71 @@
+/**
+ * The second half of `npm run build`: the compute worker as one file, dist/app/node/compute-worker.bundle.mjs,
+ * which ComputePool starts instead of dist/app/node/compute-worker.js when it is there and not older
+ * (worker-script.ts). Why (issue 12, start-up): every worker imported `@tensorflow/tfjs`, whose Node
+ * build also loads tfjs-data and the WebGL backend, and resolved ~100 modules one by one: ~0.75 s of
+ * CPU per worker on these machines, ~0.15 s bundled. The bundle takes TF.js from its ES modules with
+ * `@tensorflow/tfjs` replaced by what a worker uses of it (core with every gradient, layers and
+ * converter for model files, the CPU backend as the fallback); the code that runs is the same
+ * packages' same kernels, so results are bit-identical. The unbundled worker keeps working (under
+ * `tsc` alone, or with native TensorFlow, whose package brings its own `@tensorflow/tfjs`).
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'rolldown';
+
+const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const WORKERS = ['compute-worker'];
+
+/** What a worker imports of the `@tensorflow/tfjs` umbrella, minus tfjs-data and the WebGL backend. */
+const TFJS_FOR_WORKERS = [
+  "import '@tensorflow/tfjs-core/dist/register_all_gradients';",
+  "import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';",
+  "export * from '@tensorflow/tfjs-core';",
+  "export * from '@tensorflow/tfjs-layers';",
+  "export * from '@tensorflow/tfjs-converter';",
+  "export * from '@tensorflow/tfjs-backend-cpu';",
+].join('\n');
+const TFJS_ID = '\0foolprint:tfjs-for-workers';
+
+/**
+ * The WASM backend's Emscripten loader is CommonJS and reads require, __filename and __dirname:
+ * an ES module has none of them, so the bundle defines them for its own file.
+ */
+const COMMONJS_GLOBALS = [
+  "import { createRequire as __foolprintCreateRequire } from 'node:module';",
+  "import { fileURLToPath as __foolprintFileURLToPath } from 'node:url';",
+  'const require = __foolprintCreateRequire(import.meta.url);',
+  'const __filename = __foolprintFileURLToPath(import.meta.url);',
+  "const __dirname = __foolprintFileURLToPath(new URL('.', import.meta.url));",
+].join('\n');
+
+for (const worker of WORKERS) {
+  const started = performance.now();
+  await build({
+    input: path.join(dist, 'app', 'node', `${worker}.js`),
+    platform: 'node',
+    logLevel: 'warn',
+    // tfjs-node is looked for at run time (a variable specifier); if it is installed the pool starts
+    // the unbundled worker anyway.
+    external: ['@tensorflow/tfjs-node'],
+    // The ES modules of every TF.js package: their Node builds are CommonJS bundles that each carry
+    // a copy of what they use of tfjs-core, so mixing them gives several engines and flag registries.
+    resolve: { mainFields: ['module', 'main'] },
+    plugins: [{
+      name: 'tfjs-for-workers',
+      resolveId: (source) => (source === '@tensorflow/tfjs' ? TFJS_ID : null),
+      load: (id) => (id === TFJS_ID ? TFJS_FOR_WORKERS : null),
+    }],
+    output: {
+      file: path.join(dist, 'app', 'node', `${worker}.bundle.mjs`),
+      format: 'esm',
+      codeSplitting: false,
+      // Fewer bytes for every worker to read and parse: 4.0 MB to 2.2 MB, ~50 ms of CPU less per worker
+      // boot (5 alternating runs). Names are shortened but kept as each function's and class's name;
+      // nothing is rewritten (no compress), so the arithmetic is the packages' own.
+      minify: { compress: false, mangle: { keepNames: true } },
+      banner: COMMONJS_GLOBALS,
+    },
+  });
+  process.stdout.write(`bundled ${worker} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+}
