@@ -176,6 +176,97 @@ describe('ONNX operators on hand-built graphs', () => {
     net.dispose();
   });
 
+  /** Runs a one-node graph on one NCHW image given as rows per channel; returns its NCHW output and the gradient of Σ output. */
+  function runImage(bytes: Uint8Array, image: number[][], channels = 1): { out: number[][]; gradient: number[][] } {
+    const net = network(bytes);
+    const [h, w] = [image.length, image[0].length];
+    const x = tf.tensor4d(image.flat(), [1, h, w, channels]);
+    const out = tf.tidy(() => (net.forward(x).arraySync() as number[][][][])[0][0]);
+    const gradient = tf.tidy(() => (tf.grad((input: tf.Tensor) => tf.sum(net.forward(input as tf.Tensor4D)))(x).arraySync() as number[][][][])[0].map((row) => row.map((px) => px[0])));
+    x.dispose();
+    net.dispose();
+    return { out, gradient };
+  }
+  const floats = (name: string, values: number[]): Attr & { floats: number[] } => ({ name, type: 6, floats: values });
+  const grid = [[0, 1], [2, 3]];
+
+  it.each([
+    // W only, by scale: H keeps its 2 rows.
+    ['W by scales', [ints('axes', [3]), str('coordinate_transformation_mode', 'asymmetric'), str('nearest_mode', 'floor')], 'scales', [2], [[0, 0, 1, 1], [2, 2, 3, 3]]],
+    // Axes listed W first: sizes [4, 1] are W 4 and H 1; align_corners puts a lone row at 0 and W at 0, 1/3, 2/3, 1.
+    ['W then H by sizes', [ints('axes', [-1, -2]), str('mode', 'linear'), str('coordinate_transformation_mode', 'align_corners')], 'sizes', [4, 1], [[0, 1 / 3, 2 / 3, 1]]],
+  ])('Resize at opset 18 with the axes attribute: %s', (_, attributes, input, values, want) => {
+    const bytes = modelBytes([
+      { opType: 'Resize', name: 'resize', input: input === 'scales' ? ['x', '', 'v'] : ['x', '', '', 'v'], output: ['y'], attribute: attributes },
+    ], [input === 'scales' ? { name: 'v', dims: [values.length], dataType: FLOAT, floatData: values } : { name: 'v', dims: [values.length], dataType: INT64, int64Data: values }], [1, 2, 2], 'y', 18);
+    const { out } = runImage(bytes, grid);
+    expect(out.length).toBe(want.length);
+    out.forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo(want[i][j], 6)));
+  });
+
+  // A 2x4 image asked for 3x3: the ratios are 1.5 (H) and 0.75 (W); not_larger takes 0.75 for both
+  // (2x3 out: rows 0/0.75, 1/0.75 → 0, 1; columns 0, 1.33, 2.67 → 0, 1, 2), not_smaller 1.5 (3x6 out:
+  // rows 0, 0.67, 1.33 → 0, 0, 1; columns 0, 0.67, 1.33, 2, 2.67, 3.33 → 0, 0, 1, 2, 2, 3).
+  it.each([
+    ['not_larger', [0, 1], [0, 1, 2]],
+    ['not_smaller', [0, 0, 1], [0, 0, 1, 2, 2, 3]],
+  ])('Resize keep_aspect_ratio_policy %s keeps the aspect ratio', (policy, rows, columns) => {
+    const bytes = modelBytes([
+      { opType: 'Resize', name: 'resize', input: ['x', '', '', 'sizes'], output: ['y'], attribute: [ints('axes', [2, 3]), str('keep_aspect_ratio_policy', policy as string), str('coordinate_transformation_mode', 'asymmetric'), str('nearest_mode', 'floor')] },
+    ], [{ name: 'sizes', dims: [2], dataType: INT64, int64Data: [3, 3] }], [1, 2, 4], 'y', 18);
+    const image = [[0, 1, 2, 3], [10, 11, 12, 13]];
+    expect(runImage(bytes, image).out).toEqual((rows as number[]).map((r) => (columns as number[]).map((c) => image[r][c])));
+  });
+
+  it.each([
+    ['an axis named twice', [ints('axes', [3, -1])], [2, 2], /axes \[3,3\] name an axis twice/],
+    ['sizes not matching the axes', [ints('axes', [3])], [2, 2], /sizes has 2 values for 1 axes/],
+    ['a policy with scales', [str('keep_aspect_ratio_policy', 'not_larger')], null, /keep_aspect_ratio_policy "not_larger" applies to sizes, not to scales/],
+  ])('Resize at opset 18 refuses %s', (_, attributes, sizes, message) => {
+    const bytes = modelBytes([
+      { opType: 'Resize', name: 'resize', input: sizes ? ['x', '', '', 'v'] : ['x', '', 'v'], output: ['y'], attribute: attributes },
+    ], [sizes ? { name: 'v', dims: [2], dataType: INT64, int64Data: sizes } : { name: 'v', dims: [4], dataType: FLOAT, floatData: [1, 1, 2, 2] }], [1, 2, 2], 'y', 18);
+    const net = network(bytes);
+    expect(() => tf.tidy(() => net.forward(tf.zeros([1, 2, 2, 1])))).toThrow(message as RegExp);
+    net.dispose();
+  });
+
+  // ONNX's own Upsample example (scales 2 and 3, nearest): each pixel becomes a 2x3 block, so Σ output
+  // gives each input pixel a gradient of 6.
+  it('Upsample-7 takes its scales from the attribute (opset 7)', () => {
+    const bytes = modelBytes([
+      { opType: 'Upsample', name: 'up', input: ['x'], output: ['y'], attribute: [floats('scales', [1, 1, 2, 3])] },
+    ], [], [1, 2, 2], 'y', 7);
+    const { out, gradient } = runImage(bytes, [[1, 2], [3, 4]]);
+    expect(out).toEqual([[1, 1, 1, 2, 2, 2], [1, 1, 1, 2, 2, 2], [3, 3, 3, 4, 4, 4], [3, 3, 3, 4, 4, 4]]);
+    expect(gradient).toEqual([[6, 6], [6, 6]]);
+  });
+
+  // Linear, scale 2, asymmetric: output coordinates 0, 0.5, 1, 1.5 (clamped to 1) on each axis. Each
+  // axis sends weights 1 + 0.5 = 1.5 to its first pixel and 0.5 + 1 + 1 = 2.5 to its second, so the
+  // gradient of Σ output is their products.
+  it('Upsample-9 takes its scales from an input (opset 9), linear and differentiable', () => {
+    const bytes = modelBytes([
+      { opType: 'Upsample', name: 'up', input: ['x', 'scales'], output: ['y'], attribute: [str('mode', 'linear')] },
+    ], [{ name: 'scales', dims: [4], dataType: FLOAT, floatData: [1, 1, 2, 2] }], [1, 2, 2], 'y', 9);
+    const { out, gradient } = runImage(bytes, [[1, 2], [3, 4]]);
+    [[1, 1.5, 2, 2], [2, 2.5, 3, 3], [3, 3.5, 4, 4], [3, 3.5, 4, 4]].forEach((row, i) => row.forEach((v, j) => expect(out[i][j]).toBeCloseTo(v, 6)));
+    [[2.25, 3.75], [3.75, 6.25]].forEach((row, i) => row.forEach((v, j) => expect(gradient[i][j]).toBeCloseTo(v, 5)));
+  });
+
+  it.each([
+    ['a scale below 1', 9, [1, 1, 0.5, 2], /Upsample node "up": scales \[1,1,0\.5,2\]: Upsample only enlarges/],
+    ['no scales attribute at opset 7', 7, null, /Upsample node "up": the scales attribute is missing/],
+    ['a resized channel axis', 9, [1, 2, 1, 1], /Upsample node "up": only the height and width can be resized/],
+  ])('Upsample refuses %s', (_, opset, scales, message) => {
+    const bytes = modelBytes([
+      { opType: 'Upsample', name: 'up', input: scales ? ['x', 'scales'] : ['x'], output: ['y'] },
+    ], scales ? [{ name: 'scales', dims: [4], dataType: FLOAT, floatData: scales }] : [], [1, 2, 2], 'y', opset as number);
+    const net = network(bytes);
+    expect(() => tf.tidy(() => net.forward(tf.zeros([1, 2, 2, 1])))).toThrow(message as RegExp);
+    net.dispose();
+  });
+
   it('reads float16 bits exactly', () => {
     expect([0x3c00, 0xc000, 0x3555, 0x0001, 0x7c00].map(float16ToNumber)).toEqual([1, -2, 0.333251953125, 2 ** -24, Infinity]);
   });

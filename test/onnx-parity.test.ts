@@ -69,7 +69,7 @@ function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
 const BIG = process.env.FOOLPRINT_ONNX_BIG;
 if (!BIG) console.warn('FOOLPRINT_ONNX_BIG not set: skipping the ResNet-18 and MobileNetV2 parity (see scripts/export-onnx-fixtures.py)');
 const MODELS: [string, string][] = [
-  ...['lenet', 'resnet-bn', 'dwsep', 'misc-ops', 'upsample', 'upsample-11'].map((name): [string, string] => [FIXTURES, name]),
+  ...['lenet', 'resnet-bn', 'dwsep', 'misc-ops', 'upsample', 'upsample-11', 'upsample-7', 'upsample-9'].map((name): [string, string] => [FIXTURES, name]),
   ...(BIG ? ['resnet18', 'mobilenet_v2'].map((name): [string, string] => [BIG, name]) : []),
 ];
 

@@ -53,6 +53,10 @@ function attrInts(ctx: NodeContext, name: string): number[] | undefined {
   const a = ctx.attrs.get(name);
   return a?.type === ATTR.INTS ? a.ints.map(Number) : undefined;
 }
+function attrFloats(ctx: NodeContext, name: string): number[] | undefined {
+  const a = ctx.attrs.get(name);
+  return a?.type === ATTR.FLOATS ? a.floats.map(Number) : undefined;
+}
 function attrString(ctx: NodeContext, name: string, fallback: string): string {
   const a = ctx.attrs.get(name);
   return a?.type === ATTR.STRING && a.s ? new TextDecoder().decode(a.s) : fallback;
@@ -408,22 +412,25 @@ function nearestIndex(ctx: NodeContext, mode: string, v: number): number {
   }
 }
 
+/** How output pixels map to input coordinates, and which input pixel "nearest" takes. */
+interface Sampling {
+  linear: boolean;
+  transform: string;
+  nearestMode: string;
+}
+
 /**
  * Resizes one spatial axis of an NHWC tensor: nearest is a gather, linear the two neighbours'
  * gathers weighted (indices clamped to the edge, as ONNX's reference and PyTorch do). Gathers and
  * products only, so the gradient flows back to the input pixels.
  */
-function resizeAxis(ctx: NodeContext, x: tf.Tensor4D, axis: 1 | 2, outSize: number, scale: number, linear: boolean): tf.Tensor4D {
+function resizeAxis(ctx: NodeContext, x: tf.Tensor4D, axis: 1 | 2, outSize: number, scale: number, sampling: Sampling): tf.Tensor4D {
   const inSize = x.shape[axis];
   if (inSize === outSize && scale === 1) return x;
-  // Opset 10's Resize had neither attribute: it scaled asymmetrically and took the floor (as PyTorch's nearest does).
-  const legacy = ctx.opset < 11;
-  const mode = legacy ? 'asymmetric' : attrString(ctx, 'coordinate_transformation_mode', 'half_pixel');
   const clamp = (i: number) => Math.min(Math.max(i, 0), inSize - 1);
-  const sources = Array.from({ length: outSize }, (_, i) => sourceCoordinate(ctx, mode, i, scale, inSize, outSize));
-  if (!linear) {
-    const nearestMode = legacy ? 'floor' : attrString(ctx, 'nearest_mode', 'round_prefer_floor');
-    return tf.gather(x, tf.tensor1d(sources.map((s) => clamp(nearestIndex(ctx, nearestMode, s))), 'int32'), axis);
+  const sources = Array.from({ length: outSize }, (_, i) => sourceCoordinate(ctx, sampling.transform, i, scale, inSize, outSize));
+  if (!sampling.linear) {
+    return tf.gather(x, tf.tensor1d(sources.map((s) => clamp(nearestIndex(ctx, sampling.nearestMode, s))), 'int32'), axis);
   }
   const low = sources.map(Math.floor);
   const below = tf.gather(x, tf.tensor1d(low.map(clamp), 'int32'), axis);
@@ -433,14 +440,33 @@ function resizeAxis(ctx: NodeContext, x: tf.Tensor4D, axis: 1 | 2, outSize: numb
   return tf.add(below, tf.mul(tf.sub(above, below), weight)) as tf.Tensor4D;
 }
 
-const resize: OpFunction = (ctx, inputs) => {
-  const x = nhwcOf(ctx, required(ctx, inputs, 0));
+/** Resizes H and W of an NCHW value stored NHWC to `outShape` (NCHW), with the scales the coordinates use. */
+function resizeImage(ctx: NodeContext, x: tf.Tensor4D, outShape: readonly number[], spatialScales: readonly number[], sampling: Sampling): Value {
+  const inShape = [x.shape[0], x.shape[3], x.shape[1], x.shape[2]];
+  if (outShape[0] !== inShape[0] || outShape[1] !== inShape[1]) fail(ctx, 'only the height and width can be resized');
+  if (outShape.some((d) => !Number.isInteger(d) || d <= 0)) fail(ctx, `output shape [${outShape.join(',')}] is not usable`);
+  const tall = resizeAxis(ctx, x, 1, outShape[2], spatialScales[0], sampling);
+  return tfValue(resizeAxis(ctx, tall, 2, outShape[3], spatialScales[1], sampling), true);
+}
+
+function interpolationMode(ctx: NodeContext): boolean {
   const mode = attrString(ctx, 'mode', 'nearest');
   if (mode !== 'nearest' && mode !== 'linear') fail(ctx, `mode "${mode}" is not supported (nearest and linear are)`);
+  return mode === 'linear';
+}
+
+/**
+ * Resize, opsets 10-19. Opset 18's `axes` names the axes that scales/sizes list (the others keep
+ * their size), and its keep_aspect_ratio_policy turns sizes into one scale for every listed axis:
+ * the smallest ratio (not_larger) or the largest (not_smaller), each size then round(scale · in), in
+ * float32 as ONNX's shape inference computes it; the coordinates use that one scale.
+ */
+const resize: OpFunction = (ctx, inputs) => {
+  const x = nhwcOf(ctx, required(ctx, inputs, 0));
+  const linear = interpolationMode(ctx);
   if (attrInt(ctx, 'antialias', 0) !== 0) fail(ctx, 'antialias is not supported');
-  if (attrInts(ctx, 'axes')) fail(ctx, 'the axes attribute is not supported');
   const policy = attrString(ctx, 'keep_aspect_ratio_policy', 'stretch');
-  if (policy !== 'stretch') fail(ctx, `keep_aspect_ratio_policy "${policy}" is not supported`);
+  if (policy !== 'stretch' && policy !== 'not_larger' && policy !== 'not_smaller') fail(ctx, `keep_aspect_ratio_policy "${policy}" is not an ONNX value`);
   // Opset 10: (X, scales); opset 11+: (X, roi, scales, sizes), an empty tensor standing for "absent".
   const [scalesAt, sizesAt] = ctx.opset >= 11 ? [2, 3] : [1, -1];
   const given = (i: number) => {
@@ -451,24 +477,61 @@ const resize: OpFunction = (ctx, inputs) => {
   const scales = given(scalesAt);
   const sizes = given(sizesAt);
   const inShape = [x.shape[0], x.shape[3], x.shape[1], x.shape[2]];
+  const axes = (attrInts(ctx, 'axes') ?? [0, 1, 2, 3]).map((a) => normaliseAxis(ctx, a, 4));
+  if (new Set(axes).size !== axes.length) fail(ctx, `axes [${axes.join(',')}] name an axis twice`);
+  /** The full-rank list: `values` on the listed axes, `rest(axis)` on the others. */
+  const onAxes = (values: number[], what: string, rest: (axis: number) => number) => {
+    if (values.length !== axes.length) fail(ctx, `${what} has ${values.length} values for ${axes.length} axes`);
+    const full = inShape.map((_, a) => rest(a));
+    axes.forEach((a, i) => (full[a] = values[i]));
+    return full;
+  };
   let outShape: number[];
   let spatialScales: number[];
   if (sizes) {
-    if (sizes.length !== 4) fail(ctx, `sizes has ${sizes.length} values, an image tensor takes 4`);
-    outShape = sizes;
-    spatialScales = [sizes[2] / inShape[2], sizes[3] / inShape[3]];
+    if (policy === 'stretch') {
+      outShape = onAxes(sizes, 'sizes', (a) => inShape[a]);
+      spatialScales = [outShape[2] / inShape[2], outShape[3] / inShape[3]];
+    } else {
+      const ratios = sizes.map((s, i) => Math.fround(s / inShape[axes[i]]));
+      const scale = policy === 'not_larger' ? Math.min(...ratios) : Math.max(...ratios);
+      outShape = onAxes(axes.map((a) => Math.round(Math.fround(scale * inShape[a]))), 'sizes', (a) => inShape[a]);
+      spatialScales = [2, 3].map((a) => (axes.includes(a) ? scale : 1));
+    }
   } else if (scales) {
-    if (scales.length !== 4) fail(ctx, `scales has ${scales.length} values, an image tensor takes 4`);
-    outShape = inShape.map((d, i) => Math.floor(d * scales[i]));
-    spatialScales = [scales[2], scales[3]];
+    if (policy !== 'stretch') fail(ctx, `keep_aspect_ratio_policy "${policy}" applies to sizes, not to scales`);
+    const full = onAxes(scales, 'scales', () => 1);
+    outShape = inShape.map((d, i) => Math.floor(d * full[i]));
+    spatialScales = [full[2], full[3]];
   } else {
     fail(ctx, 'neither scales nor sizes is given');
   }
-  if (outShape[0] !== inShape[0] || outShape[1] !== inShape[1]) fail(ctx, 'only the height and width can be resized');
-  if (outShape.some((d) => !Number.isInteger(d) || d <= 0)) fail(ctx, `output shape [${outShape.join(',')}] is not usable`);
-  const linear = mode === 'linear';
-  const tall = resizeAxis(ctx, x, 1, outShape[2], spatialScales[0], linear);
-  return [tfValue(resizeAxis(ctx, tall, 2, outShape[3], spatialScales[1], linear), true)];
+  // Opset 10's Resize had neither attribute: it scaled asymmetrically and took the floor (as PyTorch's nearest does).
+  const legacy = ctx.opset < 11;
+  const sampling: Sampling = {
+    linear,
+    transform: legacy ? 'asymmetric' : attrString(ctx, 'coordinate_transformation_mode', 'half_pixel'),
+    nearestMode: legacy ? 'floor' : attrString(ctx, 'nearest_mode', 'round_prefer_floor'),
+  };
+  return [resizeImage(ctx, x, outShape, spatialScales, sampling)];
+};
+
+/**
+ * Upsample (opsets 7-9, deprecated since 10): Resize before Resize existed. Its scales are an
+ * attribute in Upsample-7 and an input from Upsample-9, every one ≥ 1 (it only enlarges); it maps
+ * coordinates asymmetrically (x / scale) and nearest takes the floor, as ONNX Runtime does and
+ * as PyTorch's nearest interpolation does for the whole factors it exports.
+ */
+const upsample: OpFunction = (ctx, inputs) => {
+  const x = nhwcOf(ctx, required(ctx, inputs, 0));
+  const linear = interpolationMode(ctx);
+  const scales = ctx.opset >= 9 ? Array.from(hostOf(ctx, inputs[1], 'scales').data, Number) : attrFloats(ctx, 'scales');
+  if (!scales) fail(ctx, 'the scales attribute is missing');
+  if (scales.length !== 4) fail(ctx, `scales has ${scales.length} values, an image tensor takes 4`);
+  if (scales.some((s) => !(s >= 1))) fail(ctx, `scales [${scales.join(',')}]: Upsample only enlarges, every scale must be at least 1`);
+  const inShape = [x.shape[0], x.shape[3], x.shape[1], x.shape[2]];
+  const outShape = inShape.map((d, i) => Math.floor(d * scales[i]));
+  return [resizeImage(ctx, x, outShape, [scales[2], scales[3]], { linear, transform: 'asymmetric', nearestMode: 'floor' })];
 };
 
 /** ceil_mode: extra cells at the end so the last partial window counts, unless it would start in the padding. */
@@ -838,6 +901,7 @@ export const ONNX_OPERATORS: Readonly<Record<string, OpFunction>> = {
   Conv: conv,
   ConvTranspose: convTranspose,
   Resize: resize,
+  Upsample: upsample,
   Gemm: gemm,
   MatMul: (ctx, inputs) => [tfValue(tf.matMul(logical(required(ctx, inputs, 0)), logical(required(ctx, inputs, 1))))],
   Add: binary(tf.add, (x, y) => x + y),
