@@ -267,6 +267,51 @@ describe('ONNX operators on hand-built graphs', () => {
     net.dispose();
   });
 
+  it('folds Div of float constants as floats (6.0 / 4.0 is 1.5), of integer ones as integers', () => {
+    const bytes = modelBytes([
+      { opType: 'Div', name: 'd', input: ['six', 'four'], output: ['ratio'] },
+      { opType: 'Div', name: 'di', input: ['sevenInt', 'twoInt'], output: ['quotient'] },
+      { opType: 'Cast', name: 'c', input: ['quotient'], output: ['quotientFloat'], attribute: [int('to', FLOAT)] },
+      { opType: 'Mul', name: 'm', input: ['x', 'ratio'], output: ['scaled'] },
+      { opType: 'Add', name: 'a', input: ['scaled', 'quotientFloat'], output: ['y'] },
+    ], [
+      { name: 'six', dims: [], dataType: FLOAT, floatData: [6] },
+      { name: 'four', dims: [], dataType: FLOAT, floatData: [4] },
+      { name: 'sevenInt', dims: [], dataType: INT64, int64Data: [7] },
+      { name: 'twoInt', dims: [], dataType: INT64, int64Data: [2] },
+    ], [1, 1, 2]);
+    expect(runImage(bytes, [[1, 2]]).out).toEqual([[1.5 + 3, 3 + 3]]);
+  });
+
+  // One row [1, 2, 3] (and [4, 5, 6]) padded on W only, through opset 18's axes input.
+  it.each([
+    ['edge', [1, 2], [[1, 1, 2, 3, 3, 3], [4, 4, 5, 6, 6, 6]], [[2, 1, 3], [2, 1, 3]]],
+    ['wrap', [2, 1], [[2, 3, 1, 2, 3, 1], [5, 6, 4, 5, 6, 4]], [[2, 2, 2], [2, 2, 2]]],
+    ['reflect', [2, 1], [[3, 2, 1, 2, 3, 2], [6, 5, 4, 5, 6, 5]], [[1, 3, 2], [1, 3, 2]]],
+  ])('Pad mode %s by %j on the axes given, differentiable', (mode, pads, want, gradient) => {
+    const bytes = modelBytes([
+      { opType: 'Pad', name: 'p', input: ['x', 'pads', '', 'axes'], output: ['y'], attribute: [str('mode', mode as string)] },
+    ], [{ name: 'pads', dims: [2], dataType: INT64, int64Data: pads as number[] }, { name: 'axes', dims: [1], dataType: INT64, int64Data: [-1] }], [1, 2, 3], 'y', 18);
+    const result = runImage(bytes, [[1, 2, 3], [4, 5, 6]]);
+    expect(result.out).toEqual(want);
+    expect(result.gradient).toEqual(gradient);
+  });
+
+  it('Pad crops by negative pads, then pads', () => {
+    const bytes = modelBytes([
+      { opType: 'Pad', name: 'p', input: ['x', 'pads', 'nine'], output: ['y'] },
+    ], [{ name: 'pads', dims: [8], dataType: INT64, int64Data: [0, 0, 0, -1, 0, 0, 1, 1] }, { name: 'nine', dims: [], dataType: FLOAT, floatData: [9] }], [1, 2, 3]);
+    expect(runImage(bytes, [[1, 2, 3], [4, 5, 6]]).out).toEqual([[2, 3, 9], [5, 6, 9], [9, 9, 9]]);
+  });
+
+  it('ReduceMean at opset 18 without axes reduces all, or none with noop_with_empty_axes', () => {
+    const reduce = (noop: number) => modelBytes([
+      { opType: 'ReduceMean', name: 'r', input: ['x'], output: ['y'], attribute: [int('noop_with_empty_axes', noop), int('keepdims', 1)] },
+    ], [], [1, 1, 2], 'y', 18);
+    expect(runImage(reduce(0), [[1, 3]]).out).toEqual([[2]]);
+    expect(runImage(reduce(1), [[1, 3]]).out).toEqual([[1, 3]]);
+  });
+
   it('reads float16 bits exactly', () => {
     expect([0x3c00, 0xc000, 0x3555, 0x0001, 0x7c00].map(float16ToNumber)).toEqual([1, -2, 0.333251953125, 2 ** -24, Infinity]);
   });

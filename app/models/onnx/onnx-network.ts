@@ -133,8 +133,8 @@ function stridesOf(shape: readonly number[]): number[] {
   return strides;
 }
 
-/** NumPy broadcasting of two host tensors. */
-function hostBinary(ctx: NodeContext, a: HostTensor, b: HostTensor, f: (x: number, y: number) => number): HostValue {
+/** NumPy broadcasting of two host tensors; `f` is told whether both are integer tensors. */
+function hostBinary(ctx: NodeContext, a: HostTensor, b: HostTensor, f: (x: number, y: number, integer: boolean) => number): HostValue {
   const rank = Math.max(a.shape.length, b.shape.length);
   const pad = (s: readonly number[]) => [...new Array<number>(rank - s.length).fill(1), ...s];
   const [sa, sb] = [pad(a.shape), pad(b.shape)];
@@ -154,7 +154,7 @@ function hostBinary(ctx: NodeContext, a: HostTensor, b: HostTensor, f: (x: numbe
       if (sa[d] !== 1) ia += k * ta[d];
       if (sb[d] !== 1) ib += k * tb[d];
     }
-    out[i] = f(Number(a.data[ia]), Number(b.data[ib]));
+    out[i] = f(Number(a.data[ia]), Number(b.data[ib]), integer);
   }
   return host(shape, out, integer);
 }
@@ -189,7 +189,7 @@ function broadcastToNhwc(v: Value): tf.Tensor | undefined {
   return tf.transpose(four, TO_NHWC);
 }
 
-function binary(f: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, onHost?: (x: number, y: number) => number): OpFunction {
+function binary(f: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, onHost?: (x: number, y: number, integer: boolean) => number): OpFunction {
   return (ctx, inputs) => {
     const a = required(ctx, inputs, 0);
     const b = required(ctx, inputs, 1);
@@ -827,7 +827,10 @@ const reduceMean: OpFunction = (ctx, inputs) => {
   const x = required(ctx, inputs, 0);
   const keep = attrInt(ctx, 'keepdims', 1) === 1;
   const rank = shapeOf(x).length;
-  const axes = (axesOf(ctx, inputs, 18) ?? [...Array(rank).keys()]).map((a) => normaliseAxis(ctx, a, rank));
+  const listed = axesOf(ctx, inputs, 18);
+  // No axes (absent, or an empty tensor) reduce every axis, unless noop_with_empty_axes (opset 18) says they reduce none.
+  if ((listed ?? []).length === 0 && attrInt(ctx, 'noop_with_empty_axes', 0) === 1) return [x];
+  const axes = (listed && listed.length > 0 ? listed : [...Array(rank).keys()]).map((a) => normaliseAxis(ctx, a, rank));
   if (x.kind === 'tf' && x.nhwc && keep) return [tfValue(tf.mean(x.t, axes.map((a) => NHWC_AXIS[a]), true), true)];
   return [tfValue(tf.mean(logical(x), axes, keep))];
 };
@@ -874,22 +877,48 @@ const constant: OpFunction = (ctx) => {
   }
 };
 
+/**
+ * Pad, opsets 7-19: pads as an attribute (< 11) or an input, opset 18's `axes` input naming the axes
+ * they apply to, negative pads cropping. Reflect, edge and wrap padding gather mirrored, clamped or
+ * wrapped indices, so the gradient flows back to every pixel they copy.
+ */
 const pad: OpFunction = (ctx, inputs) => {
   const x = required(ctx, inputs, 0);
   const mode = attrString(ctx, 'mode', 'constant');
+  if (mode !== 'constant' && mode !== 'reflect' && mode !== 'edge' && mode !== 'wrap') fail(ctx, `mode "${mode}" is not supported`);
   const rank = shapeOf(x).length;
-  const pads = ctx.opset >= 11 ? ints(hostOf(ctx, inputs[1], 'pads')) : (attrInts(ctx, 'pads') ?? []);
+  const given = ctx.opset >= 11 ? ints(hostOf(ctx, inputs[1], 'pads')) : (attrInts(ctx, 'pads') ?? []);
   const value = ctx.opset >= 11 ? (inputs[2] ? Number(hostOf(ctx, inputs[2], 'constant_value').data[0] ?? 0) : 0) : attrFloat(ctx, 'value', 0);
-  if (pads.length !== 2 * rank) fail(ctx, `pads has ${pads.length} values for rank ${rank}`);
-  if (pads.some((p) => p < 0)) fail(ctx, 'negative pads are not supported');
-  const paddings = [...Array(rank).keys()].map((i) => [pads[i], pads[i + rank]] as [number, number]);
-  const t = logical(x);
-  if (mode === 'constant') return [tfValue(tf.pad(t, paddings, value))];
-  if (mode === 'reflect' || mode === 'edge') {
-    if (mode === 'edge') fail(ctx, 'mode "edge" is not supported');
-    return [tfValue(tf.mirrorPad(t, paddings, 'reflect'))];
+  const axes = (inputs[3] ? ints(hostOf(ctx, inputs[3], 'axes')) : [...Array(rank).keys()]).map((a) => normaliseAxis(ctx, a, rank));
+  if (new Set(axes).size !== axes.length) fail(ctx, `axes [${axes.join(',')}] name an axis twice`);
+  if (given.length !== 2 * axes.length) fail(ctx, `pads has ${given.length} values for ${axes.length} axes`);
+  const paddings = [...Array(rank).keys()].map((): [number, number] => [0, 0]);
+  axes.forEach((a, i) => (paddings[a] = [given[i], given[i + axes.length]]));
+  let t = logical(x);
+  // Negative pads crop first; what is left is padded.
+  if (paddings.some(([before, after]) => before < 0 || after < 0)) {
+    const begin = paddings.map(([before]) => Math.max(0, -before));
+    const size = t.shape.map((d, i) => d - begin[i] - Math.max(0, -paddings[i][1]));
+    if (size.some((d) => d < 0)) fail(ctx, `pads [${given.join(',')}] crop more than the tensor holds`);
+    t = tf.slice(t, begin, size);
   }
-  fail(ctx, `mode "${mode}" is not supported`);
+  const grow = paddings.map(([before, after]): [number, number] => [Math.max(0, before), Math.max(0, after)]);
+  if (mode === 'constant') return [tfValue(tf.pad(t, grow, value))];
+  // Not tf.mirrorPad for reflect: its gradient (TF.js 4) only slices, dropping what the mirrored copies add.
+  if (mode === 'reflect' && grow.some(([before, after], i) => Math.max(before, after) >= t.shape[i])) fail(ctx, 'reflect pads must be smaller than the axis they pad');
+  const sourceIndex = (k: number, dim: number): number => {
+    if (mode === 'edge') return Math.min(Math.max(k, 0), dim - 1);
+    if (mode === 'wrap') return ((k % dim) + dim) % dim;
+    return k < 0 ? -k : k >= dim ? 2 * (dim - 1) - k : k;
+  };
+  for (const [axis, [before, after]] of grow.entries()) {
+    if (before === 0 && after === 0) continue;
+    const dim = t.shape[axis];
+    if (dim === 0) fail(ctx, `cannot pad an empty axis in mode "${mode}"`);
+    const indices = Array.from({ length: dim + before + after }, (_, i) => sourceIndex(i - before, dim));
+    t = tf.gather(t, tf.tensor1d(indices, 'int32'), axis);
+  }
+  return [tfValue(t)];
 };
 
 /** Bounds a constant made from a shape (a corrupt file could ask for 10^15 elements). */
@@ -907,7 +936,8 @@ export const ONNX_OPERATORS: Readonly<Record<string, OpFunction>> = {
   Add: binary(tf.add, (x, y) => x + y),
   Sub: binary(tf.sub, (x, y) => x - y),
   Mul: binary(tf.mul, (x, y) => x * y),
-  Div: binary(tf.div, (x, y) => (Number.isInteger(x) && Number.isInteger(y) ? Math.trunc(x / y) : x / y)),
+  // Integer tensors divide as integers (shape arithmetic); float constants that happen to hold whole numbers do not: 6.0 / 4.0 is 1.5.
+  Div: binary(tf.div, (x, y, integer) => (integer ? Math.trunc(x / y) : x / y)),
   Pow: binary(tf.pow, (x, y) => x ** y),
   Sqrt: unary((t) => tf.sqrt(t)),
   Relu: unary((t) => tf.relu(t)),
