@@ -355,6 +355,21 @@ describe('ONNX operators on hand-built graphs', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  // Found by the flipped-bytes property below: a corrupt perm reached TF.js's own error, and a name
+  // holding a newline split the message; "toString" passed for an operator through the prototype.
+  it('gives one-line ModelErrors for what TF.js refuses and for names with control characters', () => {
+    const perm = modelBytes([
+      { opType: 'Transpose', name: 't', input: ['w'], output: ['wt'], attribute: [ints('perm', [31, 0])] },
+      { opType: 'MatMul', name: 'm', input: ['x', 'wt'], output: ['y'] },
+    ], [{ name: 'w', dims: [2, 2], dataType: FLOAT, floatData: [1, 2, 3, 4] }], [1, 2, 2]);
+    expect(() => network(perm)).toThrow(/^ONNX Transpose node "t": All entries in 'perm' must be between 0 and 1 but got 31,0$/);
+    const odd = modelBytes([
+      { opType: 'Re\nlu', name: 'r\u0007', input: ['x'], output: ['a'] },
+      { opType: 'toString', name: 'proto', input: ['a'], output: ['y'] },
+    ], [], [1, 2, 2]);
+    expect(() => network(odd)).toThrow(new ModelError('test.onnx uses ONNX operators Foolprint does not support: Re\\u000alu (node "r\\u0007"), toString (node "proto")'));
+  });
+
   it('says when a shape depends on the image data', () => {
     const bytes = modelBytes([
       { opType: 'Reshape', name: 'r', input: ['x', 'x'], output: ['y'] },

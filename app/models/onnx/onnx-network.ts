@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ModelError } from '../errors.js';
 import type { OnnxAttributeProto, OnnxModelProto, OnnxNodeProto, OnnxValueInfo } from './onnx-proto.js';
-import { readTensorProto, sizeOf, type HostTensor } from './onnx-tensor.js';
+import { readTensorProto, shown, sizeOf, type HostTensor } from './onnx-tensor.js';
 
 type TfValue = { kind: 'tf'; t: tf.Tensor; nhwc: boolean };
 /** Known without the image; `t`, when set, is the same constant already made a TF.js tensor at load. */
@@ -38,7 +38,7 @@ type OpFunction = (ctx: NodeContext, inputs: (Value | undefined)[]) => Value[];
 const ATTR = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7 } as const;
 
 function describe(node: OnnxNodeProto): string {
-  return `${node.opType} node "${node.name || node.output[0] || '?'}"`;
+  return `${shown(node.opType)} node "${shown(node.name || node.output[0] || '?')}"`;
 }
 
 function attrInt(ctx: NodeContext, name: string, fallback: number): number {
@@ -873,7 +873,7 @@ const constant: OpFunction = (ctx) => {
     case 'value_ints':
       return [host([a.ints.length], a.ints.map(Number), true)];
     default:
-      fail(ctx, `attribute ${a.name} is not supported`);
+      fail(ctx, `attribute ${shown(a.name)} is not supported`);
   }
 };
 
@@ -1005,13 +1005,26 @@ function staticDims(info: OnnxValueInfo | undefined): (number | null)[] | undefi
   return dims.map((d) => (d.dimParam || !d.dimValue || d.dimValue <= 0 ? null : Number(d.dimValue)));
 }
 
+/**
+ * Runs one node. What TF.js itself refuses (a corrupt or inconsistent file: a transpose perm out of
+ * range, shapes that do not broadcast) becomes a one-line ModelError naming the node, like ours.
+ */
+function runNode(op: OpFunction, ctx: NodeContext, inputs: (Value | undefined)[]): Value[] {
+  try {
+    return op(ctx, inputs);
+  } catch (error) {
+    if (error instanceof ModelError) throw error;
+    throw new ModelError(`ONNX ${describe(ctx.node)}: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}`);
+  }
+}
+
 /** One error for every operator we cannot run, each with the name of a node that uses it. */
 function checkOperators(nodes: readonly OnnxNodeProto[], file: string): void {
   const unsupported = new Map<string, string>();
   for (const node of nodes) {
-    const domain = node.domain && node.domain !== 'ai.onnx' ? `${node.domain}.` : '';
-    const key = `${domain}${node.opType}`;
-    if ((domain || !(node.opType in ONNX_OPERATORS)) && !unsupported.has(key)) unsupported.set(key, node.name || node.output[0] || '?');
+    const domain = node.domain && node.domain !== 'ai.onnx' ? `${shown(node.domain)}.` : '';
+    const key = `${domain}${shown(node.opType)}`;
+    if ((domain || !Object.hasOwn(ONNX_OPERATORS, node.opType)) && !unsupported.has(key)) unsupported.set(key, shown(node.name || node.output[0] || '?'));
   }
   if (unsupported.size > 0) {
     const list = [...unsupported].map(([op, name]) => `${op} (node "${name}")`).join(', ');
@@ -1031,15 +1044,15 @@ export function buildOnnxNetwork(model: OnnxModelProto, file: string): OnnxNetwo
   checkOperators(graph.node, file);
 
   const constants = new Map<string, HostTensor>();
-  for (const init of graph.initializer) constants.set(init.name, readTensorProto(init, `${file}: initializer "${init.name}"`));
+  for (const init of graph.initializer) constants.set(init.name, readTensorProto(init, `${file}: initializer "${shown(init.name)}"`));
   const graphInputs = graph.input.filter((i) => !constants.has(i.name));
   if (graphInputs.length !== 1) {
-    throw new ModelError(`${file}: an image classifier takes one input, this graph takes ${graphInputs.length} (${graphInputs.map((i) => i.name).join(', ')})`);
+    throw new ModelError(`${file}: an image classifier takes one input, this graph takes ${graphInputs.length} (${graphInputs.map((i) => shown(i.name)).join(', ')})`);
   }
   const input = graphInputs[0];
   const dims = staticDims(input);
   if (!dims || dims.length !== 4) {
-    throw new ModelError(`${file}: input "${input.name}" has shape ${dims ? `[${dims.map((d) => d ?? '?').join(',')}]` : 'unknown'}, an image model takes [N,C,H,W] or [N,H,W,C]`);
+    throw new ModelError(`${file}: input "${shown(input.name)}" has shape ${dims ? `[${dims.map((d) => d ?? '?').join(',')}]` : 'unknown'}, an image model takes [N,C,H,W] or [N,H,W,C]`);
   }
   // PyTorch exports NCHW; TensorFlow/Keras exports (tf2onnx) keep NHWC, which we then feed as it is.
   const isChannels = (d: number | null) => d === 1 || d === 3;
@@ -1065,7 +1078,7 @@ export function buildOnnxNetwork(model: OnnxModelProto, file: string): OnnxNetwo
         const inputs = node.input.map((name) => (name ? env.get(name) : undefined));
         let folded: (Value | undefined)[] = [];
         tf.tidy(() => {
-          folded = op(ctx, inputs).map((v) => {
+          folded = runNode(op, ctx, inputs).map((v) => {
             if (v.kind === 'host') return v;
             const t = logical(v);
             return host(t.shape, Float32Array.from(t.dataSync()), false);
@@ -1109,7 +1122,7 @@ export function buildOnnxNetwork(model: OnnxModelProto, file: string): OnnxNetwo
   }
   if (!dynamic.has(outputName)) {
     for (const t of persistent) t.dispose();
-    throw new ModelError(`${file}: the output "${outputName}" does not depend on the input image`);
+    throw new ModelError(`${file}: the output "${shown(outputName)}" does not depend on the input image`);
   }
 
   const [c, h, w] = inputLayout === 'NCHW' ? [dims[1], dims[2], dims[3]] : [dims[3], dims[1], dims[2]];
@@ -1126,13 +1139,13 @@ export function buildOnnxNetwork(model: OnnxModelProto, file: string): OnnxNetwo
       const values = new Map(env);
       values.set(input.name, tfValue(images, inputLayout === 'NCHW'));
       for (const { ctx, op } of runtime) {
-        const outputs = op(ctx, ctx.node.input.map((name) => (name ? values.get(name) : undefined)));
+        const outputs = runNode(op, ctx, ctx.node.input.map((name) => (name ? values.get(name) : undefined)));
         ctx.node.output.forEach((name, i) => {
           if (name && outputs[i]) values.set(name, outputs[i]);
         });
       }
       const out = values.get(outputName);
-      if (!out) throw new ModelError(`${file}: the output "${outputName}" was never computed`);
+      if (!out) throw new ModelError(`${file}: the output "${shown(outputName)}" was never computed`);
       return logical(out);
     },
     dispose(): void {
