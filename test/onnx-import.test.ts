@@ -13,11 +13,14 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ModelError } from '../app/models/errors.js';
 import { buildOnnxNetwork } from '../app/models/onnx/onnx-network.js';
+import { onnxExternalDataNames } from '../app/models/onnx/onnx-external.js';
 import { decodeOnnxModel, encodeOnnxModel } from '../app/models/onnx/onnx-proto.js';
 import { float16ToNumber } from '../app/models/onnx/onnx-tensor.js';
 import { ComputePool } from '../app/node/compute-pool.js';
 import { loadClassifier } from '../app/node/model-loader.js';
 import { readOnnxNetwork } from '../app/node/onnx-loader.js';
+import { byRange, withExternalData } from './onnx-external-fixture.js';
+import type { ByteRange } from './onnx-external-fixture.js';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'onnx');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'foolprint-onnx-'));
@@ -491,33 +494,14 @@ describe('ONNX initialisers in external data files', () => {
   const expected = JSON.parse(readFileSync(path.join(FIXTURES, 'lenet.expected.json'), 'utf8')) as { pixels: string; expectedOutputs: number[][] };
   const images = Float32Array.from(Buffer.from(expected.pixels, 'base64'), (p) => p / 255);
 
-  /**
-   * LeNet with every float initialiser moved into one data file (as onnx.save(save_as_external_data=True)
-   * writes it): `entries` gives each tensor's location/offset/length entries from its byte range.
-   */
-  function externalLenet(folder: string, entries: (range: { offset: number; length: number; last: boolean }) => [string, string][]): void {
+  /** LeNet with every float initialiser moved into weights.bin in `folder`; `entries` gives each tensor's entries from its byte range. */
+  function externalLenet(folder: string, entries: (range: ByteRange) => [string, string][]): void {
     mkdirSync(folder, { recursive: true });
-    const model = decodeOnnxModel(lenet, 'lenet.onnx') as unknown as { graph: { initializer: { dataType: number; rawData?: Uint8Array; dataLocation: number; externalData: { key: string; value: string }[] }[] } };
-    const floats = model.graph.initializer.filter((t) => t.dataType === FLOAT && t.rawData && t.rawData.byteLength > 0);
-    expect(floats.length).toBeGreaterThan(3);
-    const chunks: Buffer[] = [];
-    let offset = 0;
-    floats.forEach((t, i) => {
-      const data = Buffer.from(t.rawData!);
-      // 16 bytes of padding between tensors, so offsets matter.
-      chunks.push(data, Buffer.alloc(16, 0xee));
-      t.externalData = entries({ offset, length: data.byteLength, last: i === floats.length - 1 }).map(([key, value]) => ({ key, value }));
-      t.dataLocation = 1;
-      t.rawData = new Uint8Array(0);
-      offset += data.byteLength + 16;
-    });
-    writeFileSync(path.join(folder, 'model.onnx'), encodeOnnxModel(model as unknown as Record<string, unknown>));
-    writeFileSync(path.join(folder, 'weights.bin'), Buffer.concat(chunks).subarray(0, offset - 16));
+    const { model, data, moved } = withExternalData(lenet, entries);
+    expect(moved).toBeGreaterThan(3);
+    writeFileSync(path.join(folder, 'model.onnx'), model);
+    writeFileSync(path.join(folder, 'weights.bin'), data);
   }
-
-  const byRange = (location: string) => ({ offset, length, last }: { offset: number; length: number; last: boolean }): [string, string][] =>
-    // The last tensor leaves its length out: it runs to the end of the file.
-    last ? [['location', location], ['offset', String(offset)]] : [['location', location], ['offset', String(offset)], ['length', String(length)]];
 
   it('reads them from the model folder and computes what the inline model computes', async () => {
     const folder = path.join(tmp, 'external-ok');
@@ -566,5 +550,65 @@ describe('ONNX initialisers in external data files', () => {
         expect(error.message).not.toContain('\n');
       }
     }), { numRuns: 60 });
+  });
+});
+
+describe('the external data files an .onnx file names, read without protobufjs (app/models/onnx/onnx-external.ts)', () => {
+  const lenet = readFileSync(path.join(FIXTURES, 'lenet.onnx'));
+
+  it('finds every location of a model saved with external data, and none in an inline one', () => {
+    const { model, moved } = withExternalData(lenet, byRange('lenet.onnx.data'));
+    const names = onnxExternalDataNames(model, 'lenet.onnx');
+    expect(names).toHaveLength(moved);
+    expect(new Set(names.map((n) => n.location))).toEqual(new Set(['lenet.onnx.data']));
+    expect(names.map((n) => n.tensor)).toEqual(decodeOnnxModel(model, 'lenet.onnx').graph!.initializer.filter((t) => t.dataLocation === 1).map((t) => t.name));
+    for (const file of ['lenet.onnx', 'dwsep.onnx', 'upsample-7.onnx']) expect(onnxExternalDataNames(readFileSync(path.join(FIXTURES, file)), file)).toEqual([]);
+  });
+
+  // Any initialisers with any external-data entries, encoded by protobufjs: the walk reads the
+  // locations protobufjs's own decoding gives (the last "location" entry of each tensor, when not empty).
+  const entry = fc.tuple(fc.constantFrom('location', 'offset', 'length', 'checksum', ''), fc.oneof(fc.constantFrom('', 'w.bin', 'sub/w.bin', '../x', 'é ü.bin'), fc.string({ maxLength: 12 })));
+  const tensor = fc.record({
+    name: fc.string({ maxLength: 10 }),
+    dims: fc.array(fc.nat(5), { maxLength: 3 }),
+    dataType: fc.constantFrom(1, 7, 10),
+    rawData: fc.uint8Array({ maxLength: 16 }),
+    externalData: fc.array(entry.map(([key, value]) => ({ key, value })), { maxLength: 4 }),
+    dataLocation: fc.constantFrom(0, 1),
+  });
+  it('agrees with protobufjs on arbitrary initialisers', () => {
+    fc.assert(fc.property(fc.array(tensor, { maxLength: 6 }), fc.nat(3), (initializer, producerLength) => {
+      const bytes = encodeOnnxModel({
+        irVersion: 8, producerName: 'x'.repeat(producerLength), opsetImport: [{ domain: '', version: 13 }],
+        graph: { name: 'g', node: [{ opType: 'Relu', input: ['x'], output: ['y'] }], initializer, input: [valueInfo('x', ['N', 1, 2, 2])], output: [{ name: 'y' }] },
+      });
+      const decoded = decodeOnnxModel(bytes, 'm.onnx').graph!.initializer;
+      const want = decoded.flatMap((t) => {
+        const location = new Map(t.externalData.map((e) => [e.key, e.value])).get('location');
+        return location ? [{ tensor: t.name, location }] : [];
+      });
+      expect(onnxExternalDataNames(bytes, 'm.onnx')).toEqual(want);
+    }), { numRuns: 300 });
+  });
+
+  it('any bytes, truncations and flipped bytes give a list or a one-line ModelError', () => {
+    const { model } = withExternalData(lenet, byRange('w.bin'));
+    const outcome = (bytes: Uint8Array) => {
+      try {
+        expect(Array.isArray(onnxExternalDataNames(bytes, 'm.onnx'))).toBe(true);
+      } catch (error) {
+        if (!(error instanceof ModelError)) throw error;
+        expect(error.message).toMatch(/^m\.onnx is not an ONNX model \([^\n]+ at byte \d+\)$/);
+      }
+    };
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 2000 }), outcome), { numRuns: 300 });
+    fc.assert(fc.property(fc.integer({ min: 0, max: model.length - 1 }), (length) => outcome(model.subarray(0, length))), { numRuns: 200 });
+    fc.assert(fc.property(fc.array(fc.tuple(fc.nat(model.length - 1), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 8 }), (flips) => {
+      const bytes = Uint8Array.from(model); // a copy: protobufjs hands back a Buffer, whose slice() is a view
+      for (const [at, xor] of flips) bytes[at] ^= xor;
+      outcome(bytes);
+    }), { numRuns: 200 });
+    // A truncated length-delimited field is named as such.
+    expect(() => onnxExternalDataNames(model.subarray(0, 40), 'm.onnx')).toThrow(/runs past the end|truncated/);
   });
 });
