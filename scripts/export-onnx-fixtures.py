@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Exports the small ONNX fixtures of test/onnx-parity.test.ts with PyTorch, and what PyTorch computes
-on them in float64 (outputs, input gradients, FGSM predictions), so the test needs no torch.
+on them in float64 (outputs, input gradients, FGSM and BIM predictions), so the test needs no torch.
 
 Run with Debian's PyTorch:  /usr/bin/python3 scripts/export-onnx-fixtures.py [out-folder]
 (default test/fixtures/onnx). Seeded: the same torch version writes the same files.
@@ -27,6 +27,7 @@ Models (random weights: parity needs no training):
 import base64
 import io
 import json
+import math
 import os
 import sys
 
@@ -279,6 +280,22 @@ def export(name, model, shape, opset, out, probabilities, epsilons, n=8, dynamic
         adversarial = (images + eps * gradient.sign()).clamp(0, 1)
         with torch.no_grad():
             fgsm[str(eps)] = logits_of(adversarial).argmax(1).tolist()
+    # BIM (Kurakin et al.) as app/attacks/bim.ts runs it by default: α one grey level, min(ε+4, 1.25ε)
+    # steps (ε in grey levels, rounded half up), each step projected on the ε-ball and [0,1]; at the
+    # two smaller ε, whose few steps keep float32 and float64 on the same side of every sign.
+    bim = {}
+    for eps in epsilons[:2]:
+        levels = eps * 255
+        steps = max(1, math.floor(min(levels + 4, 1.25 * levels) + 0.5))
+        adversarial = images.clone()
+        for _ in range(steps):
+            adversarial.requires_grad_(True)
+            step_loss = F.cross_entropy(logits_of(adversarial), labels, reduction='sum')
+            step_gradient, = torch.autograd.grad(step_loss, adversarial)
+            adversarial = adversarial.detach() + step_gradient.sign() / 255
+            adversarial = torch.min(torch.max(adversarial, images - eps), images + eps).clamp(0, 1)
+        with torch.no_grad():
+            bim[str(eps)] = logits_of(adversarial).argmax(1).tolist()
     expected = {
         'producer': f'torch {torch.__version__}, opset {opset}',
         'inputShape': [h, w, c],
@@ -288,10 +305,11 @@ def export(name, model, shape, opset, out, probabilities, epsilons, n=8, dynamic
         'expectedOutputs': outputs.tolist(),
         'inputGradient': b64(gradient, '<f4'),
         'fgsm': fgsm,
+        'bim': bim,
     }
     with open(os.path.join(out, f'{name}.expected.json'), 'w') as f:
         json.dump(expected, f)
-    print(f'{name}: {len(data)} bytes of ONNX, {n} images, predictions {labels.tolist()}, fgsm {fgsm}')
+    print(f'{name}: {len(data)} bytes of ONNX, {n} images, predictions {labels.tolist()}, fgsm {fgsm}, bim {bim}')
 
 
 def main():
