@@ -535,6 +535,9 @@ describe('ONNX initialisers in external data files', () => {
     const malformed = path.join(tmp, 'external-malformed');
     externalLenet(malformed, ({ offset }) => [['location', 'weights.bin'], ['offset', `${offset}x`]]);
     await expect(readOnnxNetwork(path.join(malformed, 'model.onnx'))).rejects.toThrow(/external data offset "\d+x" is not a byte count/);
+    const newline = path.join(tmp, 'external-newline');
+    externalLenet(newline, byRange('weights\n.bin'));
+    await expect(readOnnxNetwork(path.join(newline, 'model.onnx'))).rejects.toThrow(/"weights\\u000a\.bin" is missing from the model's folder$/);
   });
 
   it('arbitrary external-data entries give a model or a one-line ModelError', async () => {

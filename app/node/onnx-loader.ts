@@ -62,7 +62,8 @@ async function readExternalData(model: OnnxModelProto, file: string): Promise<vo
       try {
         real = await confinedPath(folder, ref.location, { what: `external data file of initializer "${shown(tensor.name)}"`, folderName: 'the model\'s folder' });
       } catch (error) {
-        if (error instanceof ConfinedPathError) throw new ModelError(`${file}: ${error.message}`);
+        // The location is the file's text: control characters in it are escaped, so the message stays one line.
+        if (error instanceof ConfinedPathError) throw new ModelError(`${file}: ${shown(error.message, Infinity)}`);
         throw error;
       }
       let handle = handles.get(real);

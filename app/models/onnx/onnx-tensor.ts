@@ -96,10 +96,10 @@ function fromTypedFields(t: OnnxTensorProto, count: number, what: string): Float
 }
 
 /** Text from the file, fit for a one-line message: control characters escaped, cut to a readable length. */
-export function shown(text: string): string {
+export function shown(text: string, max = 80): string {
   // eslint-disable-next-line no-control-regex -- control characters are what is escaped
   const escaped = text.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-  return escaped.length > 80 ? `${escaped.slice(0, 80)}…` : escaped;
+  return escaped.length > max ? `${escaped.slice(0, max)}…` : escaped;
 }
 
 /** Where ONNX's external data of a tensor lies: a file beside the model, a byte range in it. */
