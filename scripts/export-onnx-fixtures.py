@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Exports the small ONNX fixtures of test/onnx-parity.test.ts with PyTorch, and what PyTorch computes
-on them in float64 (outputs, input gradients, FGSM predictions), so the test needs no torch.
+on them in float64 (outputs, input gradients, FGSM and BIM predictions), so the test needs no torch.
 
 Run with Debian's PyTorch:  /usr/bin/python3 scripts/export-onnx-fixtures.py [out-folder]
 (default test/fixtures/onnx). Seeded: the same torch version writes the same files.
@@ -21,10 +21,13 @@ Models (random weights: parity needs no training):
   upsample   ConvTranspose (stride 2 with output_padding and 2 groups, dilated, depthwise with an uneven
              stride) and Resize (nearest by a scale, bilinear to a size with align_corners off, bilinear
              by a scale with align_corners on), opset 13; upsample-11 the same graph at opset 11
+  upsample-7 the old Upsample operator (nearest, whole factors, scales as an attribute), opset 7;
+             upsample-9 the same graph at opset 9 (scales as an input)
 """
 import base64
 import io
 import json
+import math
 import os
 import sys
 
@@ -176,6 +179,30 @@ class Upsample(nn.Module):
         return self.fc
 
 
+class OldUpsample(nn.Module):
+    """Nearest upsampling by whole factors, which PyTorch exports before opset 10 as the Upsample operator
+    (interpolation to a fixed size: with a scale_factor its opset 7-8 export fails)."""
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 6, 3, stride=2)
+        self.conv2 = nn.Conv2d(6, 8, 3)
+        self.fc = nn.Linear(16, 5)
+
+    def forward(self, x):
+        x = torch.relu(self.conv1(x))  # 4x4
+        x = F.interpolate(x, size=(8, 12), mode='nearest')
+        x = torch.sigmoid(self.conv2(x))  # 6x10
+        x = F.interpolate(x, size=(12, 20), mode='nearest')
+        x = F.max_pool2d(x, 2)  # 6x10
+        # A whole-map MaxPool: opset 7 has no exported adaptive_max_pool2d.
+        x = torch.cat([F.adaptive_avg_pool2d(x, 1), F.max_pool2d(x, (6, 10))], dim=1).flatten(1)
+        self.last_features = x
+        return self.fc(x)
+
+    def head_layer(self):
+        return self.fc
+
+
 def randomise_batchnorm(model, generator):
     for m in model.modules():
         if isinstance(m, nn.BatchNorm2d):
@@ -209,7 +236,7 @@ def b64(array, dtype):
     return base64.b64encode(array.detach().cpu().numpy().astype(dtype).tobytes()).decode('ascii')
 
 
-def export(name, model, shape, opset, out, probabilities, epsilons, n=8):
+def export(name, model, shape, opset, out, probabilities, epsilons, n=8, dynamic_batch=True):
     generator = torch.Generator().manual_seed(7)
     randomise_batchnorm(model, generator)
     model.eval()
@@ -230,7 +257,7 @@ def export(name, model, shape, opset, out, probabilities, epsilons, n=8):
     buffer = io.BytesIO()
     torch.onnx.export(model.float(), torch.zeros(1, c, h, w), buffer, opset_version=opset,
                       input_names=['input'], output_names=['output'],
-                      dynamic_axes={'input': {0: 'batch'}, 'output': {0: 'batch'}},
+                      dynamic_axes={'input': {0: 'batch'}, 'output': {0: 'batch'}} if dynamic_batch else None,
                       training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False)
     data = buffer.getvalue()
     with open(os.path.join(out, f'{name}.onnx'), 'wb') as f:
@@ -253,6 +280,22 @@ def export(name, model, shape, opset, out, probabilities, epsilons, n=8):
         adversarial = (images + eps * gradient.sign()).clamp(0, 1)
         with torch.no_grad():
             fgsm[str(eps)] = logits_of(adversarial).argmax(1).tolist()
+    # BIM (Kurakin et al.) as app/attacks/bim.ts runs it by default: α one grey level, min(ε+4, 1.25ε)
+    # steps (ε in grey levels, rounded half up), each step projected on the ε-ball and [0,1]; at the
+    # two smaller ε, whose few steps keep float32 and float64 on the same side of every sign.
+    bim = {}
+    for eps in epsilons[:2]:
+        levels = eps * 255
+        steps = max(1, math.floor(min(levels + 4, 1.25 * levels) + 0.5))
+        adversarial = images.clone()
+        for _ in range(steps):
+            adversarial.requires_grad_(True)
+            step_loss = F.cross_entropy(logits_of(adversarial), labels, reduction='sum')
+            step_gradient, = torch.autograd.grad(step_loss, adversarial)
+            adversarial = adversarial.detach() + step_gradient.sign() / 255
+            adversarial = torch.min(torch.max(adversarial, images - eps), images + eps).clamp(0, 1)
+        with torch.no_grad():
+            bim[str(eps)] = logits_of(adversarial).argmax(1).tolist()
     expected = {
         'producer': f'torch {torch.__version__}, opset {opset}',
         'inputShape': [h, w, c],
@@ -262,10 +305,11 @@ def export(name, model, shape, opset, out, probabilities, epsilons, n=8):
         'expectedOutputs': outputs.tolist(),
         'inputGradient': b64(gradient, '<f4'),
         'fgsm': fgsm,
+        'bim': bim,
     }
     with open(os.path.join(out, f'{name}.expected.json'), 'w') as f:
         json.dump(expected, f)
-    print(f'{name}: {len(data)} bytes of ONNX, {n} images, predictions {labels.tolist()}, fgsm {fgsm}')
+    print(f'{name}: {len(data)} bytes of ONNX, {n} images, predictions {labels.tolist()}, fgsm {fgsm}, bim {bim}')
 
 
 def main():
@@ -295,6 +339,11 @@ def main():
     export('upsample', Upsample(), (3, 12, 12), 13, out, False, [0.01, 0.03, 0.1])
     torch.manual_seed(6)
     export('upsample-11', Upsample(), (3, 12, 12), 11, out, False, [0.01, 0.03, 0.1])
+    torch.manual_seed(8)
+    # Upsample's export needs the input's sizes: a batch of 1 is declared, the graph takes any.
+    export('upsample-7', OldUpsample(), (3, 10, 10), 7, out, False, [0.01, 0.03, 0.1], dynamic_batch=False)
+    torch.manual_seed(8)
+    export('upsample-9', OldUpsample(), (3, 10, 10), 9, out, False, [0.01, 0.03, 0.1], dynamic_batch=False)
 
 
 if __name__ == '__main__':

@@ -13,11 +13,14 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ModelError } from '../app/models/errors.js';
 import { buildOnnxNetwork } from '../app/models/onnx/onnx-network.js';
+import { onnxExternalDataNames } from '../app/models/onnx/onnx-external.js';
 import { decodeOnnxModel, encodeOnnxModel } from '../app/models/onnx/onnx-proto.js';
 import { float16ToNumber } from '../app/models/onnx/onnx-tensor.js';
 import { ComputePool } from '../app/node/compute-pool.js';
 import { loadClassifier } from '../app/node/model-loader.js';
 import { readOnnxNetwork } from '../app/node/onnx-loader.js';
+import { byRange, withExternalData } from './onnx-external-fixture.js';
+import type { ByteRange } from './onnx-external-fixture.js';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'onnx');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'foolprint-onnx-'));
@@ -176,6 +179,142 @@ describe('ONNX operators on hand-built graphs', () => {
     net.dispose();
   });
 
+  /** Runs a one-node graph on one NCHW image given as rows per channel; returns its NCHW output and the gradient of Σ output. */
+  function runImage(bytes: Uint8Array, image: number[][], channels = 1): { out: number[][]; gradient: number[][] } {
+    const net = network(bytes);
+    const [h, w] = [image.length, image[0].length];
+    const x = tf.tensor4d(image.flat(), [1, h, w, channels]);
+    const out = tf.tidy(() => (net.forward(x).arraySync() as number[][][][])[0][0]);
+    const gradient = tf.tidy(() => (tf.grad((input: tf.Tensor) => tf.sum(net.forward(input as tf.Tensor4D)))(x).arraySync() as number[][][][])[0].map((row) => row.map((px) => px[0])));
+    x.dispose();
+    net.dispose();
+    return { out, gradient };
+  }
+  const floats = (name: string, values: number[]): Attr & { floats: number[] } => ({ name, type: 6, floats: values });
+  const grid = [[0, 1], [2, 3]];
+
+  it.each([
+    // W only, by scale: H keeps its 2 rows.
+    ['W by scales', [ints('axes', [3]), str('coordinate_transformation_mode', 'asymmetric'), str('nearest_mode', 'floor')], 'scales', [2], [[0, 0, 1, 1], [2, 2, 3, 3]]],
+    // Axes listed W first: sizes [4, 1] are W 4 and H 1; align_corners puts a lone row at 0 and W at 0, 1/3, 2/3, 1.
+    ['W then H by sizes', [ints('axes', [-1, -2]), str('mode', 'linear'), str('coordinate_transformation_mode', 'align_corners')], 'sizes', [4, 1], [[0, 1 / 3, 2 / 3, 1]]],
+  ])('Resize at opset 18 with the axes attribute: %s', (_, attributes, input, values, want) => {
+    const bytes = modelBytes([
+      { opType: 'Resize', name: 'resize', input: input === 'scales' ? ['x', '', 'v'] : ['x', '', '', 'v'], output: ['y'], attribute: attributes },
+    ], [input === 'scales' ? { name: 'v', dims: [values.length], dataType: FLOAT, floatData: values } : { name: 'v', dims: [values.length], dataType: INT64, int64Data: values }], [1, 2, 2], 'y', 18);
+    const { out } = runImage(bytes, grid);
+    expect(out.length).toBe(want.length);
+    out.forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo(want[i][j], 6)));
+  });
+
+  // A 2x4 image asked for 3x3: the ratios are 1.5 (H) and 0.75 (W); not_larger takes 0.75 for both
+  // (2x3 out: rows 0/0.75, 1/0.75 → 0, 1; columns 0, 1.33, 2.67 → 0, 1, 2), not_smaller 1.5 (3x6 out:
+  // rows 0, 0.67, 1.33 → 0, 0, 1; columns 0, 0.67, 1.33, 2, 2.67, 3.33 → 0, 0, 1, 2, 2, 3).
+  it.each([
+    ['not_larger', [0, 1], [0, 1, 2]],
+    ['not_smaller', [0, 0, 1], [0, 0, 1, 2, 2, 3]],
+  ])('Resize keep_aspect_ratio_policy %s keeps the aspect ratio', (policy, rows, columns) => {
+    const bytes = modelBytes([
+      { opType: 'Resize', name: 'resize', input: ['x', '', '', 'sizes'], output: ['y'], attribute: [ints('axes', [2, 3]), str('keep_aspect_ratio_policy', policy as string), str('coordinate_transformation_mode', 'asymmetric'), str('nearest_mode', 'floor')] },
+    ], [{ name: 'sizes', dims: [2], dataType: INT64, int64Data: [3, 3] }], [1, 2, 4], 'y', 18);
+    const image = [[0, 1, 2, 3], [10, 11, 12, 13]];
+    expect(runImage(bytes, image).out).toEqual((rows as number[]).map((r) => (columns as number[]).map((c) => image[r][c])));
+  });
+
+  it.each([
+    ['an axis named twice', [ints('axes', [3, -1])], [2, 2], /axes \[3,3\] name an axis twice/],
+    ['sizes not matching the axes', [ints('axes', [3])], [2, 2], /sizes has 2 values for 1 axes/],
+    ['a policy with scales', [str('keep_aspect_ratio_policy', 'not_larger')], null, /keep_aspect_ratio_policy "not_larger" applies to sizes, not to scales/],
+  ])('Resize at opset 18 refuses %s', (_, attributes, sizes, message) => {
+    const bytes = modelBytes([
+      { opType: 'Resize', name: 'resize', input: sizes ? ['x', '', '', 'v'] : ['x', '', 'v'], output: ['y'], attribute: attributes },
+    ], [sizes ? { name: 'v', dims: [2], dataType: INT64, int64Data: sizes } : { name: 'v', dims: [4], dataType: FLOAT, floatData: [1, 1, 2, 2] }], [1, 2, 2], 'y', 18);
+    const net = network(bytes);
+    expect(() => tf.tidy(() => net.forward(tf.zeros([1, 2, 2, 1])))).toThrow(message as RegExp);
+    net.dispose();
+  });
+
+  // ONNX's own Upsample example (scales 2 and 3, nearest): each pixel becomes a 2x3 block, so Σ output
+  // gives each input pixel a gradient of 6.
+  it('Upsample-7 takes its scales from the attribute (opset 7)', () => {
+    const bytes = modelBytes([
+      { opType: 'Upsample', name: 'up', input: ['x'], output: ['y'], attribute: [floats('scales', [1, 1, 2, 3])] },
+    ], [], [1, 2, 2], 'y', 7);
+    const { out, gradient } = runImage(bytes, [[1, 2], [3, 4]]);
+    expect(out).toEqual([[1, 1, 1, 2, 2, 2], [1, 1, 1, 2, 2, 2], [3, 3, 3, 4, 4, 4], [3, 3, 3, 4, 4, 4]]);
+    expect(gradient).toEqual([[6, 6], [6, 6]]);
+  });
+
+  // Linear, scale 2, asymmetric: output coordinates 0, 0.5, 1, 1.5 (clamped to 1) on each axis. Each
+  // axis sends weights 1 + 0.5 = 1.5 to its first pixel and 0.5 + 1 + 1 = 2.5 to its second, so the
+  // gradient of Σ output is their products.
+  it('Upsample-9 takes its scales from an input (opset 9), linear and differentiable', () => {
+    const bytes = modelBytes([
+      { opType: 'Upsample', name: 'up', input: ['x', 'scales'], output: ['y'], attribute: [str('mode', 'linear')] },
+    ], [{ name: 'scales', dims: [4], dataType: FLOAT, floatData: [1, 1, 2, 2] }], [1, 2, 2], 'y', 9);
+    const { out, gradient } = runImage(bytes, [[1, 2], [3, 4]]);
+    [[1, 1.5, 2, 2], [2, 2.5, 3, 3], [3, 3.5, 4, 4], [3, 3.5, 4, 4]].forEach((row, i) => row.forEach((v, j) => expect(out[i][j]).toBeCloseTo(v, 6)));
+    [[2.25, 3.75], [3.75, 6.25]].forEach((row, i) => row.forEach((v, j) => expect(gradient[i][j]).toBeCloseTo(v, 5)));
+  });
+
+  it.each([
+    ['a scale below 1', 9, [1, 1, 0.5, 2], /Upsample node "up": scales \[1,1,0\.5,2\]: Upsample only enlarges/],
+    ['no scales attribute at opset 7', 7, null, /Upsample node "up": the scales attribute is missing/],
+    ['a resized channel axis', 9, [1, 2, 1, 1], /Upsample node "up": only the height and width can be resized/],
+  ])('Upsample refuses %s', (_, opset, scales, message) => {
+    const bytes = modelBytes([
+      { opType: 'Upsample', name: 'up', input: scales ? ['x', 'scales'] : ['x'], output: ['y'] },
+    ], scales ? [{ name: 'scales', dims: [4], dataType: FLOAT, floatData: scales }] : [], [1, 2, 2], 'y', opset as number);
+    const net = network(bytes);
+    expect(() => tf.tidy(() => net.forward(tf.zeros([1, 2, 2, 1])))).toThrow(message as RegExp);
+    net.dispose();
+  });
+
+  it('folds Div of float constants as floats (6.0 / 4.0 is 1.5), of integer ones as integers', () => {
+    const bytes = modelBytes([
+      { opType: 'Div', name: 'd', input: ['six', 'four'], output: ['ratio'] },
+      { opType: 'Div', name: 'di', input: ['sevenInt', 'twoInt'], output: ['quotient'] },
+      { opType: 'Cast', name: 'c', input: ['quotient'], output: ['quotientFloat'], attribute: [int('to', FLOAT)] },
+      { opType: 'Mul', name: 'm', input: ['x', 'ratio'], output: ['scaled'] },
+      { opType: 'Add', name: 'a', input: ['scaled', 'quotientFloat'], output: ['y'] },
+    ], [
+      { name: 'six', dims: [], dataType: FLOAT, floatData: [6] },
+      { name: 'four', dims: [], dataType: FLOAT, floatData: [4] },
+      { name: 'sevenInt', dims: [], dataType: INT64, int64Data: [7] },
+      { name: 'twoInt', dims: [], dataType: INT64, int64Data: [2] },
+    ], [1, 1, 2]);
+    expect(runImage(bytes, [[1, 2]]).out).toEqual([[1.5 + 3, 3 + 3]]);
+  });
+
+  // One row [1, 2, 3] (and [4, 5, 6]) padded on W only, through opset 18's axes input.
+  it.each([
+    ['edge', [1, 2], [[1, 1, 2, 3, 3, 3], [4, 4, 5, 6, 6, 6]], [[2, 1, 3], [2, 1, 3]]],
+    ['wrap', [2, 1], [[2, 3, 1, 2, 3, 1], [5, 6, 4, 5, 6, 4]], [[2, 2, 2], [2, 2, 2]]],
+    ['reflect', [2, 1], [[3, 2, 1, 2, 3, 2], [6, 5, 4, 5, 6, 5]], [[1, 3, 2], [1, 3, 2]]],
+  ])('Pad mode %s by %j on the axes given, differentiable', (mode, pads, want, gradient) => {
+    const bytes = modelBytes([
+      { opType: 'Pad', name: 'p', input: ['x', 'pads', '', 'axes'], output: ['y'], attribute: [str('mode', mode as string)] },
+    ], [{ name: 'pads', dims: [2], dataType: INT64, int64Data: pads as number[] }, { name: 'axes', dims: [1], dataType: INT64, int64Data: [-1] }], [1, 2, 3], 'y', 18);
+    const result = runImage(bytes, [[1, 2, 3], [4, 5, 6]]);
+    expect(result.out).toEqual(want);
+    expect(result.gradient).toEqual(gradient);
+  });
+
+  it('Pad crops by negative pads, then pads', () => {
+    const bytes = modelBytes([
+      { opType: 'Pad', name: 'p', input: ['x', 'pads', 'nine'], output: ['y'] },
+    ], [{ name: 'pads', dims: [8], dataType: INT64, int64Data: [0, 0, 0, -1, 0, 0, 1, 1] }, { name: 'nine', dims: [], dataType: FLOAT, floatData: [9] }], [1, 2, 3]);
+    expect(runImage(bytes, [[1, 2, 3], [4, 5, 6]]).out).toEqual([[2, 3, 9], [5, 6, 9], [9, 9, 9]]);
+  });
+
+  it('ReduceMean at opset 18 without axes reduces all, or none with noop_with_empty_axes', () => {
+    const reduce = (noop: number) => modelBytes([
+      { opType: 'ReduceMean', name: 'r', input: ['x'], output: ['y'], attribute: [int('noop_with_empty_axes', noop), int('keepdims', 1)] },
+    ], [], [1, 1, 2], 'y', 18);
+    expect(runImage(reduce(0), [[1, 3]]).out).toEqual([[2]]);
+    expect(runImage(reduce(1), [[1, 3]]).out).toEqual([[1, 3]]);
+  });
+
   it('reads float16 bits exactly', () => {
     expect([0x3c00, 0xc000, 0x3555, 0x0001, 0x7c00].map(float16ToNumber)).toEqual([1, -2, 0.333251953125, 2 ** -24, Infinity]);
   });
@@ -217,6 +356,21 @@ describe('ONNX operators on hand-built graphs', () => {
     const before = tf.memory().numTensors;
     expect(() => network(bytes)).toThrow(new ModelError('test.onnx uses ONNX operators Foolprint does not support: NonZero (node "nz"), Loop (node "loop1"), com.example.MyOp (node "custom")'));
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  // Found by the flipped-bytes property below: a corrupt perm reached TF.js's own error, and a name
+  // holding a newline split the message; "toString" passed for an operator through the prototype.
+  it('gives one-line ModelErrors for what TF.js refuses and for names with control characters', () => {
+    const perm = modelBytes([
+      { opType: 'Transpose', name: 't', input: ['w'], output: ['wt'], attribute: [ints('perm', [31, 0])] },
+      { opType: 'MatMul', name: 'm', input: ['x', 'wt'], output: ['y'] },
+    ], [{ name: 'w', dims: [2, 2], dataType: FLOAT, floatData: [1, 2, 3, 4] }], [1, 2, 2]);
+    expect(() => network(perm)).toThrow(/^ONNX Transpose node "t": All entries in 'perm' must be between 0 and 1 but got 31,0$/);
+    const odd = modelBytes([
+      { opType: 'Re\nlu', name: 'r\u0007', input: ['x'], output: ['a'] },
+      { opType: 'toString', name: 'proto', input: ['a'], output: ['y'] },
+    ], [], [1, 2, 2]);
+    expect(() => network(odd)).toThrow(new ModelError('test.onnx uses ONNX operators Foolprint does not support: Re\\u000alu (node "r\\u0007"), toString (node "proto")'));
   });
 
   it('says when a shape depends on the image data', () => {
@@ -340,33 +494,14 @@ describe('ONNX initialisers in external data files', () => {
   const expected = JSON.parse(readFileSync(path.join(FIXTURES, 'lenet.expected.json'), 'utf8')) as { pixels: string; expectedOutputs: number[][] };
   const images = Float32Array.from(Buffer.from(expected.pixels, 'base64'), (p) => p / 255);
 
-  /**
-   * LeNet with every float initialiser moved into one data file (as onnx.save(save_as_external_data=True)
-   * writes it): `entries` gives each tensor's location/offset/length entries from its byte range.
-   */
-  function externalLenet(folder: string, entries: (range: { offset: number; length: number; last: boolean }) => [string, string][]): void {
+  /** LeNet with every float initialiser moved into weights.bin in `folder`; `entries` gives each tensor's entries from its byte range. */
+  function externalLenet(folder: string, entries: (range: ByteRange) => [string, string][]): void {
     mkdirSync(folder, { recursive: true });
-    const model = decodeOnnxModel(lenet, 'lenet.onnx') as unknown as { graph: { initializer: { dataType: number; rawData?: Uint8Array; dataLocation: number; externalData: { key: string; value: string }[] }[] } };
-    const floats = model.graph.initializer.filter((t) => t.dataType === FLOAT && t.rawData && t.rawData.byteLength > 0);
-    expect(floats.length).toBeGreaterThan(3);
-    const chunks: Buffer[] = [];
-    let offset = 0;
-    floats.forEach((t, i) => {
-      const data = Buffer.from(t.rawData!);
-      // 16 bytes of padding between tensors, so offsets matter.
-      chunks.push(data, Buffer.alloc(16, 0xee));
-      t.externalData = entries({ offset, length: data.byteLength, last: i === floats.length - 1 }).map(([key, value]) => ({ key, value }));
-      t.dataLocation = 1;
-      t.rawData = new Uint8Array(0);
-      offset += data.byteLength + 16;
-    });
-    writeFileSync(path.join(folder, 'model.onnx'), encodeOnnxModel(model as unknown as Record<string, unknown>));
-    writeFileSync(path.join(folder, 'weights.bin'), Buffer.concat(chunks).subarray(0, offset - 16));
+    const { model, data, moved } = withExternalData(lenet, entries);
+    expect(moved).toBeGreaterThan(3);
+    writeFileSync(path.join(folder, 'model.onnx'), model);
+    writeFileSync(path.join(folder, 'weights.bin'), data);
   }
-
-  const byRange = (location: string) => ({ offset, length, last }: { offset: number; length: number; last: boolean }): [string, string][] =>
-    // The last tensor leaves its length out: it runs to the end of the file.
-    last ? [['location', location], ['offset', String(offset)]] : [['location', location], ['offset', String(offset)], ['length', String(length)]];
 
   it('reads them from the model folder and computes what the inline model computes', async () => {
     const folder = path.join(tmp, 'external-ok');
@@ -400,6 +535,9 @@ describe('ONNX initialisers in external data files', () => {
     const malformed = path.join(tmp, 'external-malformed');
     externalLenet(malformed, ({ offset }) => [['location', 'weights.bin'], ['offset', `${offset}x`]]);
     await expect(readOnnxNetwork(path.join(malformed, 'model.onnx'))).rejects.toThrow(/external data offset "\d+x" is not a byte count/);
+    const newline = path.join(tmp, 'external-newline');
+    externalLenet(newline, byRange('weights\n.bin'));
+    await expect(readOnnxNetwork(path.join(newline, 'model.onnx'))).rejects.toThrow(/"weights\\u000a\.bin" is missing from the model's folder$/);
   });
 
   it('arbitrary external-data entries give a model or a one-line ModelError', async () => {
@@ -415,5 +553,65 @@ describe('ONNX initialisers in external data files', () => {
         expect(error.message).not.toContain('\n');
       }
     }), { numRuns: 60 });
+  });
+});
+
+describe('the external data files an .onnx file names, read without protobufjs (app/models/onnx/onnx-external.ts)', () => {
+  const lenet = readFileSync(path.join(FIXTURES, 'lenet.onnx'));
+
+  it('finds every location of a model saved with external data, and none in an inline one', () => {
+    const { model, moved } = withExternalData(lenet, byRange('lenet.onnx.data'));
+    const names = onnxExternalDataNames(model, 'lenet.onnx');
+    expect(names).toHaveLength(moved);
+    expect(new Set(names.map((n) => n.location))).toEqual(new Set(['lenet.onnx.data']));
+    expect(names.map((n) => n.tensor)).toEqual(decodeOnnxModel(model, 'lenet.onnx').graph!.initializer.filter((t) => t.dataLocation === 1).map((t) => t.name));
+    for (const file of ['lenet.onnx', 'dwsep.onnx', 'upsample-7.onnx']) expect(onnxExternalDataNames(readFileSync(path.join(FIXTURES, file)), file)).toEqual([]);
+  });
+
+  // Any initialisers with any external-data entries, encoded by protobufjs: the walk reads the
+  // locations protobufjs's own decoding gives (the last "location" entry of each tensor, when not empty).
+  const entry = fc.tuple(fc.constantFrom('location', 'offset', 'length', 'checksum', ''), fc.oneof(fc.constantFrom('', 'w.bin', 'sub/w.bin', '../x', 'é ü.bin'), fc.string({ maxLength: 12 })));
+  const tensor = fc.record({
+    name: fc.string({ maxLength: 10 }),
+    dims: fc.array(fc.nat(5), { maxLength: 3 }),
+    dataType: fc.constantFrom(1, 7, 10),
+    rawData: fc.uint8Array({ maxLength: 16 }),
+    externalData: fc.array(entry.map(([key, value]) => ({ key, value })), { maxLength: 4 }),
+    dataLocation: fc.constantFrom(0, 1),
+  });
+  it('agrees with protobufjs on arbitrary initialisers', () => {
+    fc.assert(fc.property(fc.array(tensor, { maxLength: 6 }), fc.nat(3), (initializer, producerLength) => {
+      const bytes = encodeOnnxModel({
+        irVersion: 8, producerName: 'x'.repeat(producerLength), opsetImport: [{ domain: '', version: 13 }],
+        graph: { name: 'g', node: [{ opType: 'Relu', input: ['x'], output: ['y'] }], initializer, input: [valueInfo('x', ['N', 1, 2, 2])], output: [{ name: 'y' }] },
+      });
+      const decoded = decodeOnnxModel(bytes, 'm.onnx').graph!.initializer;
+      const want = decoded.flatMap((t) => {
+        const location = new Map(t.externalData.map((e) => [e.key, e.value])).get('location');
+        return location ? [{ tensor: t.name, location }] : [];
+      });
+      expect(onnxExternalDataNames(bytes, 'm.onnx')).toEqual(want);
+    }), { numRuns: 300 });
+  });
+
+  it('any bytes, truncations and flipped bytes give a list or a one-line ModelError', () => {
+    const { model } = withExternalData(lenet, byRange('w.bin'));
+    const outcome = (bytes: Uint8Array) => {
+      try {
+        expect(Array.isArray(onnxExternalDataNames(bytes, 'm.onnx'))).toBe(true);
+      } catch (error) {
+        if (!(error instanceof ModelError)) throw error;
+        expect(error.message).toMatch(/^m\.onnx is not an ONNX model \([^\n]+ at byte \d+\)$/);
+      }
+    };
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 2000 }), outcome), { numRuns: 300 });
+    fc.assert(fc.property(fc.integer({ min: 0, max: model.length - 1 }), (length) => outcome(model.subarray(0, length))), { numRuns: 200 });
+    fc.assert(fc.property(fc.array(fc.tuple(fc.nat(model.length - 1), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 8 }), (flips) => {
+      const bytes = Uint8Array.from(model); // a copy: protobufjs hands back a Buffer, whose slice() is a view
+      for (const [at, xor] of flips) bytes[at] ^= xor;
+      outcome(bytes);
+    }), { numRuns: 200 });
+    // A truncated length-delimited field is named as such.
+    expect(() => onnxExternalDataNames(model.subarray(0, 40), 'm.onnx')).toThrow(/runs past the end|truncated/);
   });
 });

@@ -63,7 +63,21 @@ export const modelFilePathSchema = z
   .refine((p) => !/[\u0000-\u001f]/.test(p), 'must not contain control characters');
 
 export const modelUploadFileSchema = z.object({ path: modelFilePathSchema, base64: base64Schema });
+
 export type ModelUploadFile = z.infer<typeof modelUploadFileSchema>;
+
+/**
+ * A file beside model.onnx: a plain name ("model.onnx.data", "weights.bin"), as ONNX's external data
+ * locations are written and as the host stores them, one folder, no subfolders.
+ */
+export const onnxFileNameSchema = z
+  .string()
+  .min(1)
+  .max(255)
+  .refine((name) => !/[/\\]/.test(name), 'must be a file name beside model.onnx, without "/" or "\\"')
+  .refine((name) => name !== '.' && name !== '..', 'must be a file name, not "." or ".."')
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+  .refine((name) => !/[\u0000-\u001f]/.test(name), 'must not contain control characters');
 
 export const modelUploadSchema = z
   .object({
@@ -78,6 +92,12 @@ export const modelUploadSchema = z
       if (seen.has(file.path)) context.addIssue({ code: 'custom', path: ['files', index, 'path'], message: `"${file.path}" is uploaded twice` });
       seen.add(file.path);
     }
+    // An ONNX model's files sit beside it: its external data locations are plain names.
+    if (seen.has('model.onnx') && !seen.has('model.json')) {
+      for (const [index, file] of files.entries()) {
+        if (file.path.includes('/')) context.addIssue({ code: 'custom', path: ['files', index, 'path'], message: `"${file.path}": the files of an ONNX model sit beside model.onnx, not in subfolders` });
+      }
+    }
     if (!seen.has('model.json') && !seen.has('model.onnx')) {
       context.addIssue({ code: 'custom', path: ['files'], message: 'no model.json (or model.onnx) at the top of the upload: choose the folder that holds model.json and its weight shards, or an .onnx file' });
     }
@@ -90,11 +110,25 @@ export const modelUploadSchema = z
 export type ModelUpload = z.input<typeof modelUploadSchema>;
 
 /** An .onnx file to look at before importing it (what the graph says; the person fills in the rest). */
-export const onnxInspectSchema = z.object({
-  /** The file's name as chosen, for messages ("resnet18.onnx"). */
-  name: z.string().min(1).max(256),
-  base64: base64Schema.refine((b) => base64DecodedBytes(b) <= MAX_MODEL_UPLOAD_BYTES, `more than the ${MAX_MODEL_UPLOAD_BYTES / 1024 / 1024} MiB an upload may carry: import a model this large by its folder path`),
-});
+export const onnxInspectSchema = z
+  .object({
+    /** The file's name as chosen, for messages ("resnet18.onnx"). */
+    name: z.string().min(1).max(256),
+    base64: base64Schema,
+    /** The external data files the graph names, under the names it gives them. */
+    externalData: z.array(z.object({ path: onnxFileNameSchema, base64: base64Schema })).max(MAX_MODEL_UPLOAD_FILES).optional(),
+  })
+  .superRefine(({ base64, externalData = [] }, context) => {
+    const names = new Set<string>();
+    for (const [index, file] of externalData.entries()) {
+      if (names.has(file.path)) context.addIssue({ code: 'custom', path: ['externalData', index, 'path'], message: `"${file.path}" is given twice` });
+      names.add(file.path);
+    }
+    const bytes = externalData.reduce((sum, file) => sum + base64DecodedBytes(file.base64), base64DecodedBytes(base64));
+    if (bytes > MAX_MODEL_UPLOAD_BYTES) {
+      context.addIssue({ code: 'custom', path: ['base64'], message: `more than the ${MAX_MODEL_UPLOAD_BYTES / 1024 / 1024} MiB an upload may carry: import a model this large by its folder path` });
+    }
+  });
 
 /** What the loader reads from an ONNX graph by itself: shown before import, the rest is asked for. */
 export const onnxInspectionSchema = z.object({

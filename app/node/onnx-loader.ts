@@ -12,7 +12,7 @@ import { ModelError } from '../models/errors.js';
 import { modelManifestSchema, type ModelManifest } from '../models/manifest.js';
 import { buildOnnxNetwork, type OnnxNetwork } from '../models/onnx/onnx-network.js';
 import { decodeOnnxModel, type OnnxModelProto } from '../models/onnx/onnx-proto.js';
-import { externalDataOf } from '../models/onnx/onnx-tensor.js';
+import { externalDataOf, shown } from '../models/onnx/onnx-tensor.js';
 import { ConfinedPathError, confinedPath } from './confined-path.js';
 import type { LoadedClassifier } from './model-loader.js';
 
@@ -55,14 +55,15 @@ async function readExternalData(model: OnnxModelProto, file: string): Promise<vo
   const handles = new Map<string, Awaited<ReturnType<typeof open>>>();
   try {
     for (const tensor of model.graph?.initializer ?? []) {
-      const what = `${file}: initializer "${tensor.name}"`;
+      const what = `${file}: initializer "${shown(tensor.name)}"`;
       const ref = externalDataOf(tensor, what);
       if (!ref) continue;
       let real: string;
       try {
-        real = await confinedPath(folder, ref.location, { what: `external data file of initializer "${tensor.name}"`, folderName: 'the model\'s folder' });
+        real = await confinedPath(folder, ref.location, { what: `external data file of initializer "${shown(tensor.name)}"`, folderName: 'the model\'s folder' });
       } catch (error) {
-        if (error instanceof ConfinedPathError) throw new ModelError(`${file}: ${error.message}`);
+        // The location is the file's text: control characters in it are escaped, so the message stays one line.
+        if (error instanceof ConfinedPathError) throw new ModelError(`${file}: ${shown(error.message, Infinity)}`);
         throw error;
       }
       let handle = handles.get(real);

@@ -452,12 +452,18 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
       uploads = upload.catch(() => undefined);
       return upload;
     },
-    'models.inspectOnnx': async ({ name, base64 }) => {
+    'models.inspectOnnx': async ({ name, base64, externalData = [] }) => {
       const scratch = await mkdtemp(path.join(os.tmpdir(), 'foolprint-onnx-inspect-'));
       // Under the name it was chosen by, so the loader's messages and notes name it as the person knows it.
       const file = path.join(scratch, `${modelIdFromName(path.basename(name, path.extname(name)))}.onnx`);
       try {
         await writeFile(file, Buffer.from(base64, 'base64'));
+        // Beside it, as the graph names them (plain names: the contract refuses "/", "\\" and "..").
+        for (const data of externalData) {
+          const target = path.join(scratch, data.path);
+          if (target === file) throw new ApiError('invalid-input', `externalData: "${data.path}" is the model's own name`);
+          await writeFile(target, Buffer.from(data.base64, 'base64'));
+        }
         const classifier = await loadClassifier({ kind: 'folder', path: file }).catch((error: unknown) => {
           throw new ApiError(error instanceof ModelError ? 'invalid-input' : 'failed', describeUploadFailure(oneLine(error), scratch));
         });

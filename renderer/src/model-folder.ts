@@ -31,11 +31,12 @@ export interface ModelFolder<F> {
   entries: FolderEntry<F>[];
 }
 
-const parts = (p: string) => p.replace(/\\/g, '/').split('/').filter((part) => part !== '' && part !== '.');
+/** A path's parts, "/" or "\\" between them, empty and "." parts left out. */
+export const pathParts = (p: string) => p.replace(/\\/g, '/').split('/').filter((part) => part !== '' && part !== '.');
 
 /** Finds model.json among the entries and re-roots every path at its folder. */
 export function modelFolder<F>(entries: readonly FolderEntry<F>[]): ModelFolder<F> {
-  const visible = entries.map((e) => ({ ...e, parts: parts(e.path) })).filter((e) => e.parts.length > 0 && !e.parts.some((part) => part.startsWith('.') || part === '__MACOSX'));
+  const visible = entries.map((e) => ({ ...e, parts: pathParts(e.path) })).filter((e) => e.parts.length > 0 && !e.parts.some((part) => part.startsWith('.') || part === '__MACOSX'));
   // The shallowest model.json: a folder of several models is ambiguous, one model's folder is not.
   const roots = visible.filter((e) => e.parts[e.parts.length - 1] === MODEL_JSON).sort((a, b) => a.parts.length - b.parts.length);
   if (roots.length === 0) throw new ModelFolderError(`no ${MODEL_JSON} in what was dropped or chosen: choose the folder holding ${MODEL_JSON}, its weight shards and ${MANIFEST_JSON}`);
@@ -53,7 +54,7 @@ export function listedShards(modelJsonText: string): string[] | null {
   try {
     const json = JSON.parse(modelJsonText) as { weightsManifest?: { paths?: unknown }[] };
     if (!Array.isArray(json.weightsManifest)) return null;
-    return json.weightsManifest.flatMap((group) => (Array.isArray(group?.paths) ? group.paths.filter((p): p is string => typeof p === 'string') : [])).map((p) => parts(p).join('/'));
+    return json.weightsManifest.flatMap((group) => (Array.isArray(group?.paths) ? group.paths.filter((p): p is string => typeof p === 'string') : [])).map((p) => pathParts(p).join('/'));
   } catch {
     return null;
   }

@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ModelError } from '../errors.js';
 import type { OnnxAttributeProto, OnnxModelProto, OnnxNodeProto, OnnxValueInfo } from './onnx-proto.js';
-import { readTensorProto, sizeOf, type HostTensor } from './onnx-tensor.js';
+import { readTensorProto, shown, sizeOf, type HostTensor } from './onnx-tensor.js';
 
 type TfValue = { kind: 'tf'; t: tf.Tensor; nhwc: boolean };
 /** Known without the image; `t`, when set, is the same constant already made a TF.js tensor at load. */
@@ -38,7 +38,7 @@ type OpFunction = (ctx: NodeContext, inputs: (Value | undefined)[]) => Value[];
 const ATTR = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7 } as const;
 
 function describe(node: OnnxNodeProto): string {
-  return `${node.opType} node "${node.name || node.output[0] || '?'}"`;
+  return `${shown(node.opType)} node "${shown(node.name || node.output[0] || '?')}"`;
 }
 
 function attrInt(ctx: NodeContext, name: string, fallback: number): number {
@@ -52,6 +52,10 @@ function attrFloat(ctx: NodeContext, name: string, fallback: number): number {
 function attrInts(ctx: NodeContext, name: string): number[] | undefined {
   const a = ctx.attrs.get(name);
   return a?.type === ATTR.INTS ? a.ints.map(Number) : undefined;
+}
+function attrFloats(ctx: NodeContext, name: string): number[] | undefined {
+  const a = ctx.attrs.get(name);
+  return a?.type === ATTR.FLOATS ? a.floats.map(Number) : undefined;
 }
 function attrString(ctx: NodeContext, name: string, fallback: string): string {
   const a = ctx.attrs.get(name);
@@ -129,8 +133,8 @@ function stridesOf(shape: readonly number[]): number[] {
   return strides;
 }
 
-/** NumPy broadcasting of two host tensors. */
-function hostBinary(ctx: NodeContext, a: HostTensor, b: HostTensor, f: (x: number, y: number) => number): HostValue {
+/** NumPy broadcasting of two host tensors; `f` is told whether both are integer tensors. */
+function hostBinary(ctx: NodeContext, a: HostTensor, b: HostTensor, f: (x: number, y: number, integer: boolean) => number): HostValue {
   const rank = Math.max(a.shape.length, b.shape.length);
   const pad = (s: readonly number[]) => [...new Array<number>(rank - s.length).fill(1), ...s];
   const [sa, sb] = [pad(a.shape), pad(b.shape)];
@@ -150,7 +154,7 @@ function hostBinary(ctx: NodeContext, a: HostTensor, b: HostTensor, f: (x: numbe
       if (sa[d] !== 1) ia += k * ta[d];
       if (sb[d] !== 1) ib += k * tb[d];
     }
-    out[i] = f(Number(a.data[ia]), Number(b.data[ib]));
+    out[i] = f(Number(a.data[ia]), Number(b.data[ib]), integer);
   }
   return host(shape, out, integer);
 }
@@ -185,7 +189,7 @@ function broadcastToNhwc(v: Value): tf.Tensor | undefined {
   return tf.transpose(four, TO_NHWC);
 }
 
-function binary(f: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, onHost?: (x: number, y: number) => number): OpFunction {
+function binary(f: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, onHost?: (x: number, y: number, integer: boolean) => number): OpFunction {
   return (ctx, inputs) => {
     const a = required(ctx, inputs, 0);
     const b = required(ctx, inputs, 1);
@@ -408,22 +412,25 @@ function nearestIndex(ctx: NodeContext, mode: string, v: number): number {
   }
 }
 
+/** How output pixels map to input coordinates, and which input pixel "nearest" takes. */
+interface Sampling {
+  linear: boolean;
+  transform: string;
+  nearestMode: string;
+}
+
 /**
  * Resizes one spatial axis of an NHWC tensor: nearest is a gather, linear the two neighbours'
  * gathers weighted (indices clamped to the edge, as ONNX's reference and PyTorch do). Gathers and
  * products only, so the gradient flows back to the input pixels.
  */
-function resizeAxis(ctx: NodeContext, x: tf.Tensor4D, axis: 1 | 2, outSize: number, scale: number, linear: boolean): tf.Tensor4D {
+function resizeAxis(ctx: NodeContext, x: tf.Tensor4D, axis: 1 | 2, outSize: number, scale: number, sampling: Sampling): tf.Tensor4D {
   const inSize = x.shape[axis];
   if (inSize === outSize && scale === 1) return x;
-  // Opset 10's Resize had neither attribute: it scaled asymmetrically and took the floor (as PyTorch's nearest does).
-  const legacy = ctx.opset < 11;
-  const mode = legacy ? 'asymmetric' : attrString(ctx, 'coordinate_transformation_mode', 'half_pixel');
   const clamp = (i: number) => Math.min(Math.max(i, 0), inSize - 1);
-  const sources = Array.from({ length: outSize }, (_, i) => sourceCoordinate(ctx, mode, i, scale, inSize, outSize));
-  if (!linear) {
-    const nearestMode = legacy ? 'floor' : attrString(ctx, 'nearest_mode', 'round_prefer_floor');
-    return tf.gather(x, tf.tensor1d(sources.map((s) => clamp(nearestIndex(ctx, nearestMode, s))), 'int32'), axis);
+  const sources = Array.from({ length: outSize }, (_, i) => sourceCoordinate(ctx, sampling.transform, i, scale, inSize, outSize));
+  if (!sampling.linear) {
+    return tf.gather(x, tf.tensor1d(sources.map((s) => clamp(nearestIndex(ctx, sampling.nearestMode, s))), 'int32'), axis);
   }
   const low = sources.map(Math.floor);
   const below = tf.gather(x, tf.tensor1d(low.map(clamp), 'int32'), axis);
@@ -433,14 +440,33 @@ function resizeAxis(ctx: NodeContext, x: tf.Tensor4D, axis: 1 | 2, outSize: numb
   return tf.add(below, tf.mul(tf.sub(above, below), weight)) as tf.Tensor4D;
 }
 
-const resize: OpFunction = (ctx, inputs) => {
-  const x = nhwcOf(ctx, required(ctx, inputs, 0));
+/** Resizes H and W of an NCHW value stored NHWC to `outShape` (NCHW), with the scales the coordinates use. */
+function resizeImage(ctx: NodeContext, x: tf.Tensor4D, outShape: readonly number[], spatialScales: readonly number[], sampling: Sampling): Value {
+  const inShape = [x.shape[0], x.shape[3], x.shape[1], x.shape[2]];
+  if (outShape[0] !== inShape[0] || outShape[1] !== inShape[1]) fail(ctx, 'only the height and width can be resized');
+  if (outShape.some((d) => !Number.isInteger(d) || d <= 0)) fail(ctx, `output shape [${outShape.join(',')}] is not usable`);
+  const tall = resizeAxis(ctx, x, 1, outShape[2], spatialScales[0], sampling);
+  return tfValue(resizeAxis(ctx, tall, 2, outShape[3], spatialScales[1], sampling), true);
+}
+
+function interpolationMode(ctx: NodeContext): boolean {
   const mode = attrString(ctx, 'mode', 'nearest');
   if (mode !== 'nearest' && mode !== 'linear') fail(ctx, `mode "${mode}" is not supported (nearest and linear are)`);
+  return mode === 'linear';
+}
+
+/**
+ * Resize, opsets 10-19. Opset 18's `axes` names the axes that scales/sizes list (the others keep
+ * their size), and its keep_aspect_ratio_policy turns sizes into one scale for every listed axis:
+ * the smallest ratio (not_larger) or the largest (not_smaller), each size then round(scale · in), in
+ * float32 as ONNX's shape inference computes it; the coordinates use that one scale.
+ */
+const resize: OpFunction = (ctx, inputs) => {
+  const x = nhwcOf(ctx, required(ctx, inputs, 0));
+  const linear = interpolationMode(ctx);
   if (attrInt(ctx, 'antialias', 0) !== 0) fail(ctx, 'antialias is not supported');
-  if (attrInts(ctx, 'axes')) fail(ctx, 'the axes attribute is not supported');
   const policy = attrString(ctx, 'keep_aspect_ratio_policy', 'stretch');
-  if (policy !== 'stretch') fail(ctx, `keep_aspect_ratio_policy "${policy}" is not supported`);
+  if (policy !== 'stretch' && policy !== 'not_larger' && policy !== 'not_smaller') fail(ctx, `keep_aspect_ratio_policy "${policy}" is not an ONNX value`);
   // Opset 10: (X, scales); opset 11+: (X, roi, scales, sizes), an empty tensor standing for "absent".
   const [scalesAt, sizesAt] = ctx.opset >= 11 ? [2, 3] : [1, -1];
   const given = (i: number) => {
@@ -451,24 +477,61 @@ const resize: OpFunction = (ctx, inputs) => {
   const scales = given(scalesAt);
   const sizes = given(sizesAt);
   const inShape = [x.shape[0], x.shape[3], x.shape[1], x.shape[2]];
+  const axes = (attrInts(ctx, 'axes') ?? [0, 1, 2, 3]).map((a) => normaliseAxis(ctx, a, 4));
+  if (new Set(axes).size !== axes.length) fail(ctx, `axes [${axes.join(',')}] name an axis twice`);
+  /** The full-rank list: `values` on the listed axes, `rest(axis)` on the others. */
+  const onAxes = (values: number[], what: string, rest: (axis: number) => number) => {
+    if (values.length !== axes.length) fail(ctx, `${what} has ${values.length} values for ${axes.length} axes`);
+    const full = inShape.map((_, a) => rest(a));
+    axes.forEach((a, i) => (full[a] = values[i]));
+    return full;
+  };
   let outShape: number[];
   let spatialScales: number[];
   if (sizes) {
-    if (sizes.length !== 4) fail(ctx, `sizes has ${sizes.length} values, an image tensor takes 4`);
-    outShape = sizes;
-    spatialScales = [sizes[2] / inShape[2], sizes[3] / inShape[3]];
+    if (policy === 'stretch') {
+      outShape = onAxes(sizes, 'sizes', (a) => inShape[a]);
+      spatialScales = [outShape[2] / inShape[2], outShape[3] / inShape[3]];
+    } else {
+      const ratios = sizes.map((s, i) => Math.fround(s / inShape[axes[i]]));
+      const scale = policy === 'not_larger' ? Math.min(...ratios) : Math.max(...ratios);
+      outShape = onAxes(axes.map((a) => Math.round(Math.fround(scale * inShape[a]))), 'sizes', (a) => inShape[a]);
+      spatialScales = [2, 3].map((a) => (axes.includes(a) ? scale : 1));
+    }
   } else if (scales) {
-    if (scales.length !== 4) fail(ctx, `scales has ${scales.length} values, an image tensor takes 4`);
-    outShape = inShape.map((d, i) => Math.floor(d * scales[i]));
-    spatialScales = [scales[2], scales[3]];
+    if (policy !== 'stretch') fail(ctx, `keep_aspect_ratio_policy "${policy}" applies to sizes, not to scales`);
+    const full = onAxes(scales, 'scales', () => 1);
+    outShape = inShape.map((d, i) => Math.floor(d * full[i]));
+    spatialScales = [full[2], full[3]];
   } else {
     fail(ctx, 'neither scales nor sizes is given');
   }
-  if (outShape[0] !== inShape[0] || outShape[1] !== inShape[1]) fail(ctx, 'only the height and width can be resized');
-  if (outShape.some((d) => !Number.isInteger(d) || d <= 0)) fail(ctx, `output shape [${outShape.join(',')}] is not usable`);
-  const linear = mode === 'linear';
-  const tall = resizeAxis(ctx, x, 1, outShape[2], spatialScales[0], linear);
-  return [tfValue(resizeAxis(ctx, tall, 2, outShape[3], spatialScales[1], linear), true)];
+  // Opset 10's Resize had neither attribute: it scaled asymmetrically and took the floor (as PyTorch's nearest does).
+  const legacy = ctx.opset < 11;
+  const sampling: Sampling = {
+    linear,
+    transform: legacy ? 'asymmetric' : attrString(ctx, 'coordinate_transformation_mode', 'half_pixel'),
+    nearestMode: legacy ? 'floor' : attrString(ctx, 'nearest_mode', 'round_prefer_floor'),
+  };
+  return [resizeImage(ctx, x, outShape, spatialScales, sampling)];
+};
+
+/**
+ * Upsample (opsets 7-9, deprecated since 10): Resize before Resize existed. Its scales are an
+ * attribute in Upsample-7 and an input from Upsample-9, every one ≥ 1 (it only enlarges); it maps
+ * coordinates asymmetrically (x / scale) and nearest takes the floor, as ONNX Runtime does and
+ * as PyTorch's nearest interpolation does for the whole factors it exports.
+ */
+const upsample: OpFunction = (ctx, inputs) => {
+  const x = nhwcOf(ctx, required(ctx, inputs, 0));
+  const linear = interpolationMode(ctx);
+  const scales = ctx.opset >= 9 ? Array.from(hostOf(ctx, inputs[1], 'scales').data, Number) : attrFloats(ctx, 'scales');
+  if (!scales) fail(ctx, 'the scales attribute is missing');
+  if (scales.length !== 4) fail(ctx, `scales has ${scales.length} values, an image tensor takes 4`);
+  if (scales.some((s) => !(s >= 1))) fail(ctx, `scales [${scales.join(',')}]: Upsample only enlarges, every scale must be at least 1`);
+  const inShape = [x.shape[0], x.shape[3], x.shape[1], x.shape[2]];
+  const outShape = inShape.map((d, i) => Math.floor(d * scales[i]));
+  return [resizeImage(ctx, x, outShape, [scales[2], scales[3]], { linear, transform: 'asymmetric', nearestMode: 'floor' })];
 };
 
 /** ceil_mode: extra cells at the end so the last partial window counts, unless it would start in the padding. */
@@ -764,7 +827,10 @@ const reduceMean: OpFunction = (ctx, inputs) => {
   const x = required(ctx, inputs, 0);
   const keep = attrInt(ctx, 'keepdims', 1) === 1;
   const rank = shapeOf(x).length;
-  const axes = (axesOf(ctx, inputs, 18) ?? [...Array(rank).keys()]).map((a) => normaliseAxis(ctx, a, rank));
+  const listed = axesOf(ctx, inputs, 18);
+  // No axes (absent, or an empty tensor) reduce every axis, unless noop_with_empty_axes (opset 18) says they reduce none.
+  if ((listed ?? []).length === 0 && attrInt(ctx, 'noop_with_empty_axes', 0) === 1) return [x];
+  const axes = (listed && listed.length > 0 ? listed : [...Array(rank).keys()]).map((a) => normaliseAxis(ctx, a, rank));
   if (x.kind === 'tf' && x.nhwc && keep) return [tfValue(tf.mean(x.t, axes.map((a) => NHWC_AXIS[a]), true), true)];
   return [tfValue(tf.mean(logical(x), axes, keep))];
 };
@@ -807,26 +873,52 @@ const constant: OpFunction = (ctx) => {
     case 'value_ints':
       return [host([a.ints.length], a.ints.map(Number), true)];
     default:
-      fail(ctx, `attribute ${a.name} is not supported`);
+      fail(ctx, `attribute ${shown(a.name)} is not supported`);
   }
 };
 
+/**
+ * Pad, opsets 7-19: pads as an attribute (< 11) or an input, opset 18's `axes` input naming the axes
+ * they apply to, negative pads cropping. Reflect, edge and wrap padding gather mirrored, clamped or
+ * wrapped indices, so the gradient flows back to every pixel they copy.
+ */
 const pad: OpFunction = (ctx, inputs) => {
   const x = required(ctx, inputs, 0);
   const mode = attrString(ctx, 'mode', 'constant');
+  if (mode !== 'constant' && mode !== 'reflect' && mode !== 'edge' && mode !== 'wrap') fail(ctx, `mode "${mode}" is not supported`);
   const rank = shapeOf(x).length;
-  const pads = ctx.opset >= 11 ? ints(hostOf(ctx, inputs[1], 'pads')) : (attrInts(ctx, 'pads') ?? []);
+  const given = ctx.opset >= 11 ? ints(hostOf(ctx, inputs[1], 'pads')) : (attrInts(ctx, 'pads') ?? []);
   const value = ctx.opset >= 11 ? (inputs[2] ? Number(hostOf(ctx, inputs[2], 'constant_value').data[0] ?? 0) : 0) : attrFloat(ctx, 'value', 0);
-  if (pads.length !== 2 * rank) fail(ctx, `pads has ${pads.length} values for rank ${rank}`);
-  if (pads.some((p) => p < 0)) fail(ctx, 'negative pads are not supported');
-  const paddings = [...Array(rank).keys()].map((i) => [pads[i], pads[i + rank]] as [number, number]);
-  const t = logical(x);
-  if (mode === 'constant') return [tfValue(tf.pad(t, paddings, value))];
-  if (mode === 'reflect' || mode === 'edge') {
-    if (mode === 'edge') fail(ctx, 'mode "edge" is not supported');
-    return [tfValue(tf.mirrorPad(t, paddings, 'reflect'))];
+  const axes = (inputs[3] ? ints(hostOf(ctx, inputs[3], 'axes')) : [...Array(rank).keys()]).map((a) => normaliseAxis(ctx, a, rank));
+  if (new Set(axes).size !== axes.length) fail(ctx, `axes [${axes.join(',')}] name an axis twice`);
+  if (given.length !== 2 * axes.length) fail(ctx, `pads has ${given.length} values for ${axes.length} axes`);
+  const paddings = [...Array(rank).keys()].map((): [number, number] => [0, 0]);
+  axes.forEach((a, i) => (paddings[a] = [given[i], given[i + axes.length]]));
+  let t = logical(x);
+  // Negative pads crop first; what is left is padded.
+  if (paddings.some(([before, after]) => before < 0 || after < 0)) {
+    const begin = paddings.map(([before]) => Math.max(0, -before));
+    const size = t.shape.map((d, i) => d - begin[i] - Math.max(0, -paddings[i][1]));
+    if (size.some((d) => d < 0)) fail(ctx, `pads [${given.join(',')}] crop more than the tensor holds`);
+    t = tf.slice(t, begin, size);
   }
-  fail(ctx, `mode "${mode}" is not supported`);
+  const grow = paddings.map(([before, after]): [number, number] => [Math.max(0, before), Math.max(0, after)]);
+  if (mode === 'constant') return [tfValue(tf.pad(t, grow, value))];
+  // Not tf.mirrorPad for reflect: its gradient (TF.js 4) only slices, dropping what the mirrored copies add.
+  if (mode === 'reflect' && grow.some(([before, after], i) => Math.max(before, after) >= t.shape[i])) fail(ctx, 'reflect pads must be smaller than the axis they pad');
+  const sourceIndex = (k: number, dim: number): number => {
+    if (mode === 'edge') return Math.min(Math.max(k, 0), dim - 1);
+    if (mode === 'wrap') return ((k % dim) + dim) % dim;
+    return k < 0 ? -k : k >= dim ? 2 * (dim - 1) - k : k;
+  };
+  for (const [axis, [before, after]] of grow.entries()) {
+    if (before === 0 && after === 0) continue;
+    const dim = t.shape[axis];
+    if (dim === 0) fail(ctx, `cannot pad an empty axis in mode "${mode}"`);
+    const indices = Array.from({ length: dim + before + after }, (_, i) => sourceIndex(i - before, dim));
+    t = tf.gather(t, tf.tensor1d(indices, 'int32'), axis);
+  }
+  return [tfValue(t)];
 };
 
 /** Bounds a constant made from a shape (a corrupt file could ask for 10^15 elements). */
@@ -838,12 +930,14 @@ export const ONNX_OPERATORS: Readonly<Record<string, OpFunction>> = {
   Conv: conv,
   ConvTranspose: convTranspose,
   Resize: resize,
+  Upsample: upsample,
   Gemm: gemm,
   MatMul: (ctx, inputs) => [tfValue(tf.matMul(logical(required(ctx, inputs, 0)), logical(required(ctx, inputs, 1))))],
   Add: binary(tf.add, (x, y) => x + y),
   Sub: binary(tf.sub, (x, y) => x - y),
   Mul: binary(tf.mul, (x, y) => x * y),
-  Div: binary(tf.div, (x, y) => (Number.isInteger(x) && Number.isInteger(y) ? Math.trunc(x / y) : x / y)),
+  // Integer tensors divide as integers (shape arithmetic); float constants that happen to hold whole numbers do not: 6.0 / 4.0 is 1.5.
+  Div: binary(tf.div, (x, y, integer) => (integer ? Math.trunc(x / y) : x / y)),
   Pow: binary(tf.pow, (x, y) => x ** y),
   Sqrt: unary((t) => tf.sqrt(t)),
   Relu: unary((t) => tf.relu(t)),
@@ -911,13 +1005,26 @@ function staticDims(info: OnnxValueInfo | undefined): (number | null)[] | undefi
   return dims.map((d) => (d.dimParam || !d.dimValue || d.dimValue <= 0 ? null : Number(d.dimValue)));
 }
 
+/**
+ * Runs one node. What TF.js itself refuses (a corrupt or inconsistent file: a transpose perm out of
+ * range, shapes that do not broadcast) becomes a one-line ModelError naming the node, like ours.
+ */
+function runNode(op: OpFunction, ctx: NodeContext, inputs: (Value | undefined)[]): Value[] {
+  try {
+    return op(ctx, inputs);
+  } catch (error) {
+    if (error instanceof ModelError) throw error;
+    throw new ModelError(`ONNX ${describe(ctx.node)}: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}`);
+  }
+}
+
 /** One error for every operator we cannot run, each with the name of a node that uses it. */
 function checkOperators(nodes: readonly OnnxNodeProto[], file: string): void {
   const unsupported = new Map<string, string>();
   for (const node of nodes) {
-    const domain = node.domain && node.domain !== 'ai.onnx' ? `${node.domain}.` : '';
-    const key = `${domain}${node.opType}`;
-    if ((domain || !(node.opType in ONNX_OPERATORS)) && !unsupported.has(key)) unsupported.set(key, node.name || node.output[0] || '?');
+    const domain = node.domain && node.domain !== 'ai.onnx' ? `${shown(node.domain)}.` : '';
+    const key = `${domain}${shown(node.opType)}`;
+    if ((domain || !Object.hasOwn(ONNX_OPERATORS, node.opType)) && !unsupported.has(key)) unsupported.set(key, shown(node.name || node.output[0] || '?'));
   }
   if (unsupported.size > 0) {
     const list = [...unsupported].map(([op, name]) => `${op} (node "${name}")`).join(', ');
@@ -937,15 +1044,15 @@ export function buildOnnxNetwork(model: OnnxModelProto, file: string): OnnxNetwo
   checkOperators(graph.node, file);
 
   const constants = new Map<string, HostTensor>();
-  for (const init of graph.initializer) constants.set(init.name, readTensorProto(init, `${file}: initializer "${init.name}"`));
+  for (const init of graph.initializer) constants.set(init.name, readTensorProto(init, `${file}: initializer "${shown(init.name)}"`));
   const graphInputs = graph.input.filter((i) => !constants.has(i.name));
   if (graphInputs.length !== 1) {
-    throw new ModelError(`${file}: an image classifier takes one input, this graph takes ${graphInputs.length} (${graphInputs.map((i) => i.name).join(', ')})`);
+    throw new ModelError(`${file}: an image classifier takes one input, this graph takes ${graphInputs.length} (${graphInputs.map((i) => shown(i.name)).join(', ')})`);
   }
   const input = graphInputs[0];
   const dims = staticDims(input);
   if (!dims || dims.length !== 4) {
-    throw new ModelError(`${file}: input "${input.name}" has shape ${dims ? `[${dims.map((d) => d ?? '?').join(',')}]` : 'unknown'}, an image model takes [N,C,H,W] or [N,H,W,C]`);
+    throw new ModelError(`${file}: input "${shown(input.name)}" has shape ${dims ? `[${dims.map((d) => d ?? '?').join(',')}]` : 'unknown'}, an image model takes [N,C,H,W] or [N,H,W,C]`);
   }
   // PyTorch exports NCHW; TensorFlow/Keras exports (tf2onnx) keep NHWC, which we then feed as it is.
   const isChannels = (d: number | null) => d === 1 || d === 3;
@@ -971,7 +1078,7 @@ export function buildOnnxNetwork(model: OnnxModelProto, file: string): OnnxNetwo
         const inputs = node.input.map((name) => (name ? env.get(name) : undefined));
         let folded: (Value | undefined)[] = [];
         tf.tidy(() => {
-          folded = op(ctx, inputs).map((v) => {
+          folded = runNode(op, ctx, inputs).map((v) => {
             if (v.kind === 'host') return v;
             const t = logical(v);
             return host(t.shape, Float32Array.from(t.dataSync()), false);
@@ -1015,7 +1122,7 @@ export function buildOnnxNetwork(model: OnnxModelProto, file: string): OnnxNetwo
   }
   if (!dynamic.has(outputName)) {
     for (const t of persistent) t.dispose();
-    throw new ModelError(`${file}: the output "${outputName}" does not depend on the input image`);
+    throw new ModelError(`${file}: the output "${shown(outputName)}" does not depend on the input image`);
   }
 
   const [c, h, w] = inputLayout === 'NCHW' ? [dims[1], dims[2], dims[3]] : [dims[3], dims[1], dims[2]];
@@ -1032,13 +1139,13 @@ export function buildOnnxNetwork(model: OnnxModelProto, file: string): OnnxNetwo
       const values = new Map(env);
       values.set(input.name, tfValue(images, inputLayout === 'NCHW'));
       for (const { ctx, op } of runtime) {
-        const outputs = op(ctx, ctx.node.input.map((name) => (name ? values.get(name) : undefined)));
+        const outputs = runNode(op, ctx, ctx.node.input.map((name) => (name ? values.get(name) : undefined)));
         ctx.node.output.forEach((name, i) => {
           if (name && outputs[i]) values.set(name, outputs[i]);
         });
       }
       const out = values.get(outputName);
-      if (!out) throw new ModelError(`${file}: the output "${outputName}" was never computed`);
+      if (!out) throw new ModelError(`${file}: the output "${shown(outputName)}" was never computed`);
       return logical(out);
     },
     dispose(): void {

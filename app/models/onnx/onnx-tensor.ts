@@ -95,6 +95,13 @@ function fromTypedFields(t: OnnxTensorProto, count: number, what: string): Float
   return isFloatType(t.dataType) ? Float32Array.from(values) : [...values];
 }
 
+/** Text from the file, fit for a one-line message: control characters escaped, cut to a readable length. */
+export function shown(text: string, max = 80): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what is escaped
+  const escaped = text.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return escaped.length > max ? `${escaped.slice(0, max)}…` : escaped;
+}
+
 /** Where ONNX's external data of a tensor lies: a file beside the model, a byte range in it. */
 export interface ExternalDataRef {
   location: string;
@@ -115,7 +122,7 @@ export function externalDataOf(t: OnnxTensorProto, what: string): ExternalDataRe
   const count = (key: string): number | undefined => {
     const value = entries.get(key);
     if (value === undefined) return undefined;
-    if (!/^\d{1,15}$/.test(value)) throw new ModelError(`${what}: external data ${key} "${value.slice(0, 40)}" is not a byte count`);
+    if (!/^\d{1,15}$/.test(value)) throw new ModelError(`${what}: external data ${key} "${shown(value.slice(0, 40))}" is not a byte count`);
     return Number(value);
   };
   const length = count('length');
