@@ -4,13 +4,16 @@
  * BPDA and the transfer attack find it), the robust-accuracy curves, the transfer matrix as a heat
  * map; axe finds no violation.
  */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { listBuiltinModels } from '../app/node/model-loader.js';
 import { axeViolations, describeViolations } from './axe.js';
-import { ensureRendererBuilt, launchChromium, missingPrerequisite, openApp, screenshot, startBrowserMode } from './harness.js';
+import { ensureRendererBuilt, launchChromium, missingPrerequisite, openApp, repoRoot, screenshot, startBrowserMode } from './harness.js';
 import type { AppPage, BrowserMode } from './harness.js';
 
+const MNIST_DIR = path.join(repoRoot, '..', 'shared', 'data', 'mnist');
 const missing = missingPrerequisite() ?? (listBuiltinModels().length === 0 ? 'no built-in model in assets/models' : null);
 if (missing) console.warn(`e2e defenses skipped: ${missing}`);
 
@@ -39,13 +42,22 @@ describe.skipIf(missing !== null)('Defenses screen', () => {
     await page.getByLabel('Input transformation').nth(1).selectOption('median');
     await page.getByRole('checkbox', { name: 'PGD' }).uncheck();
     await page.getByLabel('ε list').fill('0, 0.3');
-    await page.getByLabel('Images (built-in samples)').fill('16');
+    // The images: the MNIST test folder by path when this machine has it, else the built-in samples.
+    if (existsSync(MNIST_DIR)) {
+      await page.getByRole('radio', { name: 'Dataset on disk' }).check();
+      await page.getByLabel('Path').fill(path.join(MNIST_DIR, 'no-such-folder'));
+      await page.getByRole('button', { name: 'Measure robust accuracy' }).click();
+      await expect.poll(() => page.getByRole('alert').filter({ hasText: 'no-such-folder' }).count(), { timeout: 30_000 }).toBe(1);
+      await page.getByLabel('Path').fill(MNIST_DIR);
+    }
+    await page.getByLabel('Count').fill('12');
     await page.getByRole('button', { name: 'Measure robust accuracy' }).click();
     const flag = page.getByRole('alert').filter({ hasText: 'Gradient masking suspected' });
     await flag.waitFor({ timeout: 180_000 });
     expect(await flag.textContent()).toMatch(/median 2x2.*BPDA/s);
     expect(await page.getByRole('img', { name: /Robust accuracy under FGSM/ }).count()).toBe(1);
     expect(await page.getByRole('table').filter({ hasText: 'logit margin' }).count()).toBe(1);
+    expect(await page.getByRole('table').filter({ hasText: 'Accuracy under attack on 12 images' }).count()).toBe(1);
 
     await page.getByRole('button', { name: 'Transfer matrix' }).click();
     const heatmap = page.getByRole('table').filter({ hasText: 'accuracy of the target (column)' });

@@ -6,6 +6,7 @@
 import type { FoolprintApi } from '../../../app/api/client.js';
 import type { DefendedModel, DetectorInfo, RobustnessReportInfo, TransferReportInfo } from '../../../app/api/defenses.js';
 import { errorMessage } from '../api.js';
+import { ImageSource } from './image-source.svelte.js';
 import { JobProgress } from './job.svelte.js';
 
 export type TransformChoice = 'none' | 'jpeg' | 'bitDepth' | 'median' | 'printPhoto';
@@ -39,7 +40,6 @@ export class DefensesState {
   rows = $state<ModelRow[]>([]);
   attacks = $state<string[]>(['fgsm', 'pgd']);
   epsilons = $state('0, 0.1, 0.2, 0.3');
-  limit = $state(100);
   transferEpsilon = $state(0.2);
   detectorEpsilon = $state(0.25);
   robustness = $state.raw<RobustnessReportInfo[]>([]);
@@ -49,8 +49,16 @@ export class DefensesState {
   readonly job: JobProgress;
   private nextKey = 0;
 
-  constructor(private readonly api: FoolprintApi) {
+  /**
+   * The images every evaluation here runs on: built-in samples, a dataset on disk (the MNIST test
+   * folder by path) or dropped files; labels are matched to the first model's classes.
+   */
+  readonly source: ImageSource;
+
+  constructor(private readonly api: FoolprintApi, modelLabels: () => readonly string[] | undefined = () => undefined) {
     this.job = new JobProgress(api);
+    this.source = new ImageSource(modelLabels);
+    this.source.limit = 100;
   }
 
   addRow(modelId: string, transform: TransformChoice = 'none'): void {
@@ -86,21 +94,27 @@ export class DefensesState {
     const epsilons = this.parsedEpsilons();
     if (!epsilons) return;
     const params = { models: this.rows.map(defendedModel), attacks: this.attacks as ('fgsm' | 'bim' | 'pgd' | 'deepfool')[], epsilons };
-    const result = await this.job.run('robustness', 'Robust accuracy', () => this.api.defenses.robustness({ images: { kind: 'samples', limit: this.limit }, params }));
+    const images = await this.source.selection();
+    if (!images) return;
+    const result = await this.job.run('robustness', 'Robust accuracy', () => this.api.defenses.robustness({ images, params }));
     if (result) await this.refresh();
   }
 
   async runTransfer(): Promise<void> {
     this.error = null;
     const params = { models: this.rows.map(defendedModel), attack: 'pgd' as const, epsilon: this.transferEpsilon, pgdSteps: 20 };
-    const result = await this.job.run('transfer', 'Transfer matrix', () => this.api.defenses.transfer({ images: { kind: 'samples', limit: this.limit }, params }));
+    const images = await this.source.selection();
+    if (!images) return;
+    const result = await this.job.run('transfer', 'Transfer matrix', () => this.api.defenses.transfer({ images, params }));
     if (result) await this.refresh();
   }
 
   async runDetector(modelId: string): Promise<void> {
     this.error = null;
+    const images = await this.source.selection();
+    if (!images) return;
     const result = await this.job.run('detector', 'SafetyNet detector', () =>
-      this.api.defenses.detect({ images: { kind: 'samples', limit: Math.max(40, this.limit) }, params: { modelId, epsilon: this.detectorEpsilon, evaluate: [{ attack: 'bim', epsilon: 0.1 }] } }),
+      this.api.defenses.detect({ images, params: { modelId, epsilon: this.detectorEpsilon, evaluate: [{ attack: 'bim', epsilon: 0.1 }] } }),
     );
     if (result) await this.refresh();
   }
