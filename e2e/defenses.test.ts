@@ -6,35 +6,19 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { listBuiltinModels } from '../app/node/model-loader.js';
+import { describe, expect, it } from 'vitest';
 import { axeViolations, describeViolations } from './axe.js';
-import { ensureRendererBuilt, launchChromium, missingPrerequisite, openApp, repoRoot, screenshot, startBrowserMode } from './harness.js';
-import type { AppPage, BrowserMode } from './harness.js';
+import { appForSuite, missingBuiltinApp, repoRoot, screenshot } from './harness.js';
 
 const MNIST_DIR = path.join(repoRoot, '..', 'shared', 'data', 'mnist');
-const missing = missingPrerequisite() ?? (listBuiltinModels().length === 0 ? 'no built-in model in assets/models' : null);
+const missing = missingBuiltinApp();
 if (missing) console.warn(`e2e defenses skipped: ${missing}`);
 
 describe.skipIf(missing !== null)('Defenses screen', () => {
-  let mode: BrowserMode;
-  let browser: Browser;
-  let app: AppPage;
-
-  beforeAll(async () => {
-    await ensureRendererBuilt();
-    mode = await startBrowserMode();
-    browser = await launchChromium({ kind: 'none' });
-    app = await openApp(browser, mode);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await mode?.close();
-  });
+  const suite = appForSuite();
 
   it('measures robust accuracy with the masking flag, draws the curves and the transfer heat map, with no axe violation', async () => {
+    const { app } = suite;
     const { page } = app;
     await page.getByRole('tab', { name: 'Defenses' }).click();
     await expect.poll(() => page.getByRole('heading', { name: 'Defenses' }).isVisible()).toBe(true);
