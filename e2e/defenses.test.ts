@@ -5,6 +5,7 @@
  * map; axe finds no violation.
  */
 import { existsSync } from 'node:fs';
+import { cp, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { axeViolations, describeViolations } from './axe.js';
@@ -18,8 +19,14 @@ describe.skipIf(missing !== null)('Defenses screen', () => {
   const suite = appForSuite();
 
   it('measures robust accuracy with the masking flag, draws the curves and the transfer heat map, with no axe violation', async () => {
-    const { app } = suite;
+    const { app, mode } = suite;
     const { page } = app;
+    // A dataset kept in the workspace (its datasets/ folder), offered by the picker once the screen opens.
+    const mnist = existsSync(MNIST_DIR);
+    if (mnist) {
+      await mkdir(path.join(mode.workspaceDir, 'datasets'), { recursive: true });
+      await cp(MNIST_DIR, path.join(mode.workspaceDir, 'datasets', 'mnist-test'), { recursive: true });
+    }
     await page.getByRole('tab', { name: 'Defenses' }).click();
     await expect.poll(() => page.getByRole('heading', { name: 'Defenses' }).isVisible()).toBe(true);
     expect(await page.locator('[data-slot="defense-training"]').count()).toBe(1);
@@ -27,7 +34,7 @@ describe.skipIf(missing !== null)('Defenses screen', () => {
     await page.getByRole('checkbox', { name: 'PGD' }).uncheck();
     await page.getByLabel('ε list').fill('0, 0.3');
     // The images: the MNIST test folder by path when this machine has it, else the built-in samples.
-    if (existsSync(MNIST_DIR)) {
+    if (mnist) {
       await page.getByRole('radio', { name: 'Dataset on disk' }).check();
       await page.getByLabel('Path').fill(path.join(MNIST_DIR, 'no-such-folder'));
       await page.getByRole('button', { name: 'Measure robust accuracy' }).click();
@@ -43,8 +50,13 @@ describe.skipIf(missing !== null)('Defenses screen', () => {
     expect(await page.getByRole('table').filter({ hasText: 'logit margin' }).count()).toBe(1);
     expect(await page.getByRole('table').filter({ hasText: 'Accuracy under attack on 12 images' }).count()).toBe(1);
 
+    if (mnist) {
+      await page.getByRole('radio', { name: 'Workspace dataset' }).check();
+      await expect.poll(() => page.getByRole('combobox', { name: /^Dataset/ }).locator('option').allTextContents()).toEqual(['mnist-test']);
+      await page.getByLabel('Count').fill('10');
+    }
     await page.getByRole('button', { name: 'Transfer matrix' }).click();
-    const heatmap = page.getByRole('table').filter({ hasText: 'accuracy of the target (column)' });
+    const heatmap = page.getByRole('table').filter({ hasText: new RegExp(`on ${mnist ? 10 : 12} images:\\s+accuracy of the target \\(column\\)`) });
     await heatmap.waitFor({ timeout: 300_000 });
     expect(await heatmap.getByRole('row').count()).toBe(4); // header, clean, two sources
     await screenshot(page, 'defenses');

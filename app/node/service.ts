@@ -537,6 +537,13 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
       classNames: dataset.classNames ? [...dataset.classNames] : [...info.labels], notes: [...dataset.notes], items };
     },
 
+    'samples.datasets': async () => {
+      const folder = path.join(path.resolve(options.workspaceDir), 'datasets');
+      const entries = await readdir(folder, { withFileTypes: true }).catch(() => []);
+      const datasets = entries.filter((e) => !e.name.startsWith('.') && (e.isDirectory() || e.isFile())).map((e) => ({ name: e.name, path: path.join(folder, e.name) }));
+      return { folder, datasets: datasets.sort((a, b) => a.name.localeCompare(b.name)) };
+    },
+
     'attacks.start': async (input) => {
       await experiment(input.experimentId);
       const model = await modelInfo(input.modelId);

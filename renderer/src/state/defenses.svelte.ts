@@ -6,6 +6,7 @@
 import type { FoolprintApi } from '../../../app/api/client.js';
 import type { DefendedModel, DetectorInfo, RobustnessReportInfo, TransferReportInfo } from '../../../app/api/defenses.js';
 import { errorMessage } from '../api.js';
+import type { WorkspaceDatasets } from '../../../app/api/samples.js';
 import { ImageSource } from './image-source.svelte.js';
 import { JobProgress } from './job.svelte.js';
 
@@ -46,6 +47,8 @@ export class DefensesState {
   transfer = $state.raw<TransferReportInfo[]>([]);
   detectors = $state.raw<DetectorInfo[]>([]);
   error = $state<string | null>(null);
+  /** The workspace's datasets, offered in the image picker. */
+  workspaceDatasets = $state.raw<WorkspaceDatasets | null>(null);
   readonly job: JobProgress;
   private nextKey = 0;
 
@@ -75,6 +78,18 @@ export class DefensesState {
       this.robustness = listed.robustness;
       this.transfer = listed.transfer;
       this.detectors = listed.detectors;
+      await this.refreshDatasets();
+    } catch (error) {
+      this.error = errorMessage(error);
+    }
+  }
+
+  /** The workspace's datasets again: one may have been put in its folder since the screen opened. */
+  async refreshDatasets(): Promise<void> {
+    try {
+      this.workspaceDatasets = await this.api.samples.datasets();
+      const paths = this.workspaceDatasets.datasets.map((d) => d.path);
+      if (!paths.includes(this.source.workspaceDatasetPath)) this.source.workspaceDatasetPath = paths[0] ?? '';
     } catch (error) {
       this.error = errorMessage(error);
     }
