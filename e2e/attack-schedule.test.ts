@@ -4,13 +4,11 @@
  * too-few-steps warning, ε read as written, the model's default ε, the amplification factor, focus on
  * the result and Enter in the ε field.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { listBuiltinModels } from '../app/node/model-loader.js';
-import { ensureRendererBuilt, launchChromium, missingPrerequisite, openApp, screenshot, startBrowserMode } from './harness.js';
-import type { AppPage, BrowserMode } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { appForSuite, missingBuiltinApp, screenshot } from './harness.js';
 
-const missing = missingPrerequisite() ?? (listBuiltinModels().length === 0 ? 'no built-in model in assets/models (train it with npm run train:mnist)' : null);
+const missing = missingBuiltinApp();
 if (missing) console.warn(`e2e attack schedule skipped: ${missing}`);
 
 /** The sweep table's accuracy column (float), ε = 0 first. */
@@ -19,24 +17,10 @@ async function sweepAccuracies(page: Page): Promise<number[]> {
 }
 
 describe.skipIf(missing !== null)('the Attack screen runs what the papers run', () => {
-  let mode: BrowserMode;
-  let browser: Browser;
-  let app: AppPage;
-
-  beforeAll(async () => {
-    await ensureRendererBuilt();
-    mode = await startBrowserMode();
-    browser = await launchChromium({ kind: 'none' });
-    app = await openApp(browser, mode);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await mode?.close();
-  });
+  const suite = appForSuite();
 
   it('starts with the model’s own ε and reads ε as written', async () => {
-    const { page } = app;
+    const { page } = suite.app;
     await page.getByRole('tab', { name: 'Attack' }).click();
     // The built-in LeNet's foolprint.json suggests 0.1 0.2 0.3 in [0,1]: 8 levels does nothing to MNIST.
     expect(await page.locator('input[name=epsilons]').inputValue()).toBe('0.1 0.2 0.3');
@@ -56,7 +40,7 @@ describe.skipIf(missing !== null)('the Attack screen runs what the papers run', 
   });
 
   it('BIM at ε 2 8 16 levels takes 3, 10 and 20 steps, reaches 16 levels, and its sweep falls', async () => {
-    const { page } = app;
+    const { page } = suite.app;
     await page.locator('select[name=method]').selectOption('bim');
     await page.locator('select[name=unit]').selectOption('levels');
     await page.locator('input[name=epsilons]').fill('2 8 16');
@@ -98,7 +82,7 @@ describe.skipIf(missing !== null)('the Attack screen runs what the papers run', 
   });
 
   it('a typed step count overrides the rule at every ε, and Enter in the ε field runs the attack', async () => {
-    const { page } = app;
+    const { page } = suite.app;
     await page.locator('input[name=epsilons]').fill('4 8');
     await page.locator('input[name=steps]').fill('2');
     await page.locator('input[name=epsilons]').focus();

@@ -10,6 +10,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
+import { listBuiltinModels } from '../app/node/model-loader.js';
 import { startServer } from '../main/server/server.js';
 import type { RunningServer } from '../main/server/server.js';
 
@@ -22,6 +24,11 @@ export function missingPrerequisite(): string | null {
   if (!existsSync(CHROMIUM)) return `Chromium not found at ${CHROMIUM} (apt-get install chromium, or set FOOLPRINT_CHROMIUM)`;
   if (!existsSync(path.join(repoRoot, 'dist', 'app', 'node', 'compute-worker.js'))) return 'dist/ is not built: run npm run build first';
   return null;
+}
+
+/** Why a test of the built-in models' app cannot run here (no Chromium, no dist/, no built-in model), or null. */
+export function missingBuiltinApp(): string | null {
+  return missingPrerequisite() ?? (listBuiltinModels().length === 0 ? 'no built-in model in assets/models (train it with npm run train:mnist)' : null);
 }
 
 /** Builds renderer/dist with Vite unless it is newer than every file it is built from. */
@@ -127,4 +134,45 @@ export async function findFiles(dir: string, pattern: RegExp): Promise<string[]>
     else if (pattern.test(entry.name)) found.push(full);
   }
   return found.sort();
+}
+
+/** The app of one suite: its browser mode, its Chromium and its page, each filled in by the suite's beforeAll. */
+export interface SuiteApp {
+  readonly mode: BrowserMode;
+  readonly browser: Browser;
+  readonly app: AppPage;
+}
+
+/**
+ * Called inside a describe: before its tests, the renderer is built if stale, browser mode starts on a
+ * fresh workspace and Chromium opens the app; after them, both are closed (and the workspace removed).
+ */
+export function appForSuite(camera: CameraSetup = { kind: 'none' }): SuiteApp {
+  // Each part recorded as soon as it is open, so afterAll closes what a failing beforeAll left open.
+  const opened: { mode?: BrowserMode; browser?: Browser; app?: AppPage } = {};
+  beforeAll(async () => {
+    await ensureRendererBuilt();
+    opened.mode = await startBrowserMode();
+    opened.browser = await launchChromium(camera);
+    opened.app = await openApp(opened.browser, opened.mode);
+  });
+  afterAll(async () => {
+    await opened.browser?.close();
+    await opened.mode?.close();
+  });
+  const ready = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`the suite's ${what} is not open (beforeAll failed or has not run)`);
+    return value;
+  };
+  return {
+    get mode() {
+      return ready(opened.mode, 'browser mode');
+    },
+    get browser() {
+      return ready(opened.browser, 'Chromium');
+    },
+    get app() {
+      return ready(opened.app, 'app page');
+    },
+  };
 }

@@ -3,7 +3,7 @@
  * a worker thread, results stored in the workspace and listed again, bad inputs refused with the
  * field named, cancel ends the job as cancelled.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,6 +50,17 @@ describe('defenses API', () => {
     expect(info.folder.startsWith(path.join(dir, 'workspace', 'detectors'))).toBe(true);
     expect(info.evaluations[0].auc).toBeGreaterThan(0.7);
     expect((await api.defenses.list()).detectors.map((d) => d.detectorId)).toEqual([info.detectorId]);
+  });
+
+  it('samples.datasets: the workspace\'s datasets/ entries by name and path, none before the folder exists', async () => {
+    expect((await api.samples.datasets()).datasets).toEqual([]);
+    const folder = path.join(dir, 'workspace', 'datasets');
+    await mkdir(path.join(folder, 'mnist-test'), { recursive: true });
+    await writeFile(path.join(folder, 'digits-idx3-ubyte'), '');
+    await writeFile(path.join(folder, '.DS_Store'), '');
+    const listed = await api.samples.datasets();
+    expect(listed.folder).toBe(folder);
+    expect(listed.datasets).toEqual([{ name: 'digits-idx3-ubyte', path: path.join(folder, 'digits-idx3-ubyte') }, { name: 'mnist-test', path: path.join(folder, 'mnist-test') }]);
   });
 
   it('refuses bad inputs naming the field, and an unknown model', async () => {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { idSchema, imageSelectionSchema, predictionSchema } from './common.js';
+import { protectedCountsSchema } from './defenses.js';
 import { adversarialViewSchema } from '../experiments/attack-record.js';
 import { ATTACK_METHODS } from '../attacks/types.js';
 import { channelProfileSchema } from '../physical/channel-profile.js';
@@ -49,6 +50,8 @@ const viewSummarySchema = z.object({
   successRate: z.number(),
   meanLinf: z.number(),
   meanL2: z.number(),
+  /** A protected model: what it accepted right, accepted wrong and rejected (detections) of these images, apart from `accuracy`. */
+  protected: protectedCountsSchema.optional(),
 });
 
 /** One ε of a run or a sweep: float and 8-bit quantized (as saved and printed). */
@@ -76,6 +79,8 @@ export const attackRunSchema = z.object({
   createdAt: z.string(),
   /** Clean top-1 accuracy on the attacked images. */
   cleanAccuracy: z.number(),
+  /** A protected model: its counts on the clean images (rejected = false positives). */
+  cleanProtected: protectedCountsSchema.optional(),
   perEpsilon: z.array(epsilonSummarySchema),
   durationMs: z.number().nonnegative(),
 });

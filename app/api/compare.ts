@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { analysisStatusSchema, captureSourceSchema } from './capture.js';
 import { fileBytesSchema, idSchema, predictionSchema } from './common.js';
+import { protectedCountsSchema } from './defenses.js';
 
 /** How several captures of one cell count: each on its own, or merged per sheet (app/physical/combine.ts). */
 export const combineSchema = z.enum(['each', 'vote', 'mean']);
@@ -40,6 +41,8 @@ export const compareCellSchema = z.object({
   /** Digital and captured top-1 are the same class. */
   agree: z.boolean(),
   qualityOk: z.boolean(),
+  /** Analysed with a protected model: its detector refused the photographed cell. */
+  rejected: z.boolean().optional(),
   /** data:image/png;base64 thumbnails: the printed image and the rectified crop. */
   digitalPng: z.string().nullable(),
   capturedPng: z.string().nullable(),
@@ -66,6 +69,8 @@ export const compareRateSchema = z.object({
   photo: z.object({ adversarial: accuracyPair, clean: accuracyPair }),
   destructionTop1: z.number().nullable(),
   destructionTop5: z.number().nullable(),
+  /** Captures analysed with a protected model: its detector's refusals of the photographed images, apart from the rates (null: a plain model). */
+  rejections: z.object({ photoClean: protectedCountsSchema, photoAdversarial: protectedCountsSchema }).nullable().default(null),
 });
 export type CompareRate = z.infer<typeof compareRateSchema>;
 

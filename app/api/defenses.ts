@@ -107,7 +107,8 @@ export const transferReportSchema = z.object({
 });
 export type TransferReportInfo = z.infer<typeof transferReportSchema>;
 
-const protectedCountsSchema = z.object({ correct: z.number().int(), wrong: z.number().int(), rejected: z.number().int() });
+/** A protected model's counts (app/eval/rejections.ts): accepted right, accepted wrong, rejected by its detector. */
+export const protectedCountsSchema = z.object({ correct: z.number().int().nonnegative(), wrong: z.number().int().nonnegative(), rejected: z.number().int().nonnegative() });
 
 /** A trained detector as listed (detector.json without its SVM and codebook). */
 export const detectorInfoSchema = z.object({

@@ -20,6 +20,14 @@ export const modelInfoSchema = z.object({
   backend: z.string().nullable(),
   /** How the model was trained, when its manifest says (defended models: method, ε, T, accuracies). */
   training: trainingRecordSchema.optional(),
+  /**
+   * A protected model: the model `baseModelId` behind the SafetyNet detector stored in the workspace
+   * (detectors/<detectorId>/detector.json). It classifies as its base does and refuses what the detector
+   * flags; reports count the refusals apart.
+   */
+  protection: z
+    .object({ detectorId: z.string(), baseModelId: z.string(), attack: z.string(), epsilon: z.number(), falsePositiveRate: z.number(), threshold: z.number() })
+    .optional(),
 });
 export type ModelInfo = z.infer<typeof modelInfoSchema>;
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { imageSelectionSchema } from './common.js';
+import { imageSelectionSchema, noInputSchema } from './common.js';
 
 /** One image of a selection, as a small PNG for the picker. */
 export const sampleImageSchema = z.object({
@@ -22,7 +22,17 @@ export const samplePageSchema = z.object({
 });
 export type SamplePage = z.infer<typeof samplePageSchema>;
 
+/** Datasets kept in the workspace: each entry of its datasets/ folder (an MNIST IDX folder or file, a folder of labelled images). */
+export const workspaceDatasetsSchema = z.object({
+  /** The workspace's datasets/ folder, where a dataset is put to be offered here. */
+  folder: z.string(),
+  datasets: z.array(z.object({ name: z.string(), path: z.string() })),
+});
+export type WorkspaceDatasets = z.infer<typeof workspaceDatasetsSchema>;
+
 export const samplesMethods = {
+  /** The datasets in the workspace (chosen as a `dataset` selection by their path). */
+  'samples.datasets': { input: noInputSchema, output: workspaceDatasetsSchema },
   /** Preview a selection of images (built-in samples, a dataset path, uploaded files) at a model's input size. */
   'samples.list': {
     input: z.object({

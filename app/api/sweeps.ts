@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { idSchema, imageSelectionSchema } from './common.js';
 import { attackParamsSchema, epsilonSummarySchema } from './attacks.js';
+import { protectedCountsSchema } from './defenses.js';
 
 /** Accuracy vs ε (the seed's table): the sweep job's result. Images are not kept. */
 export const sweepResultSchema = z.object({
@@ -8,6 +9,8 @@ export const sweepResultSchema = z.object({
   method: z.enum(['fgsm', 'bim', 'll', 'pgd', 'deepfool']),
   count: z.number().int().nonnegative(),
   cleanAccuracy: z.number(),
+  /** A protected model: its counts on the clean images (rejected = false positives). */
+  cleanProtected: protectedCountsSchema.optional(),
   perEpsilon: z.array(epsilonSummarySchema),
   durationMs: z.number().nonnegative(),
 });

@@ -10,6 +10,8 @@ import { runAttack } from '../attacks/index.js';
 import type { AttackMethod, AttackOptions } from '../attacks/types.js';
 import type { Classifier } from '../engine/classifier.js';
 import { predictLogits } from '../engine/predict.js';
+import { protectedCounts as countProtected } from '../eval/rejections.js';
+import type { ProtectedCounts } from '../eval/rejections.js';
 import { mulberry32 } from '../seeded-random.js';
 import { operatingPointAtFpr, rocAuc, thresholdAtFpr } from './roc.js';
 import { DefenseEvaluationError, SubRunProgress, checkImages } from './robustness.js';
@@ -101,13 +103,27 @@ export interface DetectorPlan {
   batchSize?: number;
 }
 
-export interface ProtectedCounts {
-  /** Classified (not rejected) and right. */
-  correct: number;
-  /** Classified and wrong: on adversarial inputs, the attack got through. */
-  wrong: number;
-  /** Flagged by the detector and refused. */
-  rejected: number;
+export type { ProtectedCounts };
+
+/** The protected model's rule, one for evaluation and use: refuse where the score is above the threshold. */
+export function detectorRejects(scores: ArrayLike<number>, threshold: number): Uint8Array {
+  return Uint8Array.from({ length: scores.length }, (_, i) => Number(scores[i] > threshold));
+}
+
+/** What a stored detector needs to screen inputs again (detector.json, from foolprint detect or the API). */
+export interface DetectorScreen {
+  layer: string;
+  codebook: ActivationCodebook;
+  threshold: number;
+  /** libsvm's text serialisation of the trained SVM. */
+  svm: string;
+}
+
+/** The detector's scores of N images (higher = more likely adversarial) and its verdicts. */
+export function screenImages(images: Float32Array, probe: ActivationProbe, svm: TrainedSvm, screen: Pick<DetectorScreen, 'codebook' | 'threshold'>): { scores: Float64Array; rejected: Uint8Array } {
+  if (probe.units !== screen.codebook.units) throw new DetectorError(`the detector's codebook has ${screen.codebook.units} units but layer "${probe.layer}" has ${probe.units}: it was trained on another model`);
+  const scores = svm.scores(encodeActivations(probe.activations(images), screen.codebook));
+  return { scores, rejected: detectorRejects(scores, screen.threshold) };
 }
 
 export interface DetectorEvaluation {
@@ -238,15 +254,7 @@ export async function trainAndEvaluateDetector(
     const testPredicted = top1(classifier, testSet.images, plan.batchSize);
     const testCorrect = correctIndices(testSet, testPredicted);
     const testCleanScores = score(testSet.images);
-    const protectedCounts = (scores: Float64Array, predicted: Int32Array): ProtectedCounts => {
-      const counts = { correct: 0, wrong: 0, rejected: 0 };
-      for (let i = 0; i < predicted.length; i++) {
-        if (scores[i] > threshold) counts.rejected++;
-        else if (predicted[i] === testSet.labels[i]) counts.correct++;
-        else counts.wrong++;
-      }
-      return counts;
-    };
+    const protectedCounts = (scores: Float64Array, predicted: Int32Array): ProtectedCounts => countProtected(detectorRejects(scores, threshold), (i) => predicted[i] === testSet.labels[i]);
     const evaluations: DetectorEvaluation[] = [];
     for (const { attack, epsilon } of attacks) {
       const adversarial = await craft(testSet, attack, epsilon);

@@ -8,8 +8,12 @@
  * - successRate: images where the attack succeeded (untargeted: top-1 ≠ label; targeted: top-1 =
  *   target) over the images the model classified correctly before the attack; 0 when there are none.
  * - meanLinf, meanL2: mean ‖x_adv − x‖ over all images, in [0,1] pixel units.
+ * - protected (a model behind a detector only): what the protected model accepted right, accepted
+ *   wrong and rejected, apart from the figures above, which stay the classifier's own.
  */
 import type { AdversarialView, AttackMethod, AttackResult, TopK } from '../attacks/types.js';
+import { protectedCounts } from './rejections.js';
+import type { AttackRejections, ProtectedCounts } from './rejections.js';
 
 export interface ViewSummary {
   accuracy: number;
@@ -18,6 +22,8 @@ export interface ViewSummary {
   meanL2: number;
   /** Targeted and least-likely attacks: share of ALL images whose top-1 is the target. */
   targetHitRate?: number;
+  /** A protected model's counts on these adversarial images (rejected = detections). */
+  protected?: ProtectedCounts;
 }
 
 export interface EpsilonSummary {
@@ -37,6 +43,8 @@ export interface AttackSummary {
   /** Images correctly classified before the attack: the denominator of successRate. */
   cleanCorrect: number;
   targeted: boolean;
+  /** A protected model's counts on the clean images (rejected = false positives). */
+  cleanProtected?: ProtectedCounts;
   perEpsilon: EpsilonSummary[];
 }
 
@@ -47,7 +55,7 @@ function mean(values: ArrayLike<number>, n: number): number {
   return sum / n;
 }
 
-function summarizeView(view: AdversarialView, labels: Int32Array, cleanCorrect: Uint8Array, cleanCorrectCount: number): ViewSummary {
+function summarizeView(view: AdversarialView, labels: Int32Array, cleanCorrect: Uint8Array, cleanCorrectCount: number, rejected?: Uint8Array): ViewSummary {
   const n = labels.length;
   const k = view.after.k;
   let correct = 0;
@@ -63,10 +71,12 @@ function summarizeView(view: AdversarialView, labels: Int32Array, cleanCorrect: 
     meanL2: mean(view.l2, n),
   };
   if (view.targetHit) summary.targetHitRate = mean(view.targetHit, n);
+  if (rejected) summary.protected = protectedCounts(rejected, (i) => view.after.labels[i * k] === labels[i]);
   return summary;
 }
 
-export function summarizeAttack(result: AttackResult): AttackSummary {
+/** `result.rejections`: the detector's verdicts when the model is a protected one (app/node/protected-pool.ts). */
+export function summarizeAttack(result: AttackResult & { rejections?: AttackRejections }): AttackSummary {
   const { labels, before } = result;
   const n = labels.length;
   const cleanCorrect = new Uint8Array(n);
@@ -75,17 +85,19 @@ export function summarizeAttack(result: AttackResult): AttackSummary {
     cleanCorrect[i] = Number(before.labels[i * before.k] === labels[i]);
     cleanCorrectCount += cleanCorrect[i];
   }
+  const { rejections } = result;
   return {
     method: result.method,
     count: n,
     cleanAccuracy: n === 0 ? 0 : cleanCorrectCount / n,
     cleanCorrect: cleanCorrectCount,
     targeted: result.options.criterion?.kind === 'targeted',
-    perEpsilon: result.perEpsilon.map((e) => {
+    ...(rejections ? { cleanProtected: protectedCounts(rejections.clean, (i) => cleanCorrect[i] === 1) } : {}),
+    perEpsilon: result.perEpsilon.map((e, index) => {
       const summary: EpsilonSummary = {
         epsilon: e.epsilon,
-        float: summarizeView(e.float, labels, cleanCorrect, cleanCorrectCount),
-        quantized: summarizeView(e.quantized, labels, cleanCorrect, cleanCorrectCount),
+        float: summarizeView(e.float, labels, cleanCorrect, cleanCorrectCount, rejections?.perEpsilon[index].float),
+        quantized: summarizeView(e.quantized, labels, cleanCorrect, cleanCorrectCount, rejections?.perEpsilon[index].quantized),
       };
       if (e.iterations) summary.meanIterations = mean(e.iterations, n);
       return summary;

@@ -14,6 +14,8 @@ export const adversarialViewSchema = z.object({
   success: z.boolean(),
   linf: z.number(),
   l2: z.number(),
+  /** Attacked through a protected model: its detector refused this image. */
+  rejected: z.boolean().optional(),
 });
 
 export const attackRecordSchema = z.object({
@@ -35,7 +37,7 @@ export const attackRecordSchema = z.object({
       id: z.string(),
       label: z.number().int(),
       target: z.number().int().optional(),
-      clean: z.object({ file: z.string(), top5: z.array(prediction) }),
+      clean: z.object({ file: z.string(), top5: z.array(prediction), rejected: z.boolean().optional() }),
       adversarial: z.array(
         z.object({
           epsilon: z.number(),

@@ -12,6 +12,7 @@ import { attackFileNames } from '../experiments/attack-record.js';
 import type { AttackRecord } from '../experiments/attack-record.js';
 import { writeFileAtomic, writeJsonAtomic } from './atomic-write.js';
 import { amplifyPerturbation, encodePng } from './png-encode.js';
+import type { AttackRejections } from '../eval/rejections.js';
 
 export function topRow(top: TopK, i: number): { label: number; probability: number }[] {
   const row = [];
@@ -22,7 +23,7 @@ export function topRow(top: TopK, i: number): { label: number; probability: numb
 export async function writeAttackFiles(
   outDir: string,
   dataset: Pick<Dataset, 'images' | 'ids'>,
-  result: AttackResult,
+  result: AttackResult & { rejections?: AttackRejections },
   model: { id: string; inputShape: readonly [number, number, number]; labels: readonly string[] },
   datasetSpec: string,
   onImage?: (done: number, total: number) => void,
@@ -49,7 +50,8 @@ export async function writeAttackFiles(
     const clean = image(dataset.images, i);
     await writeFileAtomic(path.join(outDir, attackFileNames.clean(i)), await png(clean));
     const adversarial = [];
-    for (const e of result.perEpsilon) {
+    const verdict = (flags: Uint8Array | undefined) => (flags ? { rejected: flags[i] === 1 } : {});
+    for (const [index, e] of result.perEpsilon.entries()) {
       if (!e.adversarial || !e.perturbation) throw new Error('the attack result holds no images (keepImages was off)');
       await writeFileAtomic(path.join(outDir, attackFileNames.adversarial(e.epsilon, i)), await png(image(e.adversarial, i)));
       await writeFileAtomic(path.join(outDir, attackFileNames.perturbation(e.epsilon, i)), await png(amplifyPerturbation(image(e.perturbation, i), e.epsilon)));
@@ -57,8 +59,8 @@ export async function writeAttackFiles(
         epsilon: e.epsilon,
         file: attackFileNames.adversarial(e.epsilon, i),
         perturbationFile: attackFileNames.perturbation(e.epsilon, i),
-        float: { top5: topRow(e.float.after, i), success: e.float.success[i] === 1, linf: e.float.linf[i], l2: e.float.l2[i] },
-        quantized: { top5: topRow(e.quantized.after, i), success: e.quantized.success[i] === 1, linf: e.quantized.linf[i], l2: e.quantized.l2[i] },
+        float: { top5: topRow(e.float.after, i), success: e.float.success[i] === 1, linf: e.float.linf[i], l2: e.float.l2[i], ...verdict(result.rejections?.perEpsilon[index].float) },
+        quantized: { top5: topRow(e.quantized.after, i), success: e.quantized.success[i] === 1, linf: e.quantized.linf[i], l2: e.quantized.l2[i], ...verdict(result.rejections?.perEpsilon[index].quantized) },
       });
     }
     record.images.push({
@@ -66,7 +68,7 @@ export async function writeAttackFiles(
       id: dataset.ids[i] ?? String(i),
       label: result.labels[i],
       ...(result.targets ? { target: result.targets[i] } : {}),
-      clean: { file: attackFileNames.clean(i), top5: topRow(result.before, i) },
+      clean: { file: attackFileNames.clean(i), top5: topRow(result.before, i), ...verdict(result.rejections?.clean) },
       adversarial,
     });
     onImage?.(i + 1, count);

@@ -8,8 +8,8 @@ import { Worker } from 'node:worker_threads';
 import { CancelledError } from '../attacks/types.js';
 import { evaluateRobustness } from '../defenses/robustness.js';
 import type { DefenseProgress, RobustnessPlan, RobustnessReport } from '../defenses/robustness.js';
-import { trainAndEvaluateDetector } from '../defenses/safetynet.js';
-import type { DetectorPlan, DetectorReport } from '../defenses/safetynet.js';
+import { screenImages, trainAndEvaluateDetector } from '../defenses/safetynet.js';
+import type { DetectorPlan, DetectorReport, DetectorScreen } from '../defenses/safetynet.js';
 import { transferMatrix } from '../defenses/transfer.js';
 import type { TransferMatrix, TransferPlan } from '../defenses/transfer.js';
 import { initBackend } from './backend.js';
@@ -17,7 +17,7 @@ import type { BackendName } from './backend.js';
 import { transferablesOf } from './compute-protocol.js';
 import { openActivationProbe, openDefendedModels } from './defense-models.js';
 import type { DefendedModelSpec } from './defense-models.js';
-import { libsvmTrainer } from './libsvm.js';
+import { libsvmTrainer, loadSvm } from './libsvm.js';
 import { workerScriptUrl } from './worker-script.js';
 
 interface JobData {
@@ -30,12 +30,15 @@ interface JobData {
 export type DefenseJob =
   | (JobData & { kind: 'robustness'; plan: Omit<RobustnessPlan, 'surrogate'> & { surrogateId?: string } })
   | (JobData & { kind: 'transfer'; plan: TransferPlan })
-  | (JobData & { kind: 'detect'; plan: DetectorPlan; layer?: string });
+  | (JobData & { kind: 'detect'; plan: DetectorPlan; layer?: string })
+  /** A stored detector's verdicts on images, for a protected model (protected-pool.ts); labels unused. */
+  | (JobData & { kind: 'screen'; detector: DetectorScreen });
 
 export type DefenseJobResult =
   | { kind: 'robustness'; report: RobustnessReport }
   | { kind: 'transfer'; matrix: TransferMatrix }
-  | { kind: 'detect'; detector: DetectorReport };
+  | { kind: 'detect'; detector: DetectorReport }
+  | { kind: 'screen'; scores: Float64Array; rejected: Uint8Array };
 
 export interface DefenseJobControl {
   signal?: AbortSignal;
@@ -61,8 +64,16 @@ export async function runDefenseJob(job: DefenseJob, control: DefenseJobControl 
     }
     if (job.kind === 'transfer') return { kind: 'transfer', matrix: await transferMatrix(opened.models, job.images, job.labels, job.plan, control) };
     const base = opened.bases.get(job.models[0].id)!;
-    const probe = await openActivationProbe(base, job.layer);
+    const probe = await openActivationProbe(base, job.kind === 'screen' ? job.detector.layer : job.layer);
     try {
+      if (job.kind === 'screen') {
+        const svm = await loadSvm(job.detector.svm);
+        try {
+          return { kind: 'screen', ...screenImages(job.images, probe, svm, job.detector) };
+        } finally {
+          svm.dispose();
+        }
+      }
       const detector = await trainAndEvaluateDetector(base, probe, await libsvmTrainer(), job.images, job.labels, job.plan, control);
       return { kind: 'detect', detector: { ...detector, modelId: job.models[0].id } };
     } finally {

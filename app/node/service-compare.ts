@@ -58,7 +58,7 @@ export function compareCaptures(captures: readonly StoredCapture[]): CompareCapt
 interface PhotographedGroup {
   captureId: string | null;
   sheetId: string;
-  cells: { index: number; record: AnalysedCell['record']; top5: Prediction[] | undefined; qualityOk: boolean; perCapture: (number | null)[] | null; from: { capture: StoredCapture; cell: AnalysedCell } }[];
+  cells: { index: number; record: AnalysedCell['record']; top5: Prediction[] | undefined; rejected?: boolean; qualityOk: boolean; perCapture: (number | null)[] | null; from: { capture: StoredCapture; cell: AnalysedCell } }[];
 }
 
 function photographedGroups(captures: readonly StoredCapture[], combine: Combine): PhotographedGroup[] {
@@ -67,7 +67,7 @@ function photographedGroups(captures: readonly StoredCapture[], combine: Combine
     return counted.map((capture) => ({
       captureId: capture.info.captureId,
       sheetId: capture.analysis.sheetId ?? '',
-      cells: capture.analysis.cells.map((cell) => ({ index: cell.index, record: cell.record, top5: cell.top5, qualityOk: cell.quality.ok && cell.status === 'ok', perCapture: null, from: { capture, cell } })),
+      cells: capture.analysis.cells.map((cell) => ({ index: cell.index, record: cell.record, top5: cell.top5, ...(cell.rejected !== undefined ? { rejected: cell.rejected } : {}), qualityOk: cell.quality.ok && cell.status === 'ok', perCapture: null, from: { capture, cell } })),
     }));
   }
   return combineCaptures(counted.map((c) => c.analysis), combine).map((sheet) => {
@@ -82,6 +82,7 @@ function photographedGroups(captures: readonly StoredCapture[], combine: Combine
           index: merged.index,
           record: merged.record,
           top5: merged.captures > 0 ? merged.top5 : undefined,
+          ...(merged.rejected !== undefined ? { rejected: merged.rejected } : {}),
           qualityOk: seen.every(({ cell }) => cell.quality.ok && cell.status === 'ok'),
           perCapture: merged.perCapture,
           from,
@@ -113,6 +114,7 @@ export function compareCells(captures: readonly StoredCapture[], thumbnail: (cap
         perCapture: cell.perCapture,
         agree: digitalTop5.length > 0 && capturedTop5.length > 0 && digitalTop5[0].label === capturedTop5[0].label,
         qualityOk: cell.qualityOk,
+        ...(cell.rejected !== undefined ? { rejected: cell.rejected } : {}),
         digitalPng: thumbs.digital,
         capturedPng: thumbs.captured,
       });
@@ -128,7 +130,7 @@ export function compareCells(captures: readonly StoredCapture[], thumbnail: (cap
  */
 export function compareRates(captures: readonly StoredCapture[], prefilterConfidence: number, combine: Combine = 'each'): CompareRate[] {
   const groups = photographedGroups(captures, combine);
-  const samples = samplesFromPhotographs(groups.map((group) => group.cells.map(({ record, top5 }) => ({ record, top5 }))));
+  const samples = samplesFromPhotographs(groups.map((group) => group.cells.map(({ record, top5, rejected }) => ({ record, top5, ...(rejected !== undefined ? { rejected } : {}) }))));
   const rows = experimentTable(samples, prefilterConfidence);
   const order = [...rows].sort((a, b) => a.method.localeCompare(b.method) || a.epsilon - b.epsilon);
   const pair = (a: { top1: number | null; top5: number | null }) => ({ top1: a.top1, top5: a.top5 });
@@ -143,6 +145,7 @@ export function compareRates(captures: readonly StoredCapture[], prefilterConfid
     photo: { clean: pair(row.transformedClean), adversarial: pair(row.transformedAdversarial) },
     destructionTop1: row.destructionTop1.rate,
     destructionTop5: row.destructionTop5.rate,
+    rejections: row.rejections && { photoClean: row.rejections.transformedClean, photoAdversarial: row.rejections.transformedAdversarial },
   }));
 }
 
@@ -153,8 +156,10 @@ const csvField = (value: unknown): string => {
 const csvRow = (values: unknown[]): string => values.map(csvField).join(',');
 const topText = (top: readonly Prediction[]): string => top.map((p) => `${p.label}:${p.probability.toFixed(4)}`).join(' ');
 
-const RATE_COLUMNS = ['method', 'epsilon', 'case', 'images', 'captures', 'count', 'digital_clean_top1', 'digital_clean_top5', 'digital_adv_top1', 'digital_adv_top5', 'photo_clean_top1', 'photo_clean_top5', 'photo_adv_top1', 'photo_adv_top5', 'destruction_top1', 'destruction_top5'];
-const CELL_COLUMNS = ['photo', 'capture', 'sheet', 'cell', 'image', 'kind', 'method', 'epsilon', 'true_label', 'digital_top1', 'captured_top1', 'agree', 'quality_ok', 'digital_top5', 'captured_top5', 'per_capture_top1'];
+const PLAIN_RATE_COLUMNS = ['method', 'epsilon', 'case', 'images', 'captures', 'count', 'digital_clean_top1', 'digital_clean_top5', 'digital_adv_top1', 'digital_adv_top5', 'photo_clean_top1', 'photo_clean_top5', 'photo_adv_top1', 'photo_adv_top5', 'destruction_top1', 'destruction_top5'];
+/** A protected model's refusals, apart from the rates: columns only in reports of captures it analysed. */
+const RATE_REJECTION_COLUMNS = ['photo_clean_rejected', 'photo_adv_rejected'];
+const PLAIN_CELL_COLUMNS = ['photo', 'capture', 'sheet', 'cell', 'image', 'kind', 'method', 'epsilon', 'true_label', 'digital_top1', 'captured_top1', 'agree', 'quality_ok', 'digital_top5', 'captured_top5', 'per_capture_top1'];
 
 function rateRecord(r: CompareRate): Record<string, unknown> {
   return {
@@ -162,6 +167,7 @@ function rateRecord(r: CompareRate): Record<string, unknown> {
     digital_clean_top1: r.digital.clean.top1, digital_clean_top5: r.digital.clean.top5, digital_adv_top1: r.digital.adversarial.top1, digital_adv_top5: r.digital.adversarial.top5,
     photo_clean_top1: r.photo.clean.top1, photo_clean_top5: r.photo.clean.top5, photo_adv_top1: r.photo.adversarial.top1, photo_adv_top5: r.photo.adversarial.top5,
     destruction_top1: r.destructionTop1, destruction_top5: r.destructionTop5,
+    photo_clean_rejected: r.rejections?.photoClean.rejected, photo_adv_rejected: r.rejections?.photoAdversarial.rejected,
   };
 }
 
@@ -175,7 +181,7 @@ function cellRecord(report: CompareReport, c: CompareCell): Record<string, unkno
   return {
     photo: cellPhotos(report, c).join(' + '), capture: c.captureId ?? report.combine, sheet: c.sheetId, cell: c.cellIndex, image: c.imageId, kind: c.kind, method: c.method, epsilon: c.epsilon, true_label: c.trueLabel,
     digital_top1: c.digitalTop5[0]?.label, captured_top1: c.capturedTop5[0]?.label, agree: c.agree, quality_ok: c.qualityOk,
-    digital_top5: topText(c.digitalTop5), captured_top5: topText(c.capturedTop5), per_capture_top1: c.perCapture?.map((l) => l ?? '-').join(' '),
+    digital_top5: topText(c.digitalTop5), captured_top5: topText(c.capturedTop5), per_capture_top1: c.perCapture?.map((l) => l ?? '-').join(' '), rejected: c.rejected,
   };
 }
 
@@ -186,13 +192,16 @@ function cellRecord(report: CompareReport, c: CompareCell): Record<string, unkno
 export function compareCsv(report: CompareReport, table: 'both' | 'rates' | 'cells' = 'both'): string {
   const rates = report.rates.map(rateRecord);
   const cells = report.cells.map((c) => cellRecord(report, c));
+  const screened = report.rates.some((r) => r.rejections !== null) || report.cells.some((c) => c.rejected !== undefined);
+  const rateColumns = screened ? [...PLAIN_RATE_COLUMNS, ...RATE_REJECTION_COLUMNS] : PLAIN_RATE_COLUMNS;
+  const cellColumns = screened ? [...PLAIN_CELL_COLUMNS, 'rejected'] : PLAIN_CELL_COLUMNS;
   const write = (columns: string[], rows: Record<string, unknown>[]) => [csvRow(columns), ...rows.map((row) => csvRow(columns.map((k) => row[k])))];
   const lines =
     table === 'rates'
-      ? write(RATE_COLUMNS, rates)
+      ? write(rateColumns, rates)
       : table === 'cells'
-        ? write(CELL_COLUMNS, cells)
-        : write(['table', ...new Set([...RATE_COLUMNS, ...CELL_COLUMNS])], [...rates.map((r) => ({ table: 'rates', ...r })), ...cells.map((c) => ({ table: 'cells', ...c }))]);
+        ? write(cellColumns, cells)
+        : write(['table', ...new Set([...rateColumns, ...cellColumns])], [...rates.map((r) => ({ table: 'rates', ...r })), ...cells.map((c) => ({ table: 'cells', ...c }))]);
   return `${lines.join('\n')}\n`;
 }
 

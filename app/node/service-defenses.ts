@@ -44,6 +44,8 @@ export function createDefenseHandlers(core: ServiceCore): DefenseHandlers {
 
   async function sourceOf(modelId: string): Promise<ModelSource> {
     const info = await core.modelInfo(modelId);
+    // Its attacks and transfers would measure the base model alone: the detector's own report holds its figures.
+    if (info.protection) throw new ApiError('invalid-input', `"${modelId}" is a protected model (${info.protection.baseModelId} behind a detector): evaluate ${info.protection.baseModelId} here; the detector's report gives its detections`);
     return info.source === 'builtin' ? { kind: 'builtin', id: modelId } : { kind: 'folder', path: info.folder };
   }
 

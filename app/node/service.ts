@@ -58,6 +58,11 @@ import { createPhysicalHandlers } from './service-physical.js';
 import { createCalibrationHandlers } from './service-calibration.js';
 import { createTrainingHandlers } from './service-training.js';
 import { createDefenseHandlers } from './service-defenses.js';
+import { idSchema } from '../api/common.js';
+import { parseStoredDetector } from '../defenses/stored-detector.js';
+import type { StoredDetector } from '../defenses/stored-detector.js';
+import { ProtectedPool } from './protected-pool.js';
+import type { ModelPool } from './protected-pool.js';
 
 export interface FoolprintServiceOptions {
   /** The experiment workspace folder (created if missing). */
@@ -92,8 +97,9 @@ export interface ServiceCore {
   experiment(id: string): Promise<Experiment>;
   /** Runs `body` as a run of the experiment, after the experiment's earlier jobs (the store allows one run at a time). */
   inExperimentRun<T>(experiment: Experiment, kind: string, body: () => Promise<T>): Promise<T>;
-  pool(modelId: string): Promise<ComputePool>;
-  /** A one-worker pool of the model for direct, latency-bound calls (capture.classifyCrops). */
+  /** The model's pool; for a protected model (a detector's id) its base model's pool behind the detector. */
+  pool(modelId: string): Promise<ModelPool>;
+  /** A one-worker pool of the model for direct, latency-bound calls (capture.classifyCrops); a protected model's base is not screened here. */
   livePool(modelId: string): Promise<ComputePool>;
   modelInfo(modelId: string): Promise<ModelInfo>;
   runFolder(experiment: Experiment, runId: string): string;
@@ -192,7 +198,26 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
     return parsed.success ? parsed.data : [];
   }
 
+  /**
+   * The detector a protected model's id names: detectors/<id>/detector.json in the workspace (written by
+   * defenses.detect, or a `foolprint detect --out` folder put there). Null for any other model id.
+   */
+  async function protectingDetector(modelId: string): Promise<StoredDetector | null> {
+    if (listBuiltinModels().some((m) => m.id === modelId) || !idSchema.safeParse(modelId).success) return null;
+    const file = path.join(path.resolve(options.workspaceDir), 'detectors', modelId, 'detector.json');
+    const text = await readFile(file, 'utf8').catch(() => null);
+    if (text === null || (await importedModels()).some((m) => m.id === modelId)) return null;
+    try {
+      return parseStoredDetector(text, file);
+    } catch (error) {
+      throw new ApiError('invalid-input', oneLine(error));
+    }
+  }
+  const detectorIds = async (): Promise<string[]> => (await readdir(path.join(path.resolve(options.workspaceDir), 'detectors')).catch(() => [] as string[])).sort();
+
   async function modelSource(modelId: string): Promise<{ source: ModelSource; folder: string; kind: 'builtin' | 'imported'; inferred?: ModelManifest }> {
+    const detector = await protectingDetector(modelId);
+    if (detector) return modelSource(detector.modelId);
     const builtin = listBuiltinModels().find((m) => m.id === modelId);
     if (builtin) return { source: { kind: 'builtin', id: modelId }, folder: builtin.folder, kind: 'builtin' };
     const imported = (await importedModels()).find((m) => m.id === modelId);
@@ -210,12 +235,30 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
     }
     return pending;
   }
-  const pool = (modelId: string) => openPool(pools, modelId, options.workers);
+  // A protected model shares its base model's workers; the wrapper screens what they classify.
+  const pool = async (modelId: string): Promise<ModelPool> => {
+    const detector = await protectingDetector(modelId);
+    if (!detector) return openPool(pools, modelId, options.workers);
+    const base = await openPool(pools, detector.modelId, options.workers);
+    return new ProtectedPool(base, detector, (await modelSource(detector.modelId)).source, { ...(options.backend ? { backend: options.backend } : {}), ownsPool: false });
+  };
   // A pool runs its requests one after another: a live frame queued behind a minute-long attack would
   // freeze the live view, so live crops get a worker of their own.
-  const livePool = (modelId: string) => openPool(livePools, modelId, 1);
+  const livePool = async (modelId: string) => openPool(livePools, (await protectingDetector(modelId))?.modelId ?? modelId, 1);
 
   async function modelInfo(modelId: string): Promise<ModelInfo> {
+    const detector = await protectingDetector(modelId);
+    if (detector) {
+      const base = await modelInfo(detector.modelId);
+      const { attack, epsilon } = detector.train;
+      return {
+        ...base,
+        id: modelId,
+        name: `${base.name} + SafetyNet detector (${attack.toUpperCase()} ε ${epsilon}, ${Math.round(100 * detector.falsePositiveRate)}% FPR)`,
+        description: `${base.name} behind the SafetyNet detector ${modelId}: inputs the detector flags are rejected and counted apart`,
+        protection: { detectorId: modelId, baseModelId: detector.modelId, attack, epsilon, falsePositiveRate: detector.falsePositiveRate, threshold: detector.threshold },
+      };
+    }
     const { folder, kind, inferred } = await modelSource(modelId);
     const file = path.join(folder, MODEL_MANIFEST_FILE);
     const manifest = inferred && !existsSync(file) ? inferred : parseManifest(await readFile(file, 'utf8'), file);
@@ -362,6 +405,7 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
         count: summary.count,
         createdAt: new Date().toISOString(),
         cleanAccuracy: summary.cleanAccuracy,
+        ...(summary.cleanProtected ? { cleanProtected: summary.cleanProtected } : {}),
         perEpsilon: epsilonSummaries(result, summary),
         durationMs: Date.now() - started,
       };
@@ -404,7 +448,8 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
     'experiments.get': async ({ experimentId }) => findExperimentInfo(experimentId),
 
     'models.list': async () => {
-      const ids = [...listBuiltinModels().map((m) => m.id), ...(await importedModels()).map((m) => m.id)];
+      // Protected models last: each detector in the workspace guards the model it was trained on.
+      const ids = [...listBuiltinModels().map((m) => m.id), ...(await importedModels()).map((m) => m.id), ...(await detectorIds())];
       const infos = await Promise.all(ids.map((id) => modelInfo(id).catch(() => null)));
       return infos.filter((m): m is ModelInfo => m !== null);
     },
@@ -498,6 +543,13 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
       classNames: dataset.classNames ? [...dataset.classNames] : [...info.labels], notes: [...dataset.notes], items };
     },
 
+    'samples.datasets': async () => {
+      const folder = path.join(path.resolve(options.workspaceDir), 'datasets');
+      const entries = await readdir(folder, { withFileTypes: true }).catch(() => []);
+      const datasets = entries.filter((e) => !e.name.startsWith('.') && (e.isDirectory() || e.isFile())).map((e) => ({ name: e.name, path: path.join(folder, e.name) }));
+      return { folder, datasets: datasets.sort((a, b) => a.name.localeCompare(b.name)) };
+    },
+
     'attacks.start': async (input) => {
       await experiment(input.experimentId);
       const model = await modelInfo(input.modelId);
@@ -556,6 +608,7 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
           method: result.method,
           count: summary.count,
           cleanAccuracy: summary.cleanAccuracy,
+          ...(summary.cleanProtected ? { cleanProtected: summary.cleanProtected } : {}),
           perEpsilon: epsilonSummaries(result, summary),
           durationMs: Date.now() - started,
         };

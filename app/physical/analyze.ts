@@ -31,8 +31,8 @@ import type { CellQuality, QualityThresholds } from './quality.js';
 import { projectRect, rectInsidePhoto, rectifyRect } from './rectify.js';
 import type { SheetCell, SheetManifest, SheetPrediction } from './sheet-manifest.js';
 
-/** Classifies `count` crops (NHWC, [0,1], the model's input size) and returns their top-k. */
-export type ClassifyCrops = (crops: Float32Array, count: number) => Promise<TopK>;
+/** Classifies `count` crops (NHWC, [0,1], the model's input size) and returns their top-k; a protected model adds its detector's verdicts. */
+export type ClassifyCrops = (crops: Float32Array, count: number) => Promise<TopK & { rejected?: Uint8Array }>;
 
 export type AnalysisStatus =
   /** All four markers found; every cell inside the frame was analysed. */
@@ -88,6 +88,8 @@ export interface CellAnalysis {
   levels?: PaperLevels;
   /** The photographed cell's top-k (k ≤ 5), when a classifier was given. */
   top5?: SheetPrediction[];
+  /** A protected model's detector flagged the photographed cell (absent for a plain model). */
+  rejected?: boolean;
   /** The digital record this cell was printed from (the manifest's source fields). */
   record: Omit<SheetCell, 'index' | 'role' | 'imageRectMm' | 'borderRectMm' | 'captionRectMm' | 'caption'>;
 }
@@ -551,6 +553,7 @@ export async function analyzePhoto(photo: RgbaImage, manifests: readonly SheetMa
     const k = Math.min(5, topK.k);
     toClassify.forEach(({ cell }, i) => {
       cell.top5 = Array.from({ length: k }, (_, j) => ({ label: topK.labels[i * topK.k + j], probability: topK.probs[i * topK.k + j] }));
+      if (topK.rejected) cell.rejected = topK.rejected[i] === 1;
     });
     result.timing.classifyMs = now() - classifyStart;
   }

@@ -23,6 +23,8 @@ export interface CombinedCell {
   top5: SheetPrediction[];
   /** The per-capture top-1 labels, in capture order (null where a capture did not classify the cell). */
   perCapture: (number | null)[];
+  /** Protected model: more than half the captures that classified the cell were rejected by its detector. */
+  rejected?: boolean;
   record: PhotoAnalysis['cells'][number]['record'];
 }
 
@@ -68,6 +70,8 @@ function combineCells(captures: PhotoAnalysis[], mode: CombineMode): CombinedCel
       .sort((a, b) => b[1] - a[1] || (tieBreak.get(b[0]) ?? 0) - (tieBreak.get(a[0]) ?? 0) || a[0] - b[0])
       .slice(0, 5)
       .map(([label, s]) => ({ label, probability: n === 0 ? 0 : s / n }));
-    return { index, captures: n, top5, perCapture: cells.map((cell) => cell?.top5?.[0]?.label ?? null), record };
+    const screened = classified.filter((cell) => cell!.rejected !== undefined);
+    const rejected = screened.length === 0 ? {} : { rejected: 2 * screened.filter((cell) => cell!.rejected).length > screened.length };
+    return { index, captures: n, top5, perCapture: cells.map((cell) => cell?.top5?.[0]?.label ?? null), ...rejected, record };
   });
 }

@@ -10,6 +10,8 @@
  *   wrong in top-1 and top-5, adversarial top-1 confidence ≥ 0.8), their Sec. 3.2.
  */
 import type { TopK } from '../attacks/types.js';
+import type { ProtectedCounts } from '../eval/rejections.js';
+import { protectedCounts } from '../eval/rejections.js';
 
 export interface Prediction {
   label: number;
@@ -99,6 +101,8 @@ export interface ExperimentSample extends DestructionSample {
   /** Which image and which capture (index) the sample came from, so a row can say "4 images × 2 captures". */
   imageId?: string;
   capture?: number;
+  /** A protected model's detector verdicts on the photographed images (absent: a plain model). */
+  rejected?: { transformedAdversarial?: boolean; transformedClean?: boolean };
 }
 
 export interface ExperimentRow {
@@ -117,6 +121,22 @@ export interface ExperimentRow {
   transformedAdversarial: Accuracy;
   destructionTop1: DestructionRate;
   destructionTop5: DestructionRate;
+  /**
+   * A protected model: the photographed images it accepted right, accepted wrong and rejected, apart
+   * from accuracy and destruction rate (which stay the classifier's). Clean rejections are false
+   * positives, adversarial ones detections. Null when no sample of the row was screened.
+   */
+  rejections: { transformedClean: ProtectedCounts; transformedAdversarial: ProtectedCounts } | null;
+}
+
+function screenedCounts(samples: readonly ExperimentSample[]): ExperimentRow['rejections'] {
+  const adversarial = samples.filter((s) => s.rejected?.transformedAdversarial !== undefined);
+  const clean = samples.filter((s) => s.transformedClean !== undefined && s.rejected?.transformedClean !== undefined);
+  if (adversarial.length === 0 && clean.length === 0) return null;
+  return {
+    transformedClean: protectedCounts(clean.map((s) => s.rejected!.transformedClean!), (i) => classifiedCorrectly(clean[i].transformedClean!, clean[i].trueLabel, 1)),
+    transformedAdversarial: protectedCounts(adversarial.map((s) => s.rejected!.transformedAdversarial!), (i) => classifiedCorrectly(adversarial[i].transformedAdversarial, adversarial[i].trueLabel, 1)),
+  };
 }
 
 function row(method: string, epsilon: number, kind: ExperimentRow['case'], samples: readonly ExperimentSample[]): ExperimentRow {
@@ -135,6 +155,7 @@ function row(method: string, epsilon: number, kind: ExperimentRow['case'], sampl
     transformedAdversarial: accuracy(samples.map((s) => s.transformedAdversarial), labels),
     destructionTop1: destructionRate(samples, 1),
     destructionTop5: destructionRate(samples, 5),
+    rejections: screenedCounts(samples),
   };
 }
 
@@ -170,6 +191,8 @@ export interface PhotographedCell {
     digital: { clean: DigitalViews | null; adversarial: DigitalViews | null };
   };
   top5?: TopList;
+  /** A protected model's detector flagged the photographed cell. */
+  rejected?: boolean;
 }
 interface DigitalViews {
   float: TopList | null;
@@ -189,14 +212,16 @@ function printedView(views: DigitalViews | null): TopList | null {
 export function samplesFromPhotographs(captures: readonly (readonly PhotographedCell[])[]): ExperimentSample[] {
   const samples: ExperimentSample[] = [];
   for (const [capture, cells] of captures.entries()) {
-    const cleanPhotos = new Map<string, TopList>();
-    for (const cell of cells) if (cell.record.kind === 'clean' && cell.top5) cleanPhotos.set(cell.record.imageId, cell.top5);
-    for (const { record, top5 } of cells) {
+    const cleanPhotos = new Map<string, PhotographedCell>();
+    for (const cell of cells) if (cell.record.kind === 'clean' && cell.top5) cleanPhotos.set(cell.record.imageId, cell);
+    for (const { record, top5, rejected } of cells) {
       if (record.kind !== 'adversarial' || !top5 || record.trueLabel === null) continue;
       const clean = printedView(record.digital.clean);
       const adversarial = printedView(record.digital.adversarial);
       if (!clean || !adversarial) continue;
-      const transformedClean = cleanPhotos.get(record.imageId);
+      const cleanPhoto = cleanPhotos.get(record.imageId);
+      const transformedClean = cleanPhoto?.top5;
+      const screened = { ...(rejected !== undefined ? { transformedAdversarial: rejected } : {}), ...(cleanPhoto?.rejected !== undefined ? { transformedClean: cleanPhoto.rejected } : {}) };
       samples.push({
         method: record.method ?? 'unknown',
         epsilon: record.epsilon ?? Number.NaN,
@@ -207,6 +232,7 @@ export function samplesFromPhotographs(captures: readonly (readonly Photographed
         ...(transformedClean ? { transformedClean } : {}),
         imageId: record.imageId,
         capture,
+        ...(Object.keys(screened).length > 0 ? { rejected: screened } : {}),
       });
     }
   }

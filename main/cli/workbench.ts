@@ -8,6 +8,7 @@ import path from 'node:path';
 import { traceStartup } from '../../app/node/startup-trace.js';
 import { ComputePool, boundedWorkerCount } from '../../app/node/compute-pool.js';
 import type { BackendName } from '../../app/node/backend.js';
+import type { ModelPool } from '../../app/node/protected-pool.js';
 import { parseModelSource } from '../../app/models/source.js';
 import type { Dataset } from '../../app/data/dataset.js';
 import type * as DatasetLoader from '../../app/node/dataset-loader.js';
@@ -22,6 +23,8 @@ export interface WorkbenchOptions {
   backend?: string;
   workers?: string;
   json?: boolean;
+  /** detector.json (or its folder): the model becomes a protected model (attack, sweep, analyze). */
+  detector?: string;
 }
 
 export function addModelOptions(command: Command): Command {
@@ -29,6 +32,11 @@ export function addModelOptions(command: Command): Command {
     .option('--model <id|folder>', 'built-in model id, a folder with model.json or model.onnx + foolprint.json, or an .onnx file', 'lenet-mnist')
     .option('--backend <name>', 'force a TF.js backend: tensorflow, wasm or cpu (also FOOLPRINT_BACKEND)')
     .option('--workers <n>', 'worker threads (default: 2, or the core count if lower; at most the core count)');
+}
+
+/** --detector: the commands that count predictions can run a protected model. */
+export function addDetectorOption(command: Command): Command {
+  return command.option('--detector <detector.json|folder>', 'protect the model with a SafetyNet detector (from foolprint detect --out): inputs it flags are rejected, and counted apart from accuracy');
 }
 
 export function addDataOptions(command: Command): Command {
@@ -79,7 +87,11 @@ async function manifestTarget(modelFlag: string): Promise<DatasetTarget | undefi
   }
 }
 
-export async function openPool(options: WorkbenchOptions): Promise<ComputePool> {
+export async function openPool(options: WorkbenchOptions & { detector?: undefined }): Promise<ComputePool>;
+export async function openPool(options: WorkbenchOptions): Promise<ModelPool>;
+export async function openPool(options: WorkbenchOptions): Promise<ModelPool> {
+  // Read first: a file that is no detector is refused before the workers boot.
+  const detector = options.detector === undefined ? undefined : await readDetector(options.detector);
   if (options.backend !== undefined && !(backends as readonly string[]).includes(options.backend)) {
     throw new UsageError(`--backend must be one of ${backends.join(', ')}, got "${options.backend}"`);
   }
@@ -94,7 +106,17 @@ export async function openPool(options: WorkbenchOptions): Promise<ComputePool> 
   const early = options.data !== undefined ? decodeEarly(options) : undefined;
   const [opened] = await Promise.all([pool, early]);
   for (const note of opened.info().model.notes) if (!options.json) process.stderr.write(`note: ${note}\n`);
-  return opened;
+  if (!detector) return opened;
+  if (detector.modelId !== options.model && !options.json) process.stderr.write(`note: the detector was trained on "${detector.modelId}", --model is "${options.model}"\n`);
+  const { ProtectedPool } = await import('../../app/node/protected-pool.js');
+  return new ProtectedPool(opened, detector, parseModelSource(options.model), { ...(options.backend ? { backend: options.backend as BackendName } : {}) });
+}
+
+async function readDetector(file: string) {
+  const { readStoredDetector } = await import('../../app/node/protected-pool.js');
+  return readStoredDetector(file).catch((error: Error) => {
+    throw new UsageError(`--detector: ${error.message}`);
+  });
 }
 
 async function decodeEarly(options: WorkbenchOptions): Promise<void> {
@@ -114,7 +136,7 @@ export function workerCountFromFlag(text: string | undefined, quiet = false): nu
   return workers;
 }
 
-export async function openDataset(options: WorkbenchOptions, pool: ComputePool): Promise<Dataset> {
+export async function openDataset(options: WorkbenchOptions, pool: Pick<ComputePool, 'info'>): Promise<Dataset> {
   const { inputShape, labels } = pool.info().model;
   const early = earlyDatasets.get(options);
   earlyDatasets.delete(options);

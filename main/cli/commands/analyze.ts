@@ -15,7 +15,7 @@ import type { ExperimentRow, PhotographedCell } from '../../../app/physical/metr
 import type { SheetManifest } from '../../../app/physical/sheet-manifest.js';
 import { UsageError, guarded, interruptSignal, prepareCliOutput } from '../failure.js';
 import { createProgressBar } from '../progress.js';
-import { addModelOptions, formatTable, openPool } from '../workbench.js';
+import { addDetectorOption, addModelOptions, formatTable, openPool } from '../workbench.js';
 import type { WorkbenchOptions } from '../workbench.js';
 
 interface AnalyzeCommandOptions extends WorkbenchOptions {
@@ -65,10 +65,15 @@ function storable(analysis: PhotoAnalysis): PhotoAnalysis {
 const percent = (value: number | null): string => (value === null ? '–' : `${(100 * value).toFixed(1)}%`);
 const epsilonText = (epsilon: number): string => (Number.isNaN(epsilon) ? '?' : Number.isInteger(epsilon * 255) ? `${Math.round(epsilon * 255)}/255` : String(Number(epsilon.toPrecision(3))));
 
+const rejectedText = (c: { correct: number; wrong: number; rejected: number }): string => `${c.rejected}/${c.correct + c.wrong + c.rejected}`;
+
 function summaryTable(rows: ExperimentRow[]): string {
+  // A protected model's refusals of the photographed images in columns of their own, apart from the rates.
+  const screened = rows.some((r) => r.rejections !== null);
   return formatTable(
-    ['method', 'ε', 'case', 'n', 'clean top-1', 'adv top-1', 'photo adv top-1', 'destruction top-1', 'destruction top-5'],
-    rows.map((r) => [r.method, epsilonText(r.epsilon), r.case, r.count, percent(r.digitalClean.top1), percent(r.digitalAdversarial.top1), percent(r.transformedAdversarial.top1), `${percent(r.destructionTop1.rate)} (${r.destructionTop1.destroyed}/${r.destructionTop1.eligible})`, `${percent(r.destructionTop5.rate)} (${r.destructionTop5.destroyed}/${r.destructionTop5.eligible})`]),
+    ['method', 'ε', 'case', 'n', 'clean top-1', 'adv top-1', 'photo adv top-1', 'destruction top-1', 'destruction top-5', ...(screened ? ['photo clean rejected', 'photo adv rejected'] : [])],
+    rows.map((r) => [r.method, epsilonText(r.epsilon), r.case, r.count, percent(r.digitalClean.top1), percent(r.digitalAdversarial.top1), percent(r.transformedAdversarial.top1), `${percent(r.destructionTop1.rate)} (${r.destructionTop1.destroyed}/${r.destructionTop1.eligible})`, `${percent(r.destructionTop5.rate)} (${r.destructionTop5.destroyed}/${r.destructionTop5.eligible})`,
+      ...(screened ? (r.rejections ? [rejectedText(r.rejections.transformedClean), rejectedText(r.rejections.transformedAdversarial)] : ['–', '–']) : [])]),
   );
 }
 
@@ -83,6 +88,7 @@ export function registerAnalyze(program: Command): void {
     .option('--force', 'replace --out even if it holds files foolprint analyze did not write')
     .option('--json', 'print everything as JSON');
   addModelOptions(command);
+  addDetectorOption(command);
   command.action(guarded(async (photoPaths: string[], options: AnalyzeCommandOptions) => {
     if (options.combine !== undefined && options.combine !== 'vote' && options.combine !== 'mean') {
       throw new UsageError(`--combine must be vote or mean, got "${options.combine}"`);
@@ -141,7 +147,7 @@ export function registerAnalyze(program: Command): void {
     const combined = mode ? combineCaptures(results.map((r) => r.analysis), mode) : undefined;
     // With --combine one merged capture per sheet counts; otherwise every photo counts on its own.
     const captures: PhotographedCell[][] = combined
-      ? combined.map((sheet) => sheet.cells.map((cell) => ({ record: cell.record, top5: cell.captures > 0 ? cell.top5 : undefined })))
+      ? combined.map((sheet) => sheet.cells.map((cell) => ({ record: cell.record, top5: cell.captures > 0 ? cell.top5 : undefined, ...(cell.rejected !== undefined ? { rejected: cell.rejected } : {}) })))
       : results.map((r) => r.analysis.cells);
     const rows = experimentTable(samplesFromPhotographs(captures));
     const agreement = digitalAgreement(captures.flat());

@@ -6,7 +6,9 @@ import type { Command } from 'commander';
 import { addAttackOptions, attackOptionsFromParams, attackParamsFromFlags, type AttackFlags } from '../attack-options.js';
 import { guarded, interruptSignal, prepareCliOutput } from '../failure.js';
 import { createProgressBar } from '../progress.js';
-import { addDataOptions, addModelOptions, formatTable, openDataset, openPool, type WorkbenchOptions } from '../workbench.js';
+import { summarizeAttack } from '../../../app/eval/summary.js';
+import type { ProtectedCounts } from '../../../app/eval/rejections.js';
+import { addDataOptions, addDetectorOption, addModelOptions, formatTable, openDataset, openPool, type WorkbenchOptions } from '../workbench.js';
 
 type AttackCommandOptions = WorkbenchOptions & AttackFlags & { out: string; force?: boolean };
 
@@ -18,6 +20,7 @@ export function registerAttack(program: Command): void {
     .option('--force', 'replace --out even if it holds files foolprint attack did not write')
     .option('--json', 'print the record as JSON instead of a table');
   addModelOptions(command);
+  addDetectorOption(command);
   addDataOptions(command);
   addAttackOptions(command, { eps: '0.1' });
   command.action(guarded(async (options: AttackCommandOptions) => {
@@ -37,23 +40,34 @@ export function registerAttack(program: Command): void {
       bar.done();
       const { writeAttackFiles } = await import('../../../app/node/attack-files.js');
       const record = await output.write((staging) => writeAttackFiles(staging, dataset, result, pool.info().model, options.data ?? 'samples'));
+      // A protected model's refusals, apart from the success rates (which stay the classifier's).
+      const summary = result.rejections ? summarizeAttack(result) : undefined;
+      const rejections = summary?.cleanProtected
+        ? { clean: summary.cleanProtected, perEpsilon: summary.perEpsilon.map((e) => ({ epsilon: e.epsilon, float: e.float.protected!, quantized: e.quantized.protected! })) }
+        : undefined;
       if (options.json) {
-        process.stdout.write(JSON.stringify(record, null, 2) + '\n');
+        process.stdout.write(JSON.stringify(rejections ? { ...record, protected: rejections } : record, null, 2) + '\n');
         return;
       }
-      const rows = result.perEpsilon.map((e) => [
+      const rows = result.perEpsilon.map((e, index) => [
         e.epsilon.toFixed(4),
         rate(e.float.success),
         rate(e.quantized.success),
         mean(e.float.linf).toFixed(4),
         mean(e.float.l2).toFixed(3),
+        ...(rejections ? [rejectedText(rejections.perEpsilon[index].float), rejectedText(rejections.perEpsilon[index].quantized)] : []),
       ]);
-      process.stdout.write(formatTable(['epsilon', 'success', 'success (8-bit)', 'mean Linf', 'mean L2'], rows) + '\n');
+      process.stdout.write(formatTable(['epsilon', 'success', 'success (8-bit)', 'mean Linf', 'mean L2', ...(rejections ? ['rejected', 'rejected (8-bit)'] : [])], rows) + '\n');
+      if (rejections) process.stdout.write(`protected model: ${rejectedText(rejections.clean)} clean images rejected (false positives); adversarial rejections are detections\n`);
       process.stdout.write(`saved ${dataset.count} images x ${result.perEpsilon.length} epsilon to ${output.dir}\n`);
     } finally {
       await pool.close();
     }
   }));
+}
+
+function rejectedText(counts: ProtectedCounts): string {
+  return `${counts.rejected}/${counts.correct + counts.wrong + counts.rejected}`;
 }
 
 function rate(flags: Uint8Array): string {

@@ -9,7 +9,7 @@ import { summarizeAttack, type AttackSummary } from '../../../app/eval/summary.j
 import { addAttackOptions, attackOptionsFromParams, attackParamsFromFlags, type AttackFlags } from '../attack-options.js';
 import { guarded, interruptSignal } from '../failure.js';
 import { createProgressBar } from '../progress.js';
-import { addDataOptions, addModelOptions, formatTable, openDataset, openPool, type WorkbenchOptions } from '../workbench.js';
+import { addDataOptions, addDetectorOption, addModelOptions, formatTable, openDataset, openPool, type WorkbenchOptions } from '../workbench.js';
 
 type SweepOptions = WorkbenchOptions & AttackFlags;
 
@@ -19,6 +19,7 @@ export function registerSweep(program: Command): void {
     .description('accuracy vs ε over a dataset (float and 8-bit), as in the FGSM table')
     .option('--json', 'print JSON (no progress bar)');
   addModelOptions(command);
+  addDetectorOption(command);
   addDataOptions(command);
   addAttackOptions(command, { eps: '0,0.05,0.1,0.15,0.2,0.25,0.3' });
   command.action(guarded(async (options: SweepOptions) => {
@@ -59,6 +60,9 @@ export function registerSweep(program: Command): void {
 }
 
 export function formatSweepTable(summary: AttackSummary): string {
+  // A protected model's refusals in columns of their own: accuracy stays the classifier's.
+  const protectedModel = summary.cleanProtected !== undefined;
+  const rejected = (c: { rejected: number } | undefined) => (c ? `${c.rejected}/${summary.count}` : '–');
   const rows = summary.perEpsilon.map((e) => [
     e.epsilon.toFixed(3),
     e.float.accuracy.toFixed(3),
@@ -66,6 +70,8 @@ export function formatSweepTable(summary: AttackSummary): string {
     e.float.successRate.toFixed(3),
     e.float.meanLinf.toFixed(4),
     e.float.meanL2.toFixed(3),
+    ...(protectedModel ? [rejected(e.float.protected), rejected(e.quantized.protected)] : []),
   ]);
-  return formatTable(['epsilon', 'accuracy', 'accuracy (8-bit)', 'success', 'mean Linf', 'mean L2'], rows);
+  const table = formatTable(['epsilon', 'accuracy', 'accuracy (8-bit)', 'success', 'mean Linf', 'mean L2', ...(protectedModel ? ['rejected', 'rejected (8-bit)'] : [])], rows);
+  return protectedModel ? `${table}\nprotected model: ${rejected(summary.cleanProtected)} clean images rejected (false positives); adversarial rejections are detections` : table;
 }

@@ -173,8 +173,8 @@ export class AttackController {
       step: this.stepText,
       robust: this.robust,
       eotSamples: this.eotSamples,
-      // Dropped files cannot be kept: the form falls back to the samples.
-      images: { kind: kind === 'files' ? 'samples' : kind, offset, limit, datasetPath },
+      // Dropped files cannot be kept (nor a workspace dataset, which this screen does not offer): the form falls back to the samples.
+      images: { kind: kind === 'files' || kind === 'workspace' ? 'samples' : kind, offset, limit, datasetPath },
     };
   }
 

@@ -6,6 +6,8 @@
 import type { FoolprintApi } from '../../../app/api/client.js';
 import type { DefendedModel, DetectorInfo, RobustnessReportInfo, TransferReportInfo } from '../../../app/api/defenses.js';
 import { errorMessage } from '../api.js';
+import type { WorkspaceDatasets } from '../../../app/api/samples.js';
+import { ImageSource } from './image-source.svelte.js';
 import { JobProgress } from './job.svelte.js';
 
 export type TransformChoice = 'none' | 'jpeg' | 'bitDepth' | 'median' | 'printPhoto';
@@ -39,18 +41,27 @@ export class DefensesState {
   rows = $state<ModelRow[]>([]);
   attacks = $state<string[]>(['fgsm', 'pgd']);
   epsilons = $state('0, 0.1, 0.2, 0.3');
-  limit = $state(100);
   transferEpsilon = $state(0.2);
   detectorEpsilon = $state(0.25);
   robustness = $state.raw<RobustnessReportInfo[]>([]);
   transfer = $state.raw<TransferReportInfo[]>([]);
   detectors = $state.raw<DetectorInfo[]>([]);
   error = $state<string | null>(null);
+  /** The workspace's datasets, offered in the image picker. */
+  workspaceDatasets = $state.raw<WorkspaceDatasets | null>(null);
   readonly job: JobProgress;
   private nextKey = 0;
 
-  constructor(private readonly api: FoolprintApi) {
+  /**
+   * The images every evaluation here runs on: built-in samples, a dataset on disk (the MNIST test
+   * folder by path) or dropped files; labels are matched to the first model's classes.
+   */
+  readonly source: ImageSource;
+
+  constructor(private readonly api: FoolprintApi, modelLabels: () => readonly string[] | undefined = () => undefined) {
     this.job = new JobProgress(api);
+    this.source = new ImageSource(modelLabels);
+    this.source.limit = 100;
   }
 
   addRow(modelId: string, transform: TransformChoice = 'none'): void {
@@ -67,6 +78,18 @@ export class DefensesState {
       this.robustness = listed.robustness;
       this.transfer = listed.transfer;
       this.detectors = listed.detectors;
+      await this.refreshDatasets();
+    } catch (error) {
+      this.error = errorMessage(error);
+    }
+  }
+
+  /** The workspace's datasets again: one may have been put in its folder since the screen opened. */
+  async refreshDatasets(): Promise<void> {
+    try {
+      this.workspaceDatasets = await this.api.samples.datasets();
+      const paths = this.workspaceDatasets.datasets.map((d) => d.path);
+      if (!paths.includes(this.source.workspaceDatasetPath)) this.source.workspaceDatasetPath = paths[0] ?? '';
     } catch (error) {
       this.error = errorMessage(error);
     }
@@ -86,21 +109,27 @@ export class DefensesState {
     const epsilons = this.parsedEpsilons();
     if (!epsilons) return;
     const params = { models: this.rows.map(defendedModel), attacks: this.attacks as ('fgsm' | 'bim' | 'pgd' | 'deepfool')[], epsilons };
-    const result = await this.job.run('robustness', 'Robust accuracy', () => this.api.defenses.robustness({ images: { kind: 'samples', limit: this.limit }, params }));
+    const images = await this.source.selection();
+    if (!images) return;
+    const result = await this.job.run('robustness', 'Robust accuracy', () => this.api.defenses.robustness({ images, params }));
     if (result) await this.refresh();
   }
 
   async runTransfer(): Promise<void> {
     this.error = null;
     const params = { models: this.rows.map(defendedModel), attack: 'pgd' as const, epsilon: this.transferEpsilon, pgdSteps: 20 };
-    const result = await this.job.run('transfer', 'Transfer matrix', () => this.api.defenses.transfer({ images: { kind: 'samples', limit: this.limit }, params }));
+    const images = await this.source.selection();
+    if (!images) return;
+    const result = await this.job.run('transfer', 'Transfer matrix', () => this.api.defenses.transfer({ images, params }));
     if (result) await this.refresh();
   }
 
   async runDetector(modelId: string): Promise<void> {
     this.error = null;
+    const images = await this.source.selection();
+    if (!images) return;
     const result = await this.job.run('detector', 'SafetyNet detector', () =>
-      this.api.defenses.detect({ images: { kind: 'samples', limit: Math.max(40, this.limit) }, params: { modelId, epsilon: this.detectorEpsilon, evaluate: [{ attack: 'bim', epsilon: 0.1 }] } }),
+      this.api.defenses.detect({ images, params: { modelId, epsilon: this.detectorEpsilon, evaluate: [{ attack: 'bim', epsilon: 0.1 }] } }),
     );
     if (result) await this.refresh();
   }

@@ -21,10 +21,12 @@ export class ImageSource {
   /** `modelLabels` gives the labels of the model the screen works with, when one is chosen. */
   constructor(private readonly modelLabels: () => readonly string[] | undefined = () => undefined) {}
 
-  kind = $state<'samples' | 'dataset' | 'files'>('samples');
+  /** 'workspace': a dataset in the workspace's datasets/ folder (samples.datasets), by its path. */
+  kind = $state<'samples' | 'dataset' | 'workspace' | 'files'>('samples');
   offset = $state(0);
   limit = $state(16);
   datasetPath = $state('');
+  workspaceDatasetPath = $state('');
   files = $state<DroppedImage[]>([]);
   error = $state<string | null>(null);
 
@@ -66,6 +68,13 @@ export class ImageSource {
         return null;
       }
       return { kind: 'dataset', path: this.datasetPath.trim(), offset: this.offset, limit: this.limit };
+    }
+    if (this.kind === 'workspace') {
+      if (!this.workspaceDatasetPath) {
+        this.error = 'Choose a dataset of the workspace (put one in its datasets folder first).';
+        return null;
+      }
+      return { kind: 'dataset', path: this.workspaceDatasetPath, offset: this.offset, limit: this.limit };
     }
     if (this.files.length === 0) {
       this.error = 'Drop some PNG or JPEG files first.';
