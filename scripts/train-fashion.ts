@@ -63,15 +63,17 @@ async function main(): Promise<void> {
     .option('--out <folder>', 'model folder', path.join(root, 'assets/models/cnn-fashion-mnist'))
     .option('--samples <folder>', 'the model\'s sample set folder', path.join(root, 'assets/samples/cnn-fashion-mnist'))
     .option('--clean <p>', 'probability that a training image is left unaugmented', String(FASHION_AUGMENTATION.cleanProbability))
+    .option('--validation <n>', 'images per class carved from the training images as a validation split, left out of training; the best epoch on it (or the starting weights) is kept', '0')
     .option('--init <folder>', 'continue from this model folder\'s weights (a model of this architecture) instead of a fresh initialisation')
     .addOption(new Option('--data <folder>', 'folder with Fashion-MNIST: train-{images-idx3,labels-idx1}-ubyte[.gz] and t10k-…')
       .env('FOOLPRINT_FASHION_MNIST').default('/usr/share/datasets/fashion-mnist'))
     .parse(process.argv);
-  const opts = program.opts<{ seed: string; epochs: string; batch: string; lr: string; out: string; samples: string; data: string; init?: string; clean: string }>();
+  const opts = program.opts<{ seed: string; epochs: string; batch: string; lr: string; out: string; samples: string; data: string; init?: string; clean: string; validation: string }>();
   const seed = positiveOption(opts.seed, 'seed', true);
   const epochs = positiveOption(opts.epochs, 'epochs', true);
   const batchSize = positiveOption(opts.batch, 'batch', true);
   const peakLr = positiveOption(opts.lr, 'lr', false);
+  const validationPerClass = opts.validation === '0' ? 0 : positiveOption(opts.validation, 'validation', true);
   const clean = Number(opts.clean);
   if (!(clean >= 0 && clean <= 1)) throw new Error(`--clean must be a probability in [0,1], got "${opts.clean}"`);
   const augmentation: DigitAugmentation = { ...FASHION_AUGMENTATION, cleanProbability: clean };
@@ -88,7 +90,11 @@ async function main(): Promise<void> {
   const started = Date.now();
 
   const held = holdOut(all.data.labels, CLASSES, HOLDOUT_PER_CLASS, random);
-  const train = subset(all.data, held.train);
+  // The validation split draws from its own PRNG, so that without it the augmentation stream is the one earlier runs had.
+  const carved = validationPerClass > 0 ? holdOut(subset(all.data, held.train).labels, CLASSES, validationPerClass, seededRandom(seed + 2)) : null;
+  const trainIndices = carved ? carved.train.map((i) => held.train[i]) : held.train;
+  const train = subset(all.data, trainIndices);
+  const validation = carved ? subset(all.data, carved.samples.map((i) => held.train[i])) : undefined;
   const samples = subset(all.data, held.samples);
   await writeSampleSet(opts.samples, all.bytes, all.data.labels, SIZE, held.samples);
   await writeFile(
@@ -125,6 +131,7 @@ async function main(): Promise<void> {
     augment: (image, r) => augmentDigit(image, SIZE, SIZE, r, augmentation),
     random,
     heldOut: samples,
+    validation,
   });
   const trainSeconds = (Date.now() - started) / 1000;
 
@@ -152,11 +159,12 @@ async function main(): Promise<void> {
     [
       '# cnn-fashion-mnist: how it was trained',
       '',
-      `Command: \`npm run train:fashion -- --seed ${seed} --epochs ${epochs} --batch ${batchSize} --lr ${peakLr} --clean ${clean}${opts.init ? ' --init EARLIER_RUN_FOLDER' : ''}\` (TF.js ${tf.version.tfjs}, ${tf.getBackend()} backend, Node ${process.version}).`,
+      `Command: \`npm run train:fashion -- --seed ${seed} --epochs ${epochs} --batch ${batchSize} --lr ${peakLr} --clean ${clean}${validation ? ` --validation ${validationPerClass}` : ''}${opts.init ? ' --init EARLIER_RUN_FOLDER' : ''}\` (TF.js ${tf.version.tfjs}, ${tf.getBackend()} backend, Node ${process.version}).`,
       ...(opts.init ? ['', 'Continued from an earlier run\'s weights (its TRAINING.md is kept below, under "Earlier run"), not from a fresh initialisation.'] : []),
       '',
       `- Architecture: app/models/fashion-cnn.ts (LeNet's shape, wider), ${model.countParams()} parameters, logits out.`,
-      `- Data: Debian's dataset-fashion-mnist, the 60,000 *training* images; ${samples.count} held out (30 per class, by the seed) as assets/samples/cnn-fashion-mnist/, ${train.count} trained on.`,
+      `- Data: Debian's dataset-fashion-mnist, the 60,000 *training* images; ${samples.count} held out (30 per class, by the seed) as assets/samples/cnn-fashion-mnist/, ${validation ? `${validation.count} (${validationPerClass} per class, by the seed) as a validation split, ` : ''}${train.count} trained on.`,
+      ...(validation ? ['  The epoch kept is the one best on the validation split (the starting weights count as epoch 0); the test set chose nothing.'] : []),
       '  The 10,000 test images are used only for the table below.',
       `- Augmentation (app/data/augment.ts, per image per epoch, ${a.cleanProbability * 100}% left clean): shift ±${a.maxShift} px, scale ${a.scale[0]}–${a.scale[1]}, rotation ±${a.maxRotationDegrees}°;`,
       `  with probability 0.5 each: Gaussian blur σ 0.3–${a.maxBlurSigma} px, contrast/brightness (paper up to ${a.maxBackground}, ink down to ${a.minInk}), noise σ ≤ ${a.maxNoiseSigma}.`,

@@ -166,6 +166,12 @@ export interface TrainingRun {
   random: Random;
   /** Watched after every epoch (never used to choose anything: the run has a fixed length). */
   heldOut: LabelledImages;
+  /**
+   * Carved from the training images and left out of `train`: scored after every epoch (and before
+   * the first), and the weights of the best-scoring epoch are the ones the run ends with, so the
+   * checkpoint is chosen without looking at the test set.
+   */
+  validation?: LabelledImages;
   /** Seconds between progress lines within an epoch (default 60). */
   progressEverySeconds?: number;
 }
@@ -176,9 +182,17 @@ export interface TrainingRun {
  */
 export async function trainModel(model: tf.Sequential, train: LabelledImages, run: TrainingRun): Promise<string[]> {
   const { size } = train;
+  const log: string[] = [];
+  const validation = run.validation;
+  // Epoch 0 (the starting weights) competes too: with --init they may already be the best.
+  let best = validation ? { epoch: 0, acc: accuracy(model, validation), weights: model.getWeights().map((w) => w.clone()) } : null;
+  if (best) {
+    const line = `start  validation ${best.acc.toFixed(4)}`;
+    console.log(line);
+    log.push(line);
+  }
   const optimizer = tf.train.adam(run.peakLr);
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const log: string[] = [];
   const order = Array.from({ length: train.count }, (_, i) => i);
   const every = (run.progressEverySeconds ?? 60) * 1000;
   for (let epoch = 0; epoch < run.epochs; epoch++) {
@@ -202,11 +216,24 @@ export async function trainModel(model: tf.Sequential, train: LabelledImages, ru
         console.log(`  epoch ${epoch + 1}: ${seen}/${train.count} images, loss ${(lossSum / seen).toFixed(4)}, ${((lastProgress - t0) / 1000).toFixed(0)} s`);
       }
     }
-    const line = `epoch ${String(epoch + 1).padStart(2)}/${run.epochs}  lr ${lr.toFixed(5)}  loss ${(lossSum / train.count).toFixed(4)}  held-out samples ${accuracy(model, run.heldOut).toFixed(4)}  ${((Date.now() - t0) / 1000).toFixed(1)} s`;
+    const seconds = ((Date.now() - t0) / 1000).toFixed(1);
+    const validationAcc = validation ? accuracy(model, validation) : null;
+    const line = `epoch ${String(epoch + 1).padStart(2)}/${run.epochs}  lr ${lr.toFixed(5)}  loss ${(lossSum / train.count).toFixed(4)}  held-out samples ${accuracy(model, run.heldOut).toFixed(4)}${validationAcc === null ? '' : `  validation ${validationAcc.toFixed(4)}`}  ${seconds} s`;
+    console.log(line);
+    log.push(line);
+    if (best && validationAcc !== null && validationAcc > best.acc) {
+      for (const w of best.weights) w.dispose();
+      best = { epoch: epoch + 1, acc: validationAcc, weights: model.getWeights().map((w) => w.clone()) };
+    }
+  }
+  optimizer.dispose();
+  if (best) {
+    model.setWeights(best.weights);
+    for (const w of best.weights) w.dispose();
+    const line = `kept epoch ${best.epoch} (validation ${best.acc.toFixed(4)})${best.epoch === 0 ? ': the starting weights' : ''}`;
     console.log(line);
     log.push(line);
   }
-  optimizer.dispose();
   return log;
 }
 

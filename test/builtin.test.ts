@@ -1,8 +1,8 @@
 /**
  * The built-in models and sample sets as shipped in assets/: they load, they are what the manifest
  * says, LeNet reaches its issue's bar (≥ 97% on the real MNIST test set) and the Fashion-MNIST CNN
- * its recorded 89.2% on Debian's Fashion-MNIST test set (short of issue 9's 90%), also through the
- * dataset loader. Runs on WASM (SIMD, one thread) for speed, as the app does.
+ * its issue's (≥ 90% on Debian's Fashion-MNIST test set: 90.43%, recorded in its TRAINING.md), also
+ * through the dataset loader. Runs on WASM (SIMD, one thread) for speed, as the app does.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -117,7 +117,7 @@ describe('built-in model cnn-fashion-mnist', () => {
     expect(parseModelSource('cnn-fashion-mnist')).toEqual({ kind: 'builtin', id: 'cnn-fashion-mnist' });
   });
 
-  it('loads as the architecture of app/models/fashion-cnn.ts and classifies its own held-out samples (≥ 85%)', async () => {
+  it('loads as the architecture of app/models/fashion-cnn.ts and classifies its own held-out samples (≥ 90%)', async () => {
     const start = tf.memory().numTensors;
     const classifier = await loadClassifier({ kind: 'builtin', id: 'cnn-fashion-mnist' });
     expect(classifier.inputShape).toEqual([28, 28, 1]);
@@ -136,7 +136,7 @@ describe('built-in model cnn-fashion-mnist', () => {
     expect(Array.from(samples.labels)).toEqual(Array.from({ length: 300 }, (_, i) => i % 10));
     const acc = accuracy(classifier, samples);
     console.log(`cnn-fashion-mnist on its 300 held-out samples: ${(acc * 100).toFixed(2)}%`);
-    expect(acc).toBeGreaterThanOrEqual(0.85);
+    expect(acc).toBeGreaterThanOrEqual(0.9);
     classifier.dispose();
     expect(tf.memory().numTensors).toBe(start);
   });
@@ -175,11 +175,11 @@ describe('built-in model cnn-fashion-mnist', () => {
   });
 
   it.skipIf(!haveFashion)('scores on the full Fashion-MNIST test set (10,000 images, read by the dataset loader) what its TRAINING.md says', async () => {
-    // The issue asks for ≥ 90%; this model reaches 89.2% (TRAINING.md): the test holds the model to its
-    // recorded figure, to 0.01%, so a change to the weights, the loader or the engine shows.
+    // The issue asks for ≥ 90%; the recorded figure must reach it, and the model must score that
+    // figure to 0.01%, so a change to the weights, the loader or the engine shows.
     const training = readFileSync(path.join(repoRoot(), 'assets/models/cnn-fashion-mnist/TRAINING.md'), 'utf8');
     const recorded = Number(/^\| clean \| (\d+\.\d+)% \|$/m.exec(training)?.[1]);
-    expect(recorded).toBeGreaterThan(85);
+    expect(recorded).toBeGreaterThanOrEqual(90);
     const classifier = await loadClassifier(parseModelSource('cnn-fashion-mnist'));
     const test = await loadDataset(fashionDir, { classNames: classifier.manifest.labels });
     expect(test.count).toBe(10_000);

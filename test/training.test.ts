@@ -130,6 +130,40 @@ describe('trainModel', () => {
   });
 });
 
+describe('trainModel with a validation split', () => {
+  it('ends with the weights of the epoch best on it, the starting ones counting as epoch 0', async () => {
+    const data = syntheticSet(48, 10, 7);
+    const saved = Math.random;
+    try {
+      seedMathRandom(5);
+      const model = createLeNet();
+      const start = model.getWeights().map((w) => Float32Array.from(w.dataSync()));
+      // Labelled with the starting model's own predictions, the validation split scores 1 before
+      // training: no epoch can beat that, so the run must hand back the starting weights bit for bit.
+      const validation = subset(data, Array.from({ length: 16 }, (_, i) => 32 + i));
+      validation.labels = Int32Array.from(tf.tidy(() => (model.predict(tf.tensor4d(validation.images, [16, SIZE, SIZE, 1])) as tf.Tensor).argMax(-1).dataSync()));
+      const log = await trainModel(model, subset(data, Array.from({ length: 32 }, (_, i) => i)), {
+        epochs: 2,
+        batchSize: 16,
+        peakLr: 0.05,
+        classes: 10,
+        augment: (x, r) => augmentDigit(x, SIZE, SIZE, r),
+        random: seededRandom(5),
+        heldOut: validation,
+        validation,
+        progressEverySeconds: 3600,
+      });
+      expect(log[0]).toBe('start  validation 1.0000');
+      expect(log[1]).toMatch(/^epoch {2}1\/2 .* validation [01]\.\d{4} {2}\d+\.\d s$/);
+      expect(log.at(-1)).toBe('kept epoch 0 (validation 1.0000): the starting weights');
+      model.getWeights().forEach((w, i) => expect(Buffer.from(Float32Array.from(w.dataSync()).buffer).equals(Buffer.from(start[i].buffer))).toBe(true));
+      model.dispose();
+    } finally {
+      Math.random = saved;
+    }
+  });
+});
+
 describe('trainingLogits, the forward pass the scripts train through', () => {
   for (const [name, create] of [['LeNet', createLeNet], ['the Fashion-MNIST CNN', createFashionCnn]] as const) {
     it(`equals ${name} itself in inference mode, value and weight gradients`, () => {
