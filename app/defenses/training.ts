@@ -198,6 +198,30 @@ export function checkTrainingSettings(s: TrainingSettings, input?: Pick<Training
   }
 }
 
+/**
+ * Holds out `count` of the training images, chosen by `seed`, for the per-epoch clean and robust
+ * accuracy, so choosing a recipe never looks at the test set; the rest keeps its order. Both parts
+ * keep every class in proportion on average (a seeded draw, not the first or last images: the
+ * `mnist` package stores its digits by class).
+ */
+export function validationSplit(data: LabelledImages, count: number, seed: number): { train: LabelledImages; validation: LabelledImages } {
+  if (!Number.isInteger(count) || count < 0 || count >= data.count) {
+    throw new TrainingInputError(`the validation split must be a whole number from 0 to ${data.count - 1} images (the training set has ${data.count}), got ${count}`);
+  }
+  const size = data.images.length / data.count;
+  const order = Array.from({ length: data.count }, (_, i) => i);
+  shuffleInPlace(order, mulberry32(imageSeed(seed, 0, 3000)));
+  const held = order.slice(0, count).sort((a, b) => a - b);
+  const isHeld = new Uint8Array(data.count);
+  held.forEach((k) => (isHeld[k] = 1));
+  const pick = (indices: number[]): LabelledImages => {
+    const images = new Float32Array(indices.length * size);
+    indices.forEach((k, i) => images.set(data.images.subarray(k * size, (k + 1) * size), i * size));
+    return { images, labels: Int32Array.from(indices, (k) => data.labels[k]), count: indices.length };
+  };
+  return { train: pick(order.map((_, k) => k).filter((k) => !isHeld[k])), validation: pick(held) };
+}
+
 /** The phases a method runs, each with its epochs. */
 export function trainingPhases(method: TrainingMethod): TrainingPhase[] {
   return method === 'distilled' ? ['teacher', 'student'] : ['model'];
