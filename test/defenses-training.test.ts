@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNetwork } from '../app/defenses/architectures.js';
 import {
-  DEFAULT_TRAINING, TrainingInputError, checkTrainingSettings, defaultAdversarialSettings, networkLogits, robustAccuracy, softLabels, trainDefense, validationSplit,
+  DEFAULT_TRAINING, TrainingInputError, checkTrainingSettings, defaultAdversarialSettings, networkLogits, rampedEpsilon, robustAccuracy, softLabels, trainDefense, validationSplit,
   type LabelledImages, type TrainingCheckpoint, type TrainingSettings,
 } from '../app/defenses/training.js';
 import { modelManifestSchema } from '../app/models/manifest.js';
@@ -104,6 +104,19 @@ describe('defensive distillation', () => {
     teacherModel.dispose();
     student.dispose();
   }, 240_000);
+});
+
+describe('ε ramp', () => {
+  it('grows linearly from 0, batch by batch, to ε at the end of the ramp, and stays there', () => {
+    const a = { ...defaultAdversarialSettings('pgd', 0.3), epsilonRampEpochs: 2 };
+    expect(rampedEpsilon(a, 0, 0)).toBe(0);
+    expect(rampedEpsilon(a, 0, 0.5)).toBeCloseTo(0.075, 12);
+    expect(rampedEpsilon(a, 0)).toBeCloseTo(0.15, 12);
+    expect(rampedEpsilon(a, 1, 0.5)).toBeCloseTo(0.225, 12);
+    expect(rampedEpsilon(a, 1)).toBeCloseTo(0.3, 12);
+    expect(rampedEpsilon(a, 4, 0.1)).toBe(0.3);
+    expect(rampedEpsilon({ ...a, epsilonRampEpochs: 0 }, 0, 0)).toBe(0.3);
+  });
 });
 
 describe('validation split', () => {
