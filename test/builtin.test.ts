@@ -105,6 +105,31 @@ const fashionDir = '/usr/share/datasets/fashion-mnist';
 const haveFashion = existsSync(path.join(fashionDir, 't10k-images-idx3-ubyte.gz'));
 if (!haveFashion) console.warn(`skipping the Fashion-MNIST test-set checks: ${fashionDir} is absent (apt-get install dataset-fashion-mnist)`);
 
+describe('built-in model lenet-mnist-x2-adv', () => {
+  it('is listed after lenet-mnist-adv, with the training record of its TRAINING.md', () => {
+    const ids = listBuiltinModels().map((m) => m.id);
+    expect(ids.indexOf('lenet-mnist-x2-adv')).toBe(ids.indexOf('lenet-mnist-adv') + 1);
+    const manifest = JSON.parse(readFileSync(path.join(repoRoot(), 'assets/models/lenet-mnist-x2-adv/foolprint.json'), 'utf8')) as {
+      training: { method: string; adversarial: { attack: string; steps: number; epsilon: number }; accuracies: { clean: number; robust: { loss: string; accuracy: number }[] } };
+    };
+    expect(manifest.training.method).toBe('adversarial');
+    expect(manifest.training.adversarial).toMatchObject({ attack: 'pgd', steps: 7, epsilon: 0.3 });
+    const notes = readFileSync(path.join(repoRoot(), 'assets/models/lenet-mnist-x2-adv/TRAINING.md'), 'utf8');
+    for (const r of manifest.training.accuracies.robust) expect(notes).toContain(`${(r.accuracy * 100).toFixed(2)}%`);
+  });
+
+  it.skipIf(!haveMnist)('loads as LeNet 2x and reaches its recorded clean accuracy (≥ 95%) on the MNIST test set', async () => {
+    const classifier = await loadClassifier({ kind: 'builtin', id: 'lenet-mnist-x2-adv' });
+    expect(classifier.inputShape).toEqual([28, 28, 1]);
+    expect(classifier.manifest.outputs).toBe('logits');
+    const recorded = (JSON.parse(readFileSync(path.join(repoRoot(), 'assets/models/lenet-mnist-x2-adv/foolprint.json'), 'utf8')) as { training: { accuracies: { clean: number } } }).training.accuracies.clean;
+    const measured = accuracy(classifier, await loadDataset(mnistDir));
+    expect(measured).toBeCloseTo(recorded, 4);
+    expect(measured).toBeGreaterThanOrEqual(0.95);
+    classifier.dispose();
+  }, 120_000);
+});
+
 describe('built-in model cnn-fashion-mnist', () => {
   it('is listed after lenet-mnist (the default stays the digits\' model), with the Fashion-MNIST class names', () => {
     const models = listBuiltinModels();

@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNetwork } from '../app/defenses/architectures.js';
 import {
-  DEFAULT_TRAINING, TrainingInputError, checkTrainingSettings, defaultAdversarialSettings, networkLogits, robustAccuracy, softLabels, trainDefense,
+  DEFAULT_TRAINING, TrainingInputError, checkTrainingSettings, defaultAdversarialSettings, networkLogits, rampedEpsilon, robustAccuracy, softLabels, trainDefense, validationSplit,
   type LabelledImages, type TrainingCheckpoint, type TrainingSettings,
 } from '../app/defenses/training.js';
 import { modelManifestSchema } from '../app/models/manifest.js';
@@ -104,6 +104,50 @@ describe('defensive distillation', () => {
     teacherModel.dispose();
     student.dispose();
   }, 240_000);
+});
+
+describe('ε ramp', () => {
+  it('grows linearly from 0, batch by batch, to ε at the end of the ramp, and stays there', () => {
+    const a = { ...defaultAdversarialSettings('pgd', 0.3), epsilonRampEpochs: 2 };
+    expect(rampedEpsilon(a, 0, 0)).toBe(0);
+    expect(rampedEpsilon(a, 0, 0.5)).toBeCloseTo(0.075, 12);
+    expect(rampedEpsilon(a, 0)).toBeCloseTo(0.15, 12);
+    expect(rampedEpsilon(a, 1, 0.5)).toBeCloseTo(0.225, 12);
+    expect(rampedEpsilon(a, 1)).toBeCloseTo(0.3, 12);
+    expect(rampedEpsilon(a, 4, 0.1)).toBe(0.3);
+    expect(rampedEpsilon({ ...a, epsilonRampEpochs: 0 }, 0, 0)).toBe(0.3);
+  });
+});
+
+describe('validation split', () => {
+  /** n one-pixel "images" whose value is their index, so every part can be traced back. */
+  const numbered = (n: number): LabelledImages => ({ images: Float32Array.from({ length: n }, (_, i) => i), labels: Int32Array.from({ length: n }, (_, i) => i % 10), count: n });
+
+  it('partitions the images: disjoint, nothing lost, the training part in its order, the same split for the same seed', () => {
+    fc.assert(fc.property(fc.integer({ min: 2, max: 300 }), fc.nat(), fc.nat({ max: 2 ** 31 }), (n, c, seed) => {
+      const count = c % n;
+      const { train: t, validation: v } = validationSplit(numbered(n), count, seed);
+      expect(v.count).toBe(count);
+      expect(t.count).toBe(n - count);
+      expect([...t.images, ...v.images].sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
+      expect([...t.images]).toEqual([...t.images].sort((a, b) => a - b));
+      t.images.forEach((value, i) => expect(t.labels[i]).toBe(value % 10));
+      v.images.forEach((value, i) => expect(v.labels[i]).toBe(value % 10));
+      expect([...validationSplit(numbered(n), count, seed).validation.images]).toEqual([...v.images]);
+    }), { numRuns: 100 });
+  });
+
+  it('draws from every class of the class-ordered package digits, and another seed draws other digits', () => {
+    const a = validationSplit(train, 200, 1).validation;
+    const b = validationSplit(train, 200, 2).validation;
+    expect([...new Set(a.labels)].sort()).toEqual([...new Set(train.labels)].sort());
+    expect(new Set(a.labels).size).toBeGreaterThan(5);
+    expect([...a.images.subarray(0, 784 * 5)]).not.toEqual([...b.images.subarray(0, 784 * 5)]);
+  });
+
+  it.each([-1, 1.5, 1000])('%s held-out images of 1000 are refused by name', (count) => {
+    expect(() => validationSplit(train, count, 1)).toThrow(/the validation split must be a whole number from 0 to 999/);
+  });
 });
 
 describe('bad inputs', () => {

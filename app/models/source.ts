@@ -5,7 +5,7 @@
 export type ModelSource = { kind: 'builtin'; id: string } | { kind: 'folder'; path: string };
 
 /** Ids of the models shipped in assets/models (each a folder with model.json + foolprint.json). */
-export const BUILTIN_MODEL_IDS: readonly string[] = ['lenet-mnist', 'cnn-fashion-mnist', 'lenet-mnist-adv', 'lenet-mnist-distilled', 'mlp-mnist'];
+export const BUILTIN_MODEL_IDS: readonly string[] = ['lenet-mnist', 'cnn-fashion-mnist', 'lenet-mnist-adv', 'lenet-mnist-x2-adv', 'lenet-mnist-distilled', 'mlp-mnist'];
 
 const BUILTIN_PREFIX = 'builtin:';
 
