@@ -4,7 +4,7 @@
  *
  * Issue 10's evidence as one command: plain BIM and BIM with EOT on the built-in lenet-mnist, on the
  * same images (the first N built-in held-out digits, default all 300) at the same ε (default 0.1 and
- * 0.2), printed as `sheet --adversarial-only` pages, each page photographed K times (default 3)
+ * 0.2), printed as `sheet --adversarial-only` pages, each page photographed K times (default 2)
  * through `simulate`'s default channel with fixed seeds, and read back by `foolprint analyze`. Page k
  * of both runs holds the same images in the same order and gets the same photo seeds (1000·photo + k),
  * so the two methods meet the same poses, light, blur, noise and JPEG.
@@ -49,7 +49,7 @@ const epsFlag = process.argv.includes('--eps') ? flag('--eps', '') : undefined;
 const limit = limitFlag ?? 300;
 const epsilons = epsFlag ?? '0.1,0.2';
 const eotSamples = Number(flag('--eot', '16'));
-const photos = Number(flag('--photos', '3'));
+const photos = Number(flag('--photos', '2'));
 const eotFlags = flag('--eot-flags', '').split(/\s+/).filter(Boolean);
 const asJson = process.argv.includes('--json');
 // The layout puts 24 cells on an A4 page at 30 mm; marker ids allow pages 0..29 per run.
