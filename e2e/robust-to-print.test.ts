@@ -1,12 +1,17 @@
 /**
  * Issue 10 on the Attack screen in real Chromium: the "robust to print" switch runs BIM with EOT, the
- * run is titled BIM+EOT2 beside the plain runs, and a file that is not a channel profile is refused in
- * plain words while the default channel stays chosen.
+ * run is titled BIM+EOT2 beside the plain runs, a file that is not a channel profile is refused in
+ * plain words while the default channel stays chosen, the workspace's calibrated profiles are offered
+ * beside the default and the one chosen is the one the run samples; Compare plots each run's accuracy vs ε, digital
+ * beside photographed, and the plotted points are the rates table's figures.
  */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { listBuiltinModels } from '../app/node/model-loader.js';
-import { ensureRendererBuilt, launchChromium, missingPrerequisite, openApp, screenshot, startBrowserMode } from './harness.js';
+import { defaultChannelProfile } from '../app/physical/channel-profile.js';
+import { ensureRendererBuilt, findFiles, launchChromium, missingPrerequisite, openApp, screenshot, startBrowserMode } from './harness.js';
 import type { AppPage, BrowserMode } from './harness.js';
 
 const missing = missingPrerequisite() ?? (listBuiltinModels().length === 0 ? 'no built-in model in assets/models (train it with npm run train:mnist)' : null);
@@ -29,8 +34,12 @@ describe.skipIf(missing !== null)('robust to print on the Attack screen', () => 
     await mode?.close();
   });
 
-  it('runs BIM with EOT and titles the run BIM+EOT2', async () => {
+  it('runs BIM with EOT on a calibrated profile of the workspace and titles the run BIM+EOT2', async () => {
     const { page } = app;
+    // A profile as calibration saves it (calibration/profiles/<id>.json), a little blurrier than the default.
+    const profiles = path.join(mode.workspaceDir, 'calibration', 'profiles');
+    await mkdir(profiles, { recursive: true });
+    await writeFile(path.join(profiles, 'office-inkjet.json'), JSON.stringify({ ...defaultChannelProfile(), name: 'Office inkjet, phone', source: { photos: ['a.jpg'] }, blurMm: [0.3, 0.9] }));
     await page.getByRole('tab', { name: 'Attack' }).click();
     await page.locator('select[name=method]').selectOption('bim');
     await page.locator('input[name=epsilons]').fill('0.1');
@@ -41,10 +50,74 @@ describe.skipIf(missing !== null)('robust to print on the Attack screen', () => 
     await page.locator('input[name=channel]').setInputFiles({ name: 'broken.json', mimeType: 'application/json', buffer: Buffer.from('{"kind":"something else"}') });
     await expect.poll(() => page.getByRole('alert').filter({ hasText: 'broken.json is not a Foolprint channel profile' }).count()).toBe(1);
     expect(await page.getByTestId('channel-name').textContent()).toContain('default channel');
+    const choice = page.locator('select[name=channel-choice]');
+    await expect.poll(() => choice.locator('option').allTextContents()).toEqual(['default (office laser printer, webcam)', 'Office inkjet, phone (calibrated)']);
+    await choice.selectOption('office-inkjet');
+    await expect.poll(() => page.getByTestId('channel-name').textContent()).toBe('Office inkjet, phone');
     await page.getByRole('button', { name: /run attack/i }).click();
     await page.getByTestId('gallery').waitFor({ timeout: 240_000 });
     await expect.poll(() => page.locator('option', { hasText: /^BIM\+EOT2 · / }).count(), { timeout: 30_000 }).toBe(1);
     expect(await page.getByTestId('result-heading').textContent()).toContain('robust to print (bim+eot2)');
+    // The run sampled the chosen profile: its stored parameters carry it.
+    const [runFile] = await findFiles(mode.workspaceDir, /^run\.json$/);
+    const run = JSON.parse(await readFile(runFile, 'utf8')) as { options: { eot?: { channel?: { name: string; blurMm: number[] } } } };
+    expect(run.options.eot?.channel).toMatchObject({ name: 'Office inkjet, phone', blurMm: [0.3, 0.9] });
     await screenshot(page, 'robust-to-print');
   }, 300_000);
+
+  it('plots digital and photo accuracy vs ε for the EOT run and the plain run on Compare', async () => {
+    const { page } = app;
+    await page.getByRole('tab', { name: 'Experiments' }).click();
+    await page.getByLabel('New experiment').fill('EOT beside BIM');
+    await page.getByRole('button', { name: 'Create' }).click();
+    await page.getByRole('tab', { name: 'Attack', selected: true }).waitFor();
+    await page.getByLabel('Count').fill('4');
+    await page.locator('select[name=method]').selectOption('bim');
+    await page.locator('select[name=unit]').selectOption('levels');
+    await page.locator('input[name=epsilons]').fill('32 64');
+    await page.locator('input[name=steps]').fill('3');
+    await page.locator('input[name=step]').fill('16');
+    const robust = page.getByRole('switch', { name: 'Robust to print' });
+    for (const [eot, title] of [[false, /^BIM · /], [true, /^BIM\+EOT2 · /]] as const) {
+      await robust.setChecked(eot);
+      if (eot) await page.locator('input[name=eot-samples]').fill('2');
+      await page.getByRole('button', { name: /run attack/i }).click();
+      await expect.poll(() => page.locator('option', { hasText: title }).count(), { timeout: 240_000 }).toBe(1);
+    }
+
+    // Each run printed as its own sheet set, and each exported page handed to Capture as the photo.
+    await page.getByRole('tab', { name: 'Print' }).click();
+    for (const title of [/^BIM · /, /^BIM\+EOT2 · /]) {
+      const option = page.locator('option', { hasText: title });
+      await page.locator('select', { has: option }).selectOption((await option.getAttribute('value'))!);
+      await page.getByLabel('Images to print').fill('4');
+      await page.getByRole('img', { name: /sheet preview/ }).waitFor({ timeout: 60_000 });
+      await page.getByRole('button', { name: 'Export PDF + PNG' }).click();
+      await page.getByRole('status').filter({ hasText: /^Exported/ }).waitFor({ timeout: 120_000 });
+    }
+    // The first set's "Exported" status is still shown while the second is written: wait for its files.
+    await expect.poll(async () => (await findFiles(mode.workspaceDir, /^sheet\.png$/)).length, { timeout: 120_000 }).toBe(2);
+    const sheets = await findFiles(mode.workspaceDir, /^sheet\.png$/);
+    await page.getByRole('tab', { name: 'Capture' }).click();
+    await page.getByRole('button', { name: /^Drop phone photos/ }).locator('input[type=file]').setInputFiles(sheets);
+    await expect.poll(() => page.locator('tr[data-status=ok]').count(), { timeout: 240_000 }).toBe(2);
+
+    await page.getByRole('tab', { name: 'Compare' }).click();
+    await expect.poll(() => page.getByTestId('compare-summary').textContent(), { timeout: 120_000 }).toMatch(/2 captures counted/);
+    const chart = page.getByRole('img', { name: 'Adversarial top-1 accuracy, digital and photographed' });
+    await chart.waitFor({ timeout: 60_000 });
+    // The plotted points, read from the chart's own marks: "bim photo: 32 → 50.0%".
+    const marks = (await chart.locator('circle title').allTextContents()).map((text) => /^(.+): (\d+) → ([\d.]+)%$/.exec(text)!.slice(1));
+    const plotted = new Map<string, string>(marks.map(([series, levels, percent]) => [`${series} ${levels}`, `${percent}%`]));
+    // The rates table's average rows: method, ε, …, digital adv. top-1 (6th cell), photo adv. top-1 (7th, "top-1 / top-5").
+    const rows = await page.getByTestId('rates').locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent!.trim())));
+    const average = rows.filter((cells) => cells[2] === 'average');
+    expect(average.map((cells) => `${cells[0]} ${cells[1]}`).sort()).toEqual(['bim 32/255', 'bim 64/255', 'bim+eot2 32/255', 'bim+eot2 64/255']);
+    const levels = (text: string) => text.replace('/255', '');
+    const expected = new Map<string, string>(average.flatMap((cells) => [[`${cells[0]} digital ${levels(cells[1])}`, cells[5]], [`${cells[0]} photo ${levels(cells[1])}`, cells[6].split(' / ')[0]]]));
+    expect(plotted).toEqual(expected);
+    expect(await chart.locator('path').count()).toBe(4);
+    expect(await page.getByTestId('photo-accuracy').locator('tbody tr').count()).toBe(4);
+    await screenshot(page, 'robust-to-print-compare');
+  }, 600_000);
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compareCaptures, compareCells, compareCsv, compareHtml, compareRates } from '../app/node/service-compare.js';
 import { captureTitles, imagesTimesCaptures } from '../app/experiments/compare-words.js';
+import { accuracyByEpsilon } from '../app/experiments/photo-accuracy.js';
 import { destructionRate } from '../app/physical/metrics.js';
 import type { StoredCapture } from '../app/node/service-compare.js';
 import type { PhotoAnalysis } from '../app/physical/analyze.js';
@@ -200,5 +201,44 @@ describe('imagesTimesCaptures', () => {
     expect(imagesTimesCaptures({ images: 0, captures: 0 }, 'each')).toBe('none');
     expect(imagesTimesCaptures({ images: 1, captures: 1 }, 'each')).toBe('1 image × 1 capture');
     expect(imagesTimesCaptures({ images: 3, captures: 2 }, 'mean')).toBe('3 images × 2 sheets (mean)');
+  });
+});
+
+describe('accuracy vs ε, digital beside photographed (the Compare chart)', () => {
+  /** An adversarial cell of `method` at ε: true 3, clean right, digital top-1 `digital`, photo top-1 `photo`. */
+  const adversarial = (index: number, method: string, epsilon: number, digital: number, photo: number): Cell => {
+    const c = cell(index, 'adversarial', 3, [3, 1, 2, 4, 5], [digital, 1, 2, 4, 5], [photo, 1, 2, 4, 5], `img-${index % 4}`, epsilon);
+    return { ...c, record: { ...c.record, method } };
+  };
+
+  it('gives one digital and one photo line per method, points in increasing ε, from the report\'s own rows', () => {
+    const cells = [
+      // bim at ε 0.2: 4 images, digital 0/4 right, photo 2/4 right (two destroyed)
+      adversarial(0, 'bim', 0.2, 8, 3), adversarial(1, 'bim', 0.2, 8, 3), adversarial(2, 'bim', 0.2, 8, 8), adversarial(3, 'bim', 0.2, 8, 8),
+      // bim at ε 0.1: digital 2/4 right, photo 3/4
+      adversarial(4, 'bim', 0.1, 3, 3), adversarial(5, 'bim', 0.1, 3, 3), adversarial(6, 'bim', 0.1, 8, 3), adversarial(7, 'bim', 0.1, 8, 8),
+      // bim+eot16 at ε 0.1: digital 1/4, photo 1/4 (nothing destroyed)
+      adversarial(8, 'bim+eot16', 0.1, 3, 3), adversarial(9, 'bim+eot16', 0.1, 8, 8), adversarial(10, 'bim+eot16', 0.1, 8, 8), adversarial(11, 'bim+eot16', 0.1, 8, 8),
+    ];
+    // The same sheet photographed twice, the second time the bim ε 0.2 cells all read right: each capture counts.
+    const second = cells.map((c) => (c.record.method === 'bim' && c.record.epsilon === 0.2 ? { ...c, top5: top(3, 1, 2, 4, 5) } : c));
+    const rates = compareRates([capture(cells), capture(second, { captureId: 'capture-2' })], 0.8);
+    const lines = accuracyByEpsilon(rates);
+    expect(lines.map((l) => l.method)).toEqual(['bim', 'bim+eot16']);
+    expect(lines[0].digital).toEqual([{ epsilon: 0.1, accuracy: 0.5, count: 4 }, { epsilon: 0.2, accuracy: 0, count: 4 }]);
+    expect(lines[0].photo).toEqual([{ epsilon: 0.1, accuracy: 0.75, count: 8 }, { epsilon: 0.2, accuracy: 6 / 8, count: 8 }]);
+    expect(lines[1]).toEqual({ method: 'bim+eot16', digital: [{ epsilon: 0.1, accuracy: 0.25, count: 4 }], photo: [{ epsilon: 0.1, accuracy: 0.25, count: 8 }] });
+  });
+
+  it('leaves out a point without a figure and ignores prefiltered rows', () => {
+    const rate = (method: string, epsilon: number, kase: 'average' | 'prefiltered', digital: number | null, photo: number | null) => ({
+      method, epsilon, case: kase, count: 2, images: 2, captures: 1,
+      digital: { clean: { top1: 1, top5: 1 }, adversarial: { top1: digital, top5: digital } },
+      photo: { clean: { top1: null, top5: null }, adversarial: { top1: photo, top5: photo } },
+      destructionTop1: null, destructionTop5: null,
+    });
+    const lines = accuracyByEpsilon([rate('pgd', 0.3, 'average', 0.1, null), rate('pgd', 0.3, 'prefiltered', 0, 0), rate('pgd', 0.1, 'average', 0.6, 0.9)]);
+    expect(lines).toEqual([{ method: 'pgd', digital: [{ epsilon: 0.1, accuracy: 0.6, count: 2 }, { epsilon: 0.3, accuracy: 0.1, count: 2 }], photo: [{ epsilon: 0.1, accuracy: 0.9, count: 2 }] }]);
+    expect(accuracyByEpsilon([])).toEqual([]);
   });
 });

@@ -16,6 +16,7 @@ import { ImageSource } from './image-source.svelte.js';
 import type { Session } from './session.svelte.js';
 import { ChannelProfileError, parseChannelProfile } from '../../../app/physical/channel-profile.js';
 import type { ChannelProfile } from '../../../app/physical/channel-profile.js';
+import type { ChannelProfileInfo } from '../../../app/api/calibration.js';
 
 export type AttackMethod = AttackParams['method'];
 
@@ -66,9 +67,13 @@ export class AttackController {
   /** "Robust to print": Expectation over Transformation over `eotSamples` channel draws per step (BIM, LL, PGD). */
   robust = $state(false);
   eotSamples = $state(16);
-  /** The channel profile chosen from a file; null samples the default channel. */
+  /** The channel profile chosen (from the workspace's calibrated ones or a file); null samples the default channel. */
   channel = $state.raw<ChannelProfile | null>(null);
   channelError = $state<string | null>(null);
+  /** The workspace's calibrated profiles (saved by calibration), offered beside the default channel. */
+  profiles = $state.raw<ChannelProfileInfo[]>([]);
+  /** Which channel the list shows: 'default', a workspace profile's id, or 'file' (read from a file). */
+  channelChoice = $state<string>('default');
   runs = $state.raw<AttackRun[]>([]);
   runId = $state<string | null>(null);
   gallery = $state.raw<GalleryPage | null>(null);
@@ -231,13 +236,37 @@ export class AttackController {
     this.channelError = null;
     if (!file) {
       this.channel = null;
+      this.channelChoice = 'default';
       return;
     }
     try {
       this.channel = parseChannelProfile(await file.text(), file.name);
+      this.channelChoice = 'file';
     } catch (error) {
       this.channelError = error instanceof ChannelProfileError ? error.message : errorMessage(error);
     }
+  }
+
+  /** The calibrated profiles of the workspace, listed when the robust-to-print switch is on. */
+  async loadProfiles(): Promise<void> {
+    const profiles = await this.session.guard(() => this.session.api.calibration.profiles());
+    if (profiles) this.profiles = profiles;
+  }
+
+  /** Chooses the default channel or a workspace profile by id; a profile that cannot be read keeps the previous channel. */
+  async chooseProfile(choice: string): Promise<void> {
+    this.channelError = null;
+    if (choice === 'file') return;
+    if (choice === 'default') {
+      this.channel = null;
+      this.channelChoice = 'default';
+      return;
+    }
+    const previous = this.channelChoice;
+    this.channelChoice = choice;
+    const profile = await this.session.guard(() => this.session.api.calibration.profile({ profileId: choice }));
+    if (profile && this.channelChoice === choice) this.channel = profile;
+    else if (!profile) this.channelChoice = previous;
   }
 
   /** The host's running attack and sweep of this experiment, if this form is not following them yet. */
