@@ -120,4 +120,26 @@ describe.skipIf(missing !== null)('robust to print on the Attack screen', () => 
     expect(await page.getByTestId('photo-accuracy').locator('tbody tr').count()).toBe(4);
     await screenshot(page, 'robust-to-print-compare');
   }, 600_000);
+
+  it('shows the layout of the run chosen right after an export, not the exported page that lands later', async () => {
+    const { page } = app;
+    await page.getByRole('tab', { name: 'Print' }).click();
+    const bim = page.locator('option', { hasText: /^BIM · / });
+    const eot = page.locator('option', { hasText: /^BIM\+EOT2 · / });
+    const runSelect = page.locator('select', { has: bim });
+    await runSelect.selectOption((await bim.getAttribute('value'))!);
+    await page.getByRole('img', { name: /sheet preview/ }).waitFor({ timeout: 60_000 });
+    // Hold the exported page's files until another run has been chosen: the order a loaded host gives.
+    const held: (() => void)[] = [];
+    await page.route('**/api/sheets.file', (route) => void held.push(() => void route.continue()));
+    await page.getByRole('button', { name: 'Export PDF + PNG' }).click();
+    await expect.poll(() => held.length, { timeout: 120_000 }).toBeGreaterThan(0);
+    await runSelect.selectOption((await eot.getAttribute('value'))!);
+    await page.getByRole('img', { name: /sheet preview/ }).waitFor({ timeout: 60_000 });
+    for (const release of held.splice(0)) release();
+    await page.unroute('**/api/sheets.file');
+    await page.waitForTimeout(500);
+    expect(await page.getByRole('img', { name: /exported sheet/ }).count()).toBe(0);
+    expect(await page.getByRole('img', { name: /sheet preview/ }).count()).toBe(1);
+  }, 300_000);
 });

@@ -28,6 +28,12 @@ export class PrintController {
   shown = $state.raw<{ set: SheetSet; page: number; png: string; pageMm: { width: number; height: number }; sheetId: string } | null>(null);
 
   readonly run = $derived(this.runs.find((r) => r.runId === this.runId) ?? null);
+  /**
+   * Which request for the sheet view is the latest. Previews and exported pages arrive out of order: a
+   * run chosen while the last export's page is still on its way must not be covered by that page when
+   * it lands, nor a newer layout's preview by an older one. Only the latest request's answer is shown.
+   */
+  #viewRequest = 0;
 
   constructor(private readonly session: Session) {
     this.job = new JobProgress(session.api);
@@ -65,10 +71,11 @@ export class PrintController {
   }
 
   async refreshPreview(): Promise<void> {
+    const request = ++this.#viewRequest;
     const params = this.params();
     if (!params) return;
     const preview = await this.session.guard(() => this.session.api.sheets.preview({ ...params, page: this.previewPage, previewDpi: 96 }));
-    if (preview) {
+    if (preview && request === this.#viewRequest) {
       this.preview = preview;
       if (this.previewPage > preview.pageCount) this.previewPage = preview.pageCount;
     }
@@ -88,9 +95,10 @@ export class PrintController {
 
   /** Page `page` of an exported set, from its PNG and manifest (real size from the manifest). */
   async showExported(set: SheetSet, page: number): Promise<void> {
+    const request = ++this.#viewRequest;
     const ids = { experimentId: set.experimentId, sheetSetId: set.sheetSetId, page };
     const files = await this.session.guard(() => Promise.all([this.session.api.sheets.file({ ...ids, file: 'png' }), this.session.api.sheets.file({ ...ids, file: 'manifest' })]));
-    if (!files) return;
+    if (!files || request !== this.#viewRequest) return;
     const [png, manifestFile] = files;
     const manifest = JSON.parse(new TextDecoder().decode(base64ToBytes(manifestFile.base64))) as SheetManifest;
     this.shown = { set, page, png: `data:image/png;base64,${png.base64}`, pageMm: manifest.geometry.pageMm, sheetId: manifest.sheetId };
