@@ -5,11 +5,9 @@
  * Compare screen after the sheet itself is imported as a photo.
  */
 import { readFile } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { listBuiltinModels } from '../app/node/model-loader.js';
-import { ensureRendererBuilt, findFiles, launchChromium, missingPrerequisite, openApp, screenshot, startBrowserMode } from './harness.js';
-import type { AppPage, BrowserMode } from './harness.js';
+import { appForSuite, findFiles, missingPrerequisite, screenshot } from './harness.js';
 
 const FASHION = 'Small CNN on Fashion-MNIST';
 const missing = missingPrerequisite() ?? (listBuiltinModels().some((m) => m.name === FASHION) ? null : 'the built-in cnn-fashion-mnist model is absent (npm run train:fashion)');
@@ -18,24 +16,10 @@ if (missing) console.warn(`e2e Fashion-MNIST model skipped: ${missing}`);
 const IMAGES = 10;
 
 describe.skipIf(missing !== null)('the Fashion-MNIST model in browser mode', () => {
-  let mode: BrowserMode;
-  let browser: Browser;
-  let app: AppPage;
-
-  beforeAll(async () => {
-    await ensureRendererBuilt();
-    mode = await startBrowserMode();
-    browser = await launchChromium({ kind: 'none' });
-    app = await openApp(browser, mode);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await mode?.close();
-  });
+  const suite = appForSuite();
 
   it('shows garment names in the preview, the top-5, the sheet captions and Compare', async () => {
-    const { page } = app;
+    const { page } = suite.app;
     try {
       // The digits' LeNet stays the default; the Fashion model is chosen on the Models screen.
       await page.getByRole('tab', { name: 'Models' }).click();
@@ -74,14 +58,14 @@ describe.skipIf(missing !== null)('the Fashion-MNIST model in browser mode', () 
       await page.getByRole('img', { name: /sheet preview/ }).waitFor({ timeout: 60_000 });
       await page.getByRole('button', { name: 'Export PDF + PNG' }).click();
       await page.getByRole('status').filter({ hasText: /^Exported/ }).waitFor({ timeout: 120_000 });
-      const [manifestFile] = await findFiles(mode.workspaceDir, /^sheet\.manifest\.json$/);
+      const [manifestFile] = await findFiles(suite.mode.workspaceDir, /^sheet\.manifest\.json$/);
       const manifest = JSON.parse(await readFile(manifestFile, 'utf8')) as { modelId: string; cells: { caption: string }[] };
       expect(manifest.modelId).toBe('cnn-fashion-mnist');
       expect(manifest.cells.map((c) => c.caption)).toContain('clean #9 y=Ankle boot');
       await screenshot(page, 'fashion-2-print');
 
       // The exported sheet itself as the photo: every cell found and classified by the Fashion model.
-      const [sheetPng] = await findFiles(mode.workspaceDir, /^sheet\.png$/);
+      const [sheetPng] = await findFiles(suite.mode.workspaceDir, /^sheet\.png$/);
       await page.getByRole('tab', { name: 'Capture' }).click();
       await page.getByRole('button', { name: /^Drop phone photos/ }).locator('input[type=file]').setInputFiles(sheetPng);
       const last = page.getByTestId('last-capture');
@@ -97,8 +81,8 @@ describe.skipIf(missing !== null)('the Fashion-MNIST model in browser mode', () 
       await screenshot(page, 'fashion-3-compare');
     } catch (error) {
       await screenshot(page, 'fashion-failure');
-      throw new Error(`${error instanceof Error ? error.message : String(error)}\npage errors: ${app.consoleErrors.join(' | ') || 'none'}`, { cause: error });
+      throw new Error(`${error instanceof Error ? error.message : String(error)}\npage errors: ${suite.app.consoleErrors.join(' | ') || 'none'}`, { cause: error });
     }
-    expect(app.consoleErrors.filter((e) => !/favicon/.test(e))).toEqual([]);
+    expect(suite.app.consoleErrors.filter((e) => !/favicon/.test(e))).toEqual([]);
   });
 });

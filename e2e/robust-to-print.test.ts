@@ -7,37 +7,20 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { listBuiltinModels } from '../app/node/model-loader.js';
+import { describe, expect, it } from 'vitest';
 import { defaultChannelProfile } from '../app/physical/channel-profile.js';
-import { ensureRendererBuilt, findFiles, launchChromium, missingPrerequisite, openApp, screenshot, startBrowserMode } from './harness.js';
-import type { AppPage, BrowserMode } from './harness.js';
+import { appForSuite, findFiles, missingBuiltinApp, screenshot } from './harness.js';
 
-const missing = missingPrerequisite() ?? (listBuiltinModels().length === 0 ? 'no built-in model in assets/models (train it with npm run train:mnist)' : null);
+const missing = missingBuiltinApp();
 if (missing) console.warn(`e2e robust to print skipped: ${missing}`);
 
 describe.skipIf(missing !== null)('robust to print on the Attack screen', () => {
-  let mode: BrowserMode;
-  let browser: Browser;
-  let app: AppPage;
-
-  beforeAll(async () => {
-    await ensureRendererBuilt();
-    mode = await startBrowserMode();
-    browser = await launchChromium({ kind: 'none' });
-    app = await openApp(browser, mode);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await mode?.close();
-  });
+  const suite = appForSuite();
 
   it('runs BIM with EOT on a calibrated profile of the workspace and titles the run BIM+EOT2', async () => {
-    const { page } = app;
+    const { page } = suite.app;
     // A profile as calibration saves it (calibration/profiles/<id>.json), a little blurrier than the default.
-    const profiles = path.join(mode.workspaceDir, 'calibration', 'profiles');
+    const profiles = path.join(suite.mode.workspaceDir, 'calibration', 'profiles');
     await mkdir(profiles, { recursive: true });
     await writeFile(path.join(profiles, 'office-inkjet.json'), JSON.stringify({ ...defaultChannelProfile(), name: 'Office inkjet, phone', source: { photos: ['a.jpg'] }, blurMm: [0.3, 0.9] }));
     await page.getByRole('tab', { name: 'Attack' }).click();
@@ -59,14 +42,14 @@ describe.skipIf(missing !== null)('robust to print on the Attack screen', () => 
     await expect.poll(() => page.locator('option', { hasText: /^BIM\+EOT2 · / }).count(), { timeout: 30_000 }).toBe(1);
     expect(await page.getByTestId('result-heading').textContent()).toContain('robust to print (bim+eot2)');
     // The run sampled the chosen profile: its stored parameters carry it.
-    const [runFile] = await findFiles(mode.workspaceDir, /^run\.json$/);
+    const [runFile] = await findFiles(suite.mode.workspaceDir, /^run\.json$/);
     const run = JSON.parse(await readFile(runFile, 'utf8')) as { options: { eot?: { channel?: { name: string; blurMm: number[] } } } };
     expect(run.options.eot?.channel).toMatchObject({ name: 'Office inkjet, phone', blurMm: [0.3, 0.9] });
     await screenshot(page, 'robust-to-print');
   }, 300_000);
 
   it('plots digital and photo accuracy vs ε for the EOT run and the plain run on Compare', async () => {
-    const { page } = app;
+    const { page } = suite.app;
     await page.getByRole('tab', { name: 'Experiments' }).click();
     await page.getByLabel('New experiment').fill('EOT beside BIM');
     await page.getByRole('button', { name: 'Create' }).click();
@@ -96,8 +79,8 @@ describe.skipIf(missing !== null)('robust to print on the Attack screen', () => 
       await page.getByRole('status').filter({ hasText: /^Exported/ }).waitFor({ timeout: 120_000 });
     }
     // The first set's "Exported" status is still shown while the second is written: wait for its files.
-    await expect.poll(async () => (await findFiles(mode.workspaceDir, /^sheet\.png$/)).length, { timeout: 120_000 }).toBe(2);
-    const sheets = await findFiles(mode.workspaceDir, /^sheet\.png$/);
+    await expect.poll(async () => (await findFiles(suite.mode.workspaceDir, /^sheet\.png$/)).length, { timeout: 120_000 }).toBe(2);
+    const sheets = await findFiles(suite.mode.workspaceDir, /^sheet\.png$/);
     await page.getByRole('tab', { name: 'Capture' }).click();
     await page.getByRole('button', { name: /^Drop phone photos/ }).locator('input[type=file]').setInputFiles(sheets);
     await expect.poll(() => page.locator('tr[data-status=ok]').count(), { timeout: 240_000 }).toBe(2);
@@ -122,7 +105,7 @@ describe.skipIf(missing !== null)('robust to print on the Attack screen', () => 
   }, 600_000);
 
   it('shows the layout of the run chosen right after an export, not the exported page that lands later', async () => {
-    const { page } = app;
+    const { page } = suite.app;
     await page.getByRole('tab', { name: 'Print' }).click();
     const bim = page.locator('option', { hasText: /^BIM · / });
     const eot = page.locator('option', { hasText: /^BIM\+EOT2 · / });
