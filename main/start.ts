@@ -187,9 +187,6 @@ async function serveBrowserMode(options: StartOptions, root: string): Promise<vo
     port: options.port ?? 0,
     rendererDir: path.join(root, 'renderer/dist'),
   });
-  say(`browser mode at ${server.url}`);
-  say('press Ctrl-C to stop');
-  if (options.open) openInBrowser(server.url);
   let stopping = false;
   const stop = () => {
     if (stopping) return;
@@ -199,8 +196,12 @@ async function serveBrowserMode(options: StartOptions, root: string): Promise<vo
       () => process.exit(1),
     );
   };
+  // Taken before the URL is printed: whoever reads it may press Ctrl-C at once (see serve.ts).
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  say(`browser mode at ${server.url}`);
+  say('press Ctrl-C to stop');
+  if (options.open) openInBrowser(server.url);
 }
 
 /**

@@ -175,4 +175,20 @@ describe('two foolprint serve on one workspace (issue 7 repro)', () => {
       for (const child of started) if (child.exitCode === null && child.signalCode === null) await killed(child);
     }
   }, 90_000);
+
+  it('Ctrl-C while it starts (the lock taken, the URL not yet printed) stops it cleanly: exit 0, no lock left', async () => {
+    const workspace = path.join(root, 'serve-early');
+    const lockFile = path.join(workspace, WORKSPACE_LOCK_FILE);
+    const child = serve(workspace);
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('exit', (code, signal) => resolve([code, signal])));
+    const deadline = Date.now() + 30_000;
+    while (!existsSync(lockFile) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 2));
+    expect(existsSync(lockFile)).toBe(true);
+    child.kill('SIGINT');
+    expect(await exited).toEqual([0, null]);
+    expect(existsSync(lockFile)).toBe(false);
+    expect(stdout).toMatch(/stopping/);
+  }, 60_000);
 });

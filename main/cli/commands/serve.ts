@@ -49,6 +49,17 @@ export async function serve(flags: ServeFlags): Promise<void> {
     backend: flags.backend as 'tensorflow' | 'wasm' | 'cpu' | undefined,
     workers: workerCountFromFlag(flags.workers),
   };
+  // Ctrl-C is taken from here on, before the URL is printed: a caller who acts on the printed URL
+  // (a test, a script) may send SIGINT at once, and Node's default would kill the process with the
+  // workspace lock still on disk. A second Ctrl-C exits at once.
+  let stopRequested: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => (stopRequested = resolve));
+  const onSignal = () => {
+    process.once('SIGINT', () => process.exit(130));
+    stopRequested();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   // The default port may be taken by another copy; an explicit --port is respected or fails.
   const server = await startServer({ ...common, port: port ?? DEFAULT_SERVE_PORT }).catch((error: unknown) => {
     if (port === undefined) return startServer({ ...common, port: 0 });
@@ -59,13 +70,7 @@ export async function serve(flags: ServeFlags): Promise<void> {
   }
   process.stdout.write(`Foolprint is running in browser mode. Open:\n  ${server.url}\nworkspace: ${common.workspaceDir}\nPress Ctrl-C to stop.\n`);
   if (flags.open) openInBrowser(server.url);
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.stdout.write('foolprint: stopping…\n');
-      void server.close().then(resolve, resolve);
-      process.once('SIGINT', () => process.exit(130));
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  await stopped;
+  process.stdout.write('foolprint: stopping…\n');
+  await server.close().catch(() => undefined);
 }
