@@ -4,11 +4,9 @@
  * what the detector flags and the reports count rejections apart: more adversarial than clean
  * images are rejected, and accepted-right + accepted-wrong + rejected is always the total.
  */
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { awaitJob, createApiClient } from '../app/api/index.js';
@@ -17,17 +15,9 @@ import { defenseWorkerThreads } from '../app/node/defense-jobs.js';
 import { createFoolprintService } from '../app/node/service.js';
 import type { FoolprintService } from '../app/node/service.js';
 import { simulatePhoto } from '../app/physical/simulate.js';
+import { foolprint, root } from './cli-harness.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const total = (c: { correct: number; wrong: number; rejected: number }) => c.correct + c.wrong + c.rejected;
-
-function foolprint(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(root, 'bin/foolprint.js'), ...args], { cwd: root, env: { ...process.env, FOOLPRINT_DEBUG: '' } }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 describe('a protected model (LeNet behind a SafetyNet detector)', () => {
   let dir: string;
