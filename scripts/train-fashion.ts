@@ -22,7 +22,7 @@ import type { ModelManifest } from '../app/models/manifest.js';
 import { readIdxRange } from '../app/node/idx-file.js';
 import { fileSystemLoadHandler, saveLayersModel } from '../app/node/model-io.js';
 import { repoRoot } from '../app/node/repo-root.js';
-import { accuracyTable, accuracy, backendNote, holdOut, positiveOption, seedMathRandom, subset, trainModel, useWasmBackend, writeSampleSet, type LabelledImages } from './training.js';
+import { accuracyTable, accuracy, backendNote, holdOut, loopOptions, positiveOption, seedMathRandom, subset, trainModel, useWasmBackend, withLoopOptions, writeSampleSet, type LabelledImages } from './training.js';
 
 const SIZE = 28;
 const HOLDOUT_PER_CLASS = 30;
@@ -55,11 +55,7 @@ async function fashionSplit(folder: string, split: 'train' | 't10k'): Promise<{ 
 
 async function main(): Promise<void> {
   const root = repoRoot();
-  const program = new Command('train-fashion')
-    .option('--seed <n>', 'seed of the hold-out choice, initialisation, dropout, batch order and augmentation', '20261202')
-    .option('--epochs <n>', 'training epochs', '3')
-    .option('--batch <n>', 'batch size', '64')
-    .option('--lr <x>', 'peak Adam learning rate (cosine decay to 5% of it)', '0.003')
+  const program = withLoopOptions(new Command('train-fashion'), { seed: '20261202', epochs: '3', batch: '64', lr: '0.003' })
     .option('--out <folder>', 'model folder', path.join(root, 'assets/models/cnn-fashion-mnist'))
     .option('--samples <folder>', 'the model\'s sample set folder', path.join(root, 'assets/samples/cnn-fashion-mnist'))
     .option('--clean <p>', 'probability that a training image is left unaugmented', String(FASHION_AUGMENTATION.cleanProbability))
@@ -69,10 +65,7 @@ async function main(): Promise<void> {
       .env('FOOLPRINT_FASHION_MNIST').default('/usr/share/datasets/fashion-mnist'))
     .parse(process.argv);
   const opts = program.opts<{ seed: string; epochs: string; batch: string; lr: string; out: string; samples: string; data: string; init?: string; clean: string; validation: string }>();
-  const seed = positiveOption(opts.seed, 'seed', true);
-  const epochs = positiveOption(opts.epochs, 'epochs', true);
-  const batchSize = positiveOption(opts.batch, 'batch', true);
-  const peakLr = positiveOption(opts.lr, 'lr', false);
+  const { seed, epochs, batchSize, peakLr } = loopOptions(opts);
   const validationPerClass = opts.validation === '0' ? 0 : positiveOption(opts.validation, 'validation', true);
   const clean = Number(opts.clean);
   if (!(clean >= 0 && clean <= 1)) throw new Error(`--clean must be a probability in [0,1], got "${opts.clean}"`);

@@ -21,7 +21,7 @@ import { loadDataset } from '../app/node/dataset-loader.js';
 import { packageDigits } from '../app/node/mnist-package.js';
 import { saveLayersModel } from '../app/node/model-io.js';
 import { repoRoot } from '../app/node/model-loader.js';
-import { accuracy, accuracyTable, backendNote, holdOut, positiveOption, seedMathRandom, subset, trainModel, useWasmBackend, writeSampleSet, type LabelledImages } from './training.js';
+import { accuracy, accuracyTable, backendNote, holdOut, loopOptions, seedMathRandom, subset, trainModel, useWasmBackend, withLoopOptions, writeSampleSet, type LabelledImages } from './training.js';
 
 const SIZE = 28;
 const HOLDOUT_PER_CLASS = 30;
@@ -36,21 +36,14 @@ async function mnistTestSet(folder: string): Promise<LabelledImages> {
 
 async function main(): Promise<void> {
   const root = repoRoot();
-  const program = new Command('train-mnist')
-    .option('--seed <n>', 'seed of the hold-out choice, initialisation, dropout, batch order and augmentation', '20261128')
-    .option('--epochs <n>', 'training epochs', '20')
-    .option('--batch <n>', 'batch size', '64')
-    .option('--lr <x>', 'peak Adam learning rate (cosine decay to 5% of it)', '0.002')
+  const program = withLoopOptions(new Command('train-mnist'), { seed: '20261128', epochs: '20', batch: '64', lr: '0.002' })
     .option('--out <folder>', 'model folder', path.join(root, 'assets/models/lenet-mnist'))
     .option('--samples <folder>', 'built-in sample set folder', path.join(root, 'assets/samples'))
     .addOption(new Option('--test <folder>', 'your folder with the MNIST test set: t10k-images-idx3-ubyte[.gz] and t10k-labels-idx1-ubyte[.gz] from the MNIST database')
       .env('FOOLPRINT_MNIST').makeOptionMandatory())
     .parse(process.argv);
   const opts = program.opts<{ seed: string; epochs: string; batch: string; lr: string; out: string; samples: string; test: string }>();
-  const seed = positiveOption(opts.seed, 'seed', true);
-  const epochs = positiveOption(opts.epochs, 'epochs', true);
-  const batchSize = positiveOption(opts.batch, 'batch', true);
-  const peakLr = positiveOption(opts.lr, 'lr', false);
+  const { seed, epochs, batchSize, peakLr } = loopOptions(opts);
   // Read before training, so a wrong folder fails in a second rather than after the whole run.
   const test = await mnistTestSet(opts.test);
 

@@ -13,6 +13,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
+import type { Command } from 'commander';
 import * as tf from '@tensorflow/tfjs';
 import { gaussian, gaussianBlur, seededRandom, shuffleInPlace, warpAffine, type Random } from '../app/data/augment.js';
 import { encodeIdxUint8 } from '../app/data/idx.js';
@@ -238,6 +239,25 @@ export async function trainModel(model: tf.Sequential, train: LabelledImages, ru
 }
 
 /** A positive number from a command-line option, or a one-line error naming it. */
+/** The loop's flags, as every built-in model's script words them; each script passes its own defaults. */
+export function withLoopOptions(command: Command, defaults: { seed: string; epochs: string; batch: string; lr: string }): Command {
+  return command
+    .option('--seed <n>', 'seed of the hold-out choice, initialisation, dropout, batch order and augmentation', defaults.seed)
+    .option('--epochs <n>', 'training epochs', defaults.epochs)
+    .option('--batch <n>', 'batch size', defaults.batch)
+    .option('--lr <x>', 'peak Adam learning rate (cosine decay to 5% of it)', defaults.lr);
+}
+
+/** The values of withLoopOptions' flags, checked. */
+export function loopOptions(opts: { seed: string; epochs: string; batch: string; lr: string }): { seed: number; epochs: number; batchSize: number; peakLr: number } {
+  return {
+    seed: positiveOption(opts.seed, 'seed', true),
+    epochs: positiveOption(opts.epochs, 'epochs', true),
+    batchSize: positiveOption(opts.batch, 'batch', true),
+    peakLr: positiveOption(opts.lr, 'lr', false),
+  };
+}
+
 export function positiveOption(text: string, name: string, integer: boolean): number {
   const value = Number(text);
   if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) throw new Error(`--${name} must be a positive ${integer ? 'whole ' : ''}number, got "${text}"`);

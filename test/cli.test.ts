@@ -3,24 +3,12 @@
  * exit codes. (npm test builds dist/ first.)
  */
 import { describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { parseAttackRecord } from '../app/experiments/attack-record.js';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const bin = path.join(root, 'bin/foolprint.js');
-
-function foolprint(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, FOOLPRINT_DEBUG: '' } }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+import { foolprint } from './cli-harness.js';
 
 describe('foolprint CLI', () => {
   it('lists the Fashion-MNIST model after the digits\' one, and --model cnn-fashion-mnist --data samples gives its own garments, named in the attack record and the sheet captions', async () => {

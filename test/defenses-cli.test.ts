@@ -2,23 +2,12 @@
  * `foolprint robustness`, `transfer` and `detect` on real files: the built-in LeNet and digits, a
  * few dozen images each (the shared CPU). Bad flags are refused in one line with exit code 2.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const bin = path.join(root, 'bin/foolprint.js');
-
-function foolprint(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, FOOLPRINT_DEBUG: '' } }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+import { bin, foolprint, root } from './cli-harness.js';
 
 describe('foolprint defense commands', () => {
   it('robustness --json: the 1-bit squeezer is flagged (transfer and BPDA beat the zero gradient), the plain LeNet is not', async () => {

@@ -4,25 +4,13 @@
  * line, and the API contract takes params.eot with a profile or refuses a broken one.
  */
 import { describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { attackParamsSchema } from '../app/api/attacks.js';
 import { parseAttackRecord } from '../app/experiments/attack-record.js';
 import { defaultChannelProfile } from '../app/physical/channel-profile.js';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const bin = path.join(root, 'bin/foolprint.js');
-
-function foolprint(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, FOOLPRINT_DEBUG: '' } }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+import { foolprint } from './cli-harness.js';
 
 describe('attack --eot', () => {
   it('records the EOT run with its channel, and sheets name it bim+eot2', async () => {

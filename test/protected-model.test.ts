@@ -4,29 +4,20 @@
  * what the detector flags and the reports count rejections apart: more adversarial than clean
  * images are rejected, and accepted-right + accepted-wrong + rejected is always the total.
  */
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { awaitJob, createApiClient } from '../app/api/index.js';
 import type { FoolprintApi } from '../app/api/index.js';
+import { defenseWorkerThreads } from '../app/node/defense-jobs.js';
 import { createFoolprintService } from '../app/node/service.js';
 import type { FoolprintService } from '../app/node/service.js';
 import { simulatePhoto } from '../app/physical/simulate.js';
+import { foolprint, root } from './cli-harness.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const total = (c: { correct: number; wrong: number; rejected: number }) => c.correct + c.wrong + c.rejected;
-
-function foolprint(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(root, 'bin/foolprint.js'), ...args], { cwd: root, env: { ...process.env, FOOLPRINT_DEBUG: '' } }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 describe('a protected model (LeNet behind a SafetyNet detector)', () => {
   let dir: string;
@@ -128,4 +119,47 @@ describe('a protected model (LeNet behind a SafetyNet detector)', () => {
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
     expect(bad.stderr).toMatch(/is not a Foolprint detector/);
   }, 120_000);
+
+  it('keeps its defense worker across requests, screens with a rewritten detector.json, and matches the CLI that keeps nothing', async () => {
+    // A copy under another id, rewritten below without touching the detector the other tests use.
+    const copyId = `${detectorId}.copy`;
+    const copyFile = path.join(dir, 'workspace', 'detectors', copyId, 'detector.json');
+    await mkdir(path.dirname(copyFile));
+    const text = await readFile(path.join(detectorFolder, 'detector.json'), 'utf8');
+    await writeFile(copyFile, text);
+    const experiment = await api.experiments.create({ name: 'protected twice' });
+    const images = { kind: 'samples' as const, offset: 80, limit: 16 };
+    const attack = async () => awaitJob(api, (await api.attacks.start({ experimentId: experiment.id, modelId: copyId, images, params: { method: 'fgsm', epsilons: [0.25] } })).jobId, 'attack');
+    const verdicts = (run: Awaited<ReturnType<typeof attack>>) => [run.cleanProtected, run.perEpsilon[0].float.protected, run.perEpsilon[0].quantized.protected];
+
+    const first = await attack();
+    const started = defenseWorkerThreads().started;
+    expect(verdicts(await attack())).toEqual(verdicts(first));
+    expect(defenseWorkerThreads().started).toBe(started);
+
+    // "Retrained" (written anew and renamed over, as the service writes): Platt's slope negated,
+    // so the SVM's scores turn around and the clean images it passed are flagged.
+    const stored = JSON.parse(text) as { svm: string };
+    const svm = stored.svm.replace(/^probA (\S+)$/m, (_, a: string) => `probA ${-Number(a)}`);
+    expect(svm).not.toBe(stored.svm);
+    await writeFile(`${copyFile}.tmp`, JSON.stringify({ ...stored, svm }));
+    await rename(`${copyFile}.tmp`, copyFile);
+    const retrained = await attack();
+    expect(retrained.cleanProtected!.rejected).toBeGreaterThan(first.cleanProtected!.rejected);
+    expect(defenseWorkerThreads().started).toBe(started);
+
+    const sweep = await awaitJob(api, (await api.sweeps.start({ modelId: copyId, images, params: { method: 'fgsm', epsilons: [0.25] } })).jobId, 'sweep');
+    expect(sweep.cleanProtected).toEqual(retrained.cleanProtected);
+    const cli = await foolprint('sweep', '--detector', path.dirname(copyFile), '--workers', '1', '--offset', '80', '--limit', '16', '--eps', '0.25', '--json');
+    expect(cli.stderr).toBe('');
+    const report = JSON.parse(cli.stdout) as { cleanProtected: unknown; perEpsilon: { float: { protected: unknown } }[] };
+    expect(report.cleanProtected).toEqual(sweep.cleanProtected);
+    expect(report.perEpsilon[0].float.protected).toEqual(sweep.perEpsilon[0].float.protected);
+  }, 180_000);
+
+  it('closing the service ends its defense workers', async () => {
+    expect(defenseWorkerThreads().running).toBeGreaterThan(0);
+    await service.close();
+    expect(defenseWorkerThreads().running).toBe(0);
+  });
 });

@@ -3,15 +3,19 @@
  * the seed decides the hold-out and every batch (same seed, same batches and same weights; another
  * seed, others), the hold-out is disjoint from training and interleaved by class, and the forward
  * pass written with conv2dValid is the model itself, value and weight gradients, for both built-in
- * architectures.
+ * architectures; and the loop's flags both scripts share, with each script's defaults.
  */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
+import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { augmentDigit, seededRandom } from '../app/data/augment.js';
 import { createFashionCnn } from '../app/models/fashion-cnn.js';
 import { createLeNet } from '../app/models/lenet.js';
 import { trainingLogits } from '../app/models/training-forward.js';
-import { augmentedBatches, cosineLearningRate, holdOut, seedMathRandom, subset, trainModel, type LabelledImages } from '../scripts/training.js';
+import { augmentedBatches, cosineLearningRate, holdOut, loopOptions, seedMathRandom, subset, trainModel, withLoopOptions, type LabelledImages } from '../scripts/training.js';
 
 const SIZE = 28;
 
@@ -202,4 +206,41 @@ describe('trainingLogits, the forward pass the scripts train through', () => {
     tf.dispose([x, a, b, ...noisy]);
     model.dispose();
   });
+});
+
+describe('the loop flags the training scripts share (withLoopOptions)', () => {
+  const defaults = { seed: '20261128', epochs: '20', batch: '64', lr: '0.002' };
+  const parse = (...args: string[]) => loopOptions(withLoopOptions(new Command('train').exitOverride(), defaults).parse(args, { from: 'user' }).opts());
+
+  it('gives the script\'s defaults, and the values given', () => {
+    expect(parse()).toEqual({ seed: 20261128, epochs: 20, batchSize: 64, peakLr: 0.002 });
+    expect(parse('--seed', '7', '--epochs', '3', '--batch', '128', '--lr', '1e-3')).toEqual({ seed: 7, epochs: 3, batchSize: 128, peakLr: 0.001 });
+  });
+
+  it('refuses what is no positive number, and a fraction where a whole number is due, in one line', () => {
+    expect(() => parse('--epochs', '0')).toThrow('--epochs must be a positive whole number, got "0"');
+    expect(() => parse('--batch', '2.5')).toThrow('--batch must be a positive whole number, got "2.5"');
+    expect(() => parse('--seed', 'x')).toThrow('--seed must be a positive whole number, got "x"');
+    expect(() => parse('--lr', '-1')).toThrow('--lr must be a positive number, got "-1"');
+    expect(parse('--lr', '0.5').peakLr).toBe(0.5);
+  });
+
+  // The built scripts: their --help and their checks, each with its own defaults.
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  const script = (name: string, ...args: string[]) =>
+    new Promise<{ stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [path.join(root, 'dist/scripts', name), ...args], { cwd: root, env: { ...process.env, FOOLPRINT_MNIST: '', FOOLPRINT_FASHION_MNIST: '' } }, (_, stdout, stderr) => resolve({ stdout, stderr }));
+    });
+
+  it.each([
+    ['train-mnist.js', { seed: '20261128', epochs: '20', lr: '0.002' }, ['--test', '/nonexistent']],
+    ['train-fashion.js', { seed: '20261202', epochs: '3', lr: '0.003' }, ['--data', '/nonexistent']],
+  ])('%s lists them with its defaults and checks them before reading any data', async (name, expected, data) => {
+    const help = (await script(name, '--help')).stdout.replace(/\s+/g, ' ');
+    expect(help).toContain(`batch order and augmentation (default: "${expected.seed}")`);
+    expect(help).toContain(`--epochs <n> training epochs (default: "${expected.epochs}")`);
+    expect(help).toContain('--batch <n> batch size (default: "64")');
+    expect(help).toContain(`--lr <x> peak Adam learning rate (cosine decay to 5% of it) (default: "${expected.lr}")`);
+    expect((await script(name, ...data, '--epochs', '0')).stderr).toBe(`${name.replace('.js', '')}: --epochs must be a positive whole number, got "0"\n`);
+  }, 60_000);
 });

@@ -9,7 +9,7 @@ import { CancelledError } from '../attacks/types.js';
 import { evaluateRobustness } from '../defenses/robustness.js';
 import type { DefenseProgress, RobustnessPlan, RobustnessReport } from '../defenses/robustness.js';
 import { screenImages, trainAndEvaluateDetector } from '../defenses/safetynet.js';
-import type { DetectorPlan, DetectorReport, DetectorScreen } from '../defenses/safetynet.js';
+import type { DetectorPlan, DetectorReport, DetectorScreen, TrainedSvm } from '../defenses/safetynet.js';
 import { transferMatrix } from '../defenses/transfer.js';
 import type { TransferMatrix, TransferPlan } from '../defenses/transfer.js';
 import { initBackend } from './backend.js';
@@ -47,9 +47,74 @@ export interface DefenseJobControl {
 
 let backendReady: Promise<unknown> | undefined;
 
-export async function runDefenseJob(job: DefenseJob, control: DefenseJobControl = {}): Promise<DefenseJobResult> {
+type ScreenJob = Extract<DefenseJob, { kind: 'screen' }>;
+
+/** What screening needs open: the protected model's hidden layer and the detector's SVM. */
+interface OpenedScreen {
+  probe: Awaited<ReturnType<typeof openActivationProbe>>;
+  svm: TrainedSvm;
+  dispose(): void;
+}
+
+async function openScreen(job: ScreenJob): Promise<OpenedScreen> {
+  const opened = await openDefendedModels(job.models);
+  let probe: OpenedScreen['probe'] | undefined;
+  try {
+    probe = await openActivationProbe(opened.bases.get(job.models[0].id)!, job.detector.layer);
+    const svm = await loadSvm(job.detector.svm);
+    const kept = probe;
+    const dispose = () => {
+      svm.dispose();
+      kept.dispose();
+      opened.dispose();
+    };
+    return { probe, svm, dispose };
+  } catch (error) {
+    probe?.dispose();
+    opened.dispose();
+    throw error;
+  }
+}
+
+/**
+ * The last screen job's model, probe and SVM, kept by a long-lived defense worker (DefenseWorker):
+ * a protected model screens every request with the same detector, and opening them again cost more
+ * than the screening. Opened anew when the job names another model, layer or SVM (a retrained detector).
+ */
+export class ScreenCache {
+  private last?: { key: string; svm: string; opened: Promise<OpenedScreen> };
+
+  open(job: ScreenJob): Promise<OpenedScreen> {
+    const key = JSON.stringify([job.models, job.detector.layer]);
+    if (this.last?.key === key && this.last.svm === job.detector.svm) return this.last.opened;
+    this.dispose();
+    const opened = openScreen(job);
+    const entry = { key, svm: job.detector.svm, opened };
+    this.last = entry;
+    opened.catch(() => {
+      if (this.last === entry) this.last = undefined;
+    });
+    return opened;
+  }
+
+  dispose(): void {
+    void this.last?.opened.then((o) => o.dispose(), () => undefined);
+    this.last = undefined;
+  }
+}
+
+/** One job on this thread; a screen job keeps what it opened in `screens` when given (else disposes it). */
+export async function runDefenseJob(job: DefenseJob, control: DefenseJobControl = {}, screens?: ScreenCache): Promise<DefenseJobResult> {
   backendReady ??= initBackend({ prefer: job.backend });
   await backendReady;
+  if (job.kind === 'screen') {
+    const screen = await (screens ? screens.open(job) : openScreen(job));
+    try {
+      return { kind: 'screen', ...screenImages(job.images, screen.probe, screen.svm, job.detector) };
+    } finally {
+      if (!screens) screen.dispose();
+    }
+  }
   const opened = await openDefendedModels(job.models);
   try {
     if (job.kind === 'robustness') {
@@ -64,16 +129,8 @@ export async function runDefenseJob(job: DefenseJob, control: DefenseJobControl 
     }
     if (job.kind === 'transfer') return { kind: 'transfer', matrix: await transferMatrix(opened.models, job.images, job.labels, job.plan, control) };
     const base = opened.bases.get(job.models[0].id)!;
-    const probe = await openActivationProbe(base, job.kind === 'screen' ? job.detector.layer : job.layer);
+    const probe = await openActivationProbe(base, job.layer);
     try {
-      if (job.kind === 'screen') {
-        const svm = await loadSvm(job.detector.svm);
-        try {
-          return { kind: 'screen', ...screenImages(job.images, probe, svm, job.detector) };
-        } finally {
-          svm.dispose();
-        }
-      }
       const detector = await trainAndEvaluateDetector(base, probe, await libsvmTrainer(), job.images, job.labels, job.plan, control);
       return { kind: 'detect', detector: { ...detector, modelId: job.models[0].id } };
     } finally {
@@ -97,29 +154,116 @@ export class DefenseJobError extends Error {
   }
 }
 
-/** The same job on a worker thread of its own, ended when the job ends. */
-export function runDefenseJobInWorker(job: DefenseJob, control: DefenseJobControl = {}): Promise<DefenseJobResult> {
-  if (control.signal?.aborted) return Promise.reject(new CancelledError());
-  const script = workerScriptUrl(import.meta.url, 'defense-worker', (message) => new DefenseJobError(message));
-  const worker = new Worker(script);
-  return new Promise<DefenseJobResult>((resolve, reject) => {
-    let settled = false;
-    const onAbort = () => worker.postMessage({ type: 'cancel' } satisfies DefenseWorkerRequest);
-    control.signal?.addEventListener('abort', onAbort, { once: true });
-    const settle = (fn: () => void) => {
-      if (settled) return;
-      settled = true;
-      control.signal?.removeEventListener('abort', onAbort);
-      fn();
-      void worker.terminate();
+/** The same job on a worker thread of its own, ended before the job's answer is. */
+export async function runDefenseJobInWorker(job: DefenseJob, control: DefenseJobControl = {}): Promise<DefenseJobResult> {
+  const worker = new DefenseWorker();
+  try {
+    return await worker.run(job, control);
+  } finally {
+    await worker.close();
+  }
+}
+
+const threads = { started: 0, running: 0 };
+/**
+ * Defense worker threads this process started so far, and those not yet exited: tests check that a
+ * protected model starts one, not one per request, and that closing leaves none behind.
+ */
+export const defenseWorkerThreads = (): { started: number; running: number } => ({ ...threads });
+
+interface RunningJob {
+  worker: Worker;
+  control: DefenseJobControl;
+  settle(outcome: { result: DefenseJobResult } | { error: Error }): void;
+}
+
+/**
+ * A defense worker thread that outlives its jobs: it runs them one after another and keeps what a
+ * screen job opened for the next (ScreenCache), so a protected model does not start a thread, a
+ * TF.js backend, its model and its SVM again for every request. Idle, it does not keep the process
+ * alive; a worker that fails is started again by the next job; close() ends it once the jobs queued
+ * so far are done (and any job run after close ends it again when done).
+ */
+export class DefenseWorker {
+  private worker?: Worker;
+  private running?: RunningJob;
+  private tail: Promise<void> = Promise.resolve();
+  private queued = 0;
+  private closing = false;
+  private stopped: Promise<unknown> = Promise.resolve();
+
+  run(job: DefenseJob, control: DefenseJobControl = {}): Promise<DefenseJobResult> {
+    this.queued++;
+    const result = this.tail.then(() => this.start(job, control));
+    this.tail = result.then(
+      () => this.done(),
+      () => this.done(),
+    );
+    return result;
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.queued === 0) await this.stop();
+    else await this.tail;
+  }
+
+  private async done(): Promise<void> {
+    if (--this.queued === 0 && this.closing) await this.stop();
+  }
+
+  /** Ends the thread; a second call waits for the first one's end. */
+  private stop(): Promise<unknown> {
+    const worker = this.worker;
+    this.worker = undefined;
+    if (worker) this.stopped = worker.terminate();
+    return this.stopped;
+  }
+
+  private start(job: DefenseJob, control: DefenseJobControl): Promise<DefenseJobResult> {
+    if (control.signal?.aborted) return Promise.reject(new CancelledError());
+    const worker = (this.worker ??= this.spawn());
+    worker.ref();
+    return new Promise<DefenseJobResult>((resolve, reject) => {
+      const onAbort = () => worker.postMessage({ type: 'cancel' } satisfies DefenseWorkerRequest);
+      control.signal?.addEventListener('abort', onAbort, { once: true });
+      this.running = {
+        worker,
+        control,
+        settle: (outcome) => {
+          this.running = undefined;
+          control.signal?.removeEventListener('abort', onAbort);
+          worker.unref();
+          if ('result' in outcome) resolve(outcome.result);
+          else reject(outcome.error);
+        },
+      };
+      worker.postMessage({ type: 'run', job } satisfies DefenseWorkerRequest, transferablesOf(job));
+    });
+  }
+
+  private spawn(): Worker {
+    const script = workerScriptUrl(import.meta.url, 'defense-worker', (message) => new DefenseJobError(message));
+    const worker = new Worker(script);
+    threads.started++;
+    threads.running++;
+    // This worker's job: not one a worker started after this one failed runs.
+    const job = () => (this.running?.worker === worker ? this.running : undefined);
+    // A failed worker is dropped, and the job it ran fails; the next job starts another.
+    const fail = (error: Error) => {
+      if (this.worker === worker) this.worker = undefined;
+      job()?.settle({ error });
     };
     worker.on('message', (message: DefenseWorkerResponse) => {
-      if (message.type === 'progress') control.onProgress?.(message.progress);
-      else if (message.type === 'result') settle(() => resolve(message.result));
-      else settle(() => reject(message.name === 'CancelledError' ? new CancelledError() : new DefenseJobError(message.message, message.name)));
+      if (message.type === 'progress') job()?.control.onProgress?.(message.progress);
+      else if (message.type === 'result') job()?.settle({ result: message.result });
+      else job()?.settle({ error: message.name === 'CancelledError' ? new CancelledError() : new DefenseJobError(message.message, message.name) });
     });
-    worker.on('error', (error) => settle(() => reject(new DefenseJobError(`the defense worker failed: ${error.message.split('\n')[0]}`))));
-    worker.on('exit', (code) => settle(() => reject(new DefenseJobError(`the defense worker stopped (exit code ${code})`))));
-    worker.postMessage({ type: 'run', job } satisfies DefenseWorkerRequest, transferablesOf(job));
-  });
+    worker.on('error', (error) => fail(new DefenseJobError(`the defense worker failed: ${error.message.split('\n')[0]}`)));
+    worker.on('exit', (code) => {
+      threads.running--;
+      fail(new DefenseJobError(`the defense worker stopped (exit code ${code})`));
+    });
+    return worker;
+  }
 }

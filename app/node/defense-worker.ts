@@ -1,12 +1,14 @@
-/** The worker thread of one defense job (defense-jobs.ts): runs it, reports progress, honours cancel. */
+/** The worker thread of defense jobs (defense-jobs.ts), one at a time: runs each, reports progress, honours cancel. */
 import { parentPort } from 'node:worker_threads';
 import { transferablesOf } from './compute-protocol.js';
-import { runDefenseJob } from './defense-jobs.js';
+import { ScreenCache, runDefenseJob } from './defense-jobs.js';
 import type { DefenseWorkerRequest, DefenseWorkerResponse } from './defense-jobs.js';
 
-if (!parentPort) throw new Error('defense-worker.js runs only as a worker thread (started by runDefenseJobInWorker)');
+if (!parentPort) throw new Error('defense-worker.js runs only as a worker thread (started by DefenseWorker, defense-jobs.ts)');
 const port = parentPort;
-const controller = new AbortController();
+// The host sends the next job only after this one answered, so a cancel is for the job running.
+let controller = new AbortController();
+const screens = new ScreenCache();
 const post = (message: DefenseWorkerResponse) => port.postMessage(message, transferablesOf(message));
 
 port.on('message', (message: DefenseWorkerRequest) => {
@@ -14,7 +16,8 @@ port.on('message', (message: DefenseWorkerRequest) => {
     controller.abort();
     return;
   }
-  runDefenseJob(message.job, { signal: controller.signal, onProgress: (progress) => post({ type: 'progress', progress }) }).then(
+  controller = new AbortController();
+  runDefenseJob(message.job, { signal: controller.signal, onProgress: (progress) => post({ type: 'progress', progress }) }, screens).then(
     (result) => post({ type: 'result', result }),
     (error: unknown) => post({ type: 'error', name: error instanceof Error ? error.name : 'Error', message: (error instanceof Error ? error.message : String(error)).split('\n')[0] }),
   );

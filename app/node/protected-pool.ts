@@ -15,7 +15,7 @@ import type { AttackRejections } from '../eval/rejections.js';
 import type { ModelSource } from '../models/source.js';
 import type { BackendName } from './backend.js';
 import type { ComputePool } from './compute-pool.js';
-import { runDefenseJobInWorker } from './defense-jobs.js';
+import { DefenseWorker } from './defense-jobs.js';
 
 /** What callers use of a model's pool; a protected model offers the same. */
 export type ModelPool = Pick<ComputePool, 'info' | 'memory' | 'close'> & {
@@ -36,22 +36,58 @@ export async function readStoredDetector(file: string): Promise<StoredDetector> 
   return parseStoredDetector(text, target);
 }
 
+/**
+ * Parsed detector.json files, each kept while its file is unchanged: the same path, mtime, size and
+ * inode (a detector retrained in place, or written anew and renamed over it, is read again). The
+ * service looks a model's detector up several times a request; reading and validating it each time
+ * was wasted work, and a model without one costs a failed stat.
+ */
+export class StoredDetectorCache {
+  private readonly entries = new Map<string, { identity: string; detector: StoredDetector }>();
+
+  /** @param read how a detector file is read (tests count the reads) */
+  constructor(private readonly read: (file: string) => Promise<string> = (file) => readFile(file, 'utf8')) {}
+
+  /** The detector stored in `file`; null when there is no such file. A file that is no detector throws, and is not kept. */
+  async get(file: string): Promise<StoredDetector | null> {
+    const info = await stat(file).catch(() => null);
+    if (!info?.isFile()) {
+      this.entries.delete(file);
+      return null;
+    }
+    const identity = `${info.mtimeMs}:${info.size}:${info.ino}`;
+    const kept = this.entries.get(file);
+    if (kept?.identity === identity) return kept.detector;
+    const text = await this.read(file).catch(() => null);
+    if (text === null) return null;
+    const detector = parseStoredDetector(text, file);
+    this.entries.set(file, { identity, detector });
+    return detector;
+  }
+}
+
 /** 8-bit rounding, as the attack's quantized view is classified (round(x·255)/255). */
 function quantize(images: Float32Array): Float32Array {
   return Float32Array.from(images, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255) / 255);
 }
 
 export class ProtectedPool implements ModelPool {
+  private readonly screener: DefenseWorker;
+
   /**
    * @param pool the protected model's own pool (closed with this one only when `ownsPool`)
    * @param source where the defense worker loads the model from to read its hidden layer
+   * @param options.screener the defense worker that screens, kept by its owner across requests (the
+   *   service's one per protected model); without it this pool starts its own and ends it on close
    */
   constructor(
     private readonly pool: ComputePool,
     readonly detector: StoredDetector,
     private readonly source: ModelSource,
-    private readonly options: { backend?: BackendName; ownsPool?: boolean } = {},
-  ) {}
+    private readonly options: { backend?: BackendName; ownsPool?: boolean; screener?: DefenseWorker } = {},
+  ) {
+    this.screener = options.screener ?? new DefenseWorker();
+  }
 
   info(): ReturnType<ComputePool['info']> {
     return this.pool.info();
@@ -62,13 +98,13 @@ export class ProtectedPool implements ModelPool {
   }
 
   async close(): Promise<void> {
-    if (this.options.ownsPool ?? true) await this.pool.close();
+    await Promise.all([this.options.ownsPool ?? true ? this.pool.close() : undefined, this.options.screener ? undefined : this.screener.close()]);
   }
 
   /** The detector's verdict per image (1 = rejected). The images are copied: the job's buffers travel to its worker. */
   async screen(images: Float32Array, control?: Pick<RunControl, 'signal'>): Promise<Uint8Array> {
     if (images.length === 0) return new Uint8Array(0);
-    const result = await runDefenseJobInWorker(
+    const result = await this.screener.run(
       {
         kind: 'screen',
         models: [{ id: this.detector.modelId, source: this.source }],

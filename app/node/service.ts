@@ -59,9 +59,9 @@ import { createCalibrationHandlers } from './service-calibration.js';
 import { createTrainingHandlers } from './service-training.js';
 import { createDefenseHandlers } from './service-defenses.js';
 import { idSchema } from '../api/common.js';
-import { parseStoredDetector } from '../defenses/stored-detector.js';
 import type { StoredDetector } from '../defenses/stored-detector.js';
-import { ProtectedPool } from './protected-pool.js';
+import { DefenseWorker } from './defense-jobs.js';
+import { ProtectedPool, StoredDetectorCache } from './protected-pool.js';
 import type { ModelPool } from './protected-pool.js';
 
 export interface FoolprintServiceOptions {
@@ -163,6 +163,9 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
   const jobs = new JobTable(emit);
   const pools = new Map<string, Promise<ComputePool>>();
   const livePools = new Map<string, Promise<ComputePool>>();
+  /** Per protected model (detector id), the defense worker that screens its inputs. */
+  const screeners = new Map<string, DefenseWorker>();
+  const detectors = new StoredDetectorCache();
   const experimentQueues = new Map<string, Promise<unknown>>();
   let workspacePromise: Promise<Workspace> | null = null;
   let uploads: Promise<unknown> = Promise.resolve();
@@ -205,10 +208,9 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
   async function protectingDetector(modelId: string): Promise<StoredDetector | null> {
     if (listBuiltinModels().some((m) => m.id === modelId) || !idSchema.safeParse(modelId).success) return null;
     const file = path.join(path.resolve(options.workspaceDir), 'detectors', modelId, 'detector.json');
-    const text = await readFile(file, 'utf8').catch(() => null);
-    if (text === null || (await importedModels()).some((m) => m.id === modelId)) return null;
     try {
-      return parseStoredDetector(text, file);
+      const detector = await detectors.get(file);
+      return detector && !(await importedModels()).some((m) => m.id === modelId) ? detector : null;
     } catch (error) {
       throw new ApiError('invalid-input', oneLine(error));
     }
@@ -235,12 +237,17 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
     }
     return pending;
   }
-  // A protected model shares its base model's workers; the wrapper screens what they classify.
+  // A protected model shares its base model's workers; the wrapper screens what they classify, on
+  // the protected model's defense worker, which lives as long as the service (closed by close()).
   const pool = async (modelId: string): Promise<ModelPool> => {
     const detector = await protectingDetector(modelId);
     if (!detector) return openPool(pools, modelId, options.workers);
     const base = await openPool(pools, detector.modelId, options.workers);
-    return new ProtectedPool(base, detector, (await modelSource(detector.modelId)).source, { ...(options.backend ? { backend: options.backend } : {}), ownsPool: false });
+    const source = (await modelSource(detector.modelId)).source;
+    if (closed) throw new ApiError('failed', 'the service is closed');
+    let screener = screeners.get(modelId);
+    if (!screener) screeners.set(modelId, (screener = new DefenseWorker()));
+    return new ProtectedPool(base, detector, source, { ...(options.backend ? { backend: options.backend } : {}), ownsPool: false, screener });
   };
   // A pool runs its requests one after another: a live frame queued behind a minute-long attack would
   // freeze the live view, so live crops get a worker of their own.
@@ -674,8 +681,10 @@ export function createFoolprintService(options: FoolprintServiceOptions): Foolpr
       closed = true;
       await jobs.close();
       await Promise.all([...pools.values(), ...livePools.values()].map((p) => p.then((opened) => opened.close(), () => undefined)));
+      await Promise.all([...screeners.values()].map((screener) => screener.close()));
       pools.clear();
       livePools.clear();
+      screeners.clear();
       await lockPromise?.then((lock) => lock.release(), () => undefined);
       lockPromise = null;
     },
