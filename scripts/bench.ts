@@ -14,7 +14,7 @@
  * a change is measured against the code before it in one run; --whole-process-only stops there.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -240,8 +240,33 @@ async function profileFgsmStep(classifier: Classifier, batch: number): Promise<{
   return [...byKernel.entries()].sort((a, b) => b[1] - a[1]).map(([kernel, ms]) => ({ kernel, ms, share: ms / total }));
 }
 
+/**
+ * CPU seconds (user + system) of this process's children that have been waited for, from
+ * /proc/self/stat (cutime + cstime, in clock ticks of 10 ms); undefined off Linux. On a shared,
+ * loaded machine wall time mostly measures the neighbours: CPU time says what a change saved.
+ */
+function childCpuSeconds(): number | undefined {
+  try {
+    const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+    // Fields 16 and 17 of proc(5), counted from the state (field 3).
+    return (Number(fields[13]) + Number(fields[14])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `run`'s result with the CPU seconds its children used (childCpuSeconds). */
+function withChildCpu<T>(run: () => T): { result: T; cpuSeconds?: number } {
+  const before = childCpuSeconds();
+  const result = run();
+  const after = childCpuSeconds();
+  return { result, ...(before !== undefined && after !== undefined ? { cpuSeconds: after - before } : {}) };
+}
+
 interface ProcessRun {
   seconds: number; peakRssMb: number; accuracy: number; accuracy8bit: number; backend: string;
+  /** User + system CPU seconds of the process and its threads (Linux). */
+  cpuSeconds?: number;
   /** Our sweep only: seconds from its start until the first batch was posted to the workers. */
   firstBatchSeconds?: number;
 }
@@ -256,9 +281,9 @@ const lastLine = (text: string) => text.trim().split('\n').at(-1) ?? '';
  */
 function runOurSweep(mnist: string, rssProbe: string, root = repoRoot()): ProcessRun | { error: string } {
   const started = performance.now();
-  const out = spawnSync(process.execPath, ['--import', pathToFileURL(rssProbe).href, path.join(root, 'dist/main/cli/index.js'), 'sweep',
+  const { result: out, cpuSeconds } = withChildCpu(() => spawnSync(process.execPath, ['--import', pathToFileURL(rssProbe).href, path.join(root, 'dist/main/cli/index.js'), 'sweep',
     '--model', path.join(root, 'assets/models/lenet-mnist'), '--data', mnist, '--method', 'fgsm', '--eps', '0.1', '--json'],
-  { encoding: 'utf8', timeout: 900_000, cwd: root });
+  { encoding: 'utf8', timeout: 900_000, cwd: root }));
   const seconds = (performance.now() - started) / 1000;
   if (out.status !== 0) return { error: lastLine(out.stderr || out.error?.message || `exit ${out.status}`) };
   const report = JSON.parse(out.stdout) as {
@@ -268,17 +293,18 @@ function runOurSweep(mnist: string, rssProbe: string, root = repoRoot()): Proces
   return {
     seconds, peakRssMb: rssKb / 1024, accuracy: report.perEpsilon[0].float.accuracy, accuracy8bit: report.perEpsilon[0].quantized.accuracy, backend: `${report.backend} x${report.workers}`,
     ...(report.startup ? { firstBatchSeconds: report.startup.attackStart } : {}),
+    ...(cpuSeconds !== undefined ? { cpuSeconds } : {}),
   };
 }
 
 /** The peer's same job (scripts/torch-peer.py sweep): import, load, FGSM, score float and 8-bit. */
 function runTorchSweep(python: string, mnist: string): ProcessRun | { error: string } {
   const started = performance.now();
-  const out = spawnSync(python, [PEER_SCRIPT, 'sweep', path.join(repoRoot(), 'assets/models/lenet-mnist'), mnist, '0.1', PEER_THREADS], { encoding: 'utf8', timeout: 900_000 });
+  const { result: out, cpuSeconds } = withChildCpu(() => spawnSync(python, [PEER_SCRIPT, 'sweep', path.join(repoRoot(), 'assets/models/lenet-mnist'), mnist, '0.1', PEER_THREADS], { encoding: 'utf8', timeout: 900_000 }));
   const seconds = (performance.now() - started) / 1000;
   if (out.status !== 0) return { error: lastLine(out.stderr || out.error?.message || `exit ${out.status}`) };
   const report = JSON.parse(lastLine(out.stdout)) as { accuracy: number; accuracy8bit: number; peakRssKb: number; threads: number };
-  return { seconds, peakRssMb: report.peakRssKb / 1024, accuracy: report.accuracy, accuracy8bit: report.accuracy8bit, backend: `torch x${report.threads}` };
+  return { seconds, peakRssMb: report.peakRssKb / 1024, accuracy: report.accuracy, accuracy8bit: report.accuracy8bit, backend: `torch x${report.threads}`, ...(cpuSeconds !== undefined ? { cpuSeconds } : {}) };
 }
 
 function flagValue(name: string): string | undefined {
@@ -294,26 +320,27 @@ function mnistFolder(): string | undefined {
 
 const showRun = (run: ProcessRun | { error: string } | undefined) => (!run ? 'not run'
   : 'error' in run ? `failed: ${run.error}`
-    : `${run.seconds.toFixed(2).padStart(6)} s ${run.peakRssMb.toFixed(0).padStart(4)} MB  acc ${run.accuracy.toFixed(4)} 8-bit ${run.accuracy8bit.toFixed(4)}  (${run.backend})${run.firstBatchSeconds === undefined ? '' : `  first batch at ${run.firstBatchSeconds.toFixed(2)} s`}`);
+    : `${run.seconds.toFixed(2).padStart(6)} s${run.cpuSeconds === undefined ? '' : ` (cpu ${run.cpuSeconds.toFixed(2)} s)`} ${run.peakRssMb.toFixed(0).padStart(4)} MB  acc ${run.accuracy.toFixed(4)} 8-bit ${run.accuracy8bit.toFixed(4)}  (${run.backend})${run.firstBatchSeconds === undefined ? '' : `  first batch at ${run.firstBatchSeconds.toFixed(2)} s`}`);
 
-interface StartupFigures { root: string; helpSeconds: number[]; modelsSeconds: number[] }
+interface StartupFigures { root: string; helpSeconds: number[]; modelsSeconds: number[]; helpCpuSeconds: number[]; modelsCpuSeconds: number[] }
 
 /**
  * Wall seconds of `foolprint --help` and `foolprint models` from spawn to exit (issue 12: within 0.3 s),
  * a few runs each, alternating; for our build and, given --baseline, the other one.
  */
 function measureStartup(roots: string[]): StartupFigures[] {
-  const figures = roots.map((root) => ({ root, helpSeconds: [] as number[], modelsSeconds: [] as number[] }));
-  const timed = (root: string, args: string[]) => {
+  const figures = roots.map((root) => ({ root, helpSeconds: [] as number[], modelsSeconds: [] as number[], helpCpuSeconds: [] as number[], modelsCpuSeconds: [] as number[] }));
+  const timed = (root: string, args: string[], seconds: number[], cpuSeconds: number[]) => {
     const started = performance.now();
-    const out = spawnSync(process.execPath, [path.join(root, 'dist/main/cli/index.js'), ...args], { encoding: 'utf8', cwd: root, timeout: 60_000 });
+    const { result: out, cpuSeconds: cpu } = withChildCpu(() => spawnSync(process.execPath, [path.join(root, 'dist/main/cli/index.js'), ...args], { encoding: 'utf8', cwd: root, timeout: 60_000 }));
     if (out.status !== 0) throw new Error(`foolprint ${args.join(' ')} failed in ${root}: ${lastLine(out.stderr)}`);
-    return (performance.now() - started) / 1000;
+    seconds.push((performance.now() - started) / 1000);
+    if (cpu !== undefined) cpuSeconds.push(cpu);
   };
   for (let r = 0; r < (quick ? 3 : 7); r++) {
     for (const f of figures) {
-      f.helpSeconds.push(timed(f.root, ['--help']));
-      f.modelsSeconds.push(timed(f.root, ['models']));
+      timed(f.root, ['--help'], f.helpSeconds, f.helpCpuSeconds);
+      timed(f.root, ['models'], f.modelsSeconds, f.modelsCpuSeconds);
     }
   }
   return figures;
@@ -323,19 +350,20 @@ function logStartup(figures: StartupFigures[], wholeProcess: WholeProcessRound[]
   log('\nstart-up (wall seconds, spawn to exit; median of the runs):');
   for (const f of figures) {
     const which = f.root === repoRoot() ? 'this build    ' : 'baseline build';
-    log(`${which} --help ${median(f.helpSeconds).toFixed(3)} s, models ${median(f.modelsSeconds).toFixed(3)} s  (runs: ${f.helpSeconds.map((v) => v.toFixed(2)).join(' ')} / ${f.modelsSeconds.map((v) => v.toFixed(2)).join(' ')})`);
+    const cpu = f.helpCpuSeconds.length ? `; cpu ${median(f.helpCpuSeconds).toFixed(2)} s / ${median(f.modelsCpuSeconds).toFixed(2)} s` : '';
+    log(`${which} --help ${median(f.helpSeconds).toFixed(3)} s, models ${median(f.modelsSeconds).toFixed(3)} s${cpu}  (runs: ${f.helpSeconds.map((v) => v.toFixed(2)).join(' ')} / ${f.modelsSeconds.map((v) => v.toFixed(2)).join(' ')})`);
   }
   const firstBatch = wholeProcess.map((round) => round.ours).filter((run): run is ProcessRun => !('error' in run) && run.firstBatchSeconds !== undefined).map((run) => run.firstBatchSeconds!);
   if (firstBatch.length) log(`foolprint sweep: first batch posted to the workers ${firstBatch.map((v) => v.toFixed(2)).join(' / ')} s after start (median ${median(firstBatch).toFixed(2)})`);
 }
 
 /** Seconds of `a` over seconds of `b` per round where both ran: above 1, b is faster. */
-function secondsRatios(rounds: WholeProcessRound[], a: 'torch' | 'baseline', b: 'ours'): number[] {
+function secondsRatios(rounds: WholeProcessRound[], a: 'torch' | 'baseline', b: 'ours', field: 'seconds' | 'cpuSeconds' = 'seconds'): number[] {
   return rounds
     .map((round) => {
       const x = round[a];
       const y = round[b];
-      return x && y && !('error' in x) && !('error' in y) ? x.seconds / y.seconds : NaN;
+      return x && y && !('error' in x) && !('error' in y) ? (x[field] ?? NaN) / (y[field] ?? NaN) : NaN;
     })
     .filter(Number.isFinite);
 }
@@ -352,6 +380,10 @@ function logWholeProcess(rounds: WholeProcessRound[]): void {
   const baseline = secondsRatios(rounds, 'baseline', 'ours');
   if (torch.length) log(`speed foolprint / PyTorch (their seconds over ours): ${show(torch)}`);
   if (baseline.length) log(`speed foolprint / baseline build (its seconds over ours): ${show(baseline)}`);
+  const torchCpu = secondsRatios(rounds, 'torch', 'ours', 'cpuSeconds');
+  const baselineCpu = secondsRatios(rounds, 'baseline', 'ours', 'cpuSeconds');
+  if (torchCpu.length) log(`CPU foolprint / PyTorch (their CPU seconds over ours): ${show(torchCpu)}`);
+  if (baselineCpu.length) log(`CPU foolprint / baseline build (its CPU seconds over ours): ${show(baselineCpu)}`);
 }
 
 async function main(): Promise<void> {

@@ -28,6 +28,14 @@ const TFJS_FOR_WORKERS = [
 const TFJS_ID = '\0foolprint:tfjs-for-workers';
 
 /**
+ * tfjs-core's Node platform requires node-fetch for fetch() where there is no global fetch. Node 20
+ * has one, so it is never called; but bundled, its CommonJS require became static imports of http,
+ * https, stream and zlib that every worker evaluated at boot (TLS and crypto with them).
+ */
+const NODE_FETCH_ID = '\0foolprint:node-fetch';
+const NODE_FETCH = 'module.exports = (...args) => globalThis.fetch(...args);';
+
+/**
  * The WASM backend's Emscripten loader is CommonJS and reads require, __filename and __dirname:
  * an ES module has none of them, so the bundle defines them for its own file.
  */
@@ -53,8 +61,8 @@ for (const worker of WORKERS) {
     resolve: { mainFields: ['module', 'main'] },
     plugins: [{
       name: 'tfjs-for-workers',
-      resolveId: (source) => (source === '@tensorflow/tfjs' ? TFJS_ID : null),
-      load: (id) => (id === TFJS_ID ? TFJS_FOR_WORKERS : null),
+      resolveId: (source) => (source === '@tensorflow/tfjs' ? TFJS_ID : source === 'node-fetch' ? NODE_FETCH_ID : null),
+      load: (id) => (id === TFJS_ID ? TFJS_FOR_WORKERS : id === NODE_FETCH_ID ? NODE_FETCH : null),
     }],
     output: {
       file: path.join(dist, 'app', 'node', `${worker}.bundle.mjs`),

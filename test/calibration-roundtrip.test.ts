@@ -9,7 +9,7 @@ import { imageCanvases, renderSheetCanvas } from '../app/node/sheet-render.js';
 import { CalibrationError, planCalibrationSheet } from '../app/physical/calibration-sheet.js';
 import { applyToneColour, calibrate, readCalibrationPhoto } from '../app/physical/calibration-fit.js';
 import { createRgba } from '../app/physical/image.js';
-import { applyToneCurve } from '../app/physical/channel-profile.js';
+import { applyToneCurve } from '../app/physical/tone-curve.js';
 import { loadOpenCVInNode } from '../app/physical/opencv.node.js';
 import { simulatePhoto } from '../app/physical/simulate.js';
 import type { PhotoChannelParams } from '../app/physical/simulate.js';

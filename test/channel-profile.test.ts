@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { applyToneCurve, defaultChannelProfile, parseChannelProfile, ChannelProfileError } from '../app/physical/channel-profile.js';
+import { defaultChannelProfile, parseChannelProfile, ChannelProfileError } from '../app/physical/channel-profile.js';
+import { applyToneCurve } from '../app/physical/tone-curve.js';
 
 describe('channel profile', () => {
   it('the default profile round-trips through JSON', () => {

@@ -20,6 +20,18 @@ writeFileSync(probe, [
   'const cache = createRequire(import.meta.url).cache;',
   "process.on('exit', () => process.stderr.write(`main-thread tfjs: ${JSON.stringify([...new Set(Object.keys(cache).map((f) => /node_modules\\/(@tensorflow\\/[^/]+)/.exec(f)?.[1]).filter(Boolean))])}\\n`));",
 ].join('\n'));
+// The ES modules the main thread resolves (zod is one; the CommonJS cache above does not see it),
+// reported by a resolve hook, which runs on a thread of its own and writes one line per module.
+const esmHooks = path.join(tmp, 'esm-hooks.mjs');
+writeFileSync(esmHooks, [
+  'export async function resolve(specifier, context, next) {',
+  '  const resolved = await next(specifier, context);',
+  "  process.stderr.write(`esm-resolved: ${resolved.url}\\n`);",
+  '  return resolved;',
+  '}',
+].join('\n'));
+const esmProbe = path.join(tmp, 'resolved-esm.mjs');
+writeFileSync(esmProbe, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(esmHooks).href)});\n`);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 function mainThreadTfjs(...args: string[]): Promise<{ code: number; packages: string[]; stdout: string }> {
@@ -27,6 +39,17 @@ function mainThreadTfjs(...args: string[]): Promise<{ code: number; packages: st
     execFile(process.execPath, ['--import', pathToFileURL(probe).href, cli, ...args], { cwd: root }, (error, stdout, stderr) => {
       const line = /main-thread tfjs: (.*)/.exec(stderr)?.[1];
       resolve({ code: error ? Number(error.code ?? 1) : 0, packages: line ? JSON.parse(line) : ['(no report)'], stdout });
+    });
+  });
+}
+
+/** The packages of the ES modules the main thread resolved. */
+function mainThreadEsmPackages(...args: string[]): Promise<{ code: number; packages: string[]; stdout: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', pathToFileURL(esmProbe).href, cli, ...args], { cwd: root }, (error, stdout, stderr) => {
+      const urls = [...stderr.matchAll(/esm-resolved: (.*)/g)].map((m) => m[1]);
+      const packages = new Set(urls.map((url) => /node_modules\/((@[^/]+\/)?[^/]+)/.exec(url)?.[1]).filter((name): name is string => name !== undefined));
+      resolve({ code: error ? Number(error.code ?? 1) : 0, packages: urls.length > 0 ? [...packages].sort() : ['(no report)'], stdout });
     });
   });
 }
@@ -52,4 +75,18 @@ describe('the CLI main thread', () => {
     expect(JSON.parse(run.stdout).count).toBe(8);
     expect(run.packages).toEqual([]);
   });
+
+  it('foolprint --help lists every command with Commander alone: no zod (~0.1 s of CPU), no TF.js', async () => {
+    const run = await mainThreadEsmPackages('--help');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/transforms/);
+    expect(run.packages).toEqual(['commander']);
+  });
+
+  it('the ES-module probe sees zod where the main thread loads it (a sweep reads the model manifest)', async () => {
+    const run = await mainThreadEsmPackages('sweep', '--data', 'samples', '--limit', '1', '--method', 'fgsm', '--eps', '0.1', '--json');
+    expect(run.code).toBe(0);
+    expect(run.packages).toContain('zod');
+  });
 });
+

@@ -237,6 +237,15 @@ describe('ComputePool', () => {
     await expect(failure).rejects.toBeInstanceOf(ModelError);
   });
 
+  it('create gives up when its signal aborts while the workers boot (the CLI\'s bad flag), and starts none with one aborted before', async () => {
+    const giveUp = new AbortController();
+    const creating = ComputePool.create({ model: { kind: 'folder', path: modelFolder }, workers: 2 }, giveUp.signal);
+    // Shortly after the threads start, long before two workers have read TF.js and the model.
+    setTimeout(() => giveUp.abort(), 20);
+    await expect(creating).rejects.toThrow(/the compute pool was closed while it started/);
+    await expect(ComputePool.create({ model: { kind: 'folder', path: modelFolder }, workers: 1 }, giveUp.signal)).rejects.toThrow();
+  });
+
   it('a closed pool says so', async () => {
     const one = await ComputePool.create({ model: { kind: 'folder', path: modelFolder }, workers: 1 });
     expect(one.info().workers).toBe(1);

@@ -77,6 +77,8 @@ interface Slot {
   worker?: Worker;
   pending: Map<number, PendingPart>;
   lastError?: string;
+  /** The worker while it loads the model (create's signal stops it). */
+  booting?: Worker;
 }
 
 /** Contiguous [start, end) image ranges, as even as possible, one per part. */
@@ -162,17 +164,26 @@ export class ComputePool {
     private readonly state: { closed: boolean },
   ) {}
 
-  static async create(options: ComputePoolOptions): Promise<ComputePool> {
+  /**
+   * Starts the workers and loads the model in each. `signal` gives up while they boot (the CLI's
+   * workers boot while it checks its flags, and a bad flag should not wait for them): the booting
+   * workers are stopped and the promise rejects.
+   */
+  static async create(options: ComputePoolOptions, signal?: AbortSignal): Promise<ComputePool> {
     const count = options.workers ?? defaultWorkerCount();
     if (!Number.isInteger(count) || count < 1) throw new ComputePoolError(`workers must be a positive integer, got ${count}`);
+    signal?.throwIfAborted();
     const script = workerScriptUrl(import.meta.url, 'compute-worker', (message) => new ComputePoolError(message.replace('the compute-worker is', 'the compute worker is')));
     const slots: Slot[] = Array.from({ length: count }, (_, index) => ({ index, pending: new Map() }));
     const state = { closed: false };
+    const giveUp = () => slots.forEach((slot) => void slot.booting?.terminate());
+    signal?.addEventListener('abort', giveUp, { once: true });
     const started = await Promise.allSettled(slots.map((slot) => ComputePool.start(script, options, slot, state)));
+    signal?.removeEventListener('abort', giveUp);
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (failed) {
+    if (failed || signal?.aborted) {
       await Promise.all(slots.map((slot) => slot.worker?.terminate()));
-      throw failed.reason;
+      throw signal?.aborted ? new ComputePoolError('the compute pool was closed while it started') : (failed as PromiseRejectedResult).reason;
     }
     return new ComputePool(options, script, slots, (started[0] as PromiseFulfilledResult<Ready>).value, state);
   }
@@ -186,12 +197,14 @@ export class ComputePool {
       return Promise.reject(new ComputePoolError(`cannot start a compute worker: ${(error as Error).message}`));
     }
     slot.lastError = undefined;
+    slot.booting = worker;
     return new Promise<Ready>((resolve, reject) => {
       let loading = true;
       worker.on('message', (message: WorkerResponse) => {
         if (message.type === 'ready') {
           traceStartup(`compute worker ${slot.index + 1} ready`);
           loading = false;
+          slot.booting = undefined;
           slot.worker = worker;
           worker.unref();
           resolve(message);
@@ -216,6 +229,7 @@ export class ComputePool {
       });
       worker.on('exit', (code) => {
         if (slot.worker === worker) slot.worker = undefined;
+        if (slot.booting === worker) slot.booting = undefined;
         if (loading) {
           loading = false;
           reject(new ComputePoolError(`a compute worker exited (code ${code}) while loading the model${slot.lastError ? `: ${slot.lastError}` : ''}`));

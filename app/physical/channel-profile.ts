@@ -143,10 +143,3 @@ export function pixelsPerMm(cellMm: number, inputSide: number): number {
   if (!(cellMm > 0) || !(inputSide > 0)) throw new ChannelProfileError(`cell size and input size must be positive, got ${cellMm} mm and ${inputSide} px`);
   return inputSide / cellMm;
 }
-
-/** Evaluates a piecewise-linear tone curve (evenly spaced knots on [0,1]) at v, clamping v to [0,1]. */
-export function applyToneCurve(knots: readonly number[], v: number): number {
-  const x = Math.min(1, Math.max(0, v)) * (knots.length - 1);
-  const i = Math.min(knots.length - 2, Math.floor(x));
-  return knots[i] + (knots[i + 1] - knots[i]) * (x - i);
-}

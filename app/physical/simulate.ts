@@ -9,8 +9,8 @@
  * JPEG here is the pure-TS DCT quantisation of jpeg.ts (an approximation of a real encoder); the CLI
  * writes real JPEG files with sharp.
  */
-import { applyToneCurve } from './channel-profile.js';
 import type { ChannelProfile } from './channel-profile.js';
+import { applyToneCurve } from './tone-curve.js';
 import { applyHomography, fitHomography, invertHomography } from './homography.js';
 import type { Homography, Point } from './homography.js';
 import { checkRgba } from './image.js';

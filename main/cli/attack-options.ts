@@ -63,12 +63,11 @@ export function addAttackOptions(command: Command, defaults: { eps: string }): C
     .option('--channel <profile.json>', 'with --eot: the channel profile to sample from (foolprint calibrate writes one; default: an office laser printer and a webcam)');
 }
 
-/** The flags as the contract's attack parameters; refused before any model or data is loaded. */
-export async function attackParamsFromFlags(flags: AttackFlags): Promise<CheckedAttackParams> {
-  // Imported here: zod and the contract cost ~130 ms of start-up that --help and the other commands do not need.
-  const [{ attackParamsSchema }, { describeInvalidInput }] = await Promise.all([
-    import('../../app/api/attacks.js'), import('../../app/api/invalid-input.js'),
-  ]);
+/**
+ * The CLI's own reading of the attack flags, before any import or worker: a mistyped number is refused
+ * at once. The contract's bounds are checkAttackParams', which a command runs while its workers boot.
+ */
+export function readAttackFlags(flags: AttackFlags): Record<string, unknown> {
   const params: Record<string, unknown> = { method: flags.method, epsilons: parseNumberList(flags.eps, '--eps') };
   if (flags.loss !== undefined) params.loss = flags.loss;
   if (flags.norm !== undefined) params.norm = flags.norm;
@@ -81,11 +80,20 @@ export async function attackParamsFromFlags(flags: AttackFlags): Promise<Checked
   if (flags.target !== undefined) params.targetClass = parseDecimal(flags.target, '--target');
   if (flags.channel !== undefined && flags.eot === undefined) throw new UsageError('--channel applies to --eot: give --eot <samples> too');
   if (flags.eot !== undefined) {
-    const eot: Record<string, unknown> = { samples: parsePositiveInt(flags.eot, '--eot') };
-    if (flags.channel !== undefined) eot.channel = await readChannelProfile(flags.channel);
-    params.eot = eot;
+    params.eot = { samples: parsePositiveInt(flags.eot, '--eot') };
     if (!(EOT_METHODS as readonly string[]).includes(flags.method)) throw new UsageError(`--eot applies to ${EOT_METHODS.join(', ')}, not ${flags.method}`);
   }
+  return params;
+}
+
+/** readAttackFlags' parameters with --channel's profile, checked against the contract's bounds. */
+export async function checkAttackParams(flags: AttackFlags, read: Record<string, unknown>): Promise<CheckedAttackParams> {
+  const params = { ...read };
+  if (flags.channel !== undefined) params.eot = { ...(params.eot as object), channel: await readChannelProfile(flags.channel) };
+  // Imported here: zod and the contract cost ~130 ms of start-up that --help and the other commands do not need.
+  const [{ attackParamsSchema }, { describeInvalidInput }] = await Promise.all([
+    import('../../app/api/attacks.js'), import('../../app/api/invalid-input.js'),
+  ]);
   const checked = attackParamsSchema.safeParse(params);
   if (!checked.success) throw new UsageError(describeInvalidInput(checked.error, { input: params, labels: FLAG_OF_FIELD }));
   if (checked.data.targetClass !== undefined && (checked.data.method === 'll' || checked.data.method === 'deepfool')) {

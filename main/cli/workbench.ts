@@ -87,9 +87,10 @@ async function manifestTarget(modelFlag: string): Promise<DatasetTarget | undefi
   }
 }
 
-export async function openPool(options: WorkbenchOptions & { detector?: undefined }): Promise<ComputePool>;
-export async function openPool(options: WorkbenchOptions): Promise<ModelPool>;
-export async function openPool(options: WorkbenchOptions): Promise<ModelPool> {
+export async function openPool(options: WorkbenchOptions & { detector?: undefined }, signal?: AbortSignal): Promise<ComputePool>;
+export async function openPool(options: WorkbenchOptions, signal?: AbortSignal): Promise<ModelPool>;
+/** `signal` gives up while the workers boot (openPoolChecking). */
+export async function openPool(options: WorkbenchOptions, signal?: AbortSignal): Promise<ModelPool> {
   // Read first: a file that is no detector is refused before the workers boot.
   const detector = options.detector === undefined ? undefined : await readDetector(options.detector);
   if (options.backend !== undefined && !(backends as readonly string[]).includes(options.backend)) {
@@ -100,7 +101,7 @@ export async function openPool(options: WorkbenchOptions): Promise<ModelPool> {
     model: parseModelSource(options.model),
     backend: options.backend as BackendName | undefined,
     workers: workerCountFromFlag(options.workers, options.json),
-  });
+  }, signal);
   // Both at once: the dataset is read and decoded on this thread while the workers boot on theirs
   // (the first batch reached the workers ~1 s later when the decode waited for them).
   const early = options.data !== undefined ? decodeEarly(options) : undefined;
@@ -110,6 +111,28 @@ export async function openPool(options: WorkbenchOptions): Promise<ModelPool> {
   if (detector.modelId !== options.model && !options.json) process.stderr.write(`note: the detector was trained on "${detector.modelId}", --model is "${options.model}"\n`);
   const { ProtectedPool } = await import('../../app/node/protected-pool.js');
   return new ProtectedPool(opened, detector, parseModelSource(options.model), { ...(options.backend ? { backend: options.backend as BackendName } : {}) });
+}
+
+/**
+ * openPool, with the workers booting while `check` reads the command's other flags. An attack's flags
+ * are checked against the API contract, whose zod schemas cost the main thread ~0.2 s of CPU: done
+ * first, they held the workers' start back by as much (issue 12, start-up). A bad flag is still the
+ * error reported, before any of the pool's, and the workers it started are stopped where they are.
+ */
+export async function openPoolChecking<T>(options: WorkbenchOptions, check: () => Promise<T>): Promise<{ pool: ModelPool; checked: T }> {
+  const giveUp = new AbortController();
+  const booting = openPool(options, giveUp.signal);
+  // Handled here so a pool failing while the flags are read is not an unhandled rejection; awaited below.
+  booting.catch(() => undefined);
+  let checked: T;
+  try {
+    checked = await check();
+  } catch (error) {
+    giveUp.abort();
+    await booting.then((pool) => pool.close(), () => undefined);
+    throw error;
+  }
+  return { pool: await booting, checked };
 }
 
 async function readDetector(file: string) {
@@ -140,8 +163,11 @@ export async function openDataset(options: WorkbenchOptions, pool: Pick<ComputeP
   const { inputShape, labels } = pool.info().model;
   const early = earlyDatasets.get(options);
   earlyDatasets.delete(options);
-  if (early && sameTarget(early.target, { inputShape, labels })) return early.dataset;
-  return decodeDataset(options, { inputShape, labels });
+  const dataset = await (early && sameTarget(early.target, { inputShape, labels }) ? early.dataset : decodeDataset(options, { inputShape, labels }));
+  // Here rather than where it is decoded: a dataset decoded early for a command that then stops (a
+  // bad flag) says nothing.
+  for (const note of dataset.notes) if (!options.json) process.stderr.write(`note: ${note}\n`);
+  return dataset;
 }
 
 function sameTarget(a: DatasetTarget, b: DatasetTarget): boolean {
@@ -168,7 +194,6 @@ async function decodeDataset(options: WorkbenchOptions, target: DatasetTarget): 
     onProgress: (done, total, label) => progress.update(done, total, label),
   }).finally(() => progress.done());
   traceStartup(`dataset decoded (${dataset.count} images)`);
-  for (const note of dataset.notes) if (!options.json) process.stderr.write(`note: ${note}\n`);
   return dataset;
 }
 

@@ -3,12 +3,12 @@
  * inspects: clean, adversarial and amplified-perturbation PNGs, and record.json.
  */
 import type { Command } from 'commander';
-import { addAttackOptions, attackOptionsFromParams, attackParamsFromFlags, type AttackFlags } from '../attack-options.js';
+import { addAttackOptions, attackOptionsFromParams, checkAttackParams, readAttackFlags, type AttackFlags } from '../attack-options.js';
 import { guarded, interruptSignal, prepareCliOutput } from '../failure.js';
 import { createProgressBar } from '../progress.js';
 import { summarizeAttack } from '../../../app/eval/summary.js';
 import type { ProtectedCounts } from '../../../app/eval/rejections.js';
-import { addDataOptions, addDetectorOption, addModelOptions, formatTable, openDataset, openPool, type WorkbenchOptions } from '../workbench.js';
+import { addDataOptions, addDetectorOption, addModelOptions, formatTable, openDataset, openPoolChecking, type WorkbenchOptions } from '../workbench.js';
 
 type AttackCommandOptions = WorkbenchOptions & AttackFlags & { out: string; force?: boolean };
 
@@ -25,10 +25,12 @@ export function registerAttack(program: Command): void {
   addAttackOptions(command, { eps: '0.1' });
   command.action(guarded(async (options: AttackCommandOptions) => {
     if (options.limit === undefined) options.limit = '16';
-    const params = await attackParamsFromFlags(options);
-    // Before the attack: a folder we may not replace is refused before minutes of work.
-    const output = await prepareCliOutput(options.out, 'attack', options.force);
-    const pool = await openPool(options);
+    const read = readAttackFlags(options);
+    const { pool, checked: { params, output } } = await openPoolChecking(options, async () => ({
+      params: await checkAttackParams(options, read),
+      // Before the attack: a folder we may not replace is refused before minutes of work.
+      output: await prepareCliOutput(options.out, 'attack', options.force),
+    }));
     try {
       const dataset = await openDataset(options, pool);
       const attackOptions = attackOptionsFromParams(params, dataset.count, pool.info().model.numClasses);

@@ -6,10 +6,10 @@
 import type { Command } from 'commander';
 import { methodLabel } from '../../../app/attacks/method-label.js';
 import { summarizeAttack, type AttackSummary } from '../../../app/eval/summary.js';
-import { addAttackOptions, attackOptionsFromParams, attackParamsFromFlags, type AttackFlags } from '../attack-options.js';
+import { addAttackOptions, attackOptionsFromParams, checkAttackParams, readAttackFlags, type AttackFlags } from '../attack-options.js';
 import { guarded, interruptSignal } from '../failure.js';
 import { createProgressBar } from '../progress.js';
-import { addDataOptions, addDetectorOption, addModelOptions, formatTable, openDataset, openPool, type WorkbenchOptions } from '../workbench.js';
+import { addDataOptions, addDetectorOption, addModelOptions, formatTable, openDataset, openPoolChecking, type WorkbenchOptions } from '../workbench.js';
 
 type SweepOptions = WorkbenchOptions & AttackFlags;
 
@@ -23,8 +23,8 @@ export function registerSweep(program: Command): void {
   addDataOptions(command);
   addAttackOptions(command, { eps: '0,0.05,0.1,0.15,0.2,0.25,0.3' });
   command.action(guarded(async (options: SweepOptions) => {
-    const params = await attackParamsFromFlags(options);
-    const pool = await openPool(options);
+    const read = readAttackFlags(options);
+    const { pool, checked: params } = await openPoolChecking(options, () => checkAttackParams(options, read));
     // Seconds since the process started (Node's performance clock starts with it), for the bench's start-up figures.
     const poolReady = performance.now() / 1000;
     try {
