@@ -149,8 +149,38 @@ function projectRoot(): string {
 
 const say = (line: string) => console.log(`foolprint: ${line}`);
 
-/** Builds the preload bundle and the renderer when their sources are newer than the outputs. */
+/**
+ * Builds the preload bundle and the renderer when their sources are newer than the outputs, one
+ * process at a time: two at once (two `npm start`, or test files in parallel on a fresh clone) each
+ * emptied renderer/dist while the other wrote or served it (a test was answered 503 for the page).
+ * The one that waited finds the outputs fresh and builds nothing.
+ */
 async function buildWhatIsNeeded(root: string): Promise<void> {
+  const release = await takeBuildLock(root);
+  try {
+    await buildStale(root);
+  } finally {
+    await release();
+  }
+}
+
+/** The workspace lock's O_EXCL file (a crashed holder's is taken over), waited for while another build holds it. */
+async function takeBuildLock(root: string): Promise<() => Promise<void>> {
+  const { WorkspaceLockedError, acquireWorkspaceLock } = await import('../app/node/workspace-lock.js');
+  let told = false;
+  for (;;) {
+    try {
+      return (await acquireWorkspaceLock(path.join(root, 'node_modules', '.cache', 'foolprint-build'), 'foolprint build')).release;
+    } catch (error) {
+      if (!(error instanceof WorkspaceLockedError)) throw error;
+      if (!told) say('waiting for another build of the preload and renderer to finish');
+      told = true;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
+async function buildStale(root: string): Promise<void> {
   const preloadInputs = [path.join(root, 'main/preload'), path.join(root, 'app/api')];
   const { bundlePreload, preloadOutput } = await import('./preload/bundle.js');
   if (existsSync(path.join(root, 'main/preload/preload.ts')) && isStale(preloadOutput(root), preloadInputs)) {

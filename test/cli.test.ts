@@ -3,12 +3,13 @@
  * exit codes. (npm test builds dist/ first.)
  */
 import { describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { parseAttackRecord } from '../app/experiments/attack-record.js';
-import { foolprint } from './cli-harness.js';
+import { bin, foolprint, root } from './cli-harness.js';
 
 describe('foolprint CLI', () => {
   it('lists the Fashion-MNIST model after the digits\' one, and --model cnn-fashion-mnist --data samples gives its own garments, named in the attack record and the sheet captions', async () => {
@@ -141,6 +142,21 @@ describe('foolprint CLI', () => {
     expect(run.code).toBe(0);
     expect(run.stderr).toContain(`note: 4096 workers asked for, but this machine has ${availableParallelism()} core`);
     expect(run.stdout).toMatch(/top-1 \d/);
+  }, 60_000);
+
+  it('Ctrl-C right after the first line a command prints cancels it (exit 130, one line), never Node\'s default kill', async () => {
+    // The note on --workers comes from opening the pool, before the images load: a caller acting on it
+    // used to find no handler yet (killed by SIGINT, exit code null, every time).
+    const child = spawn(process.execPath, [bin, 'eval', '--workers', '4096'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      if (stderr === '') child.kill('SIGINT');
+      stderr += chunk.toString();
+    });
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])));
+    expect(stderr).toMatch(/^note: 4096 workers asked for/);
+    expect([code, signal]).toEqual([130, null]);
+    expect(stderr.trim().split('\n').at(-1)).toBe('foolprint: cancelled');
   }, 60_000);
 
   it('has --help on every command', async () => {

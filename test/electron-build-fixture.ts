@@ -19,9 +19,13 @@ export function requireBuilt(built: string, source: string): string {
   return file;
 }
 
-/** The renderer and the preload bundle, built by start.js when missing. */
+/**
+ * The renderer and the preload bundle, built by start.js when stale. Always asked of start.js, which
+ * builds one process at a time: on a fresh clone several test files get here at once, and one that
+ * saw index.html already written would go on while another file's build was still writing (or
+ * emptying) renderer/dist.
+ */
 export async function ensureRendererAndPreload(): Promise<void> {
-  if (existsSync(path.join(root, 'renderer/dist/index.html')) && existsSync(path.join(root, 'dist/main/preload/preload.cjs'))) return;
   const start = requireBuilt('dist/main/start.js', 'main/start.ts');
   await new Promise<void>((resolve, reject) => {
     execFile(process.execPath, [start, '--build-only'], { cwd: root, timeout: 180_000 }, (error, _stdout, stderr) => (error ? reject(new Error(`building the renderer and preload failed: ${stderr || error.message}`)) : resolve()));

@@ -215,6 +215,35 @@ describe('browser-mode server security', () => {
     }
   }, 15_000);
 
+  it('keeps an idle keep-alive connection open well past the time it advertises, so a client trusting that time never reuses a closing socket', async () => {
+    // Node's fetch drops an idle socket 1 s before the advertised timeout, on a coarse timer: when the
+    // server closed at exactly that timeout, a loaded client sent POSTs down closing sockets ("other
+    // side closed", 7 of 10 runs of the HTTP contract test).
+    const outcome = await new Promise<{ head: string; openAfterMs: number | null }>((resolve, reject) => {
+      const socket = connect(server.port, '127.0.0.1', () => {
+        socket.write(`POST /api/experiments.list HTTP/1.1\r\nhost: 127.0.0.1:${server.port}\r\nauthorization: Bearer ${server.token}\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}`);
+      });
+      let head = '';
+      let answeredAt = 0;
+      socket.on('data', (chunk) => {
+        head += chunk.toString('utf8');
+        if (answeredAt === 0 && head.includes('\r\n\r\n')) {
+          answeredAt = Date.now();
+          setTimeout(() => {
+            resolve({ head, openAfterMs: socket.destroyed || socket.readableEnded ? null : Date.now() - answeredAt });
+            socket.destroy();
+          }, 7000);
+        }
+      });
+      socket.on('end', () => resolve({ head, openAfterMs: null }));
+      socket.on('error', reject);
+    });
+    expect(outcome.head).toMatch(/^HTTP\/1\.1 200/);
+    const advertised = Number(/\r\nkeep-alive: timeout=(\d+)\r\n/i.exec(outcome.head)?.[1]);
+    expect(advertised).toBe(5);
+    expect(outcome.openAfterMs).toBeGreaterThanOrEqual(7000);
+  }, 20_000);
+
   it('knows which Host values are its own', () => {
     expect([...allowedHosts('127.0.0.1', 8765)].sort()).toEqual(['127.0.0.1:8765', '[::1]:8765', 'localhost:8765']);
     expect(allowedHosts('192.168.1.5', 80).has('192.168.1.5:80')).toBe(true);

@@ -29,7 +29,11 @@ export function reportFailure(error: unknown): number {
   return error instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE;
 }
 
-/** An AbortSignal that fires on the first Ctrl-C; a second Ctrl-C exits at once. */
+/**
+ * An AbortSignal that fires on the first Ctrl-C; a second Ctrl-C exits at once. Take it on a command's
+ * first line, before anything is printed: whoever acts on the output may press Ctrl-C at once, and until
+ * this handler is installed Node's default kills the process (exit code null, half-done work left).
+ */
 export function interruptSignal(): AbortSignal {
   const controller = new AbortController();
   process.once('SIGINT', () => {

@@ -90,6 +90,9 @@ export function registerAnalyze(program: Command): void {
   addModelOptions(command);
   addDetectorOption(command);
   command.action(guarded(async (photoPaths: string[], options: AnalyzeCommandOptions) => {
+    // Ctrl-C is ours from the first line, before anything is printed: whoever acts on the output may
+    // press it at once, and Node's default would kill the process (see interruptSignal).
+    const signal = interruptSignal();
     if (options.combine !== undefined && options.combine !== 'vote' && options.combine !== 'mean') {
       throw new UsageError(`--combine must be vote or mean, got "${options.combine}"`);
     }
@@ -114,7 +117,6 @@ export function registerAnalyze(program: Command): void {
     ]);
     const opencv = await loadOpenCVInNode();
     const pool = await openPool(options);
-    const signal = interruptSignal();
     const bar = createProgressBar({ json: options.json });
     const results: { file: string; analysis: PhotoAnalysis }[] = [];
     try {

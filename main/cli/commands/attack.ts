@@ -24,6 +24,9 @@ export function registerAttack(program: Command): void {
   addDataOptions(command);
   addAttackOptions(command, { eps: '0.1' });
   command.action(guarded(async (options: AttackCommandOptions) => {
+    // Ctrl-C is ours from the first line, before anything is printed: whoever acts on the output may
+    // press it at once, and Node's default would kill the process (see interruptSignal).
+    const signal = interruptSignal();
     if (options.limit === undefined) options.limit = '16';
     const read = readAttackFlags(options);
     const { pool, checked: { params, output } } = await openPoolChecking(options, async () => ({
@@ -36,7 +39,7 @@ export function registerAttack(program: Command): void {
       const attackOptions = attackOptionsFromParams(params, dataset.count, pool.info().model.numClasses);
       const bar = createProgressBar({ json: options.json });
       const result = await pool.attack(dataset.images, dataset.labels, attackOptions, {
-        signal: interruptSignal(),
+        signal,
         onProgress: (p) => bar.update(p.done, p.total, `${attackOptions.method} ε=${p.epsilon ?? ''}`),
       });
       bar.done();

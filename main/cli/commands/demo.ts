@@ -14,6 +14,9 @@ export function registerDemo(program: Command): void {
     .command('demo')
     .description('a first look: FGSM and BIM on the built-in model and samples')
     .action(guarded(async () => {
+      // Ctrl-C is ours from the first line, before anything is printed: whoever acts on the output may
+      // press it at once, and Node's default would kill the process (see interruptSignal).
+      const signal = interruptSignal();
       const options = { model: 'lenet-mnist', data: 'samples' };
       const pool = await openPool(options);
       try {
@@ -21,7 +24,6 @@ export function registerDemo(program: Command): void {
         const dataset = await openDataset(options, pool);
         process.stdout.write(`Foolprint demo: ${info.model.id} on ${dataset.count} built-in MNIST samples (backend ${info.backend.name}, ${info.workers} workers)\n\n`);
         const epsilons = [0, 0.05, 0.1, 0.2, 0.3];
-        const signal = interruptSignal();
         const summaries = [];
         for (const method of ['fgsm', 'bim'] as AttackMethod[]) {
           const bar = createProgressBar();

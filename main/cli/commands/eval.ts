@@ -13,13 +13,16 @@ export function registerEval(program: Command): void {
   addModelOptions(command);
   addDataOptions(command);
   command.action(guarded(async (options: WorkbenchOptions) => {
+    // Ctrl-C is ours from the first line, before anything is printed: whoever acts on the output may
+    // press it at once, and Node's default would kill the process (see interruptSignal).
+    const signal = interruptSignal();
     const pool = await openPool(options);
     try {
       const dataset = await openDataset(options, pool);
       const bar = createProgressBar({ json: options.json });
       const started = performance.now();
       const top = await pool.predict(dataset.images, 5, {
-        signal: interruptSignal(),
+        signal,
         onProgress: (p) => bar.update(p.done, p.total, 'predict'),
       });
       bar.done();

@@ -33,6 +33,9 @@ export function registerServe(program: Command): void {
 }
 
 export async function serve(flags: ServeFlags): Promise<void> {
+  // Checked before the imports below: a mistyped port is answered at once, not after loading TF.js.
+  const port = flags.port === undefined ? undefined : Number(flags.port);
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new UsageError(`--port must be a port number 0..65535, got "${flags.port}"`);
   // Imported here, not at the top: the server and TF.js would slow every other command's start-up.
   const [{ defaultWorkspaceDir }, { isBackendName }, { startServer }, { openInBrowser }] = await Promise.all([
     import('../../../app/node/experiment-store.js'),
@@ -41,8 +44,6 @@ export async function serve(flags: ServeFlags): Promise<void> {
     import('../../server/open-browser.js'),
   ]);
   if (flags.backend !== undefined && !isBackendName(flags.backend)) throw new UsageError(`--backend must be tensorflow, wasm or cpu, got "${flags.backend}"`);
-  const port = flags.port === undefined ? undefined : Number(flags.port);
-  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new UsageError(`--port must be a port number 0..65535, got "${flags.port}"`);
   const common = {
     host: flags.host,
     workspaceDir: flags.workspace ?? defaultWorkspaceDir(),

@@ -23,6 +23,9 @@ export function registerSweep(program: Command): void {
   addDataOptions(command);
   addAttackOptions(command, { eps: '0,0.05,0.1,0.15,0.2,0.25,0.3' });
   command.action(guarded(async (options: SweepOptions) => {
+    // Ctrl-C is ours from the first line, before anything is printed: whoever acts on the output may
+    // press it at once, and Node's default would kill the process (see interruptSignal).
+    const signal = interruptSignal();
     const read = readAttackFlags(options);
     const { pool, checked: params } = await openPoolChecking(options, () => checkAttackParams(options, read));
     // Seconds since the process started (Node's performance clock starts with it), for the bench's start-up figures.
@@ -34,7 +37,7 @@ export function registerSweep(program: Command): void {
       const bar = createProgressBar({ json: options.json });
       const started = performance.now();
       const result = await pool.attack(dataset.images, dataset.labels, attackOptions, {
-        signal: interruptSignal(),
+        signal,
         onProgress: (p) => bar.update(p.done, p.total, `${attackOptions.method} ε=${p.epsilon?.toFixed(3) ?? ''}`),
       });
       bar.done();

@@ -49,6 +49,9 @@ export function registerTransforms(program: Command): void {
   addModelOptions(command);
   addDataOptions(command);
   command.action(guarded(async (options: TransformsCommandOptions) => {
+    // Ctrl-C is ours from the first line, before anything is printed: whoever acts on the output may
+    // press it at once, and Node's default would kill the process (see interruptSignal).
+    const signal = interruptSignal();
     const methods = options.methods.split(',').map((m) => m.trim().toLowerCase()).filter(Boolean);
     const badMethod = methods.find((m) => !(METHODS as readonly string[]).includes(m));
     if (badMethod !== undefined || methods.length === 0) throw new UsageError(`--methods must list some of ${METHODS.join(', ')}, got "${options.methods}"`);
@@ -60,7 +63,6 @@ export function registerTransforms(program: Command): void {
     if (!Number.isInteger(seed)) throw new UsageError(`--seed must be a whole number, got "${options.seed}"`);
 
     const pool = await openPool(options);
-    const signal = interruptSignal();
     const bar = createProgressBar({ json: options.json });
     const rows: TransformRow[] = [];
     try {
