@@ -36,23 +36,18 @@ describe.skipIf(!mnistAvailable)('the API contract over HTTP (browser mode)', ()
     expect(figures.analysedCells).toBe(figures.cellCount);
   }, 90_000);
 
-  it('answers the live view\'s classifyCrops (24 crops, float32) over HTTP in well under a frame budget', async () => {
+  it('answers the live view\'s classifyCrops (24 crops, float32) over HTTP, a top-5 per crop', async () => {
+    // Its speed against the live view's 66 ms frame budget is measured by npm run bench (bench-server).
     const api = createApiClient(transport);
     const modelId = fixture.modelFolder ? 'softmax-test' : 'lenet-mnist';
     const crops = Buffer.from(new Float32Array(24 * 784).fill(0.5).buffer).toString('base64');
-    const times: number[] = [];
-    for (let i = 0; i < 20; i++) {
-      const started = performance.now();
-      const answer = await api.capture.classifyCrops({ modelId, crops, count: 24, height: 28, width: 28, channels: 1 });
-      times.push(performance.now() - started);
-      expect(answer.top5).toHaveLength(24);
-    }
-    times.sort((a, b) => a - b);
-    const median = times[10];
-    console.log(`classifyCrops over HTTP, 24 float32 crops: fastest ${times[0].toFixed(1)} ms, median ${median.toFixed(1)} ms, max ${times[19].toFixed(1)} ms`);
-    // 15 frames/s leaves 66 ms per frame for detection and classification together. The fastest of 20
-    // is what the call itself costs; the median also counts whatever else the machine runs (other test
-    // files on CI's 2 cores: a median of 95 to 364 ms at load 15+, every run).
-    expect(times[0]).toBeLessThan(66);
+    const answer = await api.capture.classifyCrops({ modelId, crops, count: 24, height: 28, width: 28, channels: 1 });
+    expect(answer.top5).toHaveLength(24);
+    // Identical crops get identical answers, each a top-k of distinct classes with probabilities in order.
+    for (const top of answer.top5) expect(top).toEqual(answer.top5[0]);
+    const top = answer.top5[0];
+    expect(top.length).toBeGreaterThan(1);
+    expect(new Set(top.map((p) => p.label)).size).toBe(top.length);
+    for (let i = 1; i < top.length; i++) expect(top[i].probability).toBeLessThanOrEqual(top[i - 1].probability);
   }, 30_000);
 });
