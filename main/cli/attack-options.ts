@@ -84,6 +84,7 @@ export async function attackParamsFromFlags(flags: AttackFlags): Promise<Checked
   if (flags.target !== undefined) params.targetClass = parseDecimal(flags.target, '--target');
   if (flags.channel !== undefined && flags.eot === undefined) throw new UsageError('--channel applies to --eot: give --eot <samples> too');
   if (flags.eotConfidence !== undefined && flags.eot === undefined) throw new UsageError('--eot-confidence applies to --eot: give --eot <samples> too');
+  if (flags.eotConfidence !== undefined && flags.loss !== 'margin') throw new UsageError('--eot-confidence caps the logit margin: give --loss margin too');
   if (flags.eot !== undefined) {
     const eot: Record<string, unknown> = { samples: parsePositiveInt(flags.eot, '--eot') };
     if (flags.channel !== undefined) eot.channel = await readChannelProfile(flags.channel);
