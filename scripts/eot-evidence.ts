@@ -1,6 +1,6 @@
 /**
  * node dist/scripts/eot-evidence.js [--out DIR] [--limit N] [--eps LIST] [--eot N] [--photos K]
- *   [--eot-flags "FLAGS"] [--bim-from DIR] [--eot-from DIR] [--data PATH] [--offset N] [--json]
+ *   [--eot-flags "FLAGS"] [--bim-from DIR] [--eot-from DIR] [--data PATH] [--offset N] [--calibrate K] [--json]
  *
  * Issue 10's evidence as one command: plain BIM and BIM with EOT on the built-in lenet-mnist, on the
  * same images (the first N built-in held-out digits, default all 300; or --data, e.g. the MNIST test
@@ -22,7 +22,10 @@
  * in-process with simulate.ts, as `foolprint simulate --sheet page.png --seed S --out photo.png` does,
  * because a process per photo costs more than the photo. --bim-from / --eot-from reuse a finished
  * `foolprint attack` folder (the EOT attack is the slow part: ~N passes per step); the table then
- * covers the first images and the ε both runs have (or --limit / --eps of them). A run's sheets,
+ * covers the first images and the ε both runs have (or --limit / --eps of them). --calibrate K gives
+ * EOT the channel as a user would measure it: the calibration sheet (at the sheets' dpi) photographed K
+ * times through the same simulator (seeds 1..K), `foolprint calibrate` on the photos, `--channel` the
+ * fitted profile; no digit is involved in the fit. A run's sheets,
  * photos and analysis are kept in OUT and reused while its attack record, images, ε and photos match.
  */
 import { spawn } from 'node:child_process';
@@ -52,6 +55,7 @@ const epsilons = epsFlag ?? '0.1,0.2';
 const eotSamples = Number(flag('--eot', '16'));
 const photos = Number(flag('--photos', '2'));
 const eotFlags = flag('--eot-flags', '').split(/\s+/).filter(Boolean);
+const calibrationPhotos = process.argv.includes('--calibrate') ? Number(flag('--calibrate', '')) : 0;
 const dataset = flag('--data', 'samples');
 const offset = flag('--offset', '0');
 const asJson = process.argv.includes('--json');
@@ -140,6 +144,21 @@ async function photograph(run: Run, scope: Scope): Promise<{ sheets: string; pho
   return { sheets, photos: photoDir };
 }
 
+/** The simulator's channel as `foolprint calibrate` fits it from K simulated photos of the calibration sheet: the profile's path. */
+async function calibrateSimulator(count: number): Promise<string> {
+  const dir = path.join(out, 'calibration');
+  log(`== calibration: sheet, ${count} simulated photo(s), fit`);
+  await cli(['calibrate', '--sheet', '--dpi', String(SHEET_DPI), '--out', dir, '--force'], true);
+  const photoFiles: string[] = [];
+  for (let seed = 1; seed <= count; seed++) {
+    photoFiles.push(path.join(dir, `photo-${seed}.png`));
+    await cli(['simulate', '--sheet', path.join(dir, 'calibration.png'), '--seed', String(seed), '--out', photoFiles[seed - 1]], true);
+  }
+  const profile = path.join(dir, 'simulator-profile.json');
+  await cli(['calibrate', ...photoFiles, '--sheets', dir, '--out', profile, '--name', 'simulator default channel'], true);
+  return profile;
+}
+
 const pageNumber = (file: string): number => Number(/-(\d+)\.png$/.exec(file)?.[1] ?? 1);
 
 /** The run photographed and analysed: its `average` rows, from OUT when the same record, scope and photos were done before. */
@@ -167,6 +186,7 @@ const percent = (n: number, d: number): string => (d === 0 ? '–' : `${((100 * 
 await mkdir(out, { recursive: true });
 if (!existsSync(cliPath)) throw new Error(`${cliPath} is missing: npm run build first`);
 const eotName = `bim+eot${eotSamples}`;
+if (calibrationPhotos > 0 && !process.argv.includes('--eot-from')) eotFlags.push('--channel', await calibrateSimulator(calibrationPhotos));
 const runs = [await attack('bim', process.argv.includes('--bim-from') ? flag('--bim-from', '') : undefined, []), await attack(eotName, process.argv.includes('--eot-from') ? flag('--eot-from', '') : undefined, ['--eot', String(eotSamples), ...eotFlags])];
 const shared = Math.min(...runs.map((r) => r.record.images.length));
 const scope: Scope = {
