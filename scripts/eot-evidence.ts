@@ -1,9 +1,10 @@
 /**
  * node dist/scripts/eot-evidence.js [--out DIR] [--limit N] [--eps LIST] [--eot N] [--photos K]
- *   [--eot-flags "FLAGS"] [--bim-from DIR] [--eot-from DIR] [--json]
+ *   [--eot-flags "FLAGS"] [--bim-from DIR] [--eot-from DIR] [--data PATH] [--offset N] [--calibrate K] [--json]
  *
  * Issue 10's evidence as one command: plain BIM and BIM with EOT on the built-in lenet-mnist, on the
- * same images (the first N built-in held-out digits, default all 300) at the same ε (default 0.1 and
+ * same images (the first N built-in held-out digits, default all 300; or --data, e.g. the MNIST test
+ * set, from --offset: a tuning set apart from the evidence digits) at the same ε (default 0.1 and
  * 0.2), printed as `sheet --adversarial-only` pages, each page photographed K times (default 2)
  * through `simulate`'s default channel with fixed seeds, and read back by `foolprint analyze`. Page k
  * of both runs holds the same images in the same order and gets the same photo seeds (1000·photo + k),
@@ -21,7 +22,10 @@
  * in-process with simulate.ts, as `foolprint simulate --sheet page.png --seed S --out photo.png` does,
  * because a process per photo costs more than the photo. --bim-from / --eot-from reuse a finished
  * `foolprint attack` folder (the EOT attack is the slow part: ~N passes per step); the table then
- * covers the first images and the ε both runs have (or --limit / --eps of them). A run's sheets,
+ * covers the first images and the ε both runs have (or --limit / --eps of them). --calibrate K gives
+ * EOT the channel as a user would measure it: the calibration sheet (at the sheets' dpi) photographed K
+ * times through the same simulator (seeds 1..K), `foolprint calibrate` on the photos, `--channel` the
+ * fitted profile; no digit is involved in the fit. A run's sheets,
  * photos and analysis are kept in OUT and reused while its attack record, images, ε and photos match.
  */
 import { spawn } from 'node:child_process';
@@ -51,6 +55,9 @@ const epsilons = epsFlag ?? '0.1,0.2';
 const eotSamples = Number(flag('--eot', '16'));
 const photos = Number(flag('--photos', '2'));
 const eotFlags = flag('--eot-flags', '').split(/\s+/).filter(Boolean);
+const calibrationPhotos = process.argv.includes('--calibrate') ? Number(flag('--calibrate', '')) : 0;
+const dataset = flag('--data', 'samples');
+const offset = flag('--offset', '0');
 const asJson = process.argv.includes('--json');
 // The layout puts 24 cells on an A4 page at 30 mm; marker ids allow pages 0..29 per run.
 const CELLS_PER_PAGE = 24;
@@ -86,7 +93,7 @@ async function attack(name: string, reuse: string | undefined, extra: string[]):
   let attackDir = reuse ? path.resolve(reuse) : path.join(out, `${name}-attack`);
   if (!reuse) {
     log(`== ${name}: attack (${limit} images, ε ${epsilons})`);
-    await cli(['attack', '--model', 'lenet-mnist', '--data', 'samples', '--limit', String(limit), '--method', 'bim', '--eps', epsilons, '--seed', '0', ...extra, '--out', attackDir]);
+    await cli(['attack', '--model', 'lenet-mnist', '--data', dataset, '--offset', offset, '--limit', String(limit), '--method', 'bim', '--eps', epsilons, '--seed', '0', ...extra, '--out', attackDir]);
   } else log(`== ${name}: attack reused from ${attackDir}`);
   attackDir = path.resolve(attackDir);
   const record = parseAttackRecord(JSON.parse(await readFile(path.join(attackDir, 'record.json'), 'utf8')), path.join(attackDir, 'record.json'));
@@ -137,6 +144,21 @@ async function photograph(run: Run, scope: Scope): Promise<{ sheets: string; pho
   return { sheets, photos: photoDir };
 }
 
+/** The simulator's channel as `foolprint calibrate` fits it from K simulated photos of the calibration sheet: the profile's path. */
+async function calibrateSimulator(count: number): Promise<string> {
+  const dir = path.join(out, 'calibration');
+  log(`== calibration: sheet, ${count} simulated photo(s), fit`);
+  await cli(['calibrate', '--sheet', '--dpi', String(SHEET_DPI), '--out', dir, '--force'], true);
+  const photoFiles: string[] = [];
+  for (let seed = 1; seed <= count; seed++) {
+    photoFiles.push(path.join(dir, `photo-${seed}.png`));
+    await cli(['simulate', '--sheet', path.join(dir, 'calibration.png'), '--seed', String(seed), '--out', photoFiles[seed - 1]], true);
+  }
+  const profile = path.join(dir, 'simulator-profile.json');
+  await cli(['calibrate', ...photoFiles, '--sheets', dir, '--out', profile, '--name', 'simulator default channel'], true);
+  return profile;
+}
+
 const pageNumber = (file: string): number => Number(/-(\d+)\.png$/.exec(file)?.[1] ?? 1);
 
 /** The run photographed and analysed: its `average` rows, from OUT when the same record, scope and photos were done before. */
@@ -164,6 +186,7 @@ const percent = (n: number, d: number): string => (d === 0 ? '–' : `${((100 * 
 await mkdir(out, { recursive: true });
 if (!existsSync(cliPath)) throw new Error(`${cliPath} is missing: npm run build first`);
 const eotName = `bim+eot${eotSamples}`;
+if (calibrationPhotos > 0 && !process.argv.includes('--eot-from')) eotFlags.push('--channel', await calibrateSimulator(calibrationPhotos));
 const runs = [await attack('bim', process.argv.includes('--bim-from') ? flag('--bim-from', '') : undefined, []), await attack(eotName, process.argv.includes('--eot-from') ? flag('--eot-from', '') : undefined, ['--eot', String(eotSamples), ...eotFlags])];
 const shared = Math.min(...runs.map((r) => r.record.images.length));
 const scope: Scope = {
@@ -203,7 +226,7 @@ const verdicts = scope.epsilons.map((epsilon) => {
   return { epsilon, ratio, ratioMet: ratio <= 1 / 3, stays, staysMet: Math.abs(epsilon - 0.2) > 1e-9 || stays >= 0.95 };
 });
 if (asJson) {
-  process.stdout.write(JSON.stringify({ images: scope.images, photos, eotSamples, eotFlags, lines, verdicts }, null, 2) + '\n');
+  process.stdout.write(JSON.stringify({ images: scope.images, data: dataset, offset: Number(offset), photos, eotSamples, eotFlags, lines, verdicts }, null, 2) + '\n');
 } else {
   const header = ['ε', 'method', 'digital success', 'adv. cells on sheet', 'photographed', 'destroyed', 'destruction top-1', 'EOT/BIM', 'stay adversarial'];
   const body = lines.map((l) => {
@@ -217,7 +240,8 @@ if (asJson) {
   });
   const widths = header.map((h, c) => Math.max(h.length, ...body.map((r) => r[c].length)));
   const format = (cells: string[]) => cells.map((cell, c) => cell.padStart(widths[c])).join('  ');
-  process.stdout.write(`${scope.images} built-in digits, lenet-mnist, ${photos} simulated photo(s) per sheet (simulate's default channel, seeds 1000·photo + sheet)\n`);
+  const digits = dataset === 'samples' ? 'built-in digits' : `digits of ${dataset}${offset === '0' ? '' : ` from ${offset}`}`;
+  process.stdout.write(`${scope.images} ${digits}, lenet-mnist, ${photos} simulated photo(s) per sheet (simulate's default channel, seeds 1000·photo + sheet)\n`);
   process.stdout.write([format(header), format(widths.map((w) => '-'.repeat(w))), ...body.map(format)].join('\n') + '\n');
   process.stdout.write(`targets: EOT/BIM ≤ 1/3 at every ε; ≥ 95% of EOT's photographed adversarial cells stay adversarial at ε 0.2 → ${verdicts.every((v) => v.ratioMet && v.staysMet) ? 'met' : 'not met'}\n`);
 }

@@ -35,6 +35,9 @@ describe('attack --eot', () => {
     [['--method', 'fgsm', '--eot', '4'], /--eot applies to bim, ll, pgd, not fgsm/],
     [['--method', 'bim', '--eot', '0'], /--eot/],
     [['--method', 'bim', '--channel', 'x.json'], /--channel applies to --eot/],
+    [['--method', 'bim', '--loss', 'margin', '--eot-confidence', '5'], /--eot-confidence applies to --eot/],
+    [['--method', 'bim', '--eot', '4', '--eot-confidence', '5'], /--eot-confidence caps the logit margin: give --loss margin too/],
+    [['--method', 'bim', '--eot', '4', '--loss', 'margin', '--eot-confidence', '-1'], /--eot-confidence/],
     [['--method', 'bim', '--eot', '4', '--channel', 'no-such-profile.json'], /--channel no-such-profile.json: no such file/],
   ])('refuses %j in one line', async (flags, message) => {
     const run = await foolprint('attack', '--eps', '0.1', '--limit', '1', ...flags);
@@ -57,6 +60,8 @@ describe('params.eot in the API contract', () => {
     expect(attackParamsSchema.safeParse({ method: 'bim', epsilons: [0.1], eot: { samples: 16 } }).success).toBe(true);
     expect(attackParamsSchema.safeParse({ method: 'pgd', epsilons: [0.1], eot: { samples: 16, channel: defaultChannelProfile() } }).success).toBe(true);
     expect(attackParamsSchema.safeParse({ method: 'bim', epsilons: [0.1], eot: { samples: 0 } }).success).toBe(false);
+    expect(attackParamsSchema.safeParse({ method: 'bim', epsilons: [0.1], loss: 'margin', eot: { samples: 4, confidence: 5 } }).success).toBe(true);
+    expect(attackParamsSchema.safeParse({ method: 'bim', epsilons: [0.1], loss: 'margin', eot: { samples: 4, confidence: -1 } }).success).toBe(false);
     expect(attackParamsSchema.safeParse({ method: 'bim', epsilons: [0.1], eot: { samples: 4, channel: { ...defaultChannelProfile(), tone: [[1, 0], [0, 1], [0, 1]] } } }).success).toBe(false);
   });
 });

@@ -13,6 +13,7 @@ import type { ChannelDraw } from '../app/attacks/eot-channel.js';
 import { eotDraws, eotGradient } from '../app/attacks/eot.js';
 import { methodLabel } from '../app/attacks/method-label.js';
 import { objectiveGradient } from '../app/attacks/iterative.js';
+import { attackObjective } from '../app/attacks/losses.js';
 import { mulberry32 } from '../app/attacks/random-start.js';
 import { defaultChannelProfile } from '../app/physical/channel-profile.js';
 import { applyToneCurve } from '../app/physical/tone-curve.js';
@@ -205,6 +206,56 @@ describe('EOT gradient', () => {
     classifier.dispose();
   });
 
+  it('a confidence κ drops the draws already misclassified by a margin of κ from the average, and keeps the others as they were', () => {
+    const classifier = convClassifier(6, 5, 3, 23);
+    const x = tf.tensor4d(randomImages(2, 6, 5, 3, 24), [2, 6, 5, 3]);
+    const classes = tf.tensor1d([1, 2], 'int32');
+    const s = { samples: 6, channel: { ...defaultChannelProfile(), brightness: [-0.4, 0.4] as [number, number] }, cellMm: 30, seed: 3, firstImageIndex: 0, restart: 0 };
+    const draws = eotDraws(s, 2, 6, 5, 1);
+    const both = Int32Array.from([0, 1]);
+    // Per draw: the untargeted objective max_{j≠y} z_j − z_y and its gradient, each sample alone.
+    const objectives: number[][] = [];
+    const gradients: Float32Array[] = [];
+    for (let k = 0; k < s.samples; k++) {
+      const group = draws.slice(k * 2, k * 2 + 2);
+      objectives.push(tf.tidy(() => Array.from(attackObjective(classifier.logits(applyChannel(x, group, both, s.channel)), classes, 'margin', false).dataSync())));
+      gradients.push(tf.tidy(() => tf.grad((t: tf.Tensor) => attackObjective(classifier.logits(applyChannel(t as tf.Tensor4D, group, both, s.channel)), classes, 'margin', false).sum())(x).dataSync() as Float32Array));
+    }
+    // κ between the draws' objectives of image 0, so some of its draws are past it and some are not.
+    const sorted = objectives.map((o) => o[0]).sort((a, b) => a - b);
+    const kappa = (sorted[2] + sorted[3]) / 2;
+    const kept = objectives.map((o) => o.map((v) => v < kappa));
+    expect(kept.filter((k) => k[0]).length).toBe(3);
+    const capped = eotGradient(classifier, x, classes, 'margin', false, { ...s, confidence: kappa }, 1).dataSync();
+    const uncapped = eotGradient(classifier, x, classes, 'margin', false, s, 1).dataSync();
+    const size = 6 * 5 * 3;
+    for (let i = 0; i < capped.length; i++) {
+      const image = Math.floor(i / size);
+      let all = 0;
+      let below = 0;
+      for (let k = 0; k < s.samples; k++) {
+        all += gradients[k][i];
+        if (kept[k][image]) below += gradients[k][i];
+      }
+      expect(uncapped[i]).toBeCloseTo(all / s.samples, 4);
+      expect(capped[i]).toBeCloseTo(below / s.samples, 4);
+    }
+    // Past κ under every draw: no pull at all, so a sign step leaves the image where it is.
+    const low = eotGradient(classifier, x, classes, 'margin', false, { ...s, confidence: Math.min(...objectives.flat()) - 1 }, 1).dataSync();
+    expect(Array.from(low).every((v) => v === 0)).toBe(true);
+    tf.dispose([x, classes]);
+    classifier.dispose();
+  });
+
+  it('the confidence cap of a targeted margin is min(z_t − max_{j≠t} z_j, κ)', () => {
+    const logits = tf.tensor2d([[1, 4, 2], [5, 0, 1]]);
+    const targets = tf.tensor1d([1, 1], 'int32');
+    expect(Array.from(attackObjective(logits, targets, 'margin', true).dataSync())).toEqual([2, -5]);
+    expect(Array.from(attackObjective(logits, targets, 'margin', true, 1).dataSync())).toEqual([1, -5]);
+    expect(Array.from(attackObjective(logits, targets, 'margin', false, 1).dataSync())).toEqual([-2, 1]);
+    tf.dispose([logits, targets]);
+  });
+
   it('runs at any input size and leaks no tensor; EOT off is the same attack as no EOT key', async () => {
     const classifier = convClassifier(9, 7, 3, 31);
     const images = randomImages(4, 9, 7, 3, 32, 0.1, 0.9);
@@ -233,6 +284,8 @@ describe('EOT gradient', () => {
     await expect(runAttack(classifier, images, labels, { method: 'fgsm', epsilons: [0.1], eot: { samples: 4 } })).rejects.toThrow(/EOT applies to bim, ll, pgd, not fgsm/);
     await expect(runAttack(classifier, images, labels, { method: 'bim', epsilons: [0.1], eot: { samples: 0 } })).rejects.toThrow(AttackInputError);
     await expect(runAttack(classifier, images, labels, { method: 'bim', epsilons: [0.1], eot: { samples: 2, cellMm: -1 } })).rejects.toThrow(/cellMm/);
+    await expect(runAttack(classifier, images, labels, { method: 'bim', epsilons: [0.1], eot: { samples: 2, confidence: 5 } })).rejects.toThrow(/confidence caps the logit margin: it needs loss "margin"/);
+    await expect(runAttack(classifier, images, labels, { method: 'bim', epsilons: [0.1], loss: 'margin', eot: { samples: 2, confidence: -1 } })).rejects.toThrow(/eot.confidence must be/);
     classifier.dispose();
   });
 });

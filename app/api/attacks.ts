@@ -39,6 +39,8 @@ export const attackParamsSchema = z.object({
       channel: channelProfileSchema.optional(),
       /** Printed size of a cell's longer side in mm (default 30, the sheet's default cell). */
       cellMm: z.number().positive().max(1000).optional(),
+      /** Loss 'margin': each draw's logit margin capped at κ (Carlini & Wagner's confidence). */
+      confidence: z.number().nonnegative().max(1000).optional(),
     })
     .optional(),
 });

@@ -15,6 +15,9 @@
  * With loss 'ce', losses.ts returns each image's CE gradient divided by (1 − p_y) (the float-safe
  * direction); averaged over draws, that is the gradient of Σ_s log((1 − p_y)/p_y) of each draw: a
  * draw the model still classifies confidently weighs more, which is what a robust attack needs.
+ * With loss 'margin' and a confidence κ, each draw's margin is capped at κ before the average: the
+ * expectation of Carlini & Wagner's f_6, so draws already fooled by κ drop out of the step and it
+ * goes to the transformations under which the image is still (or barely not) classified right.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Classifier } from '../engine/classifier.js';
@@ -45,13 +48,19 @@ export interface EotSettings {
   firstImageIndex: number;
   /** PGD restart (0 otherwise). */
   restart: number;
+  /** Loss 'margin': each draw's margin capped at κ (EotOptions.confidence). */
+  confidence?: number;
 }
 
-/** EOT options with the defaults filled in: the default channel profile, a 30 mm cell. */
-export function resolveEot(eot: EotOptions): { samples: number; channel: ChannelProfile; cellMm: number } {
-  return { samples: eot.samples, channel: eot.channel ?? defaultChannelProfile(), cellMm: eot.cellMm ?? DEFAULT_EOT_CELL_MM };
+/** EOT options with the defaults filled in: the default channel profile, a 30 mm cell, no confidence cap. */
+export function resolveEot(eot: EotOptions): { samples: number; channel: ChannelProfile; cellMm: number; confidence?: number } {
+  return {
+    samples: eot.samples,
+    channel: eot.channel ?? defaultChannelProfile(),
+    cellMm: eot.cellMm ?? DEFAULT_EOT_CELL_MM,
+    ...(eot.confidence === undefined ? {} : { confidence: eot.confidence }),
+  };
 }
-
 
 /** The draws of step `step` for n images, sample-major: draw s of image i at s·n + i. */
 export function eotDraws(s: EotSettings, n: number, height: number, width: number, step: number): ChannelDraw[] {
@@ -88,7 +97,7 @@ export function eotGradient(
       const sourceOf = Int32Array.from(group, (_, b) => b % n);
       const tiled = count === 1 ? classes : (tf.tile(classes, [count]) as tf.Tensor1D);
       try {
-        const g = inputGradient(classifier, x, (logits) => attackObjective(logits, tiled, loss, targeted), (xi) => applyChannel(xi, group, sourceOf, s.channel));
+        const g = inputGradient(classifier, x, (logits) => attackObjective(logits, tiled, loss, targeted, s.confidence), (xi) => applyChannel(xi, group, sourceOf, s.channel));
         if (sum) {
           const next = sum.add(g) as tf.Tensor4D;
           sum.dispose();

@@ -55,15 +55,18 @@ export function logitMargin(logits: tf.Tensor2D, classes: tf.Tensor1D): tf.Tenso
 
 /**
  * The per-image objective an attack maximises: `classes` are the true labels (untargeted) or the
- * targets (targeted).
+ * targets (targeted). With loss 'margin', `confidence` κ caps it (Carlini & Wagner 2017, f_6 with
+ * κ): min(max_{j≠y} z_j − z_y, κ) untargeted, min(z_t − max_{j≠t} z_j, κ) targeted, whose gradient
+ * vanishes once the image is misclassified (or on target) by a margin of κ.
  */
-export function attackObjective(logits: tf.Tensor2D, classes: tf.Tensor1D, loss: AttackLoss, targeted: boolean): tf.Tensor1D {
+export function attackObjective(logits: tf.Tensor2D, classes: tf.Tensor1D, loss: AttackLoss, targeted: boolean, confidence?: number): tf.Tensor1D {
   return tf.tidy(() => {
     if (loss === 'ce') {
       const ce = crossEntropy(logits, classes);
       return targeted ? ce.neg() : ce;
     }
     const margin = logitMargin(logits, classes);
-    return targeted ? margin : margin.neg();
+    const objective = targeted ? margin : margin.neg();
+    return confidence === undefined ? objective : objective.minimum(confidence);
   });
 }

@@ -37,7 +37,7 @@ export interface ResolvedOptions {
   topK: number;
   batchSize: number;
   indexOffset: number;
-  eot?: { samples: number; channel: ChannelProfile; cellMm: number };
+  eot?: { samples: number; channel: ChannelProfile; cellMm: number; confidence?: number };
 }
 
 function requireInteger(name: string, value: number | undefined, min: number): void {
@@ -126,6 +126,8 @@ export function resolveAttackInputs(
     requireInteger('eot.samples', options.eot.samples, 1);
     if (options.eot.samples > MAX_EOT_SAMPLES) throw new AttackInputError(`eot.samples must be at most ${MAX_EOT_SAMPLES}, got ${options.eot.samples}`);
     requireFinite('eot.cellMm', options.eot.cellMm, 0, true);
+    requireFinite('eot.confidence', options.eot.confidence, 0);
+    if (options.eot.confidence !== undefined && loss !== 'margin') throw new AttackInputError('eot.confidence caps the logit margin: it needs loss "margin"');
     if (options.eot.channel !== undefined && !channelProfileSchema.safeParse(options.eot.channel).success) {
       throw new AttackInputError('eot.channel is not a valid channel profile');
     }

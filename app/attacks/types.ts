@@ -21,6 +21,12 @@ export interface EotOptions {
   samples: number;
   channel?: ChannelProfile;
   cellMm?: number;
+  /**
+   * Loss 'margin' only: Carlini & Wagner's confidence κ per draw. Each draw's logit margin is capped
+   * at κ, so a transformation the model already misclassifies by κ stops pulling and the steps go to
+   * the draws it still gets right (or barely wrong). Absent: no cap.
+   */
+  confidence?: number;
 }
 
 /** Untargeted: move away from the true labels. Targeted: move towards `targets`. */

@@ -26,6 +26,7 @@ const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
   eot: '--eot',
   'eot.samples': '--eot',
   'eot.channel': '--channel',
+  'eot.confidence': '--eot-confidence',
 };
 
 export interface AttackFlags {
@@ -42,6 +43,7 @@ export interface AttackFlags {
   maxIterations?: string;
   eot?: string;
   channel?: string;
+  eotConfidence?: string;
 }
 
 export type CheckedAttackParams = ReturnType<typeof attackParamsSchema.parse>;
@@ -60,7 +62,8 @@ export function addAttackOptions(command: Command, defaults: { eps: string }): C
     .option('--overshoot <η>', 'DeepFool overshoot (0.02, at most 1)')
     .option('--max-iterations <n>', 'DeepFool iteration cap (50, at most 10000)')
     .option('--eot <n>', 'robust to print (bim, ll, pgd): average every step over n sampled print-and-photo transformations (Expectation over Transformation); each step costs ~n passes')
-    .option('--channel <profile.json>', 'with --eot: the channel profile to sample from (foolprint calibrate writes one; default: an office laser printer and a webcam)');
+    .option('--channel <profile.json>', 'with --eot: the channel profile to sample from (foolprint calibrate writes one; default: an office laser printer and a webcam)')
+    .option('--eot-confidence <κ>', 'with --eot and --loss margin: cap each transformation\'s logit margin at κ (C&W confidence), so draws already fooled by κ stop pulling');
 }
 
 /**
@@ -79,8 +82,12 @@ export function readAttackFlags(flags: AttackFlags): Record<string, unknown> {
   if (flags.maxIterations !== undefined) params.maxIterations = parsePositiveInt(flags.maxIterations, '--max-iterations');
   if (flags.target !== undefined) params.targetClass = parseDecimal(flags.target, '--target');
   if (flags.channel !== undefined && flags.eot === undefined) throw new UsageError('--channel applies to --eot: give --eot <samples> too');
+  if (flags.eotConfidence !== undefined && flags.eot === undefined) throw new UsageError('--eot-confidence applies to --eot: give --eot <samples> too');
+  if (flags.eotConfidence !== undefined && flags.loss !== 'margin') throw new UsageError('--eot-confidence caps the logit margin: give --loss margin too');
   if (flags.eot !== undefined) {
-    params.eot = { samples: parsePositiveInt(flags.eot, '--eot') };
+    const eot: Record<string, unknown> = { samples: parsePositiveInt(flags.eot, '--eot') };
+    if (flags.eotConfidence !== undefined) eot.confidence = parseNumberList(flags.eotConfidence, '--eot-confidence')[0];
+    params.eot = eot;
     if (!(EOT_METHODS as readonly string[]).includes(flags.method)) throw new UsageError(`--eot applies to ${EOT_METHODS.join(', ')}, not ${flags.method}`);
   }
   return params;
