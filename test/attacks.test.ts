@@ -410,6 +410,7 @@ describe('errors, cancellation and leaks', () => {
     ['targeted least-likely', images, labels, { method: 'll', epsilons: [0.1], criterion: { kind: 'targeted', targets: new Int32Array(4) } }, /takes no targets/],
     ['zero steps', images, labels, { method: 'bim', epsilons: [0.1], steps: 0 }, /steps must be an integer ≥ 1/],
     ['negative step size', images, labels, { method: 'pgd', epsilons: [0.1], stepSize: -1 }, /stepSize must be a finite number > 0/],
+    ['misspelt loss', images, labels, { method: 'fgsm', epsilons: [0.1], loss: 'ce-flaot32' as never }, /^loss must be one of "ce", "margin", "ce-float32", got "ce-flaot32"$/],
     ['L∞ DeepFool', images, labels, { method: 'deepfool', epsilons: [0], norm: 'linf' }, /DeepFool is an L2 attack/],
     ['topK too large', images, labels, { method: 'fgsm', epsilons: [0.1], topK: 4 }, /topK must be an integer in \[1,3\]/],
   ];

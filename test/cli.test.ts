@@ -95,6 +95,7 @@ describe('foolprint CLI', () => {
     [['sweep', '--eps', '0,abc'], 2, /--eps must be a comma list/],
     [['sweep', '--method', 'cw'], 2, /--method must be one of/],
     [['sweep', '--limit', '-3'], 2, /--limit must be a positive whole number/],
+    [['sweep', '--loss', 'ce-flaot32'], 2, /^foolprint: --loss must be one of ce, margin or ce-float32, got "ce-flaot32"$/m],
     // Bounds from the API contract (issue 7 §7): refused before any attack runs.
     [['sweep', '--steps', '1e9'], 2, /^foolprint: --steps must be at most 10000, got 1000000000$/m],
     [['attack', '--eps', '2'], 2, /--eps must be at most 1, got 2 \(ε is in \[0,1\] pixel units: 8 levels is 8\/255/],

@@ -60,6 +60,7 @@ describe('foolprint defense commands', () => {
   it.each([
     [['transfer', '--models', 'lenet-mnist,lenet-mnist', '--eps', '2'], /--eps must be at most 1/],
     [['transfer', '--models', 'lenet-mnist'], /--models: .*2/],
+    [['transfer', '--models', 'lenet-mnist,lenet-mnist', '--loss', 'cee'], /--loss: .*"ce"\|"margin"\|"ce-float32"/],
     [['robustness', '--attacks', 'fgsm,cw'], /--attacks/],
     [['robustness', '--models', 'lenet-mnist+jpeg0'], /JPEG quality must be an integer from 1 to 100/],
     [['detect', '--quantisation', 'ternary'], /--quantisation/],

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { idSchema, imageSelectionSchema, predictionSchema } from './common.js';
 import { protectedCountsSchema } from './defenses.js';
 import { adversarialViewSchema } from '../experiments/attack-record.js';
-import { ATTACK_METHODS } from '../attacks/types.js';
+import { ATTACK_LOSSES, ATTACK_METHODS } from '../attacks/types.js';
 import { channelProfileSchema } from '../physical/channel-profile.js';
 
 /**
@@ -13,7 +13,7 @@ import { channelProfileSchema } from '../physical/channel-profile.js';
 export const attackParamsSchema = z.object({
   method: z.enum(ATTACK_METHODS),
   epsilons: z.array(z.number().min(0).max(1)).min(1).max(64),
-  loss: z.enum(['ce', 'margin']).optional(),
+  loss: z.enum(ATTACK_LOSSES).optional(),
   stepSize: z.number().positive().max(1).optional(),
   /** Bounds the work of one run (steps × restarts × ε × images) so a typo like 1e9 is refused, not run for days. */
   steps: z.number().int().min(1).max(10_000).optional(),

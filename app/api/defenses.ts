@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { idSchema, imageSelectionSchema } from './common.js';
+import { ATTACK_LOSSES } from '../attacks/types.js';
 
 /** An input transformation in front of a model (feature squeezing, JPEG, the print-and-photo channel). */
 export const inputTransformSchema = z.discriminatedUnion('kind', [
@@ -41,7 +42,7 @@ export const transferParamsSchema = z.object({
   models: z.array(defendedModelSchema).min(2).max(8),
   attack: gradientAttackSchema,
   epsilon: epsilonSchema,
-  loss: z.enum(['ce', 'margin']).default('ce'),
+  loss: z.enum(ATTACK_LOSSES).default('ce'),
   pgdSteps: z.number().int().min(1).max(1000).default(40),
   pgdRestarts: z.number().int().min(1).max(100).default(1),
   seed: z.number().int().nonnegative().default(0),
@@ -97,7 +98,7 @@ export const transferReportSchema = z.object({
   createdAt: z.string(),
   attack: gradientAttackSchema,
   epsilon: z.number(),
-  loss: z.enum(['ce', 'margin']),
+  loss: z.enum(ATTACK_LOSSES),
   count: z.number().int().nonnegative(),
   models: z.array(z.object({ id: z.string(), title: z.string() })),
   cleanAccuracy: z.array(z.number()),

@@ -7,6 +7,12 @@
  *   untargeted ascends max_{j≠y} z_j − z_y; targeted ascends z_t − max_{j≠t} z_j.
  *   It does not saturate like softmax does, so a model whose CE gradient vanishes (gradient masking)
  *   can be told from one that is robust.
+ * - 'ce-float32': the same cross-entropy with the gradient autodiff gives it, p − e_y in float32 —
+ *   what tf.losses, PyTorch's F.cross_entropy (the seed's loop), torchattacks, ART and Foolbox compute.
+ *   It is a reference, not a recommended attack: it exists to reproduce the classic gradient-masking
+ *   result (Carlini & Wagner 2016, "Defensive distillation is not robust to adversarial examples"): on a
+ *   distilled network deployed at T = 1 the logits are ~T times larger, the softmax saturates, this
+ *   gradient rounds to 0 and FGSM/BIM do (almost) nothing, while 'ce' and 'margin' still find the way.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { AttackLoss } from './types.js';
@@ -43,6 +49,17 @@ export function crossEntropy(logits: tf.Tensor2D, classes: tf.Tensor1D): tf.Tens
   });
 }
 
+/**
+ * Per-image cross-entropy −log p(y|x) with TF.js's own gradient p − e_y (no customGrad): the
+ * textbook computation, kept to show where it fails (see 'ce-float32' above and crossEntropy).
+ */
+export function crossEntropyFloat32(logits: tf.Tensor2D, classes: tf.Tensor1D): tf.Tensor1D {
+  return tf.tidy(() => {
+    const onehot = tf.oneHot(classes, logits.shape[1]).toFloat();
+    return tf.logSoftmax(logits).mul(onehot).sum(1).neg() as tf.Tensor1D;
+  });
+}
+
 /** Per-image z_c − max_{j≠c} z_j: positive exactly when class c is the top-1. */
 export function logitMargin(logits: tf.Tensor2D, classes: tf.Tensor1D): tf.Tensor1D {
   return tf.tidy(() => {
@@ -61,8 +78,8 @@ export function logitMargin(logits: tf.Tensor2D, classes: tf.Tensor1D): tf.Tenso
  */
 export function attackObjective(logits: tf.Tensor2D, classes: tf.Tensor1D, loss: AttackLoss, targeted: boolean, confidence?: number): tf.Tensor1D {
   return tf.tidy(() => {
-    if (loss === 'ce') {
-      const ce = crossEntropy(logits, classes);
+    if (loss === 'ce' || loss === 'ce-float32') {
+      const ce = loss === 'ce' ? crossEntropy(logits, classes) : crossEntropyFloat32(logits, classes);
       return targeted ? ce.neg() : ce;
     }
     const margin = logitMargin(logits, classes);

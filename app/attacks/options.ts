@@ -8,7 +8,7 @@ import { channelProfileSchema } from '../physical/channel-profile.js';
 import type { ChannelProfile } from '../physical/channel-profile.js';
 import { resolveEot } from './eot.js';
 import { EOT_METHODS } from './method-label.js';
-import type { AttackLoss, AttackMethod, AttackOptions, Criterion, Norm } from './types.js';
+import { ATTACK_LOSSES, type AttackLoss, type AttackMethod, type AttackOptions, type Criterion, type Norm } from './types.js';
 
 /** EOT samples per step at most: the cost of a step grows linearly with them. */
 export const MAX_EOT_SAMPLES = 1024;
@@ -107,7 +107,9 @@ export function resolveAttackInputs(
     throw new AttackInputError(`unknown criterion "${String((criterion as { kind: unknown }).kind)}"`);
   }
   const loss = options.loss ?? 'ce';
-  if (loss !== 'ce' && loss !== 'margin') throw new AttackInputError(`loss must be "ce" or "margin", got "${String(loss)}"`);
+  if (!(ATTACK_LOSSES as readonly unknown[]).includes(loss)) {
+    throw new AttackInputError(`loss must be one of ${ATTACK_LOSSES.map((l) => `"${l}"`).join(', ')}, got "${String(loss)}"`);
+  }
   const norm = options.norm ?? (options.method === 'deepfool' ? 'l2' : 'linf');
   if (norm !== 'linf' && norm !== 'l2') throw new AttackInputError(`norm must be "linf" or "l2", got "${String(norm)}"`);
   if (options.method === 'deepfool' && norm !== 'l2') throw new AttackInputError('DeepFool is an L2 attack: norm must be "l2"');

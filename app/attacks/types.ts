@@ -9,7 +9,13 @@ import type { ChannelProfile } from '../physical/channel-profile.js';
 /** Every attack's name, as the contract's schema and the CLI's help list them. */
 export const ATTACK_METHODS = ['fgsm', 'bim', 'll', 'pgd', 'deepfool'] as const;
 export type AttackMethod = (typeof ATTACK_METHODS)[number];
-export type AttackLoss = 'ce' | 'margin';
+/**
+ * The objectives a gradient attack can ascend (losses.ts): 'ce' is our cross-entropy with a gradient
+ * that does not cancel, 'margin' the C&W logit margin, 'ce-float32' the textbook cross-entropy as other
+ * tools compute it (a reference, to reproduce gradient masking; not a recommended attack).
+ */
+export const ATTACK_LOSSES = ['ce', 'margin', 'ce-float32'] as const;
+export type AttackLoss = (typeof ATTACK_LOSSES)[number];
 export type Norm = 'linf' | 'l2';
 
 /**

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ATTACK_LOSSES } from '../attacks/types.js';
 
 /**
  * How a model in the workspace (or a shipped one) was trained: the `training` record of its
@@ -42,7 +43,7 @@ export const trainingRecordSchema = z.strictObject({
         epsilon: z.number().min(0).max(1),
         steps: z.number().int().nonnegative(),
         restarts: z.number().int().positive(),
-        loss: z.enum(['ce', 'margin']),
+        loss: z.enum(ATTACK_LOSSES),
         count: z.number().int().positive(),
         accuracy: z.number().min(0).max(1),
       }))

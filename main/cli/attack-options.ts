@@ -52,7 +52,7 @@ export function addAttackOptions(command: Command, defaults: { eps: string }): C
   return command
     .option('--method <name>', `attack: ${ATTACK_METHODS.join(', ')}`, 'fgsm')
     .option('--eps <list>', 'ε values in [0,1] pixel units, comma separated; levels as 8/255 (e.g. 0,0.1,8/255)', defaults.eps)
-    .option('--loss <ce|margin>', 'loss for gradient attacks: cross-entropy or C&W-style logit margin')
+    .option('--loss <ce|margin|ce-float32>', 'loss for gradient attacks: cross-entropy, C&W-style logit margin, or the textbook float32 cross-entropy gradient (reference; it vanishes on saturated softmax)')
     .option('--steps <n>', 'iterations, at most 10000 (BIM/LL: min(ε·255+4, 1.25·ε·255); PGD: 40)')
     .option('--step-size <α>', 'step size per iteration in [0,1] units or levels (BIM/LL: 1/255)')
     .option('--norm <linf|l2>', 'PGD: ball of the perturbation')

@@ -193,7 +193,7 @@ export function registerDefenses(program: Command): void {
     .option('--models <list>', 'comma list of at least two models (ids or folders, optionally +jpeg<q>, +bits<n>, +median<k>, +printphoto)')
     .option('--method <name>', 'fgsm, bim or pgd', 'pgd')
     .option('--eps <x>', 'ε in [0,1] (or n/255)', '0.2')
-    .option('--loss <name>', 'ce or margin', 'ce')
+    .option('--loss <name>', 'ce, margin or ce-float32 (the textbook float32 gradient, a reference)', 'ce')
     .option('--steps <n>', 'PGD steps', '40')
     .option('--restarts <n>', 'PGD random restarts', '1'));
   transfer.action(guarded(async (flags: DefenseFlags & { method: string; eps: string; loss: string }) => {
