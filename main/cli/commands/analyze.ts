@@ -90,8 +90,7 @@ export function registerAnalyze(program: Command): void {
   addModelOptions(command);
   addDetectorOption(command);
   command.action(guarded(async (photoPaths: string[], options: AnalyzeCommandOptions) => {
-    // Ctrl-C is ours from the first line, before anything is printed: whoever acts on the output may
-    // press it at once, and Node's default would kill the process (see interruptSignal).
+    // First, before anything is printed (see interruptSignal).
     const signal = interruptSignal();
     if (options.combine !== undefined && options.combine !== 'vote' && options.combine !== 'mean') {
       throw new UsageError(`--combine must be vote or mean, got "${options.combine}"`);

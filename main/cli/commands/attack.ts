@@ -24,8 +24,7 @@ export function registerAttack(program: Command): void {
   addDataOptions(command);
   addAttackOptions(command, { eps: '0.1' });
   command.action(guarded(async (options: AttackCommandOptions) => {
-    // Ctrl-C is ours from the first line, before anything is printed: whoever acts on the output may
-    // press it at once, and Node's default would kill the process (see interruptSignal).
+    // First, before anything is printed (see interruptSignal).
     const signal = interruptSignal();
     if (options.limit === undefined) options.limit = '16';
     const read = readAttackFlags(options);

@@ -14,8 +14,7 @@ export function registerDemo(program: Command): void {
     .command('demo')
     .description('a first look: FGSM and BIM on the built-in model and samples')
     .action(guarded(async () => {
-      // Ctrl-C is ours from the first line, before anything is printed: whoever acts on the output may
-      // press it at once, and Node's default would kill the process (see interruptSignal).
+      // First, before anything is printed (see interruptSignal).
       const signal = interruptSignal();
       const options = { model: 'lenet-mnist', data: 'samples' };
       const pool = await openPool(options);

@@ -13,8 +13,7 @@ export function registerEval(program: Command): void {
   addModelOptions(command);
   addDataOptions(command);
   command.action(guarded(async (options: WorkbenchOptions) => {
-    // Ctrl-C is ours from the first line, before anything is printed: whoever acts on the output may
-    // press it at once, and Node's default would kill the process (see interruptSignal).
+    // First, before anything is printed (see interruptSignal).
     const signal = interruptSignal();
     const pool = await openPool(options);
     try {

@@ -3,7 +3,7 @@
  * Jupyter (token in the printed URL, then a cookie; Host and Origin checks). See main/server/.
  */
 import type { Command } from 'commander';
-import { UsageError, guarded } from '../failure.js';
+import { UsageError, guarded, interruptSignal } from '../failure.js';
 import { workerCountFromFlag } from '../workbench.js';
 
 export interface ServeFlags {
@@ -50,17 +50,13 @@ export async function serve(flags: ServeFlags): Promise<void> {
     backend: flags.backend as 'tensorflow' | 'wasm' | 'cpu' | undefined,
     workers: workerCountFromFlag(flags.workers),
   };
-  // Ctrl-C is taken from here on, before the URL is printed: a caller who acts on the printed URL
-  // (a test, a script) may send SIGINT at once, and Node's default would kill the process with the
-  // workspace lock still on disk. A second Ctrl-C exits at once.
-  let stopRequested: () => void = () => {};
-  const stopped = new Promise<void>((resolve) => (stopRequested = resolve));
-  const onSignal = () => {
-    process.once('SIGINT', () => process.exit(130));
-    stopRequested();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // Ctrl-C is taken from here on, before the server starts and its URL is printed (see
+  // interruptSignal): a Ctrl-C while it starts stops it as soon as it is up, lock released.
+  const interrupted = interruptSignal();
+  const stopped = new Promise<void>((resolve) => {
+    interrupted.addEventListener('abort', () => resolve(), { once: true });
+    process.once('SIGTERM', () => resolve());
+  });
   // The default port may be taken by another copy; an explicit --port is respected or fails.
   const server = await startServer({ ...common, port: port ?? DEFAULT_SERVE_PORT }).catch((error: unknown) => {
     if (port === undefined) return startServer({ ...common, port: 0 });

@@ -23,8 +23,7 @@ export function registerSweep(program: Command): void {
   addDataOptions(command);
   addAttackOptions(command, { eps: '0,0.05,0.1,0.15,0.2,0.25,0.3' });
   command.action(guarded(async (options: SweepOptions) => {
-    // Ctrl-C is ours from the first line, before anything is printed: whoever acts on the output may
-    // press it at once, and Node's default would kill the process (see interruptSignal).
+    // First, before anything is printed (see interruptSignal).
     const signal = interruptSignal();
     const read = readAttackFlags(options);
     const { pool, checked: params } = await openPoolChecking(options, () => checkAttackParams(options, read));

@@ -49,8 +49,7 @@ export function registerTransforms(program: Command): void {
   addModelOptions(command);
   addDataOptions(command);
   command.action(guarded(async (options: TransformsCommandOptions) => {
-    // Ctrl-C is ours from the first line, before anything is printed: whoever acts on the output may
-    // press it at once, and Node's default would kill the process (see interruptSignal).
+    // First, before anything is printed (see interruptSignal).
     const signal = interruptSignal();
     const methods = options.methods.split(',').map((m) => m.trim().toLowerCase()).filter(Boolean);
     const badMethod = methods.find((m) => !(METHODS as readonly string[]).includes(m));
