@@ -4,11 +4,9 @@
  * zero … nine, digits in sub-folders zero/ … nine/ or a labels.csv naming them, must score exactly
  * what numeric labels score (before: top-1 0.125 against 0.975, exit 0).
  */
-import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClassLabelMatcher, labelFromFileName } from '../app/data/class-labels.js';
@@ -16,18 +14,9 @@ import { DatasetError } from '../app/data/errors.js';
 import { ApiError, createApiClient } from '../app/api/index.js';
 import { createFoolprintService } from '../app/node/service.js';
 import { loadDataset } from '../app/node/dataset-loader.js';
+import { foolprint, root } from './cli-harness.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const bin = path.join(root, 'bin/foolprint.js');
 const NAMES = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'];
-
-function foolprint(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, FOOLPRINT_DEBUG: '' } }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 describe('ClassLabelMatcher', () => {
   const matcher = new ClassLabelMatcher(['cat', 'Stop sign', 'dog', 'traffic light']);

@@ -4,11 +4,9 @@
  * compressed, 1.5 GB expanded) took 108 s, peaked at 8.8 GB RSS, and every other call waited 60 s+.
  * Bounds are generous for a loaded 2-core machine, and still far below those figures.
  */
-import { execFile } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError } from '../app/api/errors.js';
@@ -18,6 +16,7 @@ import { encodeIdxUint8 } from '../app/data/idx.js';
 import { startServer } from '../main/server/server.js';
 import type { RunningServer } from '../main/server/server.js';
 import { writeBlankMnist } from '../scripts/blank-idx.js';
+import { foolprint } from './cli-harness.js';
 
 const IMAGES = 1_900_000;
 
@@ -146,15 +145,6 @@ describe('the CLI on a 1.9 M-image IDX gz', () => {
     }
   }, 120_000);
 });
-
-function foolprint(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-  return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(root, 'bin/foolprint.js'), ...args], { cwd: root, env: { ...process.env, FOOLPRINT_DEBUG: '' } }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 async function waitForJob(api: FoolprintApi, jobId: string): Promise<{ status: string; error: string | null }> {
   for (;;) {

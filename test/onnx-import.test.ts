@@ -4,7 +4,6 @@
  * operators, `--model` with a folder or a bare .onnx file, the worker pool, and a property test of
  * the parser (any bytes → a model or a ModelError, never a crash or a hang).
  */
-import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +20,7 @@ import { loadClassifier } from '../app/node/model-loader.js';
 import { readOnnxNetwork } from '../app/node/onnx-loader.js';
 import { byRange, withExternalData } from './onnx-external-fixture.js';
 import type { ByteRange } from './onnx-external-fixture.js';
+import { foolprint } from './cli-harness.js';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'onnx');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'foolprint-onnx-'));
@@ -429,15 +429,6 @@ describe('ONNX models behind --model', () => {
     }
   });
 });
-
-function foolprint(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const root = path.resolve(import.meta.dirname, '..');
-  return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(root, 'bin/foolprint.js'), ...args], { cwd: root, env: { ...process.env, FOOLPRINT_DEBUG: '' } }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 describe('foolprint CLI with --model file.onnx', () => {
   it('doctor names the model and prints what was assumed', async () => {

@@ -5,25 +5,15 @@
  * --force), --out naming a file says so, and a process killed mid-way (SIGKILL) leaves the earlier
  * output whole, with no temporary files in it and none left beside it after the next run.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, realpath, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bin, foolprint, root as repo } from './cli-harness.js';
 import { OUTPUT_MARK_FILE, OutputFolderError, prepareOutputFolder, recoverOutputFolder } from '../app/node/output-folder.js';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const bin = path.join(repo, 'bin/foolprint.js');
-
-function foolprint(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { cwd: repo, env: { ...process.env, FOOLPRINT_DEBUG: '' } }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 /** A pid that no process has: a child that has exited. */
 async function deadPid(): Promise<number> {

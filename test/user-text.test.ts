@@ -4,22 +4,11 @@
  * command's --help, nor the demo's "next steps" may point into it.
  */
 import { describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
+import { foolprint, root } from './cli-harness.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const bin = path.join(root, 'bin/foolprint.js');
 const DEV_FOLDER = '../shared';
-
-function foolprint(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, FOOLPRINT_DEBUG: '' } }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 /** Command names as the top-level --help lists them ("  name [options]  description"). */
 function commandsOf(help: string): string[] {
