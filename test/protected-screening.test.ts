@@ -135,6 +135,23 @@ describe('DefenseWorker', () => {
     expect(defenseWorkerThreads()).toEqual({ started: before.started + 3, running: before.running });
   }, 120_000);
 
+  it('ends a thread left idle for idleMs and starts another for the next job', async () => {
+    const before = defenseWorkerThreads();
+    const worker = new DefenseWorker({ idleMs: 300 });
+    try {
+      const first = scores(await worker.run(screen(svms[0])));
+      expect(defenseWorkerThreads().running).toBe(before.running + 1);
+      const deadline = Date.now() + 10_000;
+      while (defenseWorkerThreads().running > before.running && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(defenseWorkerThreads().running).toBe(before.running);
+      expect(scores(await worker.run(screen(svms[0])))).toEqual(first);
+      expect(defenseWorkerThreads().started).toBe(before.started + 2);
+    } finally {
+      await worker.close();
+    }
+    expect(defenseWorkerThreads().running).toBe(before.running);
+  }, 120_000);
+
   it('screens with the SVM each job carries (a retrained detector), not the one it kept; a failed job leaves the worker usable', async () => {
     const worker = new DefenseWorker();
     try {

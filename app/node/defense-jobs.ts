@@ -177,12 +177,17 @@ interface RunningJob {
   settle(outcome: { result: DefenseJobResult } | { error: Error }): void;
 }
 
+/** How long a DefenseWorker's thread waits for its next job before it ends: 5 minutes. */
+export const DEFENSE_WORKER_IDLE_MS = 5 * 60_000;
+
 /**
  * A defense worker thread that outlives its jobs: it runs them one after another and keeps what a
  * screen job opened for the next (ScreenCache), so a protected model does not start a thread, a
  * TF.js backend, its model and its SVM again for every request. Idle, it does not keep the process
  * alive; a worker that fails is started again by the next job; close() ends it once the jobs queued
- * so far are done (and any job run after close ends it again when done).
+ * so far are done (and any job run after close ends it again when done). A thread left idle for
+ * `idleMs` (default DEFENSE_WORKER_IDLE_MS) ends too, giving back its backend, model and SVM (tens
+ * of MB in a desktop app left open); the next job starts another.
  */
 export class DefenseWorker {
   private worker?: Worker;
@@ -191,8 +196,15 @@ export class DefenseWorker {
   private queued = 0;
   private closing = false;
   private stopped: Promise<unknown> = Promise.resolve();
+  private idleTimer?: ReturnType<typeof setTimeout>;
+  private readonly idleMs: number;
+
+  constructor(options: { idleMs?: number } = {}) {
+    this.idleMs = options.idleMs ?? DEFENSE_WORKER_IDLE_MS;
+  }
 
   run(job: DefenseJob, control: DefenseJobControl = {}): Promise<DefenseJobResult> {
+    clearTimeout(this.idleTimer);
     this.queued++;
     const result = this.tail.then(() => this.start(job, control));
     this.tail = result.then(
@@ -203,13 +215,16 @@ export class DefenseWorker {
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.idleTimer);
     this.closing = true;
     if (this.queued === 0) await this.stop();
     else await this.tail;
   }
 
   private async done(): Promise<void> {
-    if (--this.queued === 0 && this.closing) await this.stop();
+    if (--this.queued > 0) return;
+    if (this.closing) await this.stop();
+    else if (this.worker) this.idleTimer = setTimeout(() => void this.stop(), this.idleMs).unref();
   }
 
   /** Ends the thread; a second call waits for the first one's end. */
