@@ -83,7 +83,14 @@ describe('the CLI main thread', () => {
     expect(run.packages).toEqual(['commander']);
   });
 
-  it('the ES-module probe sees zod where the main thread loads it (a sweep reads the model manifest)', async () => {
+  it('foolprint models lists the models with Commander alone: no zod for sound manifests', async () => {
+    const run = await mainThreadEsmPackages('models');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/lenet-mnist/);
+    expect(run.packages).toEqual(['commander']);
+  });
+
+  it('the ES-module probe sees zod where the main thread loads it (a sweep checks its flags against the contract)', async () => {
     const run = await mainThreadEsmPackages('sweep', '--data', 'samples', '--limit', '1', '--method', 'fgsm', '--eps', '0.1', '--json');
     expect(run.code).toBe(0);
     expect(run.packages).toContain('zod');
