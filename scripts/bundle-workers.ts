@@ -1,14 +1,18 @@
 /**
- * The second half of `npm run build`: the compute worker as one file, dist/app/node/compute-worker.bundle.mjs,
- * which ComputePool starts instead of dist/app/node/compute-worker.js when it is there and not older
- * (worker-script.ts). Why (issue 12, start-up): every worker imported `@tensorflow/tfjs`, whose Node
- * build also loads tfjs-data and the WebGL backend, and resolved ~100 modules one by one: ~0.75 s of
- * CPU per worker on these machines, ~0.15 s bundled. The bundle takes TF.js from its ES modules with
+ * The second half of `npm run build`: the compute worker as one CommonJS file,
+ * dist/app/node/compute-worker.bundle.cjs, and beside it compute-worker.bundle.mjs, which runs it with
+ * a V8 code cache (app/node/code-cache.ts); ComputePool starts the latter instead of
+ * dist/app/node/compute-worker.js when it is there and not older (worker-script.ts). Why (issue 12,
+ * start-up): every worker imported `@tensorflow/tfjs`, whose Node build also loads tfjs-data and the
+ * WebGL backend, and resolved ~100 modules one by one: ~0.75 s of CPU per worker on these machines,
+ * ~0.15 s bundled. The bundle takes TF.js from its ES modules with
  * `@tensorflow/tfjs` replaced by what a worker uses of it (core with every gradient, layers and
  * converter for model files, the CPU backend as the fallback); the code that runs is the same
  * packages' same kernels, so results are bit-identical. The unbundled worker keeps working (under
- * `tsc` alone, or with native TensorFlow, whose package brings its own `@tensorflow/tfjs`).
+ * `tsc` alone, or with native TensorFlow, whose package brings its own `@tensorflow/tfjs`). Then the
+ * CLI's attack contract as one file (see the end).
  */
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'rolldown';
@@ -36,15 +40,15 @@ const NODE_FETCH_ID = '\0foolprint:node-fetch';
 const NODE_FETCH = 'module.exports = (...args) => globalThis.fetch(...args);';
 
 /**
- * The WASM backend's Emscripten loader is CommonJS and reads require, __filename and __dirname:
- * an ES module has none of them, so the bundle defines them for its own file.
+ * The worker's entry: the bundle through code-cache.ts (compiled by tsc beside it). Why CommonJS: V8
+ * takes cached code only for a vm.Script, not for an ES module (Node 20 has no compile cache of its
+ * own); the WASM backend's Emscripten loader, CommonJS, finds require, __filename and __dirname there.
  */
-const COMMONJS_GLOBALS = [
-  "import { createRequire as __foolprintCreateRequire } from 'node:module';",
-  "import { fileURLToPath as __foolprintFileURLToPath } from 'node:url';",
-  'const require = __foolprintCreateRequire(import.meta.url);',
-  'const __filename = __foolprintFileURLToPath(import.meta.url);',
-  "const __dirname = __foolprintFileURLToPath(new URL('.', import.meta.url));",
+const bootScript = (worker: string) => [
+  '// Written by scripts/bundle-workers.ts: runs the bundle beside it with a V8 code cache (app/node/code-cache.ts).',
+  "import { runWithCodeCache } from './code-cache.js';",
+  `runWithCodeCache(new URL('./${worker}.bundle.cjs', import.meta.url));`,
+  '',
 ].join('\n');
 
 for (const worker of WORKERS) {
@@ -65,15 +69,39 @@ for (const worker of WORKERS) {
       load: (id) => (id === TFJS_ID ? TFJS_FOR_WORKERS : id === NODE_FETCH_ID ? NODE_FETCH : null),
     }],
     output: {
-      file: path.join(dist, 'app', 'node', `${worker}.bundle.mjs`),
-      format: 'esm',
+      file: path.join(dist, 'app', 'node', `${worker}.bundle.cjs`),
+      format: 'cjs',
       codeSplitting: false,
       // Fewer bytes for every worker to read and parse: 4.0 MB to 2.2 MB, ~50 ms of CPU less per worker
       // boot (5 alternating runs). Names are shortened but kept as each function's and class's name;
       // nothing is rewritten (no compress), so the arithmetic is the packages' own.
       minify: { compress: false, mangle: { keepNames: true } },
-      banner: COMMONJS_GLOBALS,
     },
   });
+  // Written last: where bundling fails, the old entry stays older than tsc's compute-worker.js, which
+  // the pool then starts instead.
+  writeFileSync(path.join(dist, 'app', 'node', `${worker}.bundle.mjs`), bootScript(worker));
   process.stdout.write(`bundled ${worker} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+}
+
+/**
+ * The CLI's check of attack flags against the API contract (main/cli/attack-contract.ts), which runs
+ * on the main thread while the workers boot: one file holding the part of zod it uses, ~35 ms of CPU
+ * to load where zod's and the contract's ES modules took ~120. The same modules' code, so the same
+ * checks and messages; attack-options.ts falls back to the modules where the bundle is absent or older.
+ */
+{
+  const started = performance.now();
+  await build({
+    input: path.join(dist, 'main', 'cli', 'attack-contract.js'),
+    platform: 'node',
+    logLevel: 'warn',
+    output: {
+      file: path.join(dist, 'main', 'cli', 'attack-contract.bundle.mjs'),
+      format: 'esm',
+      codeSplitting: false,
+      minify: { compress: false, mangle: { keepNames: true } },
+    },
+  });
+  process.stdout.write(`bundled the CLI's attack contract in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
 }

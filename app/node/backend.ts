@@ -48,6 +48,14 @@ function wasmBinaryFolder(): string {
 const TFJS_NODE = '@tensorflow/tfjs-node';
 
 async function tryTensorflow(notes: string[]): Promise<boolean> {
+  // Resolved before import(): a bundled worker runs as a vm.Script (code-cache.ts), where Node 20 has
+  // no import() without a flag, and it is started only where the package does not resolve.
+  try {
+    createRequire(import.meta.url).resolve(TFJS_NODE);
+  } catch {
+    notes.push('native TensorFlow (@tensorflow/tfjs-node) is not installed');
+    return false;
+  }
   try {
     await import(TFJS_NODE);
   } catch (error) {

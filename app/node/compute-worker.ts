@@ -12,6 +12,7 @@ import { runAttack } from '../attacks/index.js';
 import type { Classifier } from '../engine/classifier.js';
 import { predictTopK } from '../engine/predict.js';
 import { initBackend } from './backend.js';
+import { markWorkerWarm } from './code-cache.js';
 import { transferablesOf } from './compute-protocol.js';
 import type { WorkerErrorInfo, WorkerRequest, WorkerResponse } from './compute-protocol.js';
 import { loadClassifier } from './model-loader.js';
@@ -47,6 +48,7 @@ async function handle(message: WorkerRequest): Promise<void> {
         traceStartup('model loaded');
         classifier = model;
         const { id, inputShape, numClasses, labels, notes } = model;
+        markWorkerWarm();
         post({ type: 'ready', backend, model: { id, inputShape: [...inputShape], numClasses, labels: [...labels], notes: [...notes] } });
       } catch (error) {
         post({ type: 'init-error', error: errorInfo(error) });

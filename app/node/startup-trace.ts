@@ -15,4 +15,9 @@ export function traceStartup(milestone: string): void {
 }
 
 // A worker's first module to run: after Node started the thread and read and parsed its scripts.
-if (!isMainThread) traceStartup('scripts loaded');
+// Once per thread: a bundled worker's boot (code-cache.ts) and its bundle each carry this module.
+const marked = Symbol.for('foolprint:scripts-loaded');
+if (!isMainThread && !(globalThis as Record<symbol, unknown>)[marked]) {
+  (globalThis as Record<symbol, unknown>)[marked] = true;
+  traceStartup('scripts loaded');
+}

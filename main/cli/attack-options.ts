@@ -4,8 +4,9 @@
  * most 10,000 steps, …) and says so in the same words, with flag names for field labels.
  */
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { attackParamsSchema } from '../../app/api/attacks.js';
+import type * as AttackContract from './attack-contract.js';
 import { EOT_METHODS } from '../../app/attacks/method-label.js';
 import { ATTACK_METHODS, type AttackOptions } from '../../app/attacks/types.js';
 import { UsageError, parseDecimal, parseNumberList, parsePositiveInt } from './failure.js';
@@ -97,16 +98,31 @@ export function readAttackFlags(flags: AttackFlags): Record<string, unknown> {
 export async function checkAttackParams(flags: AttackFlags, read: Record<string, unknown>): Promise<CheckedAttackParams> {
   const params = { ...read };
   if (flags.channel !== undefined) params.eot = { ...(params.eot as object), channel: await readChannelProfile(flags.channel) };
-  // Imported here: zod and the contract cost ~130 ms of start-up that --help and the other commands do not need.
-  const [{ attackParamsSchema }, { describeInvalidInput }] = await Promise.all([
-    import('../../app/api/attacks.js'), import('../../app/api/invalid-input.js'),
-  ]);
+  // Imported here: zod and the contract cost start-up that --help and the other commands do not need.
+  const { attackParamsSchema, describeInvalidInput } = await attackContract();
   const checked = attackParamsSchema.safeParse(params);
   if (!checked.success) throw new UsageError(describeInvalidInput(checked.error, { input: params, labels: FLAG_OF_FIELD }));
   if (checked.data.targetClass !== undefined && (checked.data.method === 'll' || checked.data.method === 'deepfool')) {
     throw new UsageError(`--target does not apply to ${checked.data.method}: it chooses its own target`);
   }
   return checked.data;
+}
+
+/**
+ * The contract's attack schema, from the bundle `npm run build` makes of attack-contract.ts where it
+ * is there and not older than the module (a later `tsc` alone leaves it older), else from the module;
+ * FOOLPRINT_UNBUNDLED=1 takes the module, as it does the workers' script.
+ */
+async function attackContract(): Promise<typeof AttackContract> {
+  const bundle = new URL('./attack-contract.bundle.mjs', import.meta.url);
+  try {
+    if (process.env.FOOLPRINT_UNBUNDLED !== '1' && statSync(bundle).mtimeMs >= statSync(new URL('./attack-contract.js', import.meta.url)).mtimeMs) {
+      return (await import(bundle.href)) as typeof AttackContract;
+    }
+  } catch {
+    // No bundle (a run from the sources, or a build by tsc alone): the module below.
+  }
+  return import('./attack-contract.js');
 }
 
 /** A channel profile file, or a one-line usage error naming it. */

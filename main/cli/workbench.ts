@@ -67,20 +67,21 @@ interface DatasetTarget {
 const earlyDatasets = new WeakMap<WorkbenchOptions, { target: DatasetTarget; dataset: Promise<Dataset> }>();
 
 /**
- * The model's input and labels from its foolprint.json, read on this thread without TF.js, so the
- * dataset can be decoded while the workers load the model. Undefined where only the loader can tell
- * (a loose .onnx file, a model without a manifest): the dataset then waits for the pool.
+ * The model's input and labels from its foolprint.json, read on this thread without TF.js or zod, so
+ * the dataset can be decoded while the workers load the model. Undefined where only the loader can
+ * tell (a loose .onnx file, a model without a manifest, a manifest the lean reading cannot vouch
+ * for): the dataset then waits for the pool, whose loader checks the manifest in full.
  */
 async function manifestTarget(modelFlag: string): Promise<DatasetTarget | undefined> {
   const source = parseModelSource(modelFlag);
-  const { MANIFEST_FILE, builtinModelsDir, parseManifest } = await import('../../app/node/model-manifests.js');
+  const { MANIFEST_FILE, builtinModelsDir, readManifestSummary } = await import('../../app/node/builtin-models.js');
   const folder = source.kind === 'builtin' ? path.join(builtinModelsDir(), source.id) : path.resolve(source.path);
   const file = path.join(folder, MANIFEST_FILE);
   try {
     if (!statSync(folder).isDirectory() || !existsSync(file)) return undefined;
     const { readFile } = await import('node:fs/promises');
-    const manifest = parseManifest(await readFile(file, 'utf8'), file);
-    return { inputShape: [...manifest.inputSize, manifest.channels], labels: manifest.labels };
+    const manifest = readManifestSummary(await readFile(file, 'utf8'));
+    return manifest && { inputShape: [...manifest.inputSize, manifest.channels], labels: manifest.labels };
   } catch {
     // The pool's loader reports a missing or bad model in its own words.
     return undefined;

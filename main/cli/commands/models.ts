@@ -9,9 +9,10 @@ export function registerModels(program: Command): void {
     .description('list the built-in models (any folder with model.json or model.onnx + foolprint.json, or an .onnx file, works too)')
     .option('--json', 'print JSON')
     .action(guarded(async (options: { json?: boolean }) => {
-      // Imported here, and not the model loader: listing the manifests needs neither TF.js nor the models.
-      const { listBuiltinModels } = await import('../../../app/node/model-manifests.js');
-      const models = listBuiltinModels();
+      // Imported here, and not the model loader: listing the manifests needs neither TF.js, nor the
+      // models, nor zod where the manifests are sound.
+      const { listBuiltinModelsQuickly } = await import('../../../app/node/builtin-models.js');
+      const models = await listBuiltinModelsQuickly();
       if (options.json) {
         process.stdout.write(JSON.stringify(models, null, 2) + '\n');
         return;
