@@ -232,6 +232,34 @@ describe('DepthwiseConv2dNative gradients with dilation 2 on WASM', () => {
   });
 });
 
+describe('BatchMatMul with a transposed operand on WASM (transposed first, then the fast untransposed product)', () => {
+  const cases: [string, number[], number[], boolean, boolean][] = [
+    ['dense input gradient dy·Wᵀ', [256, 50], [320, 50], false, true],
+    ['weight gradient xᵀ·dy', [256, 320], [256, 50], true, false],
+    ['both transposed, odd sizes', [129, 37], [65, 129], true, true],
+    ['rank 3, batch 1', [1, 64, 33], [1, 97, 33], false, true],
+    ['batch 2 (original kernel)', [2, 64, 40], [2, 50, 40], false, true],
+    ['small product (original kernel)', [3, 5], [4, 5], false, true],
+  ];
+  it.each(cases)('%s', async (_name, aShape, bShape, transposeA, transposeB) => {
+    await compare(() => tf.tidy(() => tf.matMul(
+      tf.tensor(values(size(aShape), 19), aShape), tf.tensor(values(size(bShape), 23), bShape), transposeA, transposeB)));
+  });
+
+  it('NaN and ±∞ reach the same outputs as on the CPU backend', async () => {
+    const a = values(96 * 40, 29);
+    a[5] = Number.NaN;
+    a[40 * 7 + 3] = Number.POSITIVE_INFINITY;
+    const b = values(80 * 40, 31);
+    const run = () => tf.tidy(() => tf.matMul(tf.tensor(a, [96, 40]), tf.tensor(b, [80, 40]), false, true));
+    const fast = await on('wasm', run);
+    const reference = await on('cpu', run);
+    expect(Array.from(fast, Number.isNaN)).toEqual(Array.from(reference, Number.isNaN));
+    const finite = (v: Float32Array) => v.map((e) => (Number.isFinite(e) ? e : 0));
+    expectClose(finite(fast), finite(reference));
+  });
+});
+
 describe('Identity on WASM (shares the buffer under a reference count)', () => {
   it('a clone has the same values, survives disposing its source, and frees the buffer with the last user', async () => {
     await tf.setBackend('wasm');
