@@ -6,6 +6,7 @@ import { depthwiseBackpropFilterKernel, depthwiseBackpropInputKernel } from './d
 import { makeIdentityKernel } from './identity.js';
 import { makeMaxPoolGradKernel } from './max-pool-grad.js';
 import { makeBatchMatMulKernel } from './batch-mat-mul.js';
+import { makeSumKernel } from './weight-gradients.js';
 import type { WasmKernelFunc } from './wasm-backend.js';
 
 export { withoutWeightGradients } from './weight-gradients.js';
@@ -16,7 +17,7 @@ export { withoutWeightGradients } from './weight-gradients.js';
  */
 export const FAST_WASM_KERNELS = [
   'Conv2DBackpropInput', 'MaxPoolGrad', 'DepthwiseConv2dNativeBackpropInput',
-  'DepthwiseConv2dNativeBackpropFilter', 'Conv2DBackpropFilter', 'Identity', 'BatchMatMul',
+  'DepthwiseConv2dNativeBackpropFilter', 'Conv2DBackpropFilter', 'Identity', 'BatchMatMul', 'Sum',
 ] as const;
 
 /** The backend's own kernels we replaced, kept for fallbacks and for tests that compare against them. */
@@ -47,6 +48,7 @@ export function registerFastWasmKernels(): string[] {
   replace('MaxPoolGrad', makeMaxPoolGradKernel);
   replace('Identity', makeIdentityKernel);
   replace('BatchMatMul', makeBatchMatMulKernel);
+  replace('Sum', makeSumKernel);
   add(depthwiseBackpropInputKernel);
   add(depthwiseBackpropFilterKernel);
   add(conv2DBackpropFilterKernel);
@@ -55,7 +57,7 @@ export function registerFastWasmKernels(): string[] {
 }
 
 /**
- * Puts the backend's replaced kernels back (Conv2DBackpropInput, MaxPoolGrad, Identity, BatchMatMul; the added kernels stay, they
+ * Puts the backend's replaced kernels back (Conv2DBackpropInput, MaxPoolGrad, Identity, BatchMatMul, Sum; the added kernels stay, they
  * had no original). For benchmarks and tests that measure the difference.
  */
 export function restoreOriginalWasmKernels(): void {
