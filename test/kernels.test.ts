@@ -116,6 +116,9 @@ describe('MaxPoolGrad on WASM (one scan per window, first maximum wins)', () => 
     ['LeNet pool1 2x2/2, many ties', [3, 24, 24, 10], [2, 2], [2, 2], 'valid', 3],
     ['LeNet pool2 2x2/2, distinct values', [3, 8, 8, 20], [2, 2], [2, 2], 'valid', 0],
     ['2x2/2 on odd size (last row and column dropped)', [2, 25, 25, 3], [2, 2], [2, 2], 'valid', 0],
+    ['2x2/2, 4 channels (one SIMD group)', [2, 6, 6, 4], [2, 2], [2, 2], 'valid', 2],
+    ['2x2/2, 6 channels (overlapping last SIMD group), odd size, batch 1', [1, 9, 7, 6], [2, 2], [2, 2], 'valid', 3],
+    ['2x2/2, 13 channels, distinct values', [2, 4, 6, 13], [2, 2], [2, 2], 'valid', 0],
     ['3x3/2 same, overlapping windows with ties', [2, 9, 9, 4], [3, 3], [2, 2], 'same', 4],
     ['3x3/1 same, overlapping', [2, 7, 7, 2], [3, 3], [1, 1], 'same', 0],
     ['2x3/1x2 valid', [2, 8, 9, 3], [2, 3], [1, 2], 'valid', 0],
@@ -134,13 +137,14 @@ describe('MaxPoolGrad on WASM (one scan per window, first maximum wins)', () => 
 
 describe('MaxPoolGrad with NaN and −∞ (no maximum, or a NaN that never wins)', () => {
   it.each([
-    ['2x2/2 (unrolled path)', [2, 2], [2, 2], 'valid'],
-    ['3x3/2 same (general path)', [3, 3], [2, 2], 'same'],
-  ] as [string, [number, number], [number, number], 'valid' | 'same'][])('%s', async (_name, filterSize, strides, pad) => {
-    const xShape: Shape4 = [2, 8, 8, 3];
+    ['2x2/2 (unrolled path)', [2, 2], [2, 2], 'valid', 3],
+    ['2x2/2, 7 channels (WASM SIMD path)', [2, 2], [2, 2], 'valid', 7],
+    ['3x3/2 same (general path)', [3, 3], [2, 2], 'same', 3],
+  ] as [string, [number, number], [number, number], 'valid' | 'same', number][])('%s', async (_name, filterSize, strides, pad, channels) => {
+    const xShape: Shape4 = [2, 8, 8, channels];
     const x = values(size(xShape), 83, 1, 3);
     // A whole 2x2 window of −∞ in channel 0, NaNs scattered elsewhere.
-    for (const [r, col] of [[0, 0], [0, 1], [1, 0], [1, 1]]) x[(r * 8 + col) * 3] = Number.NEGATIVE_INFINITY;
+    for (const [r, col] of [[0, 0], [0, 1], [1, 0], [1, 1]]) x[(r * 8 + col) * channels] = Number.NEGATIVE_INFINITY;
     for (let i = 7; i < x.length; i += 29) x[i] = Number.NaN;
     await compare(() => tf.tidy(() => {
       const input = tf.tensor(x, xShape) as tf.Tensor4D;
