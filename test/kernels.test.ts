@@ -66,7 +66,7 @@ beforeAll(async () => {
   expect(info.name).toBe('wasm');
 });
 
-describe('Conv2DBackpropInput on WASM (convolution with the flipped, transposed kernel)', () => {
+describe('Conv2DBackpropInput on WASM (GEMM + col2im)', () => {
   const cases: [string, Shape4, [number, number], number, [number, number], Pad, number][] = [
     ['LeNet conv1', [3, 28, 28, 1], [5, 5], 10, [1, 1], 'valid', 1],
     ['LeNet conv2', [3, 12, 12, 10], [5, 5], 20, [1, 1], 'valid', 1],
@@ -78,6 +78,9 @@ describe('Conv2DBackpropInput on WASM (convolution with the flipped, transposed 
     ['3x2 kernel, strides 2x1, same', [2, 7, 8, 3], [3, 2], 4, [2, 1], 'same', 1],
     ['explicit padding', [2, 8, 7, 2], [3, 3], 3, [1, 1], [[0, 0], [1, 2], [2, 1], [0, 0]], 1],
     ['large values (relative)', [2, 10, 10, 8], [3, 3], 16, [1, 1], 'same', 1000],
+    ['5x5 same, batch 1 (windows clipped on every border)', [1, 9, 10, 3], [5, 5], 4, [1, 1], 'same', 1],
+    ['3x3 same stride 2, 16 input channels (SIMD runs), odd sizes', [2, 9, 7, 16], [3, 3], 8, [2, 2], 'same', 1],
+    ['LeNet conv2, batch 40 (several column chunks)', [40, 12, 12, 10], [5, 5], 20, [1, 1], 'valid', 1],
     ['padding beyond the kernel (falls back to the original)', [1, 6, 6, 2], [2, 2], 3, [1, 1], [[0, 0], [3, 0], [0, 0], [0, 0]], 1],
   ];
   it.each(cases)('%s', async (_name, xShape, [kh, kw], outC, strides, pad, scale) => {

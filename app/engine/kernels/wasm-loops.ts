@@ -13,8 +13,10 @@ import type { WasmBackend } from './wasm-backend.js';
 // Opcodes (WebAssembly core spec 1.0, §5.4).
 /** Block type of a loop that leaves nothing on the stack. */
 const VOID = 0x40;
+const BLOCK = 0x02;
 const LOOP = 0x03;
 const END = 0x0b;
+const BR = 0x0c;
 const BR_IF = 0x0d;
 const SELECT = 0x1b;
 const LOCAL_GET = 0x20;
@@ -22,7 +24,11 @@ const LOCAL_SET = 0x21;
 const LOCAL_TEE = 0x22;
 const I32_CONST = 0x41;
 const F32_CONST = 0x43;
+const I32_EQZ = 0x45;
 const I32_ADD = 0x6a;
+const F32_LOAD = 0x2a;
+const F32_STORE = 0x38;
+const F32_ADD = 0x92;
 const I32_SUB = 0x6b;
 const I32_MUL = 0x6c;
 const I32_LT_S = 0x48;
@@ -37,6 +43,7 @@ const F32X4_GT = 0x44;
 const V128_AND = 0x4e;
 const V128_ANDNOT = 0x4f;
 const V128_BITSELECT = 0x52;
+const F32X4_ADD = 0xe4;
 
 function leb(value: number): number[] {
   const out: number[] = [];
@@ -139,6 +146,50 @@ function maxPool2x2Backprop(): LoopFunction {
   };
 }
 
+/**
+ * col2imRuns(dst, src, windows, taps, run, dstWindowStep, srcWindowStep, dstTapStep, srcTapStep):
+ * for each of `windows` windows, for each of its `taps` rows, dst[0..run) += src[0..run) (floats),
+ * the row's addresses advancing by the tap steps, each window's by the window steps (bytes). The
+ * scatter-add of col2im, four floats at a time, then one at a time.
+ */
+function col2imRuns(): LoopFunction {
+  const [dst, src, windows, taps, run, dstWindowStep, srcWindowStep, dstTapStep, srcTapStep] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const [tap, left, d, s, dstRow, srcRow] = [9, 10, 11, 12, 13, 14];
+  return {
+    name: 'col2imRuns',
+    params: 9,
+    locals: [I32, I32, I32, I32, I32, I32],
+    body: [
+      LOOP, VOID,
+      ...get(dst), ...set(dstRow),
+      ...get(src), ...set(srcRow),
+      ...get(taps), ...set(tap),
+      LOOP, VOID,
+      ...get(dstRow), ...set(d),
+      ...get(srcRow), ...set(s),
+      ...get(run), ...set(left),
+      BLOCK, VOID, LOOP, VOID,
+      ...get(left), ...i32(4), I32_LT_S, BR_IF, 1,
+      ...get(d), ...get(d), ...simd(V128_LOAD), 2, 0, ...get(s), ...simd(V128_LOAD), 2, 0, ...simd(F32X4_ADD), ...simd(V128_STORE), 2, 0,
+      ...addTo(d, i32(16)), ...addTo(s, i32(16)), ...get(left), ...i32(4), I32_SUB, ...set(left),
+      BR, 0,
+      END, END,
+      BLOCK, VOID, LOOP, VOID,
+      ...get(left), I32_EQZ, BR_IF, 1,
+      ...get(d), ...get(d), F32_LOAD, 2, 0, ...get(s), F32_LOAD, 2, 0, F32_ADD, F32_STORE, 2, 0,
+      ...addTo(d, i32(4)), ...addTo(s, i32(4)), ...get(left), ...i32(1), I32_SUB, ...set(left),
+      BR, 0,
+      END, END,
+      ...addTo(dstRow, get(dstTapStep)), ...addTo(srcRow, get(srcTapStep)),
+      ...countDown(tap),
+      END,
+      ...addTo(dst, get(dstWindowStep)), ...addTo(src, get(srcWindowStep)),
+      ...countDown(windows),
+      END,
+    ],
+  };
+}
+
 function section(id: number, content: number[]): number[] {
   return [id, ...uleb(content.length), ...content];
 }
@@ -178,6 +229,10 @@ function assemble(functions: LoopFunction[]): Uint8Array {
 
 export interface WasmLoops {
   maxPool2x2Backprop(x: number, dy: number, delta: number, outWidth: number, channels: number, rowBytes: number): void;
+  col2imRuns(
+    dst: number, src: number, windows: number, taps: number, run: number,
+    dstWindowStep: number, srcWindowStep: number, dstTapStep: number, srcTapStep: number,
+  ): void;
 }
 
 /** The WebAssembly global of Node and browsers (app/ is compiled without DOM or Node typings). */
@@ -201,7 +256,7 @@ export function wasmLoops(backend: WasmBackend): WasmLoops | undefined {
   if (!loopsByMemory.has(memory)) {
     let loops: WasmLoops | undefined;
     try {
-      const module = new api.Module(assemble([maxPool2x2Backprop()]));
+      const module = new api.Module(assemble([maxPool2x2Backprop(), col2imRuns()]));
       loops = new api.Instance(module, { env: { memory } }).exports as WasmLoops;
     } catch {
       loops = undefined;
