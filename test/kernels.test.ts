@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLeNet } from '../app/models/lenet.js';
 import { initBackend } from '../app/node/backend.js';
+import { setWasmLoopsEnabled } from '../app/engine/kernels/wasm-loops.js';
 
 /**
  * Every kernel app/engine/kernels registers for WASM, checked against TF.js's CPU backend (the
@@ -66,7 +67,12 @@ beforeAll(async () => {
   expect(info.name).toBe('wasm');
 });
 
-describe('Conv2DBackpropInput on WASM (GEMM + col2im)', () => {
+describe.each([
+  ['GEMM + col2im in WebAssembly SIMD', true],
+  ['fallback without the WebAssembly loops: convolution with the flipped kernel', false],
+])('Conv2DBackpropInput on WASM, %s', (_route, loops) => {
+  beforeAll(() => setWasmLoopsEnabled(loops));
+  afterAll(() => setWasmLoopsEnabled(true));
   const cases: [string, Shape4, [number, number], number, [number, number], Pad, number][] = [
     ['LeNet conv1', [3, 28, 28, 1], [5, 5], 10, [1, 1], 'valid', 1],
     ['LeNet conv2', [3, 12, 12, 10], [5, 5], 20, [1, 1], 'valid', 1],
@@ -114,7 +120,12 @@ describe('Conv2DBackpropFilter on WASM (added)', () => {
   });
 });
 
-describe('MaxPoolGrad on WASM (one scan per window, first maximum wins)', () => {
+describe.each([
+  ['WebAssembly SIMD for 2x2/2 with 4+ channels', true],
+  ['JS loops only', false],
+])('MaxPoolGrad on WASM (one scan per window, first maximum wins), %s', (_route, loops) => {
+  beforeAll(() => setWasmLoopsEnabled(loops));
+  afterAll(() => setWasmLoopsEnabled(true));
   const cases: [string, Shape4, [number, number], [number, number], 'valid' | 'same', number][] = [
     ['LeNet pool1 2x2/2, many ties', [3, 24, 24, 10], [2, 2], [2, 2], 'valid', 3],
     ['LeNet pool2 2x2/2, distinct values', [3, 8, 8, 20], [2, 2], [2, 2], 'valid', 0],
@@ -138,7 +149,12 @@ describe('MaxPoolGrad on WASM (one scan per window, first maximum wins)', () => 
   });
 });
 
-describe('MaxPoolGrad with NaN and −∞ (no maximum, or a NaN that never wins)', () => {
+describe.each([
+  ['WebAssembly SIMD loops on', true],
+  ['JS loops only', false],
+])('MaxPoolGrad with NaN and −∞ (no maximum, or a NaN that never wins), %s', (_route, loops) => {
+  beforeAll(() => setWasmLoopsEnabled(loops));
+  afterAll(() => setWasmLoopsEnabled(true));
   it.each([
     ['2x2/2 (unrolled path)', [2, 2], [2, 2], 'valid', 3],
     ['2x2/2, 7 channels (WASM SIMD path)', [2, 2], [2, 2], 'valid', 7],

@@ -244,6 +244,16 @@ interface WebAssemblyApi {
 
 const loopsByMemory = new WeakMap<object, WasmLoops | undefined>();
 
+let enabled = true;
+
+/**
+ * Turns the loops off (or on again): kernels then take the routes they take where the loops cannot
+ * run (threaded or non-SIMD builds), so tests and benchmarks can check and time those routes too.
+ */
+export function setWasmLoopsEnabled(on: boolean): void {
+  enabled = on;
+}
+
 /**
  * The loops bound to the backend's heap, or undefined where they cannot run there: the memory out of
  * reach, no SIMD, or the threaded build's shared memory (the import here is declared unshared).
@@ -252,7 +262,7 @@ const loopsByMemory = new WeakMap<object, WasmLoops | undefined>();
 export function wasmLoops(backend: WasmBackend): WasmLoops | undefined {
   const api = (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly;
   const memory = (backend as unknown as { wasm?: { asm?: { memory?: unknown } } }).wasm?.asm?.memory;
-  if (!api || !(memory instanceof api.Memory)) return undefined;
+  if (!enabled || !api || !(memory instanceof api.Memory)) return undefined;
   if (!loopsByMemory.has(memory)) {
     let loops: WasmLoops | undefined;
     try {
