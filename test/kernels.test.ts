@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLeNet } from '../app/models/lenet.js';
 import { initBackend } from '../app/node/backend.js';
+import { setWasmLoopsEnabled } from '../app/engine/kernels/wasm-loops.js';
 
 /**
  * Every kernel app/engine/kernels registers for WASM, checked against TF.js's CPU backend (the
@@ -66,7 +67,12 @@ beforeAll(async () => {
   expect(info.name).toBe('wasm');
 });
 
-describe('Conv2DBackpropInput on WASM (convolution with the flipped, transposed kernel)', () => {
+describe.each([
+  ['GEMM + col2im in WebAssembly SIMD', true],
+  ['fallback without the WebAssembly loops: convolution with the flipped kernel', false],
+])('Conv2DBackpropInput on WASM, %s', (_route, loops) => {
+  beforeAll(() => setWasmLoopsEnabled(loops));
+  afterAll(() => setWasmLoopsEnabled(true));
   const cases: [string, Shape4, [number, number], number, [number, number], Pad, number][] = [
     ['LeNet conv1', [3, 28, 28, 1], [5, 5], 10, [1, 1], 'valid', 1],
     ['LeNet conv2', [3, 12, 12, 10], [5, 5], 20, [1, 1], 'valid', 1],
@@ -78,6 +84,9 @@ describe('Conv2DBackpropInput on WASM (convolution with the flipped, transposed 
     ['3x2 kernel, strides 2x1, same', [2, 7, 8, 3], [3, 2], 4, [2, 1], 'same', 1],
     ['explicit padding', [2, 8, 7, 2], [3, 3], 3, [1, 1], [[0, 0], [1, 2], [2, 1], [0, 0]], 1],
     ['large values (relative)', [2, 10, 10, 8], [3, 3], 16, [1, 1], 'same', 1000],
+    ['5x5 same, batch 1 (windows clipped on every border)', [1, 9, 10, 3], [5, 5], 4, [1, 1], 'same', 1],
+    ['3x3 same stride 2, 16 input channels (SIMD runs), odd sizes', [2, 9, 7, 16], [3, 3], 8, [2, 2], 'same', 1],
+    ['LeNet conv2, batch 40 (several column chunks)', [40, 12, 12, 10], [5, 5], 20, [1, 1], 'valid', 1],
     ['padding beyond the kernel (falls back to the original)', [1, 6, 6, 2], [2, 2], 3, [1, 1], [[0, 0], [3, 0], [0, 0], [0, 0]], 1],
   ];
   it.each(cases)('%s', async (_name, xShape, [kh, kw], outC, strides, pad, scale) => {
@@ -111,11 +120,19 @@ describe('Conv2DBackpropFilter on WASM (added)', () => {
   });
 });
 
-describe('MaxPoolGrad on WASM (one scan per window, first maximum wins)', () => {
+describe.each([
+  ['WebAssembly SIMD for 2x2/2 with 4+ channels', true],
+  ['JS loops only', false],
+])('MaxPoolGrad on WASM (one scan per window, first maximum wins), %s', (_route, loops) => {
+  beforeAll(() => setWasmLoopsEnabled(loops));
+  afterAll(() => setWasmLoopsEnabled(true));
   const cases: [string, Shape4, [number, number], [number, number], 'valid' | 'same', number][] = [
     ['LeNet pool1 2x2/2, many ties', [3, 24, 24, 10], [2, 2], [2, 2], 'valid', 3],
     ['LeNet pool2 2x2/2, distinct values', [3, 8, 8, 20], [2, 2], [2, 2], 'valid', 0],
     ['2x2/2 on odd size (last row and column dropped)', [2, 25, 25, 3], [2, 2], [2, 2], 'valid', 0],
+    ['2x2/2, 4 channels (one SIMD group)', [2, 6, 6, 4], [2, 2], [2, 2], 'valid', 2],
+    ['2x2/2, 6 channels (overlapping last SIMD group), odd size, batch 1', [1, 9, 7, 6], [2, 2], [2, 2], 'valid', 3],
+    ['2x2/2, 13 channels, distinct values', [2, 4, 6, 13], [2, 2], [2, 2], 'valid', 0],
     ['3x3/2 same, overlapping windows with ties', [2, 9, 9, 4], [3, 3], [2, 2], 'same', 4],
     ['3x3/1 same, overlapping', [2, 7, 7, 2], [3, 3], [1, 1], 'same', 0],
     ['2x3/1x2 valid', [2, 8, 9, 3], [2, 3], [1, 2], 'valid', 0],
@@ -132,15 +149,21 @@ describe('MaxPoolGrad on WASM (one scan per window, first maximum wins)', () => 
   });
 });
 
-describe('MaxPoolGrad with NaN and −∞ (no maximum, or a NaN that never wins)', () => {
+describe.each([
+  ['WebAssembly SIMD loops on', true],
+  ['JS loops only', false],
+])('MaxPoolGrad with NaN and −∞ (no maximum, or a NaN that never wins), %s', (_route, loops) => {
+  beforeAll(() => setWasmLoopsEnabled(loops));
+  afterAll(() => setWasmLoopsEnabled(true));
   it.each([
-    ['2x2/2 (unrolled path)', [2, 2], [2, 2], 'valid'],
-    ['3x3/2 same (general path)', [3, 3], [2, 2], 'same'],
-  ] as [string, [number, number], [number, number], 'valid' | 'same'][])('%s', async (_name, filterSize, strides, pad) => {
-    const xShape: Shape4 = [2, 8, 8, 3];
+    ['2x2/2 (unrolled path)', [2, 2], [2, 2], 'valid', 3],
+    ['2x2/2, 7 channels (WASM SIMD path)', [2, 2], [2, 2], 'valid', 7],
+    ['3x3/2 same (general path)', [3, 3], [2, 2], 'same', 3],
+  ] as [string, [number, number], [number, number], 'valid' | 'same', number][])('%s', async (_name, filterSize, strides, pad, channels) => {
+    const xShape: Shape4 = [2, 8, 8, channels];
     const x = values(size(xShape), 83, 1, 3);
     // A whole 2x2 window of −∞ in channel 0, NaNs scattered elsewhere.
-    for (const [r, col] of [[0, 0], [0, 1], [1, 0], [1, 1]]) x[(r * 8 + col) * 3] = Number.NEGATIVE_INFINITY;
+    for (const [r, col] of [[0, 0], [0, 1], [1, 0], [1, 1]]) x[(r * 8 + col) * channels] = Number.NEGATIVE_INFINITY;
     for (let i = 7; i < x.length; i += 29) x[i] = Number.NaN;
     await compare(() => tf.tidy(() => {
       const input = tf.tensor(x, xShape) as tf.Tensor4D;
@@ -229,6 +252,34 @@ describe('DepthwiseConv2dNative gradients with dilation 2 on WASM', () => {
       reference.set(wideGradient.subarray((a * 2 * 5 + b * 2) * cm, (a * 2 * 5 + b * 2 + 1) * cm), (a * 3 + b) * cm);
     }
     expectClose(fast, reference);
+  });
+});
+
+describe('BatchMatMul with a transposed operand on WASM (transposed first, then the fast untransposed product)', () => {
+  const cases: [string, number[], number[], boolean, boolean][] = [
+    ['dense input gradient dy·Wᵀ', [256, 50], [320, 50], false, true],
+    ['weight gradient xᵀ·dy', [256, 320], [256, 50], true, false],
+    ['both transposed, odd sizes', [129, 37], [65, 129], true, true],
+    ['rank 3, batch 1', [1, 64, 33], [1, 97, 33], false, true],
+    ['batch 2 (original kernel)', [2, 64, 40], [2, 50, 40], false, true],
+    ['small product (original kernel)', [3, 5], [4, 5], false, true],
+  ];
+  it.each(cases)('%s', async (_name, aShape, bShape, transposeA, transposeB) => {
+    await compare(() => tf.tidy(() => tf.matMul(
+      tf.tensor(values(size(aShape), 19), aShape), tf.tensor(values(size(bShape), 23), bShape), transposeA, transposeB)));
+  });
+
+  it('NaN and ±∞ reach the same outputs as on the CPU backend', async () => {
+    const a = values(96 * 40, 29);
+    a[5] = Number.NaN;
+    a[40 * 7 + 3] = Number.POSITIVE_INFINITY;
+    const b = values(80 * 40, 31);
+    const run = () => tf.tidy(() => tf.matMul(tf.tensor(a, [96, 40]), tf.tensor(b, [80, 40]), false, true));
+    const fast = await on('wasm', run);
+    const reference = await on('cpu', run);
+    expect(Array.from(fast, Number.isNaN)).toEqual(Array.from(reference, Number.isNaN));
+    const finite = (v: Float32Array) => v.map((e) => (Number.isFinite(e) ? e : 0));
+    expectClose(finite(fast), finite(reference));
   });
 });
 

@@ -53,3 +53,34 @@ describe('input gradients without weight gradients', () => {
     model.dispose();
   });
 });
+
+describe('bias gradients of fused ops are skipped too, other sums are not', () => {
+  it('inside the scope the conv biases get zeros (skipped), outside their true gradient', () => {
+    const model = createLeNet();
+    const x = seededImages([4, 28, 28, 1], 5);
+    const loss = () => tf.tidy(() => (model.apply(x, { training: false }) as tf.Tensor).square().sum() as tf.Scalar);
+    const convBiases = (grads: tf.NamedTensorMap) => Object.entries(grads).filter(([name]) => /conv.*bias/.test(name));
+    const outside = tf.variableGrads(loss).grads;
+    const inside = withoutWeightGradients(() => tf.variableGrads(loss).grads);
+    expect(convBiases(outside)).toHaveLength(2);
+    for (const [name, g] of convBiases(outside)) {
+      expect(tf.tidy(() => g.abs().max().dataSync()[0])).toBeGreaterThan(0);
+      expect(tf.tidy(() => inside[name].abs().max().dataSync()[0])).toBe(0);
+    }
+    tf.dispose([...Object.values(outside), ...Object.values(inside), x]);
+    model.dispose();
+  });
+
+  it('a per-channel input offset (a Sum over all axes but the channels, on the path) keeps its gradient', () => {
+    const model = depthwiseModel();
+    const x = seededImages([4, 12, 12, 3], 7);
+    const offset = tf.tensor1d([0.1, -0.2, 0.3]);
+    const loss = (c: tf.Tensor) => tf.tidy(() => (model.apply(x.add(c), { training: false }) as tf.Tensor).square().sum() as tf.Scalar);
+    const full = tf.grad(loss)(offset);
+    const fast = withoutWeightGradients(() => tf.grad(loss)(offset));
+    expect(Array.from(fast.dataSync())).toEqual(Array.from(full.dataSync()));
+    expect(tf.tidy(() => full.abs().max().dataSync()[0])).toBeGreaterThan(0);
+    tf.dispose([full, fast, x, offset]);
+    model.dispose();
+  });
+});

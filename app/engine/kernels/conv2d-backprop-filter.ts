@@ -49,7 +49,7 @@ function conv2DBackpropFilter(args: KernelArgs<Conv2DBackpropFilterAttrs>): Tens
   const { inputs, backend, attrs } = args;
   const { x, dy } = inputs;
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs;
-  if (!weightGradientsWanted()) return zeroFilterGradient(backend, filterShape);
+  if (!weightGradientsWanted()) return zeroFilterGradient(backend, filterShape, dy);
   const info = tf.backend_util.computeConv2DInfo(
     x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode, false,
     tf.backend_util.convertConv2DDataFormat(dataFormat));

@@ -2,6 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { Conv2DBackpropInputAttrs, KernelConfig, TensorInfo } from '@tensorflow/tfjs';
 import { asKernelFunc, dilateByStride, disposeAll, float32View, runWasmKernel } from './wasm-backend.js';
 import type { KernelArgs, WasmBackend, WasmKernelFunc } from './wasm-backend.js';
+import { wasmLoops } from './wasm-loops.js';
+import type { WasmLoops } from './wasm-loops.js';
 
 /**
  * Conv2DBackpropInput on WASM as a forward convolution (through XNNPACK, SIMD) instead of the
@@ -14,7 +16,8 @@ import type { KernelArgs, WasmBackend, WasmKernelFunc } from './wasm-backend.js'
  * We replace the kernel (unregister + register) rather than override Conv2D's gradient, because the
  * kernel is also what tf.conv2dTranspose runs forward, and every model's gradient reaches it through
  * the same op. Cases the identity does not cover directly (NCHW, padding larger than k−1) run the
- * original kernel.
+ * original kernel. Where our WebAssembly loops run (wasm-loops.ts), a GEMM and col2im (viaGemm)
+ * replace the convolution with the forward's multiply-adds; the convolution stays as the fallback.
  */
 export function flippedTransposedFilter(backend: WasmBackend, filter: TensorInfo): TensorInfo {
   const [kh, kw, inC, outC] = filter.shape;
@@ -84,6 +87,86 @@ function viaDepthwise(
   }
 }
 
+/**
+ * Columns per product (256 KB), so col2im reads them from cache: on LeNet's conv2 at batch 256,
+ * 16k-float chunks took 12.6 ms, 64k 9.7, 256k 13.0, 1M 15.4 (one interleaved run, loaded machine).
+ */
+const COLUMN_CHUNK_FLOATS = 65536;
+
+/**
+ * The input gradient as a GEMM followed by col2im, the forward convolution's work: every dy pixel's
+ * contribution to the kh·kw·inC input values under its window is one row of
+ * cols = dy [N·outH·outW, outC] × Wᵀ [outC, kh·kw·inC] (the backend's XNNPACK product), and col2im
+ * adds each row into dx at the window's place (a WebAssembly SIMD loop, wasm-loops.ts: in JS it cost
+ * more than the product). The convolution route below pads dy by k−1 and so does
+ * ((outH+k−1)/outH)² times the multiply-adds: 2.25x on LeNet's conv2. Strides and padding fall out
+ * of the window arithmetic; taps that land in padding are dropped. The sums over outC run in
+ * XNNPACK's GEMM, the sums over taps in float32 in window order, so results differ from the
+ * convolution route's in the last bits.
+ */
+function viaGemm(
+  backend: WasmBackend, loops: WasmLoops, dy: TensorInfo, filter: TensorInfo, info: tf.backend_util.Conv2DInfo,
+): TensorInfo {
+  const { batchSize, inHeight, inWidth, inChannels: inC, outHeight, outWidth, outChannels: outC } = info;
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
+  const padTop = info.padInfo.top;
+  const padLeft = info.padInfo.left;
+  const rowLength = kh * kw * inC;
+  const dyRows = batchSize * outHeight;
+  // Whole rows of dy per product, its columns small enough to stay in cache for col2im.
+  const chunkRows = Math.min(dyRows, Math.max(1, Math.floor(COLUMN_CHUNK_FLOATS / (rowLength * outWidth))));
+  const wT = runWasmKernel('Transpose', {
+    inputs: { x: { dataId: filter.dataId, shape: [rowLength, outC], dtype: 'float32' } }, backend, attrs: { perm: [1, 0] },
+  });
+  const dyChunk = backend.makeOutput([chunkRows * outWidth, outC], 'float32');
+  let cols: TensorInfo | undefined;
+  try {
+    const out = backend.makeOutput([batchSize, inHeight, inWidth, inC], 'float32');
+    float32View(backend, out).fill(0);
+    const rowStride = inWidth * inC;
+    // Windows whose taps all land inside the row: x in [xFirst, xEnd).
+    const xFirst = Math.min(outWidth, Math.ceil(padLeft / sw));
+    const xEnd = Math.max(xFirst, Math.min(outWidth, Math.floor((inWidth + padLeft - kw) / sw) + 1));
+    for (let first = 0; first < dyRows; first += chunkRows) {
+      const rows = Math.min(chunkRows, dyRows - first);
+      const chunk: TensorInfo = rows === chunkRows ? dyChunk : { dataId: dyChunk.dataId, shape: [rows * outWidth, outC], dtype: 'float32' };
+      float32View(backend, dyChunk).set(float32View(backend, dy).subarray(first * outWidth * outC, (first + rows) * outWidth * outC));
+      cols = runWasmKernel('BatchMatMul', { inputs: { a: chunk, b: wT }, backend, attrs: { transposeA: false, transposeB: false } });
+      // Addresses after the product's allocation, which may have grown the heap.
+      const srcBase = float32View(backend, cols).byteOffset;
+      const dxBase = float32View(backend, out).byteOffset;
+      for (let row = 0; row < rows; row++) {
+        const n = Math.floor((first + row) / outHeight);
+        const y = (first + row) % outHeight;
+        const aLo = Math.max(0, padTop - y * sh);
+        const aHi = Math.min(kh, inHeight + padTop - y * sh);
+        if (aLo >= aHi) continue;
+        const dxRow = dxBase + ((n * inHeight + y * sh + aLo - padTop) * rowStride) * 4;
+        const colRow = srcBase + (row * outWidth * rowLength + aLo * kw * inC) * 4;
+        const addWindows = (x: number, count: number, bLo: number, bHi: number) => loops.col2imRuns(
+          dxRow + ((x * sw - padLeft + bLo) * inC) * 4, colRow + (x * rowLength + bLo * inC) * 4, count, aHi - aLo,
+          (bHi - bLo) * inC, sw * inC * 4, rowLength * 4, rowStride * 4, kw * inC * 4);
+        for (let x = 0; x < outWidth; x++) {
+          if (x === xFirst && xEnd > xFirst) {
+            addWindows(x, xEnd - xFirst, 0, kw);
+            x = xEnd - 1;
+            continue;
+          }
+          const c0 = x * sw - padLeft;
+          const bLo = Math.max(0, -c0);
+          const bHi = Math.min(kw, inWidth - c0);
+          if (bLo < bHi) addWindows(x, 1, bLo, bHi);
+        }
+      }
+      disposeAll(backend, [cols]);
+      cols = undefined;
+    }
+    return out;
+  } finally {
+    disposeAll(backend, [wT, dyChunk, cols]);
+  }
+}
+
 export function makeConv2DBackpropInputKernel(original: WasmKernelFunc): KernelConfig {
   const kernelFunc = (args: KernelArgs<Conv2DBackpropInputAttrs>): TensorInfo => {
     const { inputs, backend, attrs } = args;
@@ -103,6 +186,8 @@ export function makeConv2DBackpropInputKernel(original: WasmKernelFunc): KernelC
     if (info.dataFormat !== 'channelsLast' || Math.min(top, left, bottom, right) < 0 || dy.dtype !== 'float32') {
       return original(args);
     }
+    const loops = filter.dtype === 'float32' ? wasmLoops(backend) : undefined;
+    if (loops) return viaGemm(backend, loops, dy, filter, info);
     const dyDilated = dilateByStride(backend, dy, strideHeight, strideWidth);
     const pads: [[0, 0], [number, number], [number, number], [0, 0]] = [[0, 0], [top, bottom], [left, right], [0, 0]];
     if (info.inChannels <= FEW_CHANNELS) return viaDepthwise(backend, dy, dyDilated, filter, pads);

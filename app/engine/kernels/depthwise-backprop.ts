@@ -84,7 +84,7 @@ function depthwiseBackpropFilter(args: KernelArgs<DepthwiseConv2dNativeBackpropF
   const { inputs, backend, attrs } = args;
   const { x, dy } = inputs;
   const { strides, dilations, pad, dimRoundingMode, filterShape } = attrs;
-  if (!weightGradientsWanted()) return zeroFilterGradient(backend, filterShape);
+  if (!weightGradientsWanted()) return zeroFilterGradient(backend, filterShape, dy);
   const info = tf.backend_util.computeConv2DInfo(
     x.shape as [number, number, number, number], filterShape, strides, dilations, pad, dimRoundingMode, true);
   const { batchSize, inHeight, inWidth, inChannels: c, outHeight, outWidth, outChannels } = info;

@@ -5,6 +5,8 @@ import { makeConv2DBackpropInputKernel } from './conv2d-backprop-input.js';
 import { depthwiseBackpropFilterKernel, depthwiseBackpropInputKernel } from './depthwise-backprop.js';
 import { makeIdentityKernel } from './identity.js';
 import { makeMaxPoolGradKernel } from './max-pool-grad.js';
+import { makeBatchMatMulKernel } from './batch-mat-mul.js';
+import { makeSumKernel } from './weight-gradients.js';
 import type { WasmKernelFunc } from './wasm-backend.js';
 
 export { withoutWeightGradients } from './weight-gradients.js';
@@ -15,7 +17,7 @@ export { withoutWeightGradients } from './weight-gradients.js';
  */
 export const FAST_WASM_KERNELS = [
   'Conv2DBackpropInput', 'MaxPoolGrad', 'DepthwiseConv2dNativeBackpropInput',
-  'DepthwiseConv2dNativeBackpropFilter', 'Conv2DBackpropFilter', 'Identity',
+  'DepthwiseConv2dNativeBackpropFilter', 'Conv2DBackpropFilter', 'Identity', 'BatchMatMul', 'Sum',
 ] as const;
 
 /** The backend's own kernels we replaced, kept for fallbacks and for tests that compare against them. */
@@ -45,6 +47,8 @@ export function registerFastWasmKernels(): string[] {
   replace('Conv2DBackpropInput', makeConv2DBackpropInputKernel);
   replace('MaxPoolGrad', makeMaxPoolGradKernel);
   replace('Identity', makeIdentityKernel);
+  replace('BatchMatMul', makeBatchMatMulKernel);
+  replace('Sum', makeSumKernel);
   add(depthwiseBackpropInputKernel);
   add(depthwiseBackpropFilterKernel);
   add(conv2DBackpropFilterKernel);
@@ -53,7 +57,7 @@ export function registerFastWasmKernels(): string[] {
 }
 
 /**
- * Puts the backend's original Conv2DBackpropInput, MaxPoolGrad and Identity back (the added kernels stay, they
+ * Puts the backend's replaced kernels back (Conv2DBackpropInput, MaxPoolGrad, Identity, BatchMatMul, Sum; the added kernels stay, they
  * had no original). For benchmarks and tests that measure the difference.
  */
 export function restoreOriginalWasmKernels(): void {
