@@ -2,9 +2,10 @@
  * runAttack: the one entry point of every attack (FGSM, BIM, least-likely, PGD, DeepFool).
  *
  * Images are N×H×W×C in [0,1] (the classifier's inputShape), labels N true classes. The work runs in
- * internal chunks of `batchSize` images (default 256); every per-image array of the result is
- * image-major and no image depends on another (PGD's random start of image i comes from
- * (seed, indexOffset + i)), so a caller may split a batch across workers and concatenate the results.
+ * internal chunks of `batchSize` images (default 256, fewer for a model whose gradient tape would not
+ * fit: chunk-size.ts); every per-image array of the result is image-major and no image depends on
+ * another (PGD's random start of image i comes from (seed, indexOffset + i)), so a caller may split a
+ * batch across workers and concatenate the results.
  * Between steps it yields to the event loop, reports progress in image-steps and honours
  * `control.signal` by throwing CancelledError; no tensor outlives a call, whether it succeeds or throws.
  */
@@ -13,6 +14,7 @@ import { predictLogits, topKFromLogits } from '../engine/predict.js';
 import { allocateView, evaluateViews, writeView } from './adversarial-view.js';
 import type { ViewCriterion } from './adversarial-view.js';
 import { bimChunk } from './bim.js';
+import { defaultChunkSize } from './chunk-size.js';
 import { deepfoolChunk } from './deepfool.js';
 import { fgsmChunk } from './fgsm.js';
 import type { AttackChunk, ChunkOutcome, StepHook } from './iterative.js';
@@ -27,6 +29,7 @@ import type { AttackOptions, AttackResult, EpsilonResult, RunControl } from './t
 export { AttackInputError, GradientUnavailableError } from './errors.js';
 export { CancelledError } from './types.js';
 export { ATTACK_METHODS, DEFAULT_ATTACK_BATCH } from './options.js';
+export { defaultChunkSize, tapeBytesPerImage, TAPE_BUDGET_BYTES } from './chunk-size.js';
 export { leastLikelyClasses } from './least-likely.js';
 export { quantize8bit, perturbationNorms } from './adversarial-view.js';
 
@@ -128,9 +131,11 @@ export async function runAttack(
   options: AttackOptions,
   control?: RunControl,
 ): Promise<AttackResult> {
-  const o = resolveAttackInputs(classifier, images, labels, options);
+  const resolved = resolveAttackInputs(classifier, images, labels, options);
   if (control?.signal?.aborted) throw new CancelledError();
   const n = labels.length;
+  // One image needs no chunking, and the live view should not wait for the probe.
+  const o = options.batchSize === undefined && n > 1 ? { ...resolved, batchSize: defaultChunkSize(classifier) } : resolved;
   const [h, w, c] = classifier.inputShape;
 
   // One clean pass serves the prediction before the attack, the least-likely classes and DeepFool's
