@@ -2,13 +2,17 @@
  * runAttack scores the clean images (the prediction "before") in the same forward call as the first
  * ε's adversarial views, or once up front where the attack needs them first (least-likely targets,
  * DeepFool's candidates). Either way it must be bit for bit the prediction of a plain forward pass:
- * the built-in LeNet on WASM (the product's backend), chunks of odd sizes, one image alone.
+ * the built-in LeNet on WASM (the product's backend), chunks of odd sizes, one image alone. The
+ * gradient step's own forward pass skips what it does not need (the cross-entropy's value) and must
+ * give the same gradient.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runAttack } from '../app/attacks/index.js';
 import type { AttackOptions } from '../app/attacks/types.js';
 import type { Classifier } from '../app/engine/classifier.js';
 import { predictLogits, topKFromLogits } from '../app/engine/predict.js';
+import { inputGradient, objectiveGradient } from '../app/attacks/iterative.js';
+import { attackObjective } from '../app/attacks/losses.js';
 import { initBackend } from '../app/node/backend.js';
 import { loadDataset } from '../app/node/dataset-loader.js';
 import { loadClassifier } from '../app/node/model-loader.js';
@@ -53,5 +57,21 @@ describe('the clean prediction of runAttack', () => {
     const after = topKFromLogits(predictLogits(classifier, e.adversarial!, 256), classifier.numClasses, 5);
     expect(e.float.after.labels).toEqual(after.labels);
     expect(e.float.after.probs).toEqual(after.probs);
+  });
+});
+
+describe("the gradient step's objective", () => {
+  it("'ce' without its value gives the same input gradient on WASM LeNet, untargeted and targeted", () => {
+    for (const targeted of [false, true]) {
+      const [fast, full] = tf.tidy(() => {
+        const x = tf.tensor4d(images, [labels.length, 28, 28, 1]);
+        const classes = tf.tensor1d(targeted ? labels.map((y) => (y + 1) % 10) : labels, 'int32');
+        return [
+          objectiveGradient(classifier, x, classes, 'ce', targeted).dataSync(),
+          inputGradient(classifier, x, (logits) => attackObjective(logits, classes, 'ce', targeted)).dataSync(),
+        ];
+      });
+      expect(fast).toEqual(full);
+    }
   });
 });

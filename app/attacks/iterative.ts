@@ -68,7 +68,7 @@ export function objectiveGradient(
   loss: AttackLoss,
   targeted: boolean,
 ): tf.Tensor4D {
-  return inputGradient(classifier, x, (logits) => attackObjective(logits, classes, loss, targeted));
+  return inputGradient(classifier, x, (logits) => attackObjective(logits, classes, loss, targeted, undefined, true));
 }
 
 /**
