@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { attackObjective } from '../app/attacks/losses.js';
 import { ATTACK_LOSSES, type AttackLoss } from '../app/attacks/types.js';
+import { mulberry32 } from '../app/attacks/random-start.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -66,5 +67,24 @@ describe('attack losses on unsaturated logits', () => {
       expect(textbook[j]).toBeCloseTo(pj - (j === label ? 1 : 0), 6);
       expect(ce[j]).toBeCloseTo(textbook[j] / (1 - p[label]), 5);
     });
+  });
+});
+
+describe("'ce' for a gradient only", () => {
+  it('gives the same gradient bit for bit, untargeted and targeted, and zeros for a value', () => {
+    const random = mulberry32(11);
+    const logits = Array.from({ length: 8 * 10 }, () => 30 * random() - 15);
+    const labels = [0, 1, 2, 3, 4, 5, 6, 9];
+    for (const targeted of [false, true]) {
+      const [full, only, value] = tf.tidy(() => {
+        const z = tf.tensor2d(logits, [8, 10]);
+        const classes = tf.tensor1d(labels, 'int32');
+        const of = (gradientOnly: boolean) =>
+          tf.grad((v: tf.Tensor) => attackObjective(v as tf.Tensor2D, classes, 'ce', targeted, undefined, gradientOnly).sum())(z).dataSync();
+        return [of(false), of(true), attackObjective(z, classes, 'ce', targeted, undefined, true).dataSync()];
+      });
+      expect(only).toEqual(full);
+      expect([...value].every((v) => v === 0)).toBe(true);
+    }
   });
 });

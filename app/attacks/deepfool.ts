@@ -116,7 +116,7 @@ export async function deepfoolChunk(chunk: AttackChunk, o: ResolvedOptions): Pro
   const n = labels.length;
   const size = n === 0 ? 0 : images.length / n;
   const numClasses = classifier.numClasses;
-  const cleanLogits = predictLogits(classifier, images, o.batchSize);
+  const cleanLogits = chunk.cleanLogits ?? predictLogits(classifier, images, o.batchSize);
   const candidates = candidateClasses(cleanLogits, labels, numClasses, o.candidates - 1);
   // Misclassified images are already adversarial: they keep their clean pixels and 0 iterations.
   const adversarial = new Float32Array(images);

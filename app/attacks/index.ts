@@ -2,9 +2,10 @@
  * runAttack: the one entry point of every attack (FGSM, BIM, least-likely, PGD, DeepFool).
  *
  * Images are N×H×W×C in [0,1] (the classifier's inputShape), labels N true classes. The work runs in
- * internal chunks of `batchSize` images (default 256); every per-image array of the result is
- * image-major and no image depends on another (PGD's random start of image i comes from
- * (seed, indexOffset + i)), so a caller may split a batch across workers and concatenate the results.
+ * internal chunks of `batchSize` images (default 256, fewer for a model whose gradient tape would not
+ * fit: chunk-size.ts); every per-image array of the result is image-major and no image depends on
+ * another (PGD's random start of image i comes from (seed, indexOffset + i)), so a caller may split a
+ * batch across workers and concatenate the results.
  * Between steps it yields to the event loop, reports progress in image-steps and honours
  * `control.signal` by throwing CancelledError; no tensor outlives a call, whether it succeeds or throws.
  */
@@ -13,6 +14,7 @@ import { predictLogits, topKFromLogits } from '../engine/predict.js';
 import { allocateView, evaluateViews, writeView } from './adversarial-view.js';
 import type { ViewCriterion } from './adversarial-view.js';
 import { bimChunk } from './bim.js';
+import { defaultChunkSize } from './chunk-size.js';
 import { deepfoolChunk } from './deepfool.js';
 import { fgsmChunk } from './fgsm.js';
 import type { AttackChunk, ChunkOutcome, StepHook } from './iterative.js';
@@ -27,6 +29,7 @@ import type { AttackOptions, AttackResult, EpsilonResult, RunControl } from './t
 export { AttackInputError, GradientUnavailableError } from './errors.js';
 export { CancelledError } from './types.js';
 export { ATTACK_METHODS, DEFAULT_ATTACK_BATCH } from './options.js';
+export { defaultChunkSize, tapeBytesPerImage, TAPE_BUDGET_BYTES } from './chunk-size.js';
 export { leastLikelyClasses } from './least-likely.js';
 export { quantize8bit, perturbationNorms } from './adversarial-view.js';
 
@@ -44,6 +47,16 @@ type ChunkAttack = (chunk: AttackChunk) => Promise<ChunkOutcome>;
 
 const MAX_KEPT_GRADIENT_BYTES = 64 * 2 ** 20;
 
+/**
+ * The clean images' logits (the prediction before the attack): known before the attack where it
+ * needs them (least-likely targets, DeepFool's candidates), else scored by the first pass over the
+ * images in the same forward call as its adversarial views.
+ */
+interface CleanLogits {
+  values: Float32Array;
+  known: boolean;
+}
+
 /** Attacks all images chunk by chunk and judges each chunk (float and 8-bit) as soon as it is done. */
 async function attackInChunks(
   classifier: Classifier,
@@ -51,6 +64,7 @@ async function attackInChunks(
   labels: Int32Array,
   criterion: ViewCriterion,
   o: ResolvedOptions,
+  cleanLogits: CleanLogits,
   attack: ChunkAttack,
   onStep: StepHook,
   firstGradients?: Map<number, Float32Array>,
@@ -58,6 +72,7 @@ async function attackInChunks(
   const n = labels.length;
   const size = classifier.inputShape[0] * classifier.inputShape[1] * classifier.inputShape[2];
   const withTargets = criterion.targets !== undefined;
+  const classes = classifier.numClasses;
   const float = allocateView(n, o.topK, withTargets);
   const quantized = allocateView(n, o.topK, withTargets);
   const adversarial = o.keepImages ? new Float32Array(n * size) : undefined;
@@ -76,10 +91,12 @@ async function attackInChunks(
       labels: chunkCriterion.labels,
       targets: chunkCriterion.targets,
       firstImageIndex: o.indexOffset + start,
+      cleanLogits: cleanLogits.known ? cleanLogits.values.subarray(start * classes, end * classes) : undefined,
       onStep,
       firstGradient: firstGradients && { get: () => firstGradients.get(start), set: (g) => firstGradients.set(start, g) },
     });
-    const views = evaluateViews(classifier, clean, outcome.adversarial, chunkCriterion, o.topK, o.batchSize);
+    const views = evaluateViews(classifier, clean, outcome.adversarial, chunkCriterion, o.topK, o.batchSize, !cleanLogits.known);
+    if (views.cleanLogits) cleanLogits.values.set(views.cleanLogits, start * classes);
     writeView(float, views.float, start);
     writeView(quantized, views.quantized, start);
     adversarial?.set(outcome.adversarial, start * size);
@@ -88,6 +105,7 @@ async function attackInChunks(
       iterations.set(outcome.iterations, start);
     }
   }
+  cleanLogits.known = true;
   const result: Omit<EpsilonResult, 'epsilon'> = { float, quantized };
   if (adversarial) {
     result.adversarial = adversarial;
@@ -113,18 +131,25 @@ export async function runAttack(
   options: AttackOptions,
   control?: RunControl,
 ): Promise<AttackResult> {
-  const o = resolveAttackInputs(classifier, images, labels, options);
+  const resolved = resolveAttackInputs(classifier, images, labels, options);
   if (control?.signal?.aborted) throw new CancelledError();
   const n = labels.length;
+  // One image needs no chunking, and the live view should not wait for the probe.
+  const o = options.batchSize === undefined && n > 1 ? { ...resolved, batchSize: defaultChunkSize(classifier) } : resolved;
   const [h, w, c] = classifier.inputShape;
 
-  // One clean pass serves the prediction before the attack and the least-likely classes. (The first
-  // gradient step's forward pass cannot stand in for it: under a gradient tape TF.js unfuses
-  // bias+activation, which moves the logits by a few ulps, and results must stay bit-identical.)
-  const cleanLogits = predictLogits(classifier, images, o.batchSize);
+  // One clean pass serves the prediction before the attack, the least-likely classes and DeepFool's
+  // candidates. (The first gradient step's forward pass cannot stand in for it: under a gradient tape
+  // TF.js unfuses a dense layer's bias+ReLU, which moves 2 in 3 of LeNet's clean logits on the MNIST
+  // test set by up to 1.5e-5, and results must stay bit-identical.) Methods that do not need it first
+  // score it with the first ε's views instead, in the same forward call.
+  const cleanFirst = o.method === 'll' || o.method === 'deepfool';
+  const cleanLogits: CleanLogits = cleanFirst
+    ? { values: predictLogits(classifier, images, o.batchSize), known: true }
+    : { values: new Float32Array(n * classifier.numClasses), known: false };
   const targets =
     o.method === 'll'
-      ? leastLikelyFromLogits(cleanLogits, classifier.numClasses)
+      ? leastLikelyFromLogits(cleanLogits.values, classifier.numClasses)
       : o.criterion.kind === 'targeted'
         ? o.criterion.targets
         : undefined;
@@ -152,7 +177,7 @@ export async function runAttack(
     : undefined;
   const perEpsilon: EpsilonResult[] = [];
   if (o.method === 'deepfool') {
-    const once = await attackInChunks(classifier, images, labels, criterion, o, (chunk) => deepfoolChunk(chunk, o), onStep);
+    const once = await attackInChunks(classifier, images, labels, criterion, o, cleanLogits, (chunk) => deepfoolChunk(chunk, o), onStep);
     for (const epsilon of o.epsilons) perEpsilon.push({ epsilon, ...once });
   } else {
     for (let e = 0; e < o.epsilons.length; e++) {
@@ -167,7 +192,7 @@ export async function runAttack(
             : o.method === 'll'
               ? (chunk) => leastLikelyChunk(chunk, epsilon, o)
               : (chunk) => pgdChunk(chunk, epsilon, o);
-      const result = await attackInChunks(classifier, images, labels, criterion, o, attack, onStep, firstGradients);
+      const result = await attackInChunks(classifier, images, labels, criterion, o, cleanLogits, attack, onStep, firstGradients);
       perEpsilon.push({
         epsilon,
         ...result,
@@ -183,7 +208,7 @@ export async function runAttack(
     options: reportedOptions(o, options),
     shape: [n, h, w, c],
     labels: new Int32Array(labels),
-    before: topKFromLogits(cleanLogits, classifier.numClasses, o.topK),
+    before: topKFromLogits(cleanLogits.values, classifier.numClasses, o.topK),
     perEpsilon,
   };
   if (targets) result.targets = new Int32Array(targets);

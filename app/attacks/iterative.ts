@@ -68,7 +68,7 @@ export function objectiveGradient(
   loss: AttackLoss,
   targeted: boolean,
 ): tf.Tensor4D {
-  return inputGradient(classifier, x, (logits) => attackObjective(logits, classes, loss, targeted));
+  return inputGradient(classifier, x, (logits) => attackObjective(logits, classes, loss, targeted, undefined, true));
 }
 
 /**
@@ -223,6 +223,8 @@ export interface AttackChunk {
   targets?: Int32Array;
   /** Global index of the chunk's first image (indexOffset + position in the call). */
   firstImageIndex: number;
+  /** The clean images' logits [n, numClasses] when runAttack has them before the attack (DeepFool). */
+  cleanLogits?: Float32Array;
   onStep: StepHook;
   /** The chunk's step-0 gradient kept across ε (FGSM, BIM), when the caller runs several. */
   firstGradient?: GradientMemo;

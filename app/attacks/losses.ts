@@ -31,8 +31,12 @@ const MASK_OFFSET = 1e9;
  *   ∇_z J = (1 − p_y)·(q − e_y),  q_j = softmax over the classes j ≠ y,
  * dropping the positive per-image factor (1 − p_y). Every consumer is invariant to it: FGSM, BIM,
  * least-likely and PGD-L∞ take the sign, PGD-L2 normalises each image's gradient.
+ *
+ * The gradient does not depend on the value, so `gradientOnly` returns zeros in its place: the
+ * attacks' gradient steps skip the log-softmax's nine kernel calls (at batch 1, per-call overheads
+ * are most of a step). Never use such a value as a loss.
  */
-export function crossEntropy(logits: tf.Tensor2D, classes: tf.Tensor1D): tf.Tensor1D {
+export function crossEntropy(logits: tf.Tensor2D, classes: tf.Tensor1D, gradientOnly = false): tf.Tensor1D {
   return tf.tidy(() => {
     const onehot = tf.oneHot(classes, logits.shape[1]).toFloat();
     const loss = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
@@ -40,7 +44,7 @@ export function crossEntropy(logits: tf.Tensor2D, classes: tf.Tensor1D): tf.Tens
       // The one-hot mask is saved with z: the backward pass runs after this tidy has ended.
       (args[1] as tf.GradSaveFunc)([z, onehot]);
       return {
-        value: tf.logSoftmax(z).mul(onehot).sum(1).neg(),
+        value: gradientOnly ? tf.zeros([z.shape[0]]) : tf.logSoftmax(z).mul(onehot).sum(1).neg(),
         gradFunc: (dy: tf.Tensor, [savedZ, mask]: tf.Tensor[]) =>
           tf.softmax(savedZ.sub(mask.mul(MASK_OFFSET))).sub(mask).mul(dy.expandDims(1)),
       };
@@ -75,11 +79,19 @@ export function logitMargin(logits: tf.Tensor2D, classes: tf.Tensor1D): tf.Tenso
  * targets (targeted). With loss 'margin', `confidence` κ caps it (Carlini & Wagner 2017, f_6 with
  * κ): min(max_{j≠y} z_j − z_y, κ) untargeted, min(z_t − max_{j≠t} z_j, κ) targeted, whose gradient
  * vanishes once the image is misclassified (or on target) by a margin of κ.
+ * `gradientOnly`: the caller only differentiates it, so 'ce' may skip its value (see crossEntropy).
  */
-export function attackObjective(logits: tf.Tensor2D, classes: tf.Tensor1D, loss: AttackLoss, targeted: boolean, confidence?: number): tf.Tensor1D {
+export function attackObjective(
+  logits: tf.Tensor2D,
+  classes: tf.Tensor1D,
+  loss: AttackLoss,
+  targeted: boolean,
+  confidence?: number,
+  gradientOnly = false,
+): tf.Tensor1D {
   return tf.tidy(() => {
     if (loss === 'ce' || loss === 'ce-float32') {
-      const ce = loss === 'ce' ? crossEntropy(logits, classes) : crossEntropyFloat32(logits, classes);
+      const ce = loss === 'ce' ? crossEntropy(logits, classes, gradientOnly) : crossEntropyFloat32(logits, classes);
       return targeted ? ce.neg() : ce;
     }
     const margin = logitMargin(logits, classes);

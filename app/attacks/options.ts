@@ -15,7 +15,10 @@ export const MAX_EOT_SAMPLES = 1024;
 
 export const ATTACK_METHODS: readonly AttackMethod[] = ['fgsm', 'bim', 'll', 'pgd', 'deepfool'];
 
-/** Images per internal chunk: bounds memory (activations and gradients of one chunk) whatever N is. */
+/**
+ * Images per internal chunk: bounds memory (activations and gradients of one chunk) whatever N is.
+ * runAttack lowers it for models whose gradient tape per image is large (chunk-size.ts).
+ */
 export const DEFAULT_ATTACK_BATCH = 256;
 
 export interface ResolvedOptions {
