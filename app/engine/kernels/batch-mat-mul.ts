@@ -9,10 +9,11 @@ import type { KernelArgs, WasmBackend, WasmKernelFunc } from './wasm-backend.js'
  * 10-20x slower: the dense layer's input gradient dy·Wᵀ ([256,50]×[320,50]ᵀ) took 6.1 ms where the
  * forward product of the same size takes 0.6 ms. Transposing the operand first (the backend's C++
  * Transpose, linear in its size) and multiplying untransposed does the same sums in XNNPACK's order.
- * Batched products (the backend has no fast path for them either) and small ones, where the extra
- * transpose would cost more than it saves, keep the original.
+ * Batched products (the backend has no fast path for them either) keep the original. Every unbatched
+ * one takes the fast path, however small: a size threshold would give a chunk of 3 images another
+ * summation order than a chunk of 7, and an attack that reads gradient magnitudes (DeepFool) other
+ * images depending on how a job was split.
  */
-const MIN_MULTIPLY_ADDS = 1 << 16;
 
 function swapLastTwo(backend: WasmBackend, x: TensorInfo): TensorInfo {
   const rank = x.shape.length;
@@ -28,10 +29,7 @@ export function makeBatchMatMulKernel(original: WasmKernelFunc): KernelConfig {
     const { transposeA, transposeB } = attrs;
     if ((!transposeA && !transposeB) || a.dtype !== 'float32' || b.dtype !== 'float32') return original(args);
     const batch = (shape: number[]) => shape.slice(0, -2).reduce((p, d) => p * d, 1);
-    const rows = transposeA ? a.shape[a.shape.length - 1] : a.shape[a.shape.length - 2];
-    const inner = transposeA ? a.shape[a.shape.length - 2] : a.shape[a.shape.length - 1];
-    const cols = transposeB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1];
-    if (batch(a.shape) !== 1 || batch(b.shape) !== 1 || rows * inner * cols < MIN_MULTIPLY_ADDS) return original(args);
+    if (batch(a.shape) !== 1 || batch(b.shape) !== 1) return original(args);
     const aN = transposeA ? swapLastTwo(backend, a) : a;
     const bN = transposeB ? swapLastTwo(backend, b) : b;
     try {
