@@ -18,12 +18,12 @@ describe('attack --eot', () => {
     const profile = { ...defaultChannelProfile(), name: 'My printer' };
     writeFileSync(path.join(dir, 'profile.json'), JSON.stringify(profile));
     const out = path.join(dir, 'attack');
-    const run = await foolprint('attack', '--method', 'bim', '--eps', '0.1', '--steps', '2', '--limit', '2', '--eot', '2', '--channel', path.join(dir, 'profile.json'), '--seed', '3', '--out', out, '--json', '--workers', '1');
+    const run = await foolprint('attack', '--method', 'bim', '--eps', '0.1', '--steps', '2', '--limit', '2', '--eot', '2', '--channel', path.join(dir, 'profile.json'), '--eot-keep', 'most-robust', '--seed', '3', '--out', out, '--json', '--workers', '1');
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const record = parseAttackRecord(JSON.parse(readFileSync(path.join(out, 'record.json'), 'utf8')));
     expect(record.method).toBe('bim');
-    expect(record.options.eot).toMatchObject({ samples: 2, cellMm: 30, channel: { name: 'My printer' } });
+    expect(record.options.eot).toMatchObject({ samples: 2, cellMm: 30, channel: { name: 'My printer' }, keep: 'most-robust' });
     expect(record.options.seed).toBe(3);
     const sheet = await foolprint('sheet', '--from', out, '--pairs', '--out', path.join(dir, 'sheet'), '--dpi', '72', '--json');
     expect(sheet.code).toBe(0);
@@ -39,6 +39,8 @@ describe('attack --eot', () => {
     [['--method', 'bim', '--eot', '4', '--eot-confidence', '5'], /--eot-confidence caps the logit margin: give --loss margin too/],
     [['--method', 'bim', '--eot', '4', '--loss', 'margin', '--eot-confidence', '-1'], /--eot-confidence/],
     [['--method', 'bim', '--eot', '4', '--channel', 'no-such-profile.json'], /--channel no-such-profile.json: no such file/],
+    [['--method', 'bim', '--eot-keep', 'most-robust'], /--eot-keep applies to --eot/],
+    [['--method', 'bim', '--eot', '4', '--eot-keep', 'best'], /--eot-keep/],
   ])('refuses %j in one line', async (flags, message) => {
     const run = await foolprint('attack', '--eps', '0.1', '--limit', '1', ...flags);
     expect(run.code).not.toBe(0);

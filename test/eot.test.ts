@@ -10,7 +10,7 @@ import type { Classifier } from '../app/engine/classifier.js';
 import { AttackInputError, runAttack } from '../app/attacks/index.js';
 import { applyChannel, drawChannel, identityDraw, identityProfile, jpegStraightThrough, rectangleToQuad } from '../app/attacks/eot-channel.js';
 import type { ChannelDraw } from '../app/attacks/eot-channel.js';
-import { eotDraws, eotGradient } from '../app/attacks/eot.js';
+import { MostRobustIterate, eotAdversarialDraws, eotDraws, eotGradient } from '../app/attacks/eot.js';
 import { methodLabel } from '../app/attacks/method-label.js';
 import { objectiveGradient } from '../app/attacks/iterative.js';
 import { attackObjective } from '../app/attacks/losses.js';
@@ -286,6 +286,114 @@ describe('EOT gradient', () => {
     await expect(runAttack(classifier, images, labels, { method: 'bim', epsilons: [0.1], eot: { samples: 2, cellMm: -1 } })).rejects.toThrow(/cellMm/);
     await expect(runAttack(classifier, images, labels, { method: 'bim', epsilons: [0.1], eot: { samples: 2, confidence: 5 } })).rejects.toThrow(/confidence caps the logit margin: it needs loss "margin"/);
     await expect(runAttack(classifier, images, labels, { method: 'bim', epsilons: [0.1], loss: 'margin', eot: { samples: 2, confidence: -1 } })).rejects.toThrow(/eot.confidence must be/);
+    classifier.dispose();
+  });
+});
+
+describe("EOT's most robust iterate (keep 'most-robust')", () => {
+  it('counts the draws each image fools: with the identity channel 0 or N, as the plain prediction says; the gradient pass counts what a forward pass counts', () => {
+    const classifier = convClassifier(6, 5, 3, 51);
+    const x = tf.tensor4d(randomImages(6, 6, 5, 3, 52), [6, 6, 5, 3]);
+    const predicted = tf.tidy(() => Array.from(classifier.logits(x).argMax(1).dataSync()));
+    // Labels: the prediction for images 0-2 (not fooled), another class for 3-5 (fooled).
+    const labels = Int32Array.from(predicted, (p, i) => (i < 3 ? p : (p + 1) % 5));
+    const identity = { samples: 4, channel: identityProfile(defaultChannelProfile()), cellMm: 30, seed: 0, firstImageIndex: 0, restart: 0 };
+    expect(Array.from(eotAdversarialDraws(classifier, x, labels, false, identity, 3))).toEqual([0, 0, 0, 4, 4, 4]);
+    // Targeted: a draw counts when it is read as the target.
+    expect(Array.from(eotAdversarialDraws(classifier, x, labels, true, identity, 3))).toEqual([4, 4, 4, 0, 0, 0]);
+    // A sampled channel: whatever the forward pass counts, the gradient pass of the same step counts too.
+    const s = { ...identity, channel: { ...defaultChannelProfile(), brightness: [-0.5, 0.5] as [number, number] }, samples: 9, seed: 5 };
+    const forward = eotAdversarialDraws(classifier, x, labels, false, s, 2);
+    const during = new Float32Array(6);
+    const classes = tf.tensor1d(labels, 'int32');
+    eotGradient(classifier, x, classes, 'ce', false, s, 2, during).dispose();
+    expect(Array.from(during)).toEqual(Array.from(forward));
+    expect(new Set(forward).size).toBeGreaterThan(2);
+    tf.dispose([x, classes]);
+    classifier.dispose();
+  });
+
+  it('keeps per image the iterate with the most adversarial draws, ties to the later one', () => {
+    const keeper = new MostRobustIterate(3, 2);
+    keeper.offer(Float32Array.from([1, 1, 2, 2, 3, 3]), Float32Array.from([0, 5, 2]));
+    keeper.offer(Float32Array.from([4, 4, 5, 5, 6, 6]), Float32Array.from([0, 4, 3]));
+    keeper.offer(Float32Array.from([7, 7, 8, 8, 9, 9]), Float32Array.from([0, 5, 1]));
+    expect(Array.from(keeper.images)).toEqual([7, 7, 8, 8, 6, 6]);
+    expect(Array.from(keeper.adversarialDraws)).toEqual([0, 5, 3]);
+  });
+
+  it("returns per image the iterate after step k (1..T) with the most fooled draws of step k, ties to the later; the same split into batches", async () => {
+    const classifier = convClassifier(6, 5, 3, 61);
+    const images = randomImages(8, 6, 5, 3, 62, 0.2, 0.8);
+    const labels = tf.tidy(() => Int32Array.from(classifier.logits(tf.tensor4d(images, [8, 6, 5, 3])).argMax(1).dataSync()));
+    const steps = 6;
+    const channel = { ...defaultChannelProfile(), brightness: [-0.3, 0.3] as [number, number], blurMm: [0, 3] as [number, number] };
+    const options = { method: 'bim' as const, epsilons: [0.08], steps, stepSize: 0.03, seed: 3 };
+    const robust = await runAttack(classifier, images, labels, { ...options, eot: { samples: 6, channel, keep: 'most-robust' } });
+    // BIM's iterates do not depend on the step count, so the run with k steps ends at iterate k.
+    const iterates: Float32Array[] = [];
+    for (let k = 1; k <= steps; k++) iterates.push((await runAttack(classifier, images, labels, { ...options, steps: k, eot: { samples: 6, channel } })).perEpsilon[0].adversarial!);
+    const s = { samples: 6, channel, cellMm: 30, seed: 3, firstImageIndex: 0, restart: 0 };
+    const counts = iterates.map((iterate, k) => tf.tidy(() => eotAdversarialDraws(classifier, tf.tensor4d(iterate, [8, 6, 5, 3]), labels, false, s, k + 1)));
+    const size = 6 * 5 * 3;
+    const chosen: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      let best = 0;
+      for (let k = 1; k < steps; k++) if (counts[k][i] >= counts[best][i]) best = k;
+      chosen.push(best);
+      expect(Array.from(robust.perEpsilon[0].adversarial!.subarray(i * size, (i + 1) * size))).toEqual(Array.from(iterates[best].subarray(i * size, (i + 1) * size)));
+    }
+    // The case is not trivial: some images keep an earlier iterate, some the last.
+    expect(chosen.some((k) => k < steps - 1)).toBe(true);
+    expect(chosen.some((k) => k === steps - 1)).toBe(true);
+    // Seeded per image: the same in batches of 3, and as two calls (the second from index 5).
+    const batched = await runAttack(classifier, images, labels, { ...options, batchSize: 3, eot: { samples: 6, channel, keep: 'most-robust' } });
+    expect(Array.from(batched.perEpsilon[0].adversarial!)).toEqual(Array.from(robust.perEpsilon[0].adversarial!));
+    const head = await runAttack(classifier, images.slice(0, 5 * size), labels.slice(0, 5), { ...options, eot: { samples: 6, channel, keep: 'most-robust' } });
+    const tail = await runAttack(classifier, images.slice(5 * size), labels.slice(5), { ...options, indexOffset: 5, eot: { samples: 6, channel, keep: 'most-robust' } });
+    expect([...head.perEpsilon[0].adversarial!, ...tail.perEpsilon[0].adversarial!]).toEqual(Array.from(robust.perEpsilon[0].adversarial!));
+    classifier.dispose();
+  });
+
+  it("with the identity channel returns the plain attack's last adversarial iterate, or its last one when none is (analytic)", async () => {
+    // Grey 4x4 images; the model reads class 0 as cos(2π·16·m) against 0 for class 1, m the image's
+    // mean, and its gradient always says "brighter": each BIM step of α = 1/64 adds 1/64 to every pixel
+    // (while the ball of ε = 4/64 and [0,1] allow), so m walks a quarter period per step and the
+    // image is misclassified (class 1) exactly when frac(16·m) ∈ (1/4, 3/4).
+    const h = 4;
+    const period = (x: tf.Tensor4D) => tf.cos(x.mean([1, 2, 3]).mul(2 * Math.PI * 16));
+    const walk = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const x = args[0] as tf.Tensor4D;
+      return { value: tf.stack([period(x), tf.zerosLike(period(x))], 1), gradFunc: () => tf.onesLike(x) };
+    });
+    const classifier: Classifier = {
+      id: 'walk', inputShape: [h, h, 1], numClasses: 2, labels: ['0', '1'],
+      logits: (x) => walk(x) as tf.Tensor2D,
+      dispose: () => undefined,
+    };
+    const base = 0.5 + 1 / 128;
+    // frac(16·m) after steps 1..4 (then held by the ball): 0.375 0.625 0.875 0.125 | 0.875 0.125 0.375 0.625
+    // | 0.625 0.875 0.125 0.375 | white paper, never brighter: 0 throughout.
+    const starts = [base, base + 2 / 64, base + 1 / 64, 1];
+    const want = [base + 2 / 64, base + 6 / 64, base + 5 / 64, 1];
+    const images = Float32Array.from(starts.flatMap((v) => new Array<number>(h * h).fill(v)));
+    const labels = new Int32Array(starts.length);
+    const options = { method: 'bim' as const, epsilons: [4 / 64], steps: 6, stepSize: 1 / 64 };
+    const plain = (await runAttack(classifier, images, labels, options)).perEpsilon[0];
+    expect(Array.from(plain.float.success)).toEqual([0, 1, 1, 0]);
+    const robust = (await runAttack(classifier, images, labels, { ...options, eot: { samples: 3, channel: identityProfile(defaultChannelProfile()), keep: 'most-robust' } })).perEpsilon[0];
+    // Image 0: fooled after steps 1 and 2 only, so iterate 2; 1: the last (fooled); 2: fooled after
+    // step 1 and from step 4 on, the tie goes to the last; 3: never fooled, the last.
+    expect(Array.from(robust.adversarial!)).toEqual(Array.from(want.flatMap((v) => new Array<number>(h * h).fill(Math.fround(v)))));
+    expect(Array.from(robust.float.success)).toEqual([1, 1, 1, 0]);
+    const last = (await runAttack(classifier, images, labels, { ...options, eot: { samples: 3, channel: identityProfile(defaultChannelProfile()) } })).perEpsilon[0];
+    expect(Array.from(last.adversarial!)).toEqual(Array.from(plain.adversarial!));
+  });
+
+  it('refuses an unknown keep in plain words', async () => {
+    const classifier = convClassifier(4, 4, 1, 81);
+    const images = randomImages(1, 4, 4, 1, 82);
+    await expect(runAttack(classifier, images, Int32Array.from([0]), { method: 'bim', epsilons: [0.1], eot: { samples: 2, keep: 'best' as never } })).rejects.toThrow(/eot.keep must be one of "last", "most-robust", got "best"/);
     classifier.dispose();
   });
 });

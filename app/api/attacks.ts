@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { idSchema, imageSelectionSchema, predictionSchema } from './common.js';
 import { protectedCountsSchema } from './defenses.js';
 import { adversarialViewSchema } from '../experiments/attack-record.js';
-import { ATTACK_LOSSES, ATTACK_METHODS } from '../attacks/types.js';
+import { ATTACK_LOSSES, ATTACK_METHODS, EOT_KEEPS } from '../attacks/types.js';
 import { channelProfileSchema } from '../physical/channel-profile.js';
 
 /**
@@ -41,6 +41,8 @@ export const attackParamsSchema = z.object({
       cellMm: z.number().positive().max(1000).optional(),
       /** Loss 'margin': each draw's logit margin capped at κ (Carlini & Wagner's confidence). */
       confidence: z.number().nonnegative().max(1000).optional(),
+      /** Which iterate is returned: the last, or per image the one most often adversarial under its draws. */
+      keep: z.enum(EOT_KEEPS).optional(),
     })
     .optional(),
 });

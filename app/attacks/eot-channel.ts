@@ -169,18 +169,20 @@ export function warpSampling(draws: readonly ChannelDraw[], sourceOf: Int32Array
       const fx = sx - x0;
       const fy = sy - y0;
       const p = b * pixels + y * width + x;
-      const corners: [number, number, number][] = [
-        [x0, y0, (1 - fx) * (1 - fy)],
-        [x0 + 1, y0, fx * (1 - fy)],
-        [x0, y0 + 1, (1 - fx) * fy],
-        [x0 + 1, y0 + 1, fx * fy],
-      ];
-      for (let k = 0; k < 4; k++) {
-        const [xi, yi, weight] = corners[k];
-        const inside = xi >= 0 && yi >= 0 && xi < width && yi < height;
-        indices[k * total + p] = inside ? base + yi * width + xi : white;
-        weights[k * total + p] = weight;
-      }
+      // The four neighbours TL, TR, BL, BR (plain stores: this loop runs for every pixel of every draw).
+      const left = x0 >= 0 && x0 < width;
+      const right = x0 + 1 >= 0 && x0 + 1 < width;
+      const top = y0 >= 0 && y0 < height;
+      const bottom = y0 + 1 >= 0 && y0 + 1 < height;
+      const at = base + y0 * width + x0;
+      indices[p] = left && top ? at : white;
+      indices[total + p] = right && top ? at + 1 : white;
+      indices[2 * total + p] = left && bottom ? at + width : white;
+      indices[3 * total + p] = right && bottom ? at + width + 1 : white;
+      weights[p] = (1 - fx) * (1 - fy);
+      weights[total + p] = fx * (1 - fy);
+      weights[2 * total + p] = (1 - fx) * fy;
+      weights[3 * total + p] = fx * fy;
     }
   }
   return { indices, weights };

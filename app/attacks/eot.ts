@@ -18,6 +18,11 @@
  * With loss 'margin' and a confidence κ, each draw's margin is capped at κ before the average: the
  * expectation of Carlini & Wagner's f_6, so draws already fooled by κ drop out of the step and it
  * goes to the transformations under which the image is still (or barely not) classified right.
+ *
+ * Which iterate is returned (EotOptions.keep): the last, or per image the one most often adversarial
+ * under its sampled transformations ('most-robust'), the expected adversariality by which Athalye et
+ * al. judge success. Each step's gradient pass already runs the model on N draws of the current
+ * iterate, so scoring it costs an argmax; only the final iterate takes one more (forward) pass.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Classifier } from '../engine/classifier.js';
@@ -29,7 +34,7 @@ import type { ChannelDraw } from './eot-channel.js';
 import { inputGradient } from './iterative.js';
 import { attackObjective } from './losses.js';
 import { imageSeed } from './random-start.js';
-import type { AttackLoss, EotOptions } from './types.js';
+import type { AttackLoss, EotKeep, EotOptions } from './types.js';
 
 /** The layout's default printed cell (layout.ts cellMm): what a profile's millimetres are scaled to when none is given. */
 export const DEFAULT_EOT_CELL_MM = 30;
@@ -50,15 +55,18 @@ export interface EotSettings {
   restart: number;
   /** Loss 'margin': each draw's margin capped at κ (EotOptions.confidence). */
   confidence?: number;
+  /** Which iterate is returned (EotOptions.keep; absent: the last). */
+  keep?: EotKeep;
 }
 
-/** EOT options with the defaults filled in: the default channel profile, a 30 mm cell, no confidence cap. */
-export function resolveEot(eot: EotOptions): { samples: number; channel: ChannelProfile; cellMm: number; confidence?: number } {
+/** EOT options with the defaults filled in: the default channel profile, a 30 mm cell, no confidence cap, the last iterate. */
+export function resolveEot(eot: EotOptions): { samples: number; channel: ChannelProfile; cellMm: number; confidence?: number; keep: EotKeep } {
   return {
     samples: eot.samples,
     channel: eot.channel ?? defaultChannelProfile(),
     cellMm: eot.cellMm ?? DEFAULT_EOT_CELL_MM,
     ...(eot.confidence === undefined ? {} : { confidence: eot.confidence }),
+    keep: eot.keep ?? 'last',
   };
 }
 
@@ -73,9 +81,31 @@ export function eotDraws(s: EotSettings, n: number, height: number, width: numbe
   return draws;
 }
 
+/** Whole samples per model pass for n images: all images of a sample together, as many samples as fit. */
+function samplesPerPass(s: EotSettings, shape: readonly number[]): number {
+  const [n, height, width, channels] = shape;
+  return Math.max(1, Math.min(s.samples, Math.floor(MAX_VALUES_PER_PASS / Math.max(1, n * height * width * channels))));
+}
+
+/**
+ * Adds to counts[i] how many rows of `logits` (sample-major: row b is image b mod n) are adversarial:
+ * untargeted, top-1 ≠ the class; targeted, top-1 = the target.
+ */
+function countAdversarial(logits: tf.Tensor2D, classes: Int32Array, targeted: boolean, counts: Float32Array): void {
+  const top1 = tf.tidy(() => logits.argMax(1));
+  const predicted = top1.dataSync();
+  top1.dispose();
+  const n = counts.length;
+  for (let b = 0; b < predicted.length; b++) {
+    if ((predicted[b] === classes[b % n]) === targeted) counts[b % n]++;
+  }
+}
+
 /**
  * (1/N) Σ_s ∇x objective(t_s(x)) for a batch x [n,H,W,C]: the draws of `step` are run through the
  * model in groups of whole samples (all images of a sample together), as many per pass as fit.
+ * With `adversarialDraws` (length n), adds to it per image how many of the draws the model got wrong
+ * (targeted: took for the target), read off the logits of the same pass.
  */
 export function eotGradient(
   classifier: Classifier,
@@ -85,10 +115,12 @@ export function eotGradient(
   targeted: boolean,
   s: EotSettings,
   step: number,
+  adversarialDraws?: Float32Array,
 ): tf.Tensor4D {
-  const [n, height, width, channels] = x.shape;
+  const [n, height, width] = x.shape;
   const draws = eotDraws(s, n, height, width, step);
-  const perPass = Math.max(1, Math.min(s.samples, Math.floor(MAX_VALUES_PER_PASS / Math.max(1, n * height * width * channels))));
+  const perPass = samplesPerPass(s, x.shape);
+  const classValues = adversarialDraws && (classes.dataSync() as Int32Array);
   let sum: tf.Tensor4D | undefined;
   try {
     for (let first = 0; first < s.samples; first += perPass) {
@@ -96,8 +128,12 @@ export function eotGradient(
       const group = draws.slice(first * n, (first + count) * n);
       const sourceOf = Int32Array.from(group, (_, b) => b % n);
       const tiled = count === 1 ? classes : (tf.tile(classes, [count]) as tf.Tensor1D);
+      const objective = (logits: tf.Tensor2D) => {
+        if (adversarialDraws) countAdversarial(logits, classValues!, targeted, adversarialDraws);
+        return attackObjective(logits, tiled, loss, targeted, s.confidence);
+      };
       try {
-        const g = inputGradient(classifier, x, (logits) => attackObjective(logits, tiled, loss, targeted, s.confidence), (xi) => applyChannel(xi, group, sourceOf, s.channel));
+        const g = inputGradient(classifier, x, objective, (xi) => applyChannel(xi, group, sourceOf, s.channel));
         if (sum) {
           const next = sum.add(g) as tf.Tensor4D;
           sum.dispose();
@@ -116,5 +152,52 @@ export function eotGradient(
     return mean;
   } finally {
     sum?.dispose();
+  }
+}
+
+/**
+ * Per image, how many of the draws of `step` the model gets wrong (targeted: takes for the target):
+ * a forward pass only, for an iterate no gradient pass has seen (the last one).
+ */
+export function eotAdversarialDraws(classifier: Classifier, x: tf.Tensor4D, classes: Int32Array, targeted: boolean, s: EotSettings, step: number): Float32Array {
+  const [n, height, width] = x.shape;
+  const draws = eotDraws(s, n, height, width, step);
+  const perPass = samplesPerPass(s, x.shape);
+  const counts = new Float32Array(n);
+  for (let first = 0; first < s.samples; first += perPass) {
+    const group = draws.slice(first * n, (first + Math.min(perPass, s.samples - first)) * n);
+    const sourceOf = Int32Array.from(group, (_, b) => b % n);
+    const logits = tf.tidy(() => classifier.logits(applyChannel(x, group, sourceOf, s.channel)));
+    try {
+      countAdversarial(logits, classes, targeted, counts);
+    } finally {
+      logits.dispose();
+    }
+  }
+  return counts;
+}
+
+/**
+ * Keeps per image the iterate most often adversarial under its draws (ties: the later one), as
+ * iterates are offered in step order: EotOptions.keep 'most-robust'.
+ */
+export class MostRobustIterate {
+  readonly images: Float32Array;
+  /** Per image: adversarial draws of the kept iterate (−1 before any). */
+  readonly adversarialDraws: Float32Array;
+
+  constructor(n: number, size: number) {
+    this.images = new Float32Array(n * size);
+    this.adversarialDraws = new Float32Array(n).fill(-1);
+  }
+
+  offer(iterate: Float32Array, adversarialDraws: Float32Array): void {
+    const n = adversarialDraws.length;
+    const size = n === 0 ? 0 : iterate.length / n;
+    for (let i = 0; i < n; i++) {
+      if (adversarialDraws[i] < this.adversarialDraws[i]) continue;
+      this.adversarialDraws[i] = adversarialDraws[i];
+      this.images.set(iterate.subarray(i * size, (i + 1) * size), i * size);
+    }
   }
 }

@@ -14,7 +14,7 @@ import type { Classifier } from '../engine/classifier.js';
 import { attackObjective } from './losses.js';
 import { GradientUnavailableError } from './errors.js';
 import { withoutWeightGradients } from '../engine/kernels/weight-gradients.js';
-import { eotGradient } from './eot.js';
+import { MostRobustIterate, eotAdversarialDraws, eotGradient } from './eot.js';
 import type { EotSettings } from './eot.js';
 import type { ResolvedOptions } from './options.js';
 import type { AttackLoss, Norm } from './types.js';
@@ -117,10 +117,13 @@ export function projectToBall(x: tf.Tensor4D, clean: tf.Tensor4D, epsilon: numbe
   });
 }
 
-/** The gradient step `step` follows: of the image itself, or averaged over the EOT draws of that step. */
-function stepGradient(classifier: Classifier, x: tf.Tensor4D, classes: tf.Tensor1D, s: IterativeSettings, step: number): tf.Tensor4D {
+/**
+ * The gradient step `step` follows: of the image itself, or averaged over the EOT draws of that step
+ * (which then add to `adversarialDraws`, when given, how many of them each image fools).
+ */
+function stepGradient(classifier: Classifier, x: tf.Tensor4D, classes: tf.Tensor1D, s: IterativeSettings, step: number, adversarialDraws?: Float32Array): tf.Tensor4D {
   return s.eot
-    ? eotGradient(classifier, x, classes, s.loss, s.targeted, s.eot, step)
+    ? eotGradient(classifier, x, classes, s.loss, s.targeted, s.eot, step, adversarialDraws)
     : objectiveGradient(classifier, x, classes, s.loss, s.targeted);
 }
 
@@ -133,9 +136,10 @@ function ascentStep(
   s: IterativeSettings,
   step: number,
   gradient?: tf.Tensor4D,
+  adversarialDraws?: Float32Array,
 ): tf.Tensor4D {
   return tf.tidy(() => {
-    const g = gradient ?? stepGradient(classifier, x, classes, s, step);
+    const g = gradient ?? stepGradient(classifier, x, classes, s, step, adversarialDraws);
     const direction = s.norm === 'linf' ? g.sign() : g.div(imageL2Norm(g).maximum(TINY));
     return projectToBall(x.add(direction.mul(s.stepSize)) as tf.Tensor4D, clean, s.epsilon, s.norm);
   });
@@ -157,6 +161,8 @@ export async function iterativeAttack(
   const clean = tf.tensor4d(images, shape);
   const classTensor = tf.tensor1d(classes, 'int32');
   let x: tf.Tensor4D | undefined;
+  // EOT keep 'most-robust': the iterates after step 1..T are scored by the draws of the step that reads them.
+  const robust = settings.eot?.keep === 'most-robust' ? new MostRobustIterate(n, images.length / Math.max(1, n)) : undefined;
   try {
     const start = settings.start;
     x = start
@@ -169,15 +175,21 @@ export async function iterativeAttack(
         first = known ? tf.tensor4d(known, shape) : stepGradient(classifier, x, classTensor, settings, 0);
         if (!known) settings.firstGradient.set(new Float32Array(first.dataSync()));
       }
+      const adversarialDraws = robust && step > 0 ? new Float32Array(n) : undefined;
       let next: tf.Tensor4D;
       try {
-        next = ascentStep(classifier, x, clean, classTensor, settings, step, first);
+        next = ascentStep(classifier, x, clean, classTensor, settings, step, first, adversarialDraws);
       } finally {
         first?.dispose();
       }
+      if (adversarialDraws) robust!.offer(x.dataSync() as Float32Array, adversarialDraws);
       x.dispose();
       x = next;
       await onStep(n);
+    }
+    if (robust) {
+      robust.offer(x.dataSync() as Float32Array, eotAdversarialDraws(classifier, x, classes, settings.targeted, settings.eot!, settings.steps));
+      return robust.images;
     }
     return new Float32Array(x.dataSync());
   } finally {

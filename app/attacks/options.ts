@@ -5,10 +5,9 @@
 import type { Classifier } from '../engine/classifier.js';
 import { AttackInputError } from './errors.js';
 import { channelProfileSchema } from '../physical/channel-profile.js';
-import type { ChannelProfile } from '../physical/channel-profile.js';
 import { resolveEot } from './eot.js';
 import { EOT_METHODS } from './method-label.js';
-import { ATTACK_LOSSES, type AttackLoss, type AttackMethod, type AttackOptions, type Criterion, type Norm } from './types.js';
+import { ATTACK_LOSSES, EOT_KEEPS, type AttackLoss, type AttackMethod, type AttackOptions, type Criterion, type Norm } from './types.js';
 
 /** EOT samples per step at most: the cost of a step grows linearly with them. */
 export const MAX_EOT_SAMPLES = 1024;
@@ -40,7 +39,7 @@ export interface ResolvedOptions {
   topK: number;
   batchSize: number;
   indexOffset: number;
-  eot?: { samples: number; channel: ChannelProfile; cellMm: number; confidence?: number };
+  eot?: ReturnType<typeof resolveEot>;
 }
 
 function requireInteger(name: string, value: number | undefined, min: number): void {
@@ -133,6 +132,9 @@ export function resolveAttackInputs(
     requireFinite('eot.cellMm', options.eot.cellMm, 0, true);
     requireFinite('eot.confidence', options.eot.confidence, 0);
     if (options.eot.confidence !== undefined && loss !== 'margin') throw new AttackInputError('eot.confidence caps the logit margin: it needs loss "margin"');
+    if (options.eot.keep !== undefined && !(EOT_KEEPS as readonly unknown[]).includes(options.eot.keep)) {
+      throw new AttackInputError(`eot.keep must be one of ${EOT_KEEPS.map((k) => `"${k}"`).join(', ')}, got "${String(options.eot.keep)}"`);
+    }
     if (options.eot.channel !== undefined && !channelProfileSchema.safeParse(options.eot.channel).success) {
       throw new AttackInputError('eot.channel is not a valid channel profile');
     }

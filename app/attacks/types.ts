@@ -17,6 +17,12 @@ export type AttackMethod = (typeof ATTACK_METHODS)[number];
 export const ATTACK_LOSSES = ['ce', 'margin', 'ce-float32'] as const;
 export type AttackLoss = (typeof ATTACK_LOSSES)[number];
 export type Norm = 'linf' | 'l2';
+/**
+ * Which iterate an EOT attack returns per image: the last, or the one most often adversarial under
+ * the transformations sampled for it ('most-robust': Athalye et al.'s expected adversariality).
+ */
+export const EOT_KEEPS = ['last', 'most-robust'] as const;
+export type EotKeep = (typeof EOT_KEEPS)[number];
 
 /**
  * Expectation over Transformation (eot.ts): every step follows the gradient averaged over `samples`
@@ -33,6 +39,12 @@ export interface EotOptions {
    * the draws it still gets right (or barely wrong). Absent: no cap.
    */
   confidence?: number;
+  /**
+   * Which iterate is returned per image (default 'last'). 'most-robust': of the iterates after each
+   * step, the one the most draws of its step classify wrong (targeted: as the target), ties to the
+   * later; the last iterate is scored by one more forward pass over fresh draws.
+   */
+  keep?: EotKeep;
 }
 
 /** Untargeted: move away from the true labels. Targeted: move towards `targets`. */

@@ -28,6 +28,7 @@ const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
   'eot.samples': '--eot',
   'eot.channel': '--channel',
   'eot.confidence': '--eot-confidence',
+  'eot.keep': '--eot-keep',
 };
 
 export interface AttackFlags {
@@ -45,6 +46,7 @@ export interface AttackFlags {
   eot?: string;
   channel?: string;
   eotConfidence?: string;
+  eotKeep?: string;
 }
 
 export type CheckedAttackParams = ReturnType<typeof attackParamsSchema.parse>;
@@ -64,7 +66,8 @@ export function addAttackOptions(command: Command, defaults: { eps: string }): C
     .option('--max-iterations <n>', 'DeepFool iteration cap (50, at most 10000)')
     .option('--eot <n>', 'robust to print (bim, ll, pgd): average every step over n sampled print-and-photo transformations (Expectation over Transformation); each step costs ~n passes')
     .option('--channel <profile.json>', 'with --eot: the channel profile to sample from (foolprint calibrate writes one; default: an office laser printer and a webcam)')
-    .option('--eot-confidence <κ>', 'with --eot and --loss margin: cap each transformation\'s logit margin at κ (C&W confidence), so draws already fooled by κ stop pulling');
+    .option('--eot-confidence <κ>', 'with --eot and --loss margin: cap each transformation\'s logit margin at κ (C&W confidence), so draws already fooled by κ stop pulling')
+    .option('--eot-keep <last|most-robust>', 'with --eot: return the last iterate, or per image the one most often adversarial under its sampled transformations');
 }
 
 /**
@@ -84,10 +87,12 @@ export function readAttackFlags(flags: AttackFlags): Record<string, unknown> {
   if (flags.target !== undefined) params.targetClass = parseDecimal(flags.target, '--target');
   if (flags.channel !== undefined && flags.eot === undefined) throw new UsageError('--channel applies to --eot: give --eot <samples> too');
   if (flags.eotConfidence !== undefined && flags.eot === undefined) throw new UsageError('--eot-confidence applies to --eot: give --eot <samples> too');
+  if (flags.eotKeep !== undefined && flags.eot === undefined) throw new UsageError('--eot-keep applies to --eot: give --eot <samples> too');
   if (flags.eotConfidence !== undefined && flags.loss !== 'margin') throw new UsageError('--eot-confidence caps the logit margin: give --loss margin too');
   if (flags.eot !== undefined) {
     const eot: Record<string, unknown> = { samples: parsePositiveInt(flags.eot, '--eot') };
     if (flags.eotConfidence !== undefined) eot.confidence = parseNumberList(flags.eotConfidence, '--eot-confidence')[0];
+    if (flags.eotKeep !== undefined) eot.keep = flags.eotKeep;
     params.eot = eot;
     if (!(EOT_METHODS as readonly string[]).includes(flags.method)) throw new UsageError(`--eot applies to ${EOT_METHODS.join(', ')}, not ${flags.method}`);
   }
