@@ -13,6 +13,7 @@ import { DEFAULT_TRAINING, defaultAdversarialSettings, trainDefense, type Traini
 import { mulberry32 } from '../app/seeded-random.js';
 import { initBackend } from '../app/node/backend.js';
 import { repoRoot } from '../app/node/repo-root.js';
+import { findTorchPython } from './torch-python.js';
 
 const COUNT = 1024;
 const ROUNDS = process.argv.includes('--quick') ? 1 : 2;
@@ -31,8 +32,13 @@ async function ours(steps: number): Promise<number> {
   return history[0].examplesPerSecond;
 }
 
+let peer: ReturnType<typeof findTorchPython> | undefined;
+
 function torch(): { plain: number; pgd7: number } | { error: string } {
-  const python = process.env.FOOLPRINT_PYTHON ?? 'python3';
+  // The same Python the other benchmarks find (python3 on PATH may lack torch where /usr/bin/python3 has it).
+  peer ??= findTorchPython();
+  if (!('python' in peer)) return { error: peer.missing };
+  const python = peer.python;
   const out = spawnSync(python, [path.join(repoRoot(), 'scripts/torch-peer.py'), 'train', '2'], { encoding: 'utf8', timeout: 1_800_000 });
   if (out.status !== 0) return { error: (out.stderr || out.error?.message || `exit ${out.status}`).trim().split('\n').at(-1)! };
   const rate = (label: string) => Number(new RegExp(`${label}\\s+([\\d.]+) examples/s`).exec(out.stdout)?.[1]);
