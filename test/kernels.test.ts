@@ -369,3 +369,28 @@ describe('full gradients on WASM equal the CPU backend', () => {
     }));
   });
 });
+
+describe('ClipByValue gradient on WASM (one pass)', () => {
+  // Bounds, values on them, NaN, ±0 and values either side; dy with NaN and -0 too: where() passes dy through unchanged.
+  const xs = [-1, -0, 0, 0.1, 0.099999994, 0.5, 0.7, 0.70000005, 6, 6.0000005, 5.9999995, Number.NaN, 3, -7, 100, 0.3];
+  const dys = [1, -2, 0.5, -0, 4, Number.NaN, 7, -1, 2, 3, -5, 6, 0.25, 1, -3, 9];
+  const gradient = (lo: number, hi: number) => () => tf.tidy(() => {
+    const x = tf.tensor(Float32Array.from({ length: 64 }, (_, i) => xs[i % xs.length]), [2, 4, 4, 2]);
+    const dy = tf.tensor(Float32Array.from({ length: 64 }, (_, i) => dys[(i * 7) % dys.length]), [2, 4, 4, 2]);
+    return tf.grad((t: tf.Tensor) => tf.clipByValue(t, lo, hi))(x, dy);
+  });
+  const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+
+  it.each([[0, 6], [0.1, 0.7], [-0, 0.3]])('equals TF.js\'s where(min ≤ x ≤ max, dy, 0) bit for bit on [%s, %s], and runs as one kernel', async (lo, hi) => {
+    const fast = await on('wasm', gradient(lo, hi));
+    const reference = await on('cpu', gradient(lo, hi));
+    expect(bits(fast)).toEqual(bits(reference));
+    expect(fast.some((v) => v !== 0)).toBe(true);
+    await tf.setBackend('wasm');
+    const info = await tf.profile(() => gradient(lo, hi)());
+    (info.result as tf.Tensor).dispose();
+    const names = info.kernels.map((k) => k.name);
+    expect(names).toContain('FoolprintClipByValueGrad');
+    expect(names).not.toContain('Select');
+  });
+});

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig } from '@tensorflow/tfjs';
+import { clipByValueGradKernel, registerClipGradient, restoreClipGradient } from './clip-gradient.js';
 import { conv2DBackpropFilterKernel } from './conv2d-backprop-filter.js';
 import { makeConv2DBackpropInputKernel } from './conv2d-backprop-input.js';
 import { depthwiseBackpropFilterKernel, depthwiseBackpropInputKernel } from './depthwise-backprop.js';
@@ -18,6 +19,7 @@ export { withoutWeightGradients } from './weight-gradients.js';
 export const FAST_WASM_KERNELS = [
   'Conv2DBackpropInput', 'MaxPoolGrad', 'DepthwiseConv2dNativeBackpropInput',
   'DepthwiseConv2dNativeBackpropFilter', 'Conv2DBackpropFilter', 'Identity', 'BatchMatMul', 'Sum',
+  'FoolprintClipByValueGrad',
 ] as const;
 
 /** The backend's own kernels we replaced, kept for fallbacks and for tests that compare against them. */
@@ -52,15 +54,18 @@ export function registerFastWasmKernels(): string[] {
   add(depthwiseBackpropInputKernel);
   add(depthwiseBackpropFilterKernel);
   add(conv2DBackpropFilterKernel);
+  add(clipByValueGradKernel);
+  registerClipGradient();
   registered = true;
   return [...FAST_WASM_KERNELS];
 }
 
 /**
  * Puts the backend's replaced kernels back (Conv2DBackpropInput, MaxPoolGrad, Identity, BatchMatMul, Sum; the added kernels stay, they
- * had no original). For benchmarks and tests that measure the difference.
+ * had no original) and TF.js's ClipByValue gradient. For benchmarks and tests that measure the difference.
  */
 export function restoreOriginalWasmKernels(): void {
+  restoreClipGradient();
   for (const [name, config] of originals) {
     tf.unregisterKernel(name, 'wasm');
     tf.registerKernel(config);
