@@ -81,10 +81,19 @@ export function eotDraws(s: EotSettings, n: number, height: number, width: numbe
   return draws;
 }
 
-/** Whole samples per model pass for n images: all images of a sample together, as many samples as fit. */
-function samplesPerPass(s: EotSettings, shape: readonly number[]): number {
+/**
+ * The draws of `step` for a batch of `shape`, in model passes of whole samples (all images of a sample
+ * together, as many samples as fit): each pass's draws, the image each draw transforms, and its sample count.
+ */
+function* drawPasses(s: EotSettings, shape: readonly number[], step: number): Generator<{ group: ChannelDraw[]; sourceOf: Int32Array; count: number }> {
   const [n, height, width, channels] = shape;
-  return Math.max(1, Math.min(s.samples, Math.floor(MAX_VALUES_PER_PASS / Math.max(1, n * height * width * channels))));
+  const draws = eotDraws(s, n, height, width, step);
+  const perPass = Math.max(1, Math.min(s.samples, Math.floor(MAX_VALUES_PER_PASS / Math.max(1, n * height * width * channels))));
+  for (let first = 0; first < s.samples; first += perPass) {
+    const count = Math.min(perPass, s.samples - first);
+    const group = draws.slice(first * n, (first + count) * n);
+    yield { group, sourceOf: Int32Array.from(group, (_, b) => b % n), count };
+  }
 }
 
 /**
@@ -117,16 +126,10 @@ export function eotGradient(
   step: number,
   adversarialDraws?: Float32Array,
 ): tf.Tensor4D {
-  const [n, height, width] = x.shape;
-  const draws = eotDraws(s, n, height, width, step);
-  const perPass = samplesPerPass(s, x.shape);
   const classValues = adversarialDraws && (classes.dataSync() as Int32Array);
   let sum: tf.Tensor4D | undefined;
   try {
-    for (let first = 0; first < s.samples; first += perPass) {
-      const count = Math.min(perPass, s.samples - first);
-      const group = draws.slice(first * n, (first + count) * n);
-      const sourceOf = Int32Array.from(group, (_, b) => b % n);
+    for (const { group, sourceOf, count } of drawPasses(s, x.shape, step)) {
       const tiled = count === 1 ? classes : (tf.tile(classes, [count]) as tf.Tensor1D);
       const objective = (logits: tf.Tensor2D) => {
         if (adversarialDraws) countAdversarial(logits, classValues!, targeted, adversarialDraws);
@@ -160,13 +163,8 @@ export function eotGradient(
  * a forward pass only, for an iterate no gradient pass has seen (the last one).
  */
 export function eotAdversarialDraws(classifier: Classifier, x: tf.Tensor4D, classes: Int32Array, targeted: boolean, s: EotSettings, step: number): Float32Array {
-  const [n, height, width] = x.shape;
-  const draws = eotDraws(s, n, height, width, step);
-  const perPass = samplesPerPass(s, x.shape);
-  const counts = new Float32Array(n);
-  for (let first = 0; first < s.samples; first += perPass) {
-    const group = draws.slice(first * n, (first + Math.min(perPass, s.samples - first)) * n);
-    const sourceOf = Int32Array.from(group, (_, b) => b % n);
+  const counts = new Float32Array(x.shape[0]);
+  for (const { group, sourceOf } of drawPasses(s, x.shape, step)) {
     const logits = tf.tidy(() => classifier.logits(applyChannel(x, group, sourceOf, s.channel)));
     try {
       countAdversarial(logits, classes, targeted, counts);
