@@ -2,7 +2,7 @@
  * Issue 10 on the Attack screen in real Chromium: the "robust to print" switch runs BIM with EOT, the
  * run is titled BIM+EOT2 beside the plain runs, a file that is not a channel profile is refused in
  * plain words while the default channel stays chosen, the workspace's calibrated profiles are offered
- * beside the default and the one chosen is the one the run samples; Compare plots each run's accuracy vs ε, digital
+ * beside the default and the one chosen is the one the run samples, as is the iterate it keeps; Compare plots each run's accuracy vs ε, digital
  * beside photographed, and the plotted points are the rates table's figures.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -29,6 +29,7 @@ describe.skipIf(missing !== null)('robust to print on the Attack screen', () => 
     await page.locator('input[name=steps]').fill('2');
     await page.getByRole('switch', { name: 'Robust to print' }).check();
     await page.locator('input[name=eot-samples]').fill('2');
+    await page.locator('select[name=eot-keep]').selectOption('most-robust');
     expect(await page.getByTestId('channel-name').textContent()).toContain('default channel');
     await page.locator('input[name=channel]').setInputFiles({ name: 'broken.json', mimeType: 'application/json', buffer: Buffer.from('{"kind":"something else"}') });
     await expect.poll(() => page.getByRole('alert').filter({ hasText: 'broken.json is not a Foolprint channel profile' }).count()).toBe(1);
@@ -43,8 +44,10 @@ describe.skipIf(missing !== null)('robust to print on the Attack screen', () => 
     expect(await page.getByTestId('result-heading').textContent()).toContain('robust to print (bim+eot2)');
     // The run sampled the chosen profile: its stored parameters carry it.
     const [runFile] = await findFiles(suite.mode.workspaceDir, /^run\.json$/);
-    const run = JSON.parse(await readFile(runFile, 'utf8')) as { options: { eot?: { channel?: { name: string; blurMm: number[] } } } };
+    const run = JSON.parse(await readFile(runFile, 'utf8')) as { options: { eot?: { channel?: { name: string; blurMm: number[] }; keep?: string } } };
     expect(run.options.eot?.channel).toMatchObject({ name: 'Office inkjet, phone', blurMm: [0.3, 0.9] });
+    // and returned, per image, the step its samples misclassified most often, as chosen.
+    expect(run.options.eot?.keep).toBe('most-robust');
     await screenshot(page, 'robust-to-print');
   }, 300_000);
 

@@ -7,6 +7,8 @@ import type { AttackParams, AttackRun, GalleryPage } from '../../../app/api/atta
 import type { SweepResult } from '../../../app/api/sweeps.js';
 import { PHOTO_EPSILONS } from '../../../app/models/manifest.js';
 import { reachesBallEdge, stepSchedule } from '../../../app/attacks/schedule.js';
+import { EOT_KEEPS } from '../../../app/attacks/types.js';
+import type { EotKeep } from '../../../app/attacks/types.js';
 import type { ScheduleChoice, StepSchedule } from '../../../app/attacks/schedule.js';
 import { epsilonField, epsilonInLevels, readEpsilons, writeEpsilons } from '../epsilon.js';
 import type { EpsilonUnit, EpsilonsRead } from '../epsilon.js';
@@ -45,6 +47,7 @@ const attackFormSchema = z.object({
   // Forms kept before "robust to print" existed read as plain attacks.
   robust: z.boolean().default(false),
   eotSamples: z.number().int().min(1).max(1024).default(16),
+  eotKeep: z.enum(EOT_KEEPS).default('last'),
 });
 export type AttackForm = z.infer<typeof attackFormSchema>;
 
@@ -67,6 +70,8 @@ export class AttackController {
   /** "Robust to print": Expectation over Transformation over `eotSamples` channel draws per step (BIM, LL, PGD). */
   robust = $state(false);
   eotSamples = $state(16);
+  /** Which iterate a robust run returns: the last, or per image the one fooled by the most of its step's samples. */
+  eotKeep = $state<EotKeep>('last');
   /** The channel profile chosen (from the workspace's calibrated ones or a file); null samples the default channel. */
   channel = $state.raw<ChannelProfile | null>(null);
   channelError = $state<string | null>(null);
@@ -178,6 +183,7 @@ export class AttackController {
       step: this.stepText,
       robust: this.robust,
       eotSamples: this.eotSamples,
+      eotKeep: this.eotKeep,
       // Dropped files cannot be kept (nor a workspace dataset, which this screen does not offer): the form falls back to the samples.
       images: { kind: kind === 'files' || kind === 'workspace' ? 'samples' : kind, offset, limit, datasetPath },
     };
@@ -196,6 +202,7 @@ export class AttackController {
     this.stepText = form.step;
     this.robust = form.robust;
     this.eotSamples = form.eotSamples;
+    this.eotKeep = form.eotKeep;
     Object.assign(this.source, form.images);
   }
 
@@ -221,7 +228,7 @@ export class AttackController {
         }
         if (this.robust) {
           if (!Number.isInteger(this.eotSamples) || this.eotSamples < 1 || this.eotSamples > 1024) throw new Error('Samples per step must be a whole number from 1 to 1024.');
-          params.eot = { samples: this.eotSamples, ...(this.channel ? { channel: this.channel } : {}) };
+          params.eot = { samples: this.eotSamples, ...(this.channel ? { channel: this.channel } : {}), ...(this.eotKeep === 'last' ? {} : { keep: this.eotKeep }) };
         }
       }
       return params;
