@@ -17,7 +17,7 @@ if (missing) console.warn(`e2e robust to print skipped: ${missing}`);
 describe.skipIf(missing !== null)('robust to print on the Attack screen', () => {
   const suite = appForSuite();
 
-  it('runs BIM with EOT on a calibrated profile of the workspace and titles the run BIM+EOT2', async () => {
+  it('runs BIM with EOT on a calibrated profile of the workspace and titles the run BIM+MI1+EOT2', async () => {
     const { page } = suite.app;
     // A profile as calibration saves it (calibration/profiles/<id>.json), a little blurrier than the default.
     const profiles = path.join(suite.mode.workspaceDir, 'calibration', 'profiles');
@@ -30,6 +30,7 @@ describe.skipIf(missing !== null)('robust to print on the Attack screen', () => 
     await page.getByRole('switch', { name: 'Robust to print' }).check();
     await page.locator('input[name=eot-samples]').fill('2');
     await page.locator('select[name=eot-keep]').selectOption('most-robust');
+    await page.locator('input[name=momentum]').fill('1');
     expect(await page.getByTestId('channel-name').textContent()).toContain('default channel');
     await page.locator('input[name=channel]').setInputFiles({ name: 'broken.json', mimeType: 'application/json', buffer: Buffer.from('{"kind":"something else"}') });
     await expect.poll(() => page.getByRole('alert').filter({ hasText: 'broken.json is not a Foolprint channel profile' }).count()).toBe(1);
@@ -40,14 +41,15 @@ describe.skipIf(missing !== null)('robust to print on the Attack screen', () => 
     await expect.poll(() => page.getByTestId('channel-name').textContent()).toBe('Office inkjet, phone');
     await page.getByRole('button', { name: /run attack/i }).click();
     await page.getByTestId('gallery').waitFor({ timeout: 240_000 });
-    await expect.poll(() => page.locator('option', { hasText: /^BIM\+EOT2 · / }).count(), { timeout: 30_000 }).toBe(1);
-    expect(await page.getByTestId('result-heading').textContent()).toContain('robust to print (bim+eot2)');
+    await expect.poll(() => page.locator('option', { hasText: /^BIM\+MI1\+EOT2 · / }).count(), { timeout: 30_000 }).toBe(1);
+    expect(await page.getByTestId('result-heading').textContent()).toContain('robust to print (bim+mi1+eot2)');
     // The run sampled the chosen profile: its stored parameters carry it.
     const [runFile] = await findFiles(suite.mode.workspaceDir, /^run\.json$/);
-    const run = JSON.parse(await readFile(runFile, 'utf8')) as { options: { eot?: { channel?: { name: string; blurMm: number[] }; keep?: string } } };
+    const run = JSON.parse(await readFile(runFile, 'utf8')) as { options: { eot?: { channel?: { name: string; blurMm: number[] }; keep?: string }; momentum?: number } };
     expect(run.options.eot?.channel).toMatchObject({ name: 'Office inkjet, phone', blurMm: [0.3, 0.9] });
     // and returned, per image, the step its samples misclassified most often, as chosen.
     expect(run.options.eot?.keep).toBe('most-robust');
+    expect(run.options.momentum).toBe(1);
     await screenshot(page, 'robust-to-print');
   }, 300_000);
 

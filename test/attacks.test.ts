@@ -263,6 +263,87 @@ describe('least-likely class', () => {
   });
 });
 
+describe('momentum (MI-FGSM, Dong et al. 2018)', () => {
+  // One ReLU layer: the input gradient W1·diag(h > 0)·W2·(p − e_y) turns as units switch on and off,
+  // which momentum is for (an affine model's gradient keeps its signs, and momentum changes nothing).
+  const [C, hidden] = [4, 5];
+  const W1 = randomMatrix(D, hidden, 53, 2);
+  const b1 = [0.6, 0.3, 0.5, 0.4, 0.7];
+  const W2 = randomMatrix(hidden, C, 59, 2);
+  const n = 8;
+  const images = randomImages(n, 19, 0.2, 0.8);
+  const labels = Int32Array.from({ length: n }, (_, i) => i % C);
+  const [epsilon, stepSize, steps] = [0.3, 0.05, 12];
+
+  function reluClassifier(): Classifier {
+    const [w1, bias, w2] = [tf.tensor2d(W1), tf.tensor1d(b1), tf.tensor2d(W2)];
+    return {
+      id: 'relu',
+      inputShape: [H, W_, 1],
+      numClasses: C,
+      labels: Array.from({ length: C }, (_, k) => `c${k}`),
+      logits: (x) => tf.tidy(() => x.reshape([x.shape[0], D]).matMul(w1).add(bias).relu().matMul(w2) as tf.Tensor2D),
+      dispose: () => tf.dispose([w1, bias, w2]),
+    };
+  }
+
+  /** The attack in float64: g_t = μ·g_{t−1} + ∇/mean|∇|, x ← clip(x + α·sign(g_t)) to the ε-box and [0,1]. */
+  function reference(momentum: number): { adversarial: number[]; smallest: number } {
+    const adversarial: number[] = [];
+    let smallest = Infinity;
+    for (let i = 0; i < n; i++) {
+      const x0 = Array.from(images.subarray(i * D, (i + 1) * D));
+      let x = [...x0];
+      let velocity = new Array<number>(D).fill(0);
+      for (let t = 0; t < steps; t++) {
+        const pre = b1.map((bh, h) => bh + W1.reduce((sum, row, j) => sum + x[j] * row[h], 0));
+        const z = Array.from({ length: C }, (_, k) => pre.reduce((sum, v, h) => sum + Math.max(0, v) * W2[h][k], 0));
+        const dz = softmax(z).map((p, k) => p - (k === labels[i] ? 1 : 0));
+        const dh = W2.map((row, h) => (pre[h] > 0 ? row.reduce((sum, w, k) => sum + w * dz[k], 0) : 0));
+        const g = W1.map((row) => row.reduce((sum, w, h) => sum + w * dh[h], 0));
+        const mean = g.reduce((sum, v) => sum + Math.abs(v), 0) / D;
+        velocity = velocity.map((v, j) => momentum * v + g[j] / mean);
+        // A component this close to 0 could take either sign in float32: the test would not be sharp.
+        smallest = Math.min(smallest, ...velocity.map((v) => Math.abs(v)));
+        x = x.map((v, j) => Math.min(1, Math.max(0, Math.min(x0[j] + epsilon, Math.max(x0[j] - epsilon, v + stepSize * Math.sign(velocity[j]))))));
+      }
+      adversarial.push(...x);
+    }
+    return { adversarial, smallest };
+  }
+
+  it.each([1, 0.5])('μ = %s: every image matches the float64 reference step for step, and differs from plain BIM', async (momentum) => {
+    const model = reluClassifier();
+    const options: AttackOptions = { method: 'bim', epsilons: [epsilon], steps, stepSize };
+    const [withMomentum, plain] = [await runAttack(model, images, labels, { ...options, momentum }), await runAttack(model, images, labels, options)];
+    const expected = reference(momentum);
+    expect(expected.smallest).toBeGreaterThan(1e-4); // float32 errs by ~1e-6 on these unit-scale sums
+    const adversarial = withMomentum.perEpsilon[0].adversarial!;
+    for (let j = 0; j < n * D; j++) expect(Math.abs(adversarial[j] - expected.adversarial[j])).toBeLessThan(1e-6);
+    expect(Array.from(adversarial)).not.toEqual(Array.from(plain.perEpsilon[0].adversarial!));
+    expect(withMomentum.options.momentum).toBe(momentum);
+    model.dispose();
+  });
+
+  it('μ = 0 is plain BIM, bit for bit; PGD and LL take momentum, FGSM and DeepFool refuse it', async () => {
+    const model = reluClassifier();
+    const options: AttackOptions = { method: 'bim', epsilons: [epsilon], steps, stepSize };
+    const [zero, plain] = [await runAttack(model, images, labels, { ...options, momentum: 0 }), await runAttack(model, images, labels, options)];
+    expect(Array.from(zero.perEpsilon[0].adversarial!)).toEqual(Array.from(plain.perEpsilon[0].adversarial!));
+    for (const method of ['pgd', 'll'] as const) {
+      const start = tf.memory().numTensors;
+      const [mi, none] = [await runAttack(model, images, labels, { method, epsilons: [epsilon], steps, momentum: 1 }), await runAttack(model, images, labels, { method, epsilons: [epsilon], steps })];
+      expect(tf.memory().numTensors).toBe(start);
+      expect(Array.from(mi.perEpsilon[0].adversarial!)).not.toEqual(Array.from(none.perEpsilon[0].adversarial!));
+    }
+    await expect(runAttack(model, images, labels, { method: 'fgsm', epsilons: [epsilon], momentum: 1 })).rejects.toThrow(/momentum applies to the iterative methods bim, ll, pgd, not fgsm/);
+    await expect(runAttack(model, images, labels, { method: 'deepfool', epsilons: [epsilon], norm: 'l2', momentum: 1 })).rejects.toThrow(/not deepfool/);
+    await expect(runAttack(model, images, labels, { ...options, momentum: -0.5 })).rejects.toThrow(AttackInputError);
+    await expect(runAttack(model, images, labels, { ...options, momentum: 11 })).rejects.toThrow(/momentum must be at most 10/);
+    model.dispose();
+  });
+});
+
 describe('invariants of the iterative attacks', () => {
   const C = 3;
   const W = randomMatrix(D, C, 41, 3);

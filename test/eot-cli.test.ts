@@ -13,22 +13,23 @@ import { defaultChannelProfile } from '../app/physical/channel-profile.js';
 import { foolprint } from './cli-harness.js';
 
 describe('attack --eot', () => {
-  it('records the EOT run with its channel, and sheets name it bim+eot2', async () => {
+  it('records the EOT run with its channel and momentum, and sheets name it bim+mi1+eot2', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'fp-eot-'));
     const profile = { ...defaultChannelProfile(), name: 'My printer' };
     writeFileSync(path.join(dir, 'profile.json'), JSON.stringify(profile));
     const out = path.join(dir, 'attack');
-    const run = await foolprint('attack', '--method', 'bim', '--eps', '0.1', '--steps', '2', '--limit', '2', '--eot', '2', '--channel', path.join(dir, 'profile.json'), '--eot-keep', 'most-robust', '--seed', '3', '--out', out, '--json', '--workers', '1');
+    const run = await foolprint('attack', '--method', 'bim', '--eps', '0.1', '--steps', '2', '--limit', '2', '--eot', '2', '--channel', path.join(dir, 'profile.json'), '--eot-keep', 'most-robust', '--momentum', '1', '--seed', '3', '--out', out, '--json', '--workers', '1');
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const record = parseAttackRecord(JSON.parse(readFileSync(path.join(out, 'record.json'), 'utf8')));
     expect(record.method).toBe('bim');
     expect(record.options.eot).toMatchObject({ samples: 2, cellMm: 30, channel: { name: 'My printer' }, keep: 'most-robust' });
     expect(record.options.seed).toBe(3);
+    expect(record.options.momentum).toBe(1);
     const sheet = await foolprint('sheet', '--from', out, '--pairs', '--out', path.join(dir, 'sheet'), '--dpi', '72', '--json');
     expect(sheet.code).toBe(0);
     const manifest = JSON.parse(readFileSync(path.join(dir, 'sheet', 'sheet.manifest.json'), 'utf8')) as { cells: { kind: string; method: string | null }[] };
-    expect(manifest.cells.filter((c) => c.kind === 'adversarial').map((c) => c.method)).toEqual(['bim+eot2', 'bim+eot2']);
+    expect(manifest.cells.filter((c) => c.kind === 'adversarial').map((c) => c.method)).toEqual(['bim+mi1+eot2', 'bim+mi1+eot2']);
   }, 120_000);
 
   it.each([
@@ -41,6 +42,9 @@ describe('attack --eot', () => {
     [['--method', 'bim', '--eot', '4', '--channel', 'no-such-profile.json'], /--channel no-such-profile.json: no such file/],
     [['--method', 'bim', '--eot-keep', 'most-robust'], /--eot-keep applies to --eot/],
     [['--method', 'bim', '--eot', '4', '--eot-keep', 'best'], /--eot-keep/],
+    [['--method', 'fgsm', '--momentum', '1'], /--momentum applies to bim, ll, pgd, not fgsm/],
+    [['--method', 'bim', '--momentum', '11'], /--momentum/],
+    [['--method', 'bim', '--momentum', '-1'], /--momentum/],
   ])('refuses %j in one line', async (flags, message) => {
     const run = await foolprint('attack', '--eps', '0.1', '--limit', '1', ...flags);
     expect(run.code).not.toBe(0);

@@ -274,6 +274,9 @@ describe('EOT gradient', () => {
     const undefinedKey = await runAttack(classifier, images, labels, { method: 'bim', epsilons: [0.1], eot: undefined });
     expect(Array.from(undefinedKey.perEpsilon[0].adversarial!)).toEqual(Array.from(plain.perEpsilon[0].adversarial!));
     expect(methodLabel(plain.method, plain.options)).toBe('bim');
+    expect(methodLabel('bim', { momentum: 1, eot: { samples: 16 } })).toBe('bim+mi1+eot16');
+    expect(methodLabel('pgd', { momentum: 0.9 })).toBe('pgd+mi0.9');
+    expect(methodLabel('bim', { momentum: 0 })).toBe('bim');
     classifier.dispose();
   });
 

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { idSchema, imageSelectionSchema, predictionSchema } from './common.js';
 import { protectedCountsSchema } from './defenses.js';
 import { adversarialViewSchema } from '../experiments/attack-record.js';
-import { ATTACK_LOSSES, ATTACK_METHODS, EOT_KEEPS } from '../attacks/types.js';
+import { ATTACK_LOSSES, ATTACK_METHODS, EOT_KEEPS, MAX_MOMENTUM } from '../attacks/types.js';
 import { channelProfileSchema } from '../physical/channel-profile.js';
 
 /**
@@ -26,6 +26,8 @@ export const attackParamsSchema = z.object({
   /** Classes DeepFool linearises per step; more than the model has is clipped, 1000 covers ImageNet. */
   candidates: z.number().int().min(2).max(1000).optional(),
   seed: z.number().int().nonnegative().optional(),
+  /** BIM, LL, PGD: momentum μ (MI-FGSM, Dong et al. 2018; 1 in the paper); absent or 0: none. */
+  momentum: z.number().min(0).max(MAX_MOMENTUM).optional(),
   /** Targeted attack towards this class for every image (FGSM/BIM/PGD); omit for untargeted. */
   targetClass: z.number().int().nonnegative().optional(),
   /**

@@ -29,6 +29,7 @@ export const FIELD_LABELS: Readonly<Record<string, string>> = {
   'params.candidates': 'Candidates',
   'params.seed': 'Seed',
   'params.targetClass': 'Target class',
+  'params.momentum': 'Momentum',
   experimentId: 'Experiment',
   runId: 'Run',
   modelId: 'Model',

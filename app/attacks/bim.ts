@@ -18,7 +18,7 @@ export async function bimChunk(chunk: AttackChunk, epsilon: number, o: ResolvedO
     chunk.classifier,
     chunk.images,
     targeted ? chunk.targets! : chunk.labels,
-    { ...bimSchedule(epsilon, o), epsilon, norm: o.norm, loss: o.loss, targeted, firstGradient: chunk.firstGradient, eot: eotSettings(chunk, o, 0) },
+    { ...bimSchedule(epsilon, o), epsilon, norm: o.norm, loss: o.loss, targeted, firstGradient: chunk.firstGradient, eot: eotSettings(chunk, o, 0), momentum: o.momentum },
     chunk.onStep,
   );
   return { adversarial };

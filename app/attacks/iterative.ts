@@ -39,6 +39,8 @@ export interface IterativeSettings {
   firstGradient?: GradientMemo;
   /** Expectation over Transformation (eot.ts): each step's gradient is averaged over sampled channel draws. */
   eot?: EotSettings;
+  /** Momentum μ (MI-FGSM, Dong et al. 2018): steps follow the decayed sum of L1-normalised gradients; 0 or absent: none. */
+  momentum?: number;
 }
 
 /** Holds the step-0 gradient of one chunk across the ε of a run. */
@@ -127,6 +129,32 @@ function stepGradient(classifier: Classifier, x: tf.Tensor4D, classes: tf.Tensor
     : objectiveGradient(classifier, x, classes, s.loss, s.targeted);
 }
 
+/**
+ * The accumulated gradient of MI-FGSM (Dong et al. 2018, eq. 6): g_t = μ·g_{t−1} + ∇_t / mean|∇_t|,
+ * the mean per image over its pixels, as torchattacks' MIFGSM computes it. Normalising each step's
+ * gradient keeps one large gradient from drowning the history; the sign of the sum damps the steps
+ * that flip back and forth between iterations (with EOT, between one step's draws and the next's).
+ */
+class Velocity {
+  private sum: tf.Tensor4D | undefined;
+
+  constructor(private readonly decay: number) {}
+
+  /** Adds a step's gradient and returns the new sum (owned by the caller's tidy scope; the velocity keeps its own copy). */
+  add(gradient: tf.Tensor4D): tf.Tensor4D {
+    const normalised = gradient.div(gradient.abs().mean([1, 2, 3], true).maximum(TINY)) as tf.Tensor4D;
+    const next = this.sum ? (this.sum.mul(this.decay).add(normalised) as tf.Tensor4D) : normalised;
+    this.sum?.dispose();
+    this.sum = tf.keep(next.clone());
+    return next;
+  }
+
+  dispose(): void {
+    this.sum?.dispose();
+    this.sum = undefined;
+  }
+}
+
 /** One ascent step of size α followed by the projection. */
 function ascentStep(
   classifier: Classifier,
@@ -137,9 +165,11 @@ function ascentStep(
   step: number,
   gradient?: tf.Tensor4D,
   adversarialDraws?: Float32Array,
+  velocity?: Velocity,
 ): tf.Tensor4D {
   return tf.tidy(() => {
-    const g = gradient ?? stepGradient(classifier, x, classes, s, step, adversarialDraws);
+    const raw = gradient ?? stepGradient(classifier, x, classes, s, step, adversarialDraws);
+    const g = velocity ? velocity.add(raw) : raw;
     const direction = s.norm === 'linf' ? g.sign() : g.div(imageL2Norm(g).maximum(TINY));
     return projectToBall(x.add(direction.mul(s.stepSize)) as tf.Tensor4D, clean, s.epsilon, s.norm);
   });
@@ -163,6 +193,7 @@ export async function iterativeAttack(
   let x: tf.Tensor4D | undefined;
   // EOT keep 'most-robust': the iterates after step 1..T are scored by the draws of the step that reads them.
   const robust = settings.eot?.keep === 'most-robust' ? new MostRobustIterate(n, images.length / Math.max(1, n)) : undefined;
+  const velocity = settings.momentum ? new Velocity(settings.momentum) : undefined;
   try {
     const start = settings.start;
     x = start
@@ -178,7 +209,7 @@ export async function iterativeAttack(
       const adversarialDraws = robust && step > 0 ? new Float32Array(n) : undefined;
       let next: tf.Tensor4D;
       try {
-        next = ascentStep(classifier, x, clean, classTensor, settings, step, first, adversarialDraws);
+        next = ascentStep(classifier, x, clean, classTensor, settings, step, first, adversarialDraws, velocity);
       } finally {
         first?.dispose();
       }
@@ -194,6 +225,7 @@ export async function iterativeAttack(
     return new Float32Array(x.dataSync());
   } finally {
     x?.dispose();
+    velocity?.dispose();
     clean.dispose();
     classTensor.dispose();
   }

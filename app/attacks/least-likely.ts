@@ -37,7 +37,7 @@ export async function leastLikelyChunk(chunk: AttackChunk, epsilon: number, o: R
     chunk.classifier,
     chunk.images,
     chunk.targets!,
-    { ...bimSchedule(epsilon, o), epsilon, norm: o.norm, loss: o.loss, targeted: true, eot: eotSettings(chunk, o, 0) },
+    { ...bimSchedule(epsilon, o), epsilon, norm: o.norm, loss: o.loss, targeted: true, eot: eotSettings(chunk, o, 0), momentum: o.momentum },
     chunk.onStep,
   );
   return { adversarial };

@@ -1,6 +1,6 @@
 /**
  * How a run's method is named wherever runs sit side by side (records, sheets, `analyze`, the Compare
- * screen): the method, plus "+eotN" for an Expectation-over-Transformation run with N samples. Free of
+ * screen): the method, plus "+miμ" for momentum μ and "+eotN" for an Expectation-over-Transformation run with N samples. Free of
  * TF.js so hosts and the renderer can name runs without loading it.
  */
 import type { AttackMethod } from './types.js';
@@ -8,8 +8,12 @@ import type { AttackMethod } from './types.js';
 /** Methods that take an EOT option: the iterative ones (FGSM's single step and DeepFool's geometry do not average). */
 export const EOT_METHODS: readonly AttackMethod[] = ['bim', 'll', 'pgd'];
 
-/** "bim+eot16" for a run whose options hold eot: { samples: 16 }; the plain method otherwise. */
+/**
+ * "bim+eot16" for a run whose options hold eot: { samples: 16 }, "bim+mi1" for momentum 1 (MI-FGSM),
+ * "bim+mi1+eot16" for both; the plain method otherwise.
+ */
 export function methodLabel(method: string, options?: object | null): string {
-  const eot = (options as { eot?: { samples?: unknown } | null } | null | undefined)?.eot;
-  return eot && typeof eot.samples === 'number' ? `${method}+eot${eot.samples}` : method;
+  const { eot, momentum } = (options ?? {}) as { eot?: { samples?: unknown } | null; momentum?: unknown };
+  const mi = typeof momentum === 'number' && momentum > 0 ? `+mi${momentum}` : '';
+  return `${method}${mi}${eot && typeof eot.samples === 'number' ? `+eot${eot.samples}` : ''}`;
 }

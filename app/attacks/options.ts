@@ -7,7 +7,7 @@ import { AttackInputError } from './errors.js';
 import { channelProfileSchema } from '../physical/channel-profile.js';
 import { resolveEot } from './eot.js';
 import { EOT_METHODS } from './method-label.js';
-import { ATTACK_LOSSES, EOT_KEEPS, type AttackLoss, type AttackMethod, type AttackOptions, type Criterion, type Norm } from './types.js';
+import { ATTACK_LOSSES, EOT_KEEPS, MAX_MOMENTUM, type AttackLoss, type AttackMethod, type AttackOptions, type Criterion, type Norm } from './types.js';
 
 /** EOT samples per step at most: the cost of a step grows linearly with them. */
 export const MAX_EOT_SAMPLES = 1024;
@@ -40,6 +40,8 @@ export interface ResolvedOptions {
   batchSize: number;
   indexOffset: number;
   eot?: ReturnType<typeof resolveEot>;
+  /** Momentum μ of BIM, LL and PGD (0: none). */
+  momentum: number;
 }
 
 function requireInteger(name: string, value: number | undefined, min: number): void {
@@ -124,6 +126,9 @@ export function resolveAttackInputs(
   requireInteger('seed', options.seed, 0);
   requireInteger('batchSize', options.batchSize, 1);
   requireInteger('indexOffset', options.indexOffset, 0);
+  requireFinite('momentum', options.momentum, 0);
+  if (options.momentum !== undefined && options.momentum > MAX_MOMENTUM) throw new AttackInputError(`momentum must be at most ${MAX_MOMENTUM}, got ${options.momentum}`);
+  if (options.momentum && !EOT_METHODS.includes(options.method)) throw new AttackInputError(`momentum applies to the iterative methods ${EOT_METHODS.join(', ')}, not ${options.method}`);
   let eot: ResolvedOptions['eot'];
   if (options.eot !== undefined && options.eot !== null) {
     if (!EOT_METHODS.includes(options.method)) throw new AttackInputError(`EOT applies to ${EOT_METHODS.join(', ')}, not ${options.method}`);
@@ -163,6 +168,7 @@ export function resolveAttackInputs(
     batchSize: options.batchSize ?? DEFAULT_ATTACK_BATCH,
     indexOffset: options.indexOffset ?? 0,
     ...(eot ? { eot } : {}),
+    momentum: options.momentum ?? 0,
   };
 }
 

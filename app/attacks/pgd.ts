@@ -33,7 +33,7 @@ export async function pgdChunk(chunk: AttackChunk, epsilon: number, o: ResolvedO
       classifier,
       images,
       classes,
-      { ...schedule, epsilon, norm: o.norm, loss: o.loss, targeted, start, eot: eotSettings(chunk, o, restart) },
+      { ...schedule, epsilon, norm: o.norm, loss: o.loss, targeted, start, eot: eotSettings(chunk, o, restart), momentum: o.momentum },
       chunk.onStep,
     );
     if (o.restarts === 1) return { adversarial };

@@ -24,6 +24,9 @@ export type Norm = 'linf' | 'l2';
 export const EOT_KEEPS = ['last', 'most-robust'] as const;
 export type EotKeep = (typeof EOT_KEEPS)[number];
 
+/** Momentum beyond this only repeats the first steps' direction: a larger value is a typo. */
+export const MAX_MOMENTUM = 10;
+
 /**
  * Expectation over Transformation (eot.ts): every step follows the gradient averaged over `samples`
  * print-and-photo transformations drawn from `channel` (default: defaultChannelProfile()), for a cell
@@ -76,6 +79,12 @@ export interface AttackOptions {
   seed?: number;
   /** Make the examples robust to print and photo (BIM, LL, PGD); absent: plain attack. */
   eot?: EotOptions;
+  /**
+   * BIM, LL and PGD: momentum μ (Dong et al. 2018, "Boosting adversarial attacks with momentum",
+   * MI-FGSM): every step follows g_t = μ·g_{t−1} + ∇/mean|∇| (per image) instead of the gradient
+   * itself. 0 or absent: none (the plain method); 1 is the paper's choice.
+   */
+  momentum?: number;
   /** Keep adversarial images and perturbations in the result (default true; sweeps turn it off). */
   keepImages?: boolean;
   /** How many top classes to report per image (default 5, at most numClasses). */

@@ -29,6 +29,7 @@ const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
   'eot.channel': '--channel',
   'eot.confidence': '--eot-confidence',
   'eot.keep': '--eot-keep',
+  momentum: '--momentum',
 };
 
 export interface AttackFlags {
@@ -47,6 +48,7 @@ export interface AttackFlags {
   channel?: string;
   eotConfidence?: string;
   eotKeep?: string;
+  momentum?: string;
 }
 
 export type CheckedAttackParams = ReturnType<typeof attackParamsSchema.parse>;
@@ -61,6 +63,7 @@ export function addAttackOptions(command: Command, defaults: { eps: string }): C
     .option('--norm <linf|l2>', 'PGD: ball of the perturbation')
     .option('--restarts <n>', 'PGD: random restarts (at most 100)')
     .option('--seed <n>', 'seed for random starts')
+    .option('--momentum <μ>', 'bim, ll, pgd: momentum (MI-FGSM, Dong et al. 2018; 1 in the paper): steps follow the decayed sum of normalised gradients')
     .option('--target <class>', 'targeted attack towards this class index (fgsm, bim, pgd)')
     .option('--overshoot <η>', 'DeepFool overshoot (0.02, at most 1)')
     .option('--max-iterations <n>', 'DeepFool iteration cap (50, at most 10000)')
@@ -85,6 +88,10 @@ export function readAttackFlags(flags: AttackFlags): Record<string, unknown> {
   if (flags.overshoot !== undefined) params.overshoot = parseNumberList(flags.overshoot, '--overshoot')[0];
   if (flags.maxIterations !== undefined) params.maxIterations = parsePositiveInt(flags.maxIterations, '--max-iterations');
   if (flags.target !== undefined) params.targetClass = parseDecimal(flags.target, '--target');
+  if (flags.momentum !== undefined) {
+    params.momentum = parseNumberList(flags.momentum, '--momentum')[0];
+    if (!(EOT_METHODS as readonly string[]).includes(flags.method)) throw new UsageError(`--momentum applies to ${EOT_METHODS.join(', ')}, not ${flags.method}`);
+  }
   if (flags.channel !== undefined && flags.eot === undefined) throw new UsageError('--channel applies to --eot: give --eot <samples> too');
   if (flags.eotConfidence !== undefined && flags.eot === undefined) throw new UsageError('--eot-confidence applies to --eot: give --eot <samples> too');
   if (flags.eotKeep !== undefined && flags.eot === undefined) throw new UsageError('--eot-keep applies to --eot: give --eot <samples> too');

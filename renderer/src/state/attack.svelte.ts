@@ -7,7 +7,7 @@ import type { AttackParams, AttackRun, GalleryPage } from '../../../app/api/atta
 import type { SweepResult } from '../../../app/api/sweeps.js';
 import { PHOTO_EPSILONS } from '../../../app/models/manifest.js';
 import { reachesBallEdge, stepSchedule } from '../../../app/attacks/schedule.js';
-import { EOT_KEEPS } from '../../../app/attacks/types.js';
+import { EOT_KEEPS, MAX_MOMENTUM } from '../../../app/attacks/types.js';
 import type { EotKeep } from '../../../app/attacks/types.js';
 import type { ScheduleChoice, StepSchedule } from '../../../app/attacks/schedule.js';
 import { epsilonField, epsilonInLevels, readEpsilons, writeEpsilons } from '../epsilon.js';
@@ -48,6 +48,7 @@ const attackFormSchema = z.object({
   robust: z.boolean().default(false),
   eotSamples: z.number().int().min(1).max(1024).default(16),
   eotKeep: z.enum(EOT_KEEPS).default('last'),
+  momentum: z.string().default(''),
 });
 export type AttackForm = z.infer<typeof attackFormSchema>;
 
@@ -66,6 +67,8 @@ export class AttackController {
   steps = $state<number | null>(null);
   /** Step size, read like ε; empty runs the method's default (BIM/LL 1 level, PGD 2.5ε/steps). */
   stepText = $state('');
+  /** Momentum μ for BIM/LL/PGD (MI-FGSM); empty or 0: none. */
+  momentumText = $state('');
   paramError = $state<string | null>(null);
   /** "Robust to print": Expectation over Transformation over `eotSamples` channel draws per step (BIM, LL, PGD). */
   robust = $state(false);
@@ -184,6 +187,7 @@ export class AttackController {
       robust: this.robust,
       eotSamples: this.eotSamples,
       eotKeep: this.eotKeep,
+      momentum: this.momentumText,
       // Dropped files cannot be kept (nor a workspace dataset, which this screen does not offer): the form falls back to the samples.
       images: { kind: kind === 'files' || kind === 'workspace' ? 'samples' : kind, offset, limit, datasetPath },
     };
@@ -203,6 +207,7 @@ export class AttackController {
     this.robust = form.robust;
     this.eotSamples = form.eotSamples;
     this.eotKeep = form.eotKeep;
+    this.momentumText = form.momentum;
     Object.assign(this.source, form.images);
   }
 
@@ -225,6 +230,11 @@ export class AttackController {
           const step = readEpsilons(this.stepText, this.unit).values[0];
           if (!(step > 0)) throw new Error('The step size must be above 0.');
           params.stepSize = step;
+        }
+        if (this.momentumText.trim()) {
+          const momentum = Number(this.momentumText.trim());
+          if (!(momentum >= 0 && momentum <= MAX_MOMENTUM)) throw new Error(`Momentum must be a number from 0 to ${MAX_MOMENTUM} (1 in Dong et al.), or empty for none.`);
+          if (momentum > 0) params.momentum = momentum;
         }
         if (this.robust) {
           if (!Number.isInteger(this.eotSamples) || this.eotSamples < 1 || this.eotSamples > 1024) throw new Error('Samples per step must be a whole number from 1 to 1024.');
