@@ -29,6 +29,7 @@ const I32_ADD = 0x6a;
 const F32_LOAD = 0x2a;
 const F32_STORE = 0x38;
 const F32_ADD = 0x92;
+const F32_REINTERPRET_I32 = 0xbe;
 const I32_SUB = 0x6b;
 const I32_MUL = 0x6c;
 const I32_LT_S = 0x48;
@@ -40,6 +41,8 @@ const V128_LOAD = 0x00;
 const V128_STORE = 0x0b;
 const F32X4_SPLAT = 0x13;
 const F32X4_GT = 0x44;
+const F32X4_LE = 0x45;
+const F32X4_GE = 0x46;
 const V128_AND = 0x4e;
 const V128_ANDNOT = 0x4f;
 const V128_BITSELECT = 0x52;
@@ -327,6 +330,37 @@ function directConvolutionFunction(shape: DirectConvolutionShape, vectors: numbe
   };
 }
 
+/**
+ * clipGradient(dy, x, out, groups, minBits, maxBits): ClipByValue's gradient (clip-gradient.ts), four
+ * floats at a time for `groups` groups: out = dy where min ≤ x ≤ max, else +0 (x NaN fails both
+ * comparisons). The bounds come as the bits of their float32 values. The mask keeps dy's bits as they
+ * are (−0 and NaN included) and clears them elsewhere.
+ */
+function clipGradient(): LoopFunction {
+  const [dy, x, out, groups, minBits, maxBits] = [0, 1, 2, 3, 4, 5];
+  const [min, max, value] = [6, 7, 8];
+  return {
+    name: 'clipGradient',
+    params: 6,
+    locals: [V128, V128, V128],
+    body: [
+      ...get(minBits), F32_REINTERPRET_I32, ...simd(F32X4_SPLAT), ...set(min),
+      ...get(maxBits), F32_REINTERPRET_I32, ...simd(F32X4_SPLAT), ...set(max),
+      LOOP, VOID,
+      ...get(x), ...simd(V128_LOAD), 2, 0, ...set(value),
+      ...get(out),
+      ...get(dy), ...simd(V128_LOAD), 2, 0,
+      ...get(value), ...get(min), ...simd(F32X4_GE),
+      ...get(value), ...get(max), ...simd(F32X4_LE),
+      ...simd(V128_AND), ...simd(V128_AND),
+      ...simd(V128_STORE), 2, 0,
+      ...addTo(dy, i32(16)), ...addTo(x, i32(16)), ...addTo(out, i32(16)),
+      ...countDown(groups),
+      END,
+    ],
+  };
+}
+
 function section(id: number, content: number[]): number[] {
   return [id, ...uleb(content.length), ...content];
 }
@@ -370,6 +404,7 @@ export interface WasmLoops {
     dst: number, src: number, windows: number, taps: number, run: number,
     dstWindowStep: number, srcWindowStep: number, dstTapStep: number, srcTapStep: number,
   ): void;
+  clipGradient(dy: number, x: number, out: number, groups: number, minBits: number, maxBits: number): void;
 }
 
 /** The WebAssembly global of Node and browsers (app/ is compiled without DOM or Node typings). */
@@ -403,7 +438,7 @@ export function wasmLoops(backend: WasmBackend): WasmLoops | undefined {
   if (!loopsByMemory.has(memory)) {
     let loops: WasmLoops | undefined;
     try {
-      const module = new api.Module(assemble([maxPool2x2Backprop(), col2imRuns()]));
+      const module = new api.Module(assemble([maxPool2x2Backprop(), col2imRuns(), clipGradient()]));
       loops = new api.Instance(module, { env: { memory } }).exports as WasmLoops;
     } catch {
       loops = undefined;
