@@ -393,4 +393,23 @@ describe('ClipByValue gradient on WASM (one pass)', () => {
     expect(names).toContain('FoolprintClipByValueGrad');
     expect(names).not.toContain('Select');
   });
+
+  // 225 values: 56 groups of four in the WebAssembly loop and one left for JS; and all in JS without the loops.
+  it.each([[true], [false]])('bit for bit over a length that is not a multiple of 4 (WebAssembly loops: %s)', async (loops) => {
+    const run = () => tf.tidy(() => {
+      const x = tf.tensor(Float32Array.from({ length: 225 }, (_, i) => xs[(i * 5) % xs.length]), [3, 5, 5, 3]);
+      const dy = tf.tensor(Float32Array.from({ length: 225 }, (_, i) => dys[(i * 3) % dys.length]), [3, 5, 5, 3]);
+      return tf.grad((t: tf.Tensor) => tf.clipByValue(t, -0, 6))(x, dy);
+    });
+    setWasmLoopsEnabled(loops);
+    try {
+      const fast = await on('wasm', run);
+      const reference = await on('cpu', run);
+      expect(bits(fast)).toEqual(bits(reference));
+      expect(fast.some((v) => v !== 0)).toBe(true);
+      expect(fast.some((v) => Object.is(v, -0))).toBe(true);
+    } finally {
+      setWasmLoopsEnabled(true);
+    }
+  });
 });

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { GradConfig, KernelConfig, NamedAttrMap, Tensor, TensorInfo } from '@tensorflow/tfjs';
 import { asKernelFunc, float32View } from './wasm-backend.js';
 import type { KernelArgs } from './wasm-backend.js';
+import { wasmLoops } from './wasm-loops.js';
 
 /**
  * ClipByValue's gradient (ReLU6 in Layers' reLU({maxValue}) and in MobileNets, ONNX Clip) as one pass
@@ -9,7 +10,9 @@ import type { KernelArgs } from './wasm-backend.js';
  * ZerosLike and Select, five kernels and four temporaries over every activation, about 96 ms of a
  * 290 ms BIM step per 224x224 image on the MobileNet-style bench model. One loop computes the same
  * values (dy itself where x is inside, +0 elsewhere and where x is NaN), with the bounds rounded to
- * float32 as the scalar tensors the original compares against.
+ * float32 as the scalar tensors the original compares against. Where the WebAssembly loops run
+ * (wasm-loops.ts) the loop runs there four values at a time without branches: in JS it cost 44 ms per
+ * 224x224 image of the MobileNet-style model's BIM step.
  */
 export const CLIP_BY_VALUE_GRAD = 'FoolprintClipByValueGrad';
 
@@ -30,7 +33,14 @@ export const clipByValueGradKernel: KernelConfig = {
     const o = float32View(backend, out);
     const lo = Math.fround(attrs.clipValueMin);
     const hi = Math.fround(attrs.clipValueMax);
-    for (let i = 0; i < o.length; i++) {
+    const loops = wasmLoops(backend);
+    const groups = loops ? Math.floor(o.length / 4) : 0;
+    if (loops && groups > 0) {
+      const bits = new Int32Array(Float32Array.of(lo, hi).buffer);
+      loops.clipGradient(g.byteOffset, v.byteOffset, o.byteOffset, groups, bits[0], bits[1]);
+    }
+    // The last values (fewer than four) or, without the loops, all of them.
+    for (let i = groups * 4; i < o.length; i++) {
       const xi = v[i];
       o[i] = xi >= lo && xi <= hi ? g[i] : 0;
     }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig } from '@tensorflow/tfjs';
 import { clipByValueGradKernel, registerClipGradient, restoreClipGradient } from './clip-gradient.js';
+import { makeConv2DKernel, makeFusedConv2DKernel } from './conv2d.js';
 import { conv2DBackpropFilterKernel } from './conv2d-backprop-filter.js';
 import { makeConv2DBackpropInputKernel } from './conv2d-backprop-input.js';
 import { depthwiseBackpropFilterKernel, depthwiseBackpropInputKernel } from './depthwise-backprop.js';
@@ -19,7 +20,7 @@ export { withoutWeightGradients } from './weight-gradients.js';
 export const FAST_WASM_KERNELS = [
   'Conv2DBackpropInput', 'MaxPoolGrad', 'DepthwiseConv2dNativeBackpropInput',
   'DepthwiseConv2dNativeBackpropFilter', 'Conv2DBackpropFilter', 'Identity', 'BatchMatMul', 'Sum',
-  'FoolprintClipByValueGrad',
+  'FoolprintClipByValueGrad', 'Conv2D', 'FusedConv2D',
 ] as const;
 
 /** The backend's own kernels we replaced, kept for fallbacks and for tests that compare against them. */
@@ -51,6 +52,8 @@ export function registerFastWasmKernels(): string[] {
   replace('Identity', makeIdentityKernel);
   replace('BatchMatMul', makeBatchMatMulKernel);
   replace('Sum', makeSumKernel);
+  replace('Conv2D', makeConv2DKernel);
+  replace('FusedConv2D', makeFusedConv2DKernel);
   add(depthwiseBackpropInputKernel);
   add(depthwiseBackpropFilterKernel);
   add(conv2DBackpropFilterKernel);
@@ -61,7 +64,8 @@ export function registerFastWasmKernels(): string[] {
 }
 
 /**
- * Puts the backend's replaced kernels back (Conv2DBackpropInput, MaxPoolGrad, Identity, BatchMatMul, Sum; the added kernels stay, they
+ * Puts the backend's replaced kernels back (Conv2DBackpropInput, MaxPoolGrad, Identity, BatchMatMul, Sum,
+ * Conv2D, FusedConv2D; the added kernels stay, they
  * had no original) and TF.js's ClipByValue gradient. For benchmarks and tests that measure the difference.
  */
 export function restoreOriginalWasmKernels(): void {
