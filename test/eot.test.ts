@@ -10,11 +10,12 @@ import type { Classifier } from '../app/engine/classifier.js';
 import { AttackInputError, runAttack } from '../app/attacks/index.js';
 import { applyChannel, drawChannel, identityDraw, identityProfile, jpegStraightThrough, rectangleToQuad } from '../app/attacks/eot-channel.js';
 import type { ChannelDraw } from '../app/attacks/eot-channel.js';
-import { MostRobustIterate, eotAdversarialDraws, eotDraws, eotGradient } from '../app/attacks/eot.js';
+import { MostRobustIterate, eotAdversarialDraws, eotDraws, eotGradient, resolveEot } from '../app/attacks/eot.js';
 import { methodLabel } from '../app/attacks/method-label.js';
-import { objectiveGradient } from '../app/attacks/iterative.js';
+import { iterativeAttack, objectiveGradient } from '../app/attacks/iterative.js';
 import { attackObjective } from '../app/attacks/losses.js';
-import { mulberry32 } from '../app/attacks/random-start.js';
+import { mulberry32, randomStartPerturbations } from '../app/attacks/random-start.js';
+import { pgdSchedule } from '../app/attacks/schedule.js';
 import { defaultChannelProfile } from '../app/physical/channel-profile.js';
 import { applyToneCurve } from '../app/physical/tone-curve.js';
 import type { ChannelProfile } from '../app/physical/channel-profile.js';
@@ -277,6 +278,44 @@ describe('EOT gradient', () => {
     expect(methodLabel('bim', { momentum: 1, eot: { samples: 16 } })).toBe('bim+mi1+eot16');
     expect(methodLabel('pgd', { momentum: 0.9 })).toBe('pgd+mi0.9');
     expect(methodLabel('bim', { momentum: 0 })).toBe('bim');
+    classifier.dispose();
+  });
+
+  it('PGD with EOT keeps per image the restart that the most of one common set of draws misclassify', async () => {
+    const [h, w, c, n, epsilon, steps, seed] = [9, 7, 3, 12, 0.15, 4, 5];
+    const classifier = convClassifier(h, w, c, 41);
+    const images = randomImages(n, h, w, c, 42, 0.1, 0.9);
+    const labels = Int32Array.from({ length: n }, (_, i) => i % 5);
+    const eot = resolveEot({ samples: 6, channel: { ...defaultChannelProfile(), brightness: [-0.3, 0.3] } });
+    // Each restart on its own, as pgd.ts runs it: its random start and its own draws.
+    const restarts = await Promise.all(
+      [0, 1, 2].map((restart) =>
+        iterativeAttack(classifier, images, labels, {
+          ...pgdSchedule(epsilon, { steps }), epsilon, norm: 'linf', loss: 'ce', targeted: false,
+          start: randomStartPerturbations(n, h * w * c, epsilon, 'linf', seed, 0, restart),
+          eot: { ...eot, seed, firstImageIndex: 0, restart },
+        }, async () => {}),
+      ),
+    );
+    const counts = restarts.map((adversarial) => {
+      const x = tf.tensor4d(adversarial, [n, h, w, c]);
+      const fooled = eotAdversarialDraws(classifier, x, labels, false, { ...eot, seed, firstImageIndex: 0, restart: 0 }, steps + 1);
+      x.dispose();
+      return fooled;
+    });
+    const result = await runAttack(classifier, images, labels, { method: 'pgd', epsilons: [epsilon], steps, restarts: 3, seed, eot: { samples: 6, channel: eot.channel } });
+    const kept = result.perEpsilon[0].adversarial!;
+    const size = h * w * c;
+    let chosenLater = 0;
+    for (let i = 0; i < n; i++) {
+      const image = Array.from(kept.subarray(i * size, (i + 1) * size));
+      const from = restarts.findIndex((r) => Array.from(r.subarray(i * size, (i + 1) * size)).every((v, j) => v === image[j]));
+      expect(from).toBeGreaterThanOrEqual(0);
+      expect(counts[from][i]).toBe(Math.max(...counts.map((k) => k[i])));
+      if (from > 0) chosenLater++;
+    }
+    // The choice is not always restart 0's: the test sees restarts compete.
+    expect(chosenLater).toBeGreaterThan(0);
     classifier.dispose();
   });
 
