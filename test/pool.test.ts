@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAttack } from '../app/attacks/index.js';
@@ -167,6 +168,28 @@ describe('ComputePool', () => {
       expect(events[i].done).toBeGreaterThanOrEqual(events[i - 1].done);
     }
     expect(events.at(-1)!.done).toBe(total);
+  });
+
+  it('workers post progress messages only when the caller listens (none for an FGSM at batch 1 without a listener)', async () => {
+    const workers = (pool as unknown as { slots: { worker?: Worker }[] }).slots.map((slot) => slot.worker!);
+    const posted: string[] = [];
+    const count = (message: { type: string }) => posted.push(message.type);
+    workers.forEach((worker) => worker.on('message', count));
+    try {
+      const { images, labels } = digitsLike(N, 12);
+      const options = { method: 'bim' as const, epsilons: [0.1], steps: 3, stepSize: 0.02 };
+      await pool.attack(images.subarray(0, 784), labels.subarray(0, 1), { method: 'fgsm', epsilons: [0.1] });
+      await pool.attack(images, labels, options);
+      expect(posted).toEqual(['attack-result', 'attack-result', 'attack-result']);
+      posted.length = 0;
+      const events: AttackProgress[] = [];
+      await pool.attack(images, labels, options, { onProgress: (p) => events.push(p) });
+      // Each of the two workers reports its 3 steps, then its result.
+      expect(posted.filter((type) => type === 'progress')).toHaveLength(6);
+      expect(events.at(-1)!.done).toBe(N * 3);
+    } finally {
+      workers.forEach((worker) => worker.off('message', count));
+    }
   });
 
   it('cancellation rejects with CancelledError, leaks nothing, and the pool works afterwards', async () => {

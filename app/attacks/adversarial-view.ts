@@ -8,10 +8,22 @@ import { predictLogits, topKFromLogits } from '../engine/predict.js';
 import type { TopK } from './types.js';
 import type { AdversarialView } from './types.js';
 
-/** round(x·255)/255 per pixel, half away from zero as an 8-bit PNG writer rounds (Math.round). */
-export function quantize8bit(images: Float32Array): Float32Array {
-  const out = new Float32Array(images.length);
-  for (let i = 0; i < images.length; i++) out[i] = Math.round(images[i] * 255) / 255;
+/** The 8-bit levels k/255 as float32, what round(x·255)/255 stores. */
+const LEVELS = Float32Array.from({ length: 256 }, (_, k) => k / 255);
+
+/**
+ * round(x·255)/255 per pixel, half away from zero as an 8-bit PNG writer rounds (Math.round), into
+ * `out` (default: a new array). On [0,1] it is a table read: x·255 is exact in float64 (a float32
+ * times 255 needs 32 bits), so x·255 + 0.5 never rounds up onto the next integer and truncating it
+ * is Math.round (checked against the formula on every float32 in [0,1]); about a third faster on a
+ * chunk of 256 digits. A zero stays itself, sign included (as round(±0)/255 does), and values outside
+ * [0,1] (and NaN) take the formula.
+ */
+export function quantize8bit(images: Float32Array, out = new Float32Array(images.length)): Float32Array {
+  for (let i = 0; i < images.length; i++) {
+    const x = images[i];
+    out[i] = x > 0 && x <= 1 ? LEVELS[(x * 255 + 0.5) | 0] : x === 0 ? x : Math.round(x * 255) / 255;
+  }
   return out;
 }
 
@@ -58,12 +70,15 @@ export function evaluateViews(
   batchSize: number,
   scoreClean = false,
 ): { float: AdversarialView; quantized: AdversarialView; cleanLogits?: Float32Array } {
-  const quantized = quantize8bit(adversarial);
-  const parts = scoreClean ? [clean, adversarial, quantized] : [adversarial, quantized];
-  const all = new Float32Array(adversarial.length * parts.length);
-  parts.forEach((part, i) => all.set(part, i * adversarial.length));
+  // [clean,] float, 8-bit: the 8-bit view is quantised straight into its place in the batch.
+  const parts = scoreClean ? 3 : 2;
+  const size = adversarial.length;
+  const all = new Float32Array(size * parts);
+  if (scoreClean) all.set(clean);
+  all.set(adversarial, (parts - 2) * size);
+  const quantized = quantize8bit(adversarial, all.subarray((parts - 1) * size));
   const n = criterion.labels.length;
-  const logits = predictLogits(classifier, all, Math.max(batchSize, parts.length * n));
+  const logits = predictLogits(classifier, all, Math.max(batchSize, parts * n));
   const rows = n * classifier.numClasses;
   const first = scoreClean ? rows : 0;
   const views = {

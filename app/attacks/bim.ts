@@ -14,12 +14,13 @@ import { bimSchedule } from './schedule.js';
 
 export async function bimChunk(chunk: AttackChunk, epsilon: number, o: ResolvedOptions): Promise<ChunkOutcome> {
   const targeted = o.criterion.kind === 'targeted';
+  let cleanLogits: Float32Array | undefined;
   const adversarial = await iterativeAttack(
     chunk.classifier,
     chunk.images,
     targeted ? chunk.targets! : chunk.labels,
-    { ...bimSchedule(epsilon, o), epsilon, norm: o.norm, loss: o.loss, targeted, firstGradient: chunk.firstGradient, eot: eotSettings(chunk, o, 0), momentum: o.momentum },
+    { ...bimSchedule(epsilon, o), epsilon, norm: o.norm, loss: o.loss, targeted, firstGradient: chunk.firstGradient, onCleanLogits: chunk.cleanLogits ? undefined : (logits) => (cleanLogits = logits), eot: eotSettings(chunk, o, 0), momentum: o.momentum },
     chunk.onStep,
   );
-  return { adversarial };
+  return cleanLogits ? { adversarial, cleanLogits } : { adversarial };
 }

@@ -15,12 +15,13 @@ import { fgsmSchedule } from './schedule.js';
 
 export async function fgsmChunk(chunk: AttackChunk, epsilon: number, o: ResolvedOptions): Promise<ChunkOutcome> {
   const targeted = o.criterion.kind === 'targeted';
+  let cleanLogits: Float32Array | undefined;
   const adversarial = await iterativeAttack(
     chunk.classifier,
     chunk.images,
     targeted ? chunk.targets! : chunk.labels,
-    { ...fgsmSchedule(epsilon), epsilon, norm: o.norm, loss: o.loss, targeted, firstGradient: chunk.firstGradient },
+    { ...fgsmSchedule(epsilon), epsilon, norm: o.norm, loss: o.loss, targeted, firstGradient: chunk.firstGradient, onCleanLogits: chunk.cleanLogits ? undefined : (logits) => (cleanLogits = logits) },
     chunk.onStep,
   );
-  return { adversarial };
+  return cleanLogits ? { adversarial, cleanLogits } : { adversarial };
 }

@@ -49,8 +49,9 @@ const MAX_KEPT_GRADIENT_BYTES = 64 * 2 ** 20;
 
 /**
  * The clean images' logits (the prediction before the attack): known before the attack where it
- * needs them (least-likely targets, DeepFool's candidates), else scored by the first pass over the
- * images in the same forward call as its adversarial views.
+ * needs them (least-likely targets, DeepFool's candidates), else taken from the first gradient
+ * step's forward pass where the classifier gives them off the tape too (FGSM, BIM), else scored by
+ * the first pass over the images in the same forward call as its adversarial views.
  */
 interface CleanLogits {
   values: Float32Array;
@@ -95,7 +96,8 @@ async function attackInChunks(
       onStep,
       firstGradient: firstGradients && { get: () => firstGradients.get(start), set: (g) => firstGradients.set(start, g) },
     });
-    const views = evaluateViews(classifier, clean, outcome.adversarial, chunkCriterion, o.topK, o.batchSize, !cleanLogits.known);
+    if (outcome.cleanLogits) cleanLogits.values.set(outcome.cleanLogits, start * classes);
+    const views = evaluateViews(classifier, clean, outcome.adversarial, chunkCriterion, o.topK, o.batchSize, !cleanLogits.known && !outcome.cleanLogits);
     if (views.cleanLogits) cleanLogits.values.set(views.cleanLogits, start * classes);
     writeView(float, views.float, start);
     writeView(quantized, views.quantized, start);
@@ -139,10 +141,11 @@ export async function runAttack(
   const [h, w, c] = classifier.inputShape;
 
   // One clean pass serves the prediction before the attack, the least-likely classes and DeepFool's
-  // candidates. (The first gradient step's forward pass cannot stand in for it: under a gradient tape
-  // TF.js unfuses a dense layer's bias+ReLU, which moves 2 in 3 of LeNet's clean logits on the MNIST
-  // test set by up to 1.5e-5, and results must stay bit-identical.) Methods that do not need it first
-  // score it with the first ε's views instead, in the same forward call.
+  // candidates. (The first gradient step's forward pass alone cannot stand in for it: under a gradient
+  // tape TF.js unfuses a dense layer's bias+ReLU, which moves 2 in 3 of LeNet's clean logits on the
+  // MNIST test set by up to 1.5e-5, and results must stay bit-identical; logitsBesideTape reruns
+  // those layers off the tape.) Methods that do not need it first take it from their first gradient
+  // step, or score it with the first ε's views, in the same forward call.
   const cleanFirst = o.method === 'll' || o.method === 'deepfool';
   const cleanLogits: CleanLogits = cleanFirst
     ? { values: predictLogits(classifier, images, o.batchSize), known: true }

@@ -41,6 +41,11 @@ export interface IterativeSettings {
   eot?: EotSettings;
   /** Momentum μ (MI-FGSM, Dong et al. 2018): steps follow the decayed sum of L1-normalised gradients; 0 or absent: none. */
   momentum?: number;
+  /**
+   * Without a start or EOT, receives the clean images' logits (as classifier.logits gives them) from
+   * step 0's forward pass, where the classifier can tell them (logitsBesideTape); else never called.
+   */
+  onCleanLogits?: (logits: Float32Array) => void;
 }
 
 /** Holds the step-0 gradient of one chunk across the ε of a run. */
@@ -62,36 +67,55 @@ export function imageL2Norm(t: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => t.square().sum([1, 2, 3], true).sqrt() as tf.Tensor4D);
 }
 
-/** ∇x Σ_i objective_i(x): images are independent, so row i of the gradient is ∇x_i objective_i. */
+/**
+ * ∇x Σ_i objective_i(x): images are independent, so row i of the gradient is ∇x_i objective_i.
+ * `untapedLogits`, where the classifier can (logitsBesideTape), receives the logits of x as
+ * `classifier.logits` gives them off the tape, from the gradient's own forward pass.
+ */
 export function objectiveGradient(
   classifier: Classifier,
   x: tf.Tensor4D,
   classes: tf.Tensor1D,
   loss: AttackLoss,
   targeted: boolean,
+  untapedLogits?: (logits: Float32Array) => void,
 ): tf.Tensor4D {
-  return inputGradient(classifier, x, (logits) => attackObjective(logits, classes, loss, targeted, undefined, true));
+  return inputGradient(classifier, x, (logits) => attackObjective(logits, classes, loss, targeted, undefined, true), undefined, untapedLogits);
 }
 
 /**
  * ∇x Σ_i φ(logits(view(x)))_i for a per-image function φ of the logits, where `view` (default: none)
  * is a differentiable map of the batch before the model, e.g. EOT's channel draws; a missing
- * gradient becomes a GradientUnavailableError naming the model.
+ * gradient becomes a GradientUnavailableError naming the model. Without a view, `untapedLogits` is
+ * as in objectiveGradient.
  */
 export function inputGradient(
   classifier: Classifier,
   x: tf.Tensor4D,
   perImage: (logits: tf.Tensor2D) => tf.Tensor1D,
   view?: (x: tf.Tensor4D) => tf.Tensor4D,
+  untapedLogits?: (logits: Float32Array) => void,
 ): tf.Tensor4D {
-  const gradient = tf.grad((xi: tf.Tensor) => perImage(classifier.logits(view ? view(xi as tf.Tensor4D) : (xi as tf.Tensor4D))).sum());
+  const besideTape = untapedLogits && !view ? classifier.logitsBesideTape : undefined;
+  let untaped: tf.Tensor2D | undefined;
+  const gradient = tf.grad((xi: tf.Tensor) => {
+    if (!besideTape) return perImage(classifier.logits(view ? view(xi as tf.Tensor4D) : (xi as tf.Tensor4D))).sum();
+    const both = besideTape.call(classifier, xi as tf.Tensor4D);
+    // Kept past the forward pass's tidy, and disposed below.
+    untaped = tf.keep(both.untaped);
+    return perImage(both.logits).sum();
+  });
   try {
     // Only ∇x is wanted: the fused convolutions' eager filter gradients are skipped.
-    return withoutWeightGradients(() => gradient(x) as tf.Tensor4D);
+    const g = withoutWeightGradients(() => gradient(x) as tf.Tensor4D);
+    if (untaped) untapedLogits!(untaped.dataSync() as Float32Array);
+    return g;
   } catch (error) {
     discardGradientTape();
     if (isGradientFailure(error)) throw new GradientUnavailableError(classifier.id, error);
     throw error;
+  } finally {
+    untaped?.dispose();
   }
 }
 
@@ -126,7 +150,7 @@ export function projectToBall(x: tf.Tensor4D, clean: tf.Tensor4D, epsilon: numbe
 function stepGradient(classifier: Classifier, x: tf.Tensor4D, classes: tf.Tensor1D, s: IterativeSettings, step: number, adversarialDraws?: Float32Array): tf.Tensor4D {
   return s.eot
     ? eotGradient(classifier, x, classes, s.loss, s.targeted, s.eot, step, adversarialDraws)
-    : objectiveGradient(classifier, x, classes, s.loss, s.targeted);
+    : objectiveGradient(classifier, x, classes, s.loss, s.targeted, step === 0 && !s.start ? s.onCleanLogits : undefined);
 }
 
 /**
@@ -276,6 +300,8 @@ export interface AttackChunk {
 
 export interface ChunkOutcome {
   adversarial: Float32Array;
+  /** The clean images' logits when the attack's first forward pass gave them (onCleanLogits). */
+  cleanLogits?: Float32Array;
   /** Per image iterations (DeepFool); iterative methods report their step count instead. */
   iterations?: Int32Array;
 }

@@ -13,5 +13,13 @@ export interface Classifier {
   readonly labels: readonly string[];
   /** Logits (or log-probabilities when the model ends in softmax), shape [N, numClasses]. */
   logits(images: tf.Tensor4D): tf.Tensor2D;
+  /**
+   * Optional, for a forward pass on a gradient tape: `logits` as `logits(images)` computes them there,
+   * and `untaped` the logits `logits(images)` gives off the tape, bit for bit, from the same pass.
+   * They can differ: on a tape TF.js unfuses a layer's bias and non-linear activation (a Dense ReLU),
+   * which moves the last bits. Layers the tape does not change are computed once for both, so the
+   * clean images' prediction costs an attack little more than its first gradient step.
+   */
+  logitsBesideTape?(images: tf.Tensor4D): { logits: tf.Tensor2D; untaped: tf.Tensor2D };
   dispose(): void;
 }

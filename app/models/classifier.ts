@@ -53,6 +53,56 @@ function showShape(shape: (number | null)[]): string {
   return `[${shape.map((d) => (d === null ? 'null' : d)).join(',')}]`;
 }
 
+/**
+ * Runs `f` as if no gradient tape were recording: its ops are not taped, and TF.js's fused ops
+ * (a convolution or matmul with its bias and activation) fuse as they do outside tf.grad. TF.js
+ * decides both from its engine's gradient depth alone (isTapeOn, shouldFuse), which has no setter.
+ */
+function offTape<T>(f: () => T): T {
+  const state = (tf.engine() as unknown as { state: { gradientDepth: number } }).state;
+  const depth = state.gradientDepth;
+  state.gradientDepth = 0;
+  try {
+    return f();
+  } finally {
+    state.gradientDepth = depth;
+  }
+}
+
+/** Layers whose output is the same bits on a gradient tape and off it: nothing of theirs unfuses. */
+const SAME_ON_TAPE = new Set(['MaxPooling2D', 'AveragePooling2D', 'ReLU', 'Flatten', 'Dropout', 'Reshape']);
+/** Layers that fuse their bias and activation into one kernel: unfused on a tape unless linear. */
+const FUSED_WEIGHTED = new Set(['Conv2D', 'DepthwiseConv2D', 'Dense']);
+
+function sameOnTape(layer: tf.layers.Layer): boolean {
+  const name = layer.getClassName();
+  if (SAME_ON_TAPE.has(name)) return true;
+  if (!FUSED_WEIGHTED.has(name)) return false;
+  const activation = layer.getConfig().activation;
+  // A linear activation fuses on a tape too (shouldFuse), so the kernel and its sums are the same.
+  return activation === undefined || activation === null || activation === 'linear';
+}
+
+/**
+ * A chain of layers applied once on the tape, and from the first layer the tape changes on, once
+ * more off it: `untaped` is what the chain gives outside tf.grad. On LeNet the two convolutions are
+ * shared and only the two dense layers run twice.
+ */
+function chainBesideTape(chain: tf.layers.Layer[], x: tf.Tensor): { taped: tf.Tensor; untaped: tf.Tensor } {
+  let taped = x;
+  let untaped: tf.Tensor | undefined;
+  for (const layer of chain) {
+    if (untaped === undefined && sameOnTape(layer)) {
+      taped = layer.apply(taped, { training: false }) as tf.Tensor;
+      continue;
+    }
+    const from = untaped ?? taped;
+    untaped = offTape(() => layer.apply(from, { training: false }) as tf.Tensor);
+    taped = layer.apply(taped, { training: false }) as tf.Tensor;
+  }
+  return { taped, untaped: untaped ?? taped };
+}
+
 /** x in [0,1] → what the model was trained on. */
 export function applyPreprocessing(x: tf.Tensor4D, preprocessing: Preprocessing): tf.Tensor4D {
   switch (preprocessing.kind) {
@@ -101,17 +151,30 @@ export function classifierFromModel(model: AnyModel, manifest: ModelManifest, id
     }
   }
 
-  const forward = (images: tf.Tensor4D): tf.Tensor2D => {
+  /** Images in [0,1] → the model's input: channel bridging, channel order, preprocessing. */
+  const prepare = (images: tf.Tensor4D): tf.Tensor4D => {
     let x: tf.Tensor4D = images;
     if (channels === 1 && modelChannels === 3) x = tf.tile(x, [1, 1, 1, 3]);
     if (channels === 3 && modelChannels === 1) x = tf.sum(tf.mul(x, tf.tensor1d(LUMA)), -1, true);
     // The manifest's channelOrder is the model's: BGR models (Caffe-style) get the channels reversed.
     if (manifest.channelOrder === 'BGR' && modelChannels === 3) x = tf.reverse(x, -1);
-    x = applyPreprocessing(x, manifest.preprocessing);
-    const raw = !isTfjsModel(model) ? model.forward(x) : isLayersModel(model) ? model.apply(x, { training: false }) : model.predict(x);
-    const first = (Array.isArray(raw) ? raw[0] : raw instanceof tf.Tensor ? raw : Object.values(raw)[0]) as tf.Tensor;
+    return applyPreprocessing(x, manifest.preprocessing);
+  };
+  /** The model's raw output → logits [N, classes]. */
+  const finish = (raw: unknown): tf.Tensor2D => {
+    const first = (Array.isArray(raw) ? raw[0] : raw instanceof tf.Tensor ? raw : Object.values(raw as tf.NamedTensorMap)[0]) as tf.Tensor;
     const out = first.reshape([first.shape[0], -1]) as tf.Tensor2D;
     return manifest.outputs === 'probabilities' ? tf.log(tf.add(out, LOG_EPSILON)) : out;
+  };
+  const forward = (images: tf.Tensor4D): tf.Tensor2D => {
+    const x = prepare(images);
+    return finish(!isTfjsModel(model) ? model.forward(x) : isLayersModel(model) ? model.apply(x, { training: false }) : model.predict(x));
+  };
+  const checkShape = (images: tf.Tensor4D) => {
+    const [, h, w, c] = images.shape;
+    if (h !== height || w !== width || c !== channels) {
+      throw new ModelError(`images are ${h}x${w}x${c}, model ${id} takes ${height}x${width}x${channels}`);
+    }
   };
 
   let outputs = modelOutputSize(model);
@@ -127,18 +190,25 @@ export function classifierFromModel(model: AnyModel, manifest: ModelManifest, id
 
   const inputShape = [height, width, channels] as const;
   const labels = [...manifest.labels];
+  const chain = model instanceof tf.Sequential ? model.layers.filter((layer) => layer.getClassName() !== 'InputLayer') : undefined;
   return {
     id,
     inputShape,
     numClasses: labels.length,
     labels,
     logits(images: tf.Tensor4D): tf.Tensor2D {
-      const [, h, w, c] = images.shape;
-      if (h !== height || w !== width || c !== channels) {
-        throw new ModelError(`images are ${h}x${w}x${c}, model ${id} takes ${height}x${width}x${channels}`);
-      }
+      checkShape(images);
       return tf.tidy(() => forward(images));
     },
+    ...(chain && {
+      logitsBesideTape(images: tf.Tensor4D): { logits: tf.Tensor2D; untaped: tf.Tensor2D } {
+        checkShape(images);
+        return tf.tidy(() => {
+          const { taped, untaped } = chainBesideTape(chain, prepare(images));
+          return { logits: finish(taped), untaped: offTape(() => finish(untaped)) };
+        });
+      },
+    }),
     dispose(): void {
       model.dispose();
     },

@@ -259,6 +259,7 @@ export class ComputePool {
       jobId,
       images: imageRange(images, start * pixels, end * pixels),
       labels: labels.slice(start, end),
+      progress: control?.onProgress !== undefined,
       options: {
         ...options,
         // Random starts are seeded per global image index, so a split batch starts where one call would.

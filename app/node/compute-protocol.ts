@@ -24,7 +24,11 @@ export interface WorkerMemory {
 
 export type WorkerRequest =
   | { type: 'init'; model: ModelSource; backend?: BackendName }
-  | { type: 'attack'; jobId: number; images: Float32Array; labels: Int32Array; options: AttackOptions }
+  /**
+   * `progress`: whether the caller listens. A worker posts progress messages only then: at batch 1
+   * the one message of an FGSM cost the worker a structured clone and the host a dispatch for nobody.
+   */
+  | { type: 'attack'; jobId: number; images: Float32Array; labels: Int32Array; options: AttackOptions; progress: boolean }
   | { type: 'predict'; jobId: number; images: Float32Array; k?: number }
   | { type: 'memory'; jobId: number }
   | { type: 'cancel'; jobId: number };

@@ -9,6 +9,7 @@ import { traceStartup } from './startup-trace.js';
 import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { runAttack } from '../attacks/index.js';
+import type { AttackProgress } from '../attacks/types.js';
 import type { Classifier } from '../engine/classifier.js';
 import { predictTopK } from '../engine/predict.js';
 import { initBackend } from './backend.js';
@@ -62,7 +63,7 @@ async function handle(message: WorkerRequest): Promise<void> {
       try {
         const result = await runAttack(loaded(), message.images, message.labels, message.options, {
           signal: controller.signal,
-          onProgress: (progress) => post({ type: 'progress', jobId: message.jobId, progress }),
+          ...(message.progress ? { onProgress: (progress: AttackProgress) => post({ type: 'progress', jobId: message.jobId, progress }) } : {}),
         });
         post({ type: 'attack-result', jobId: message.jobId, result });
       } catch (error) {
