@@ -38,6 +38,7 @@ const I32 = 0x7f;
 const V128 = 0x7b;
 // SIMD (prefix 0xfd), WebAssembly core spec 2.0 §5.4.8.
 const V128_LOAD = 0x00;
+const V128_LOAD32_SPLAT = 0x09;
 const V128_STORE = 0x0b;
 const F32X4_SPLAT = 0x13;
 const F32X4_GT = 0x44;
@@ -211,6 +212,8 @@ export interface DirectConvolutionShape {
   outWidth: number;
   strideHeight: number;
   relu: boolean;
+  /** Whether a bias is added (else the sums start at +0, as XNNPACK's without one). */
+  bias: boolean;
 }
 
 /**
@@ -223,11 +226,12 @@ export interface DirectConvolutionShape {
 const CHANNELS_PER_PASS = 5;
 
 /**
- * directConvolution(input, weights, out, images): a stride-1-across convolution, four adjacent output
- * pixels of a row per f32x4 and every output channel in its own accumulator, the taps unrolled with
- * their offsets as constants. input: per image, the channel planes of the zero-padded input
- * ([inChannels, paddedHeight, paddedWidth]); weights: per output channel its bias as four equal
- * floats, then per (ky, kx, ci, o) the weight as four equal floats; out: NHWC.
+ * directConvolution(input, filter, bias, out, images): a stride-1-across convolution, four adjacent
+ * output pixels of a row per f32x4 and every output channel in its own accumulator, the taps unrolled
+ * with their offsets as constants. input: per image, the channel planes of the zero-padded input
+ * ([inChannels, paddedHeight, paddedWidth]); filter: the layer's own [kh, kw, cin, cout] tensor and
+ * bias its [cout], each weight loaded straight into all four lanes (v128.load32_splat), so no copy of
+ * the weights is made per call; out: NHWC.
  *
  * Each output value is computed as XNNPACK's f32 igemm micro-kernels compute it (the backend's
  * Conv2D/FusedConv2D), so results are bit-identical: acc = bias (or +0), then for ky, for kx, for ci:
@@ -239,11 +243,11 @@ const CHANNELS_PER_PASS = 5;
  */
 function directConvolutionFunction(shape: DirectConvolutionShape, vectors: number, channelsPerPass: number): LoopFunction {
   const { filterHeight: kh, filterWidth: kw, inChannels: cin, outChannels: cout, paddedHeight: hp, paddedWidth: wp } = shape;
-  const { outHeight, outWidth, strideHeight, relu } = shape;
-  const [input, weights, out, images] = [0, 1, 2, 3];
-  const [rowIn, rowOut, rows, px, inAt, outAt] = [4, 5, 6, 7, 8, 9];
-  const weight = 10;
-  const firstValue = 11;
+  const { outHeight, outWidth, strideHeight, relu, bias: hasBias } = shape;
+  const [input, filter, bias, out, images] = [0, 1, 2, 3, 4];
+  const [rowIn, rowOut, rows, px, inAt, outAt] = [5, 6, 7, 8, 9, 10];
+  const weight = 11;
+  const firstValue = 12;
   const passes = Math.ceil(cout / channelsPerPass);
   const perPass = Math.ceil(cout / passes);
   const firstAcc = firstValue + vectors;
@@ -254,13 +258,13 @@ function directConvolutionFunction(shape: DirectConvolutionShape, vectors: numbe
   for (let first = 0; first < cout; first += perPass) {
     const count = Math.min(perPass, cout - first);
     for (let o = 0; o < count; o++) {
-      groupBody.push(...get(weights), ...simd(V128_LOAD), ...memarg(4, (first + o) * 16), ...set(acc(0, o)));
+      groupBody.push(...(hasBias ? [...get(bias), ...simd(V128_LOAD32_SPLAT), ...memarg(2, (first + o) * 4)] : [...f32(0), ...simd(F32X4_SPLAT)]), ...set(acc(0, o)));
       for (let v = 1; v < vectors; v++) groupBody.push(...get(acc(0, o)), ...set(acc(v, o)));
     }
     // Taps in loops (ky, kx), input channels and this pass's output channels unrolled.
     groupBody.push(
       ...get(inAt), ...set(tapIn),
-      ...get(weights), ...i32((cout + first) * 16), I32_ADD, ...set(tapWeight),
+      ...get(filter), ...i32(first * 4), I32_ADD, ...set(tapWeight),
       ...i32(kh), ...set(kyLeft),
       LOOP, VOID,
       ...i32(kw), ...set(kxLeft),
@@ -271,7 +275,7 @@ function directConvolutionFunction(shape: DirectConvolutionShape, vectors: numbe
         groupBody.push(...get(tapIn), ...simd(V128_LOAD), ...memarg(0, (ci * hp * wp + 4 * v) * 4), ...set(firstValue + v));
       }
       for (let o = 0; o < count; o++) {
-        groupBody.push(...get(tapWeight), ...simd(V128_LOAD), ...memarg(4, (ci * cout + o) * 16), ...set(weight));
+        groupBody.push(...get(tapWeight), ...simd(V128_LOAD32_SPLAT), ...memarg(2, (ci * cout + o) * 4), ...set(weight));
         for (let v = 0; v < vectors; v++) {
           groupBody.push(...get(acc(v, o)), ...get(firstValue + v), ...get(weight), ...simd(F32X4_MUL), ...simd(F32X4_ADD), ...set(acc(v, o)));
         }
@@ -279,7 +283,7 @@ function directConvolutionFunction(shape: DirectConvolutionShape, vectors: numbe
     }
     groupBody.push(
       ...addTo(tapIn, i32(4)),
-      ...addTo(tapWeight, i32(cin * cout * 16)),
+      ...addTo(tapWeight, i32(cin * cout * 4)),
       ...countDown(kxLeft),
       END,
       ...addTo(tapIn, i32((wp - kw) * 4)),
@@ -324,7 +328,7 @@ function directConvolutionFunction(shape: DirectConvolutionShape, vectors: numbe
   ];
   return {
     name: 'directConvolution',
-    params: 4,
+    params: 5,
     locals: [I32, I32, I32, I32, I32, I32, V128, ...Array<number>(vectors + vectors * perPass).fill(V128), I32, I32, I32, I32],
     body,
   };
@@ -448,7 +452,8 @@ export function wasmLoops(backend: WasmBackend): WasmLoops | undefined {
   return loopsByMemory.get(memory);
 }
 
-export type DirectConvolution = (input: number, weights: number, out: number, images: number) => void;
+/** Byte addresses on the heap; bias is ignored when the shape has none. */
+export type DirectConvolution = (input: number, filter: number, bias: number, out: number, images: number) => void;
 
 const convolutionsByMemory = new WeakMap<object, Map<string, DirectConvolution | undefined>>();
 
