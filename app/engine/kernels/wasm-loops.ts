@@ -33,12 +33,14 @@ const F32_REINTERPRET_I32 = 0xbe;
 const I32_SUB = 0x6b;
 const I32_MUL = 0x6c;
 const I32_LT_S = 0x48;
+const I32_GE_S = 0x4e;
 const I32_SHR_U = 0x76;
 const I32 = 0x7f;
 const V128 = 0x7b;
 // SIMD (prefix 0xfd), WebAssembly core spec 2.0 §5.4.8.
 const V128_LOAD = 0x00;
 const V128_LOAD32_SPLAT = 0x09;
+const V128_CONST = 0x0c;
 const V128_STORE = 0x0b;
 const F32X4_SPLAT = 0x13;
 const F32X4_GT = 0x44;
@@ -195,6 +197,83 @@ function col2imRuns(): LoopFunction {
       ...countDown(windows),
       END,
     ],
+  };
+}
+
+/** The shape a row-wise col2im (col2imRows) is generated for: one input channel, stride 1, no padding. */
+export interface Col2imRowsShape {
+  filterHeight: number;
+  filterWidth: number;
+  outHeight: number;
+  outWidth: number;
+}
+
+/**
+ * col2imRows(cols, dx, images): col2im for one input channel, stride 1 and no padding (LeNet's conv1
+ * input gradient), with each input row of dx held in registers (inWidth/4 vectors) while every window
+ * that covers it is added in, instead of adding window by window in memory, where each window's
+ * writes overlap the next one's reads. cols: per image, per window (y, x), its kh·kw values (the
+ * GEMM's rows); dx: NHWC with one channel, inWidth a multiple of 4.
+ *
+ * Bit-identical to col2imRuns over the windows in order: every dx value starts at +0 and receives its
+ * windows' values in the same order (y ascending, then x ascending), one f32 addition each. A window
+ * reaches a vector of dx through one unaligned load, its lanes outside the window masked to +0; adding
+ * +0 changes no sum here (a sum that starts at +0 is never −0, and NaN and ±∞ stay as they are).
+ */
+function col2imRowsFunction(shape: Col2imRowsShape): LoopFunction {
+  const { filterHeight: kh, filterWidth: kw, outHeight, outWidth } = shape;
+  const inHeight = outHeight + kh - 1;
+  const inWidth = outWidth + kw - 1;
+  const vectors = inWidth / 4;
+  const rowLength = kh * kw;
+  const windowRowBytes = outWidth * rowLength * 4;
+  const [cols, dx, images] = [0, 1, 2];
+  const [r, a, aStop, base] = [3, 4, 5, 6];
+  const firstAcc = 7;
+  const v128Const = (lanes: number[]) => [...simd(V128_CONST), ...new Uint8Array(Int32Array.from(lanes).buffer)];
+  const windows: number[] = [];
+  for (let x = 0; x < outWidth; x++) {
+    for (let k = Math.floor(x / 4); k <= Math.floor((x + kw - 1) / 4); k++) {
+      const lanes = [0, 1, 2, 3].map((j) => 4 * k + j - x);
+      const inside = lanes.map((b) => (b >= 0 && b < kw ? -1 : 0));
+      windows.push(...get(firstAcc + k), ...get(base), ...simd(V128_LOAD), 0, ...uleb(x * rowLength * 4 + (4 * k - x) * 4));
+      if (inside.some((m) => m === 0)) windows.push(...v128Const(inside), ...simd(V128_AND));
+      windows.push(...simd(F32X4_ADD), ...set(firstAcc + k));
+    }
+  }
+  const body: number[] = [
+    LOOP, VOID,
+    ...i32(0), ...set(r),
+    LOOP, VOID,
+  ];
+  for (let k = 0; k < vectors; k++) body.push(...f32(0), ...simd(F32X4_SPLAT), ...set(firstAcc + k));
+  body.push(
+    // a from min(kh−1, r) down to max(0, r−outHeight+1): windows y = r − a ascending.
+    ...i32(kh - 1), ...get(r), ...i32(kh - 1), ...get(r), I32_LT_S, SELECT, ...set(a),
+    ...get(r), ...i32(outHeight - 1), I32_SUB, ...i32(0), ...get(r), ...i32(outHeight - 1), I32_SUB, ...i32(0), I32_GE_S, SELECT, ...set(aStop),
+    LOOP, VOID,
+    // base = cols + (r − a)·windowRowBytes + a·kw·4
+    ...get(cols), ...get(r), ...get(a), I32_SUB, ...i32(windowRowBytes), I32_MUL, I32_ADD,
+    ...get(a), ...i32(kw * 4), I32_MUL, I32_ADD, ...set(base),
+    ...windows,
+    ...get(a), ...i32(1), I32_SUB, ...tee(a), ...get(aStop), I32_GE_S, BR_IF, 0,
+    END,
+  );
+  for (let k = 0; k < vectors; k++) body.push(...get(dx), ...get(firstAcc + k), ...simd(V128_STORE), 0, ...uleb(16 * k));
+  body.push(
+    ...addTo(dx, i32(inWidth * 4)),
+    ...addTo(r, i32(1)),
+    ...get(r), ...i32(inHeight), I32_LT_S, BR_IF, 0,
+    END,
+    ...addTo(cols, i32(outHeight * windowRowBytes)),
+    ...countDown(images),
+    END,
+  );
+  return {
+    name: 'col2imRows',
+    params: 3,
+    locals: [I32, I32, I32, I32, ...Array<number>(vectors).fill(V128)],
+    body,
   };
 }
 
@@ -473,6 +552,43 @@ export function directConvolution(backend: WasmBackend, shape: DirectConvolution
     try {
       const module = new api.Module(assemble([directConvolutionFunction(shape, shape.outWidth >= 8 ? 2 : 1, CHANNELS_PER_PASS)]));
       run = (new api.Instance(module, { env: { memory } }).exports as { directConvolution: DirectConvolution }).directConvolution;
+    } catch {
+      run = undefined;
+    }
+    byShape.set(key, run);
+  }
+  return byShape.get(key);
+}
+
+export type Col2imRows = (cols: number, dx: number, images: number) => void;
+
+const col2imRowsByMemory = new WeakMap<object, Map<string, Col2imRows | undefined>>();
+
+let rowsEnabled = true;
+
+/** Turns the row-wise col2im off (or on again), so tests can hold it against col2imRuns bit for bit. */
+export function setCol2imRowsEnabled(on: boolean): void {
+  rowsEnabled = on;
+}
+
+/**
+ * The row-wise col2im generated for this shape (see col2imRowsFunction), compiled once per shape and
+ * heap; undefined where the loops cannot run or the shape does not fit it (input width not a multiple
+ * of 4, more than 12 vectors across).
+ */
+export function col2imRows(backend: WasmBackend, shape: Col2imRowsShape): Col2imRows | undefined {
+  const inWidth = shape.outWidth + shape.filterWidth - 1;
+  if (!rowsEnabled || inWidth % 4 !== 0 || inWidth > 48 || !wasmLoops(backend)) return undefined;
+  const api = (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly as WebAssemblyApi;
+  const memory = (backend as unknown as { wasm: { asm: { memory: object } } }).wasm.asm.memory;
+  let byShape = col2imRowsByMemory.get(memory);
+  if (!byShape) col2imRowsByMemory.set(memory, byShape = new Map());
+  const key = JSON.stringify(shape);
+  if (!byShape.has(key)) {
+    let run: Col2imRows | undefined;
+    try {
+      const module = new api.Module(assemble([col2imRowsFunction(shape)]));
+      run = (new api.Instance(module, { env: { memory } }).exports as { col2imRows: Col2imRows }).col2imRows;
     } catch {
       run = undefined;
     }
