@@ -211,6 +211,17 @@ describe('direct convolution on WASM: bit-identical to the backend\'s XNNPACK ke
     expect(differences(result, convolve(c))).toEqual([]);
   });
 
+  it('reads the weights at every call: new weights in a freed filter\'s place give their own results', () => {
+    // Nothing is cached per filter (the loop loads each weight from the filter tensor itself), so a
+    // filter and bias allocated where the previous ones were freed, same shapes, must not see old values.
+    for (let seed = 41; seed < 44; seed++) {
+      const c = makeCase([1, 28, 28, 1], [5, 5, 1, 10], [1, 1], 'valid', true, 'relu', 41);
+      c.w = values(c.w.length, seed * 7, 0.5);
+      c.bias = values(10, seed * 7 + 1, 0.3);
+      expect(differences(convolve(c), emulate(c))).toEqual([]);
+    }
+  });
+
   it('frees every buffer it allocates', () => {
     const c = makeCase([2, 12, 12, 1], [3, 3, 1, 10], [1, 1], 'same', true, 'relu', 31);
     convolve(c);

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Conv2DBackpropInputAttrs, KernelConfig, TensorInfo } from '@tensorflow/tfjs';
 import { asKernelFunc, dilateByStride, disposeAll, float32View, runWasmKernel } from './wasm-backend.js';
 import type { KernelArgs, WasmBackend, WasmKernelFunc } from './wasm-backend.js';
-import { wasmLoops } from './wasm-loops.js';
+import { col2imRows, wasmLoops } from './wasm-loops.js';
 import type { WasmLoops } from './wasm-loops.js';
 
 /**
@@ -93,6 +93,13 @@ function viaDepthwise(
  */
 const COLUMN_CHUNK_FLOATS = 65536;
 
+let rowRuns = 0;
+
+/** How many input gradients took col2imRows so far: tests check which route LeNet's conv1 takes. */
+export function col2imRowsRuns(): number {
+  return rowRuns;
+}
+
 /**
  * The input gradient as a GEMM followed by col2im, the forward convolution's work: every dy pixel's
  * contribution to the kh·kw·inC input values under its window is one row of
@@ -113,8 +120,15 @@ function viaGemm(
   const padLeft = info.padInfo.left;
   const rowLength = kh * kw * inC;
   const dyRows = batchSize * outHeight;
+  // One input channel, stride 1, no padding (the image layer, LeNet's conv1): col2im row by row with
+  // dx in registers, whole images per product.
+  const byRows = inC === 1 && sh === 1 && sw === 1 && padTop === 0 && padLeft === 0
+    && inHeight === outHeight + kh - 1 && inWidth === outWidth + kw - 1
+    ? col2imRows(backend, { filterHeight: kh, filterWidth: kw, outHeight, outWidth })
+    : undefined;
   // Whole rows of dy per product, its columns small enough to stay in cache for col2im.
-  const chunkRows = Math.min(dyRows, Math.max(1, Math.floor(COLUMN_CHUNK_FLOATS / (rowLength * outWidth))));
+  let chunkRows = Math.min(dyRows, Math.max(1, Math.floor(COLUMN_CHUNK_FLOATS / (rowLength * outWidth))));
+  if (byRows) chunkRows = Math.max(1, Math.floor(chunkRows / outHeight)) * outHeight;
   const wT = runWasmKernel('Transpose', {
     inputs: { x: { dataId: filter.dataId, shape: [rowLength, outC], dtype: 'float32' } }, backend, attrs: { perm: [1, 0] },
   });
@@ -135,6 +149,13 @@ function viaGemm(
       // Addresses after the product's allocation, which may have grown the heap.
       const srcBase = float32View(backend, cols).byteOffset;
       const dxBase = float32View(backend, out).byteOffset;
+      if (byRows) {
+        byRows(srcBase, dxBase + (first / outHeight) * inHeight * inWidth * 4, rows / outHeight);
+        rowRuns++;
+        disposeAll(backend, [cols]);
+        cols = undefined;
+        continue;
+      }
       for (let row = 0; row < rows; row++) {
         const n = Math.floor((first + row) / outHeight);
         const y = (first + row) % outHeight;

@@ -62,23 +62,16 @@ function viaDirectConvolution(args: KernelArgs<ConvAttrs>): TensorInfo | undefin
   }
   const run = directConvolution(backend, {
     filterHeight: kh, filterWidth: kw, inChannels, outChannels, paddedHeight, paddedWidth,
-    outHeight, outWidth, strideHeight, relu: activation === 'relu',
+    outHeight, outWidth, strideHeight, relu: activation === 'relu', bias: bias !== undefined,
   });
   if (!run) return undefined;
 
-  const taps = kh * kw * inChannels * outChannels;
-  const weights = backend.makeOutput([(outChannels + taps) * 4], 'float32');
   const padded = top + bottom + left + right > 0 || inChannels > 1
     ? backend.makeOutput([batchSize, inChannels, paddedHeight, paddedWidth], 'float32')
     : undefined;
   try {
     const out = backend.makeOutput(info.outShape, 'float32');
     // Views after every allocation: allocating may grow the heap and detach earlier views.
-    const w = float32View(backend, weights);
-    const f = float32View(backend, filter);
-    const b = bias ? float32View(backend, bias) : undefined;
-    for (let o = 0; o < outChannels; o++) w.fill(b ? b[o] : 0, o * 4, o * 4 + 4);
-    for (let t = 0; t < taps; t++) w.fill(f[t], (outChannels + t) * 4, (outChannels + t) * 4 + 4);
     const src = float32View(backend, x);
     let input = src;
     if (padded) {
@@ -95,11 +88,12 @@ function viaDirectConvolution(args: KernelArgs<ConvAttrs>): TensorInfo | undefin
         }
       }
     }
-    run(input.byteOffset, w.byteOffset, float32View(backend, out).byteOffset, batchSize);
+    const biasAt = bias ? float32View(backend, bias).byteOffset : 0;
+    run(input.byteOffset, float32View(backend, filter).byteOffset, biasAt, float32View(backend, out).byteOffset, batchSize);
     directRuns++;
     return out;
   } finally {
-    disposeAll(backend, [weights, padded]);
+    disposeAll(backend, [padded]);
   }
 }
 

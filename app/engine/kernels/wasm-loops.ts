@@ -33,11 +33,14 @@ const F32_REINTERPRET_I32 = 0xbe;
 const I32_SUB = 0x6b;
 const I32_MUL = 0x6c;
 const I32_LT_S = 0x48;
+const I32_GE_S = 0x4e;
 const I32_SHR_U = 0x76;
 const I32 = 0x7f;
 const V128 = 0x7b;
 // SIMD (prefix 0xfd), WebAssembly core spec 2.0 §5.4.8.
 const V128_LOAD = 0x00;
+const V128_LOAD32_SPLAT = 0x09;
+const V128_CONST = 0x0c;
 const V128_STORE = 0x0b;
 const F32X4_SPLAT = 0x13;
 const F32X4_GT = 0x44;
@@ -197,6 +200,83 @@ function col2imRuns(): LoopFunction {
   };
 }
 
+/** The shape a row-wise col2im (col2imRows) is generated for: one input channel, stride 1, no padding. */
+export interface Col2imRowsShape {
+  filterHeight: number;
+  filterWidth: number;
+  outHeight: number;
+  outWidth: number;
+}
+
+/**
+ * col2imRows(cols, dx, images): col2im for one input channel, stride 1 and no padding (LeNet's conv1
+ * input gradient), with each input row of dx held in registers (inWidth/4 vectors) while every window
+ * that covers it is added in, instead of adding window by window in memory, where each window's
+ * writes overlap the next one's reads. cols: per image, per window (y, x), its kh·kw values (the
+ * GEMM's rows); dx: NHWC with one channel, inWidth a multiple of 4.
+ *
+ * Bit-identical to col2imRuns over the windows in order: every dx value starts at +0 and receives its
+ * windows' values in the same order (y ascending, then x ascending), one f32 addition each. A window
+ * reaches a vector of dx through one unaligned load, its lanes outside the window masked to +0; adding
+ * +0 changes no sum here (a sum that starts at +0 is never −0, and NaN and ±∞ stay as they are).
+ */
+function col2imRowsFunction(shape: Col2imRowsShape): LoopFunction {
+  const { filterHeight: kh, filterWidth: kw, outHeight, outWidth } = shape;
+  const inHeight = outHeight + kh - 1;
+  const inWidth = outWidth + kw - 1;
+  const vectors = inWidth / 4;
+  const rowLength = kh * kw;
+  const windowRowBytes = outWidth * rowLength * 4;
+  const [cols, dx, images] = [0, 1, 2];
+  const [r, a, aStop, base] = [3, 4, 5, 6];
+  const firstAcc = 7;
+  const v128Const = (lanes: number[]) => [...simd(V128_CONST), ...new Uint8Array(Int32Array.from(lanes).buffer)];
+  const windows: number[] = [];
+  for (let x = 0; x < outWidth; x++) {
+    for (let k = Math.floor(x / 4); k <= Math.floor((x + kw - 1) / 4); k++) {
+      const lanes = [0, 1, 2, 3].map((j) => 4 * k + j - x);
+      const inside = lanes.map((b) => (b >= 0 && b < kw ? -1 : 0));
+      windows.push(...get(firstAcc + k), ...get(base), ...simd(V128_LOAD), 0, ...uleb(x * rowLength * 4 + (4 * k - x) * 4));
+      if (inside.some((m) => m === 0)) windows.push(...v128Const(inside), ...simd(V128_AND));
+      windows.push(...simd(F32X4_ADD), ...set(firstAcc + k));
+    }
+  }
+  const body: number[] = [
+    LOOP, VOID,
+    ...i32(0), ...set(r),
+    LOOP, VOID,
+  ];
+  for (let k = 0; k < vectors; k++) body.push(...f32(0), ...simd(F32X4_SPLAT), ...set(firstAcc + k));
+  body.push(
+    // a from min(kh−1, r) down to max(0, r−outHeight+1): windows y = r − a ascending.
+    ...i32(kh - 1), ...get(r), ...i32(kh - 1), ...get(r), I32_LT_S, SELECT, ...set(a),
+    ...get(r), ...i32(outHeight - 1), I32_SUB, ...i32(0), ...get(r), ...i32(outHeight - 1), I32_SUB, ...i32(0), I32_GE_S, SELECT, ...set(aStop),
+    LOOP, VOID,
+    // base = cols + (r − a)·windowRowBytes + a·kw·4
+    ...get(cols), ...get(r), ...get(a), I32_SUB, ...i32(windowRowBytes), I32_MUL, I32_ADD,
+    ...get(a), ...i32(kw * 4), I32_MUL, I32_ADD, ...set(base),
+    ...windows,
+    ...get(a), ...i32(1), I32_SUB, ...tee(a), ...get(aStop), I32_GE_S, BR_IF, 0,
+    END,
+  );
+  for (let k = 0; k < vectors; k++) body.push(...get(dx), ...get(firstAcc + k), ...simd(V128_STORE), 0, ...uleb(16 * k));
+  body.push(
+    ...addTo(dx, i32(inWidth * 4)),
+    ...addTo(r, i32(1)),
+    ...get(r), ...i32(inHeight), I32_LT_S, BR_IF, 0,
+    END,
+    ...addTo(cols, i32(outHeight * windowRowBytes)),
+    ...countDown(images),
+    END,
+  );
+  return {
+    name: 'col2imRows',
+    params: 3,
+    locals: [I32, I32, I32, I32, ...Array<number>(vectors).fill(V128)],
+    body,
+  };
+}
+
 /** The shape a direct convolution (directConvolution) is generated for: every size is a constant in its code. */
 export interface DirectConvolutionShape {
   filterHeight: number;
@@ -211,6 +291,8 @@ export interface DirectConvolutionShape {
   outWidth: number;
   strideHeight: number;
   relu: boolean;
+  /** Whether a bias is added (else the sums start at +0, as XNNPACK's without one). */
+  bias: boolean;
 }
 
 /**
@@ -223,11 +305,12 @@ export interface DirectConvolutionShape {
 const CHANNELS_PER_PASS = 5;
 
 /**
- * directConvolution(input, weights, out, images): a stride-1-across convolution, four adjacent output
- * pixels of a row per f32x4 and every output channel in its own accumulator, the taps unrolled with
- * their offsets as constants. input: per image, the channel planes of the zero-padded input
- * ([inChannels, paddedHeight, paddedWidth]); weights: per output channel its bias as four equal
- * floats, then per (ky, kx, ci, o) the weight as four equal floats; out: NHWC.
+ * directConvolution(input, filter, bias, out, images): a stride-1-across convolution, four adjacent
+ * output pixels of a row per f32x4 and every output channel in its own accumulator, the taps unrolled
+ * with their offsets as constants. input: per image, the channel planes of the zero-padded input
+ * ([inChannels, paddedHeight, paddedWidth]); filter: the layer's own [kh, kw, cin, cout] tensor and
+ * bias its [cout], each weight loaded straight into all four lanes (v128.load32_splat), so no copy of
+ * the weights is made per call; out: NHWC.
  *
  * Each output value is computed as XNNPACK's f32 igemm micro-kernels compute it (the backend's
  * Conv2D/FusedConv2D), so results are bit-identical: acc = bias (or +0), then for ky, for kx, for ci:
@@ -239,11 +322,11 @@ const CHANNELS_PER_PASS = 5;
  */
 function directConvolutionFunction(shape: DirectConvolutionShape, vectors: number, channelsPerPass: number): LoopFunction {
   const { filterHeight: kh, filterWidth: kw, inChannels: cin, outChannels: cout, paddedHeight: hp, paddedWidth: wp } = shape;
-  const { outHeight, outWidth, strideHeight, relu } = shape;
-  const [input, weights, out, images] = [0, 1, 2, 3];
-  const [rowIn, rowOut, rows, px, inAt, outAt] = [4, 5, 6, 7, 8, 9];
-  const weight = 10;
-  const firstValue = 11;
+  const { outHeight, outWidth, strideHeight, relu, bias: hasBias } = shape;
+  const [input, filter, bias, out, images] = [0, 1, 2, 3, 4];
+  const [rowIn, rowOut, rows, px, inAt, outAt] = [5, 6, 7, 8, 9, 10];
+  const weight = 11;
+  const firstValue = 12;
   const passes = Math.ceil(cout / channelsPerPass);
   const perPass = Math.ceil(cout / passes);
   const firstAcc = firstValue + vectors;
@@ -254,13 +337,13 @@ function directConvolutionFunction(shape: DirectConvolutionShape, vectors: numbe
   for (let first = 0; first < cout; first += perPass) {
     const count = Math.min(perPass, cout - first);
     for (let o = 0; o < count; o++) {
-      groupBody.push(...get(weights), ...simd(V128_LOAD), ...memarg(4, (first + o) * 16), ...set(acc(0, o)));
+      groupBody.push(...(hasBias ? [...get(bias), ...simd(V128_LOAD32_SPLAT), ...memarg(2, (first + o) * 4)] : [...f32(0), ...simd(F32X4_SPLAT)]), ...set(acc(0, o)));
       for (let v = 1; v < vectors; v++) groupBody.push(...get(acc(0, o)), ...set(acc(v, o)));
     }
     // Taps in loops (ky, kx), input channels and this pass's output channels unrolled.
     groupBody.push(
       ...get(inAt), ...set(tapIn),
-      ...get(weights), ...i32((cout + first) * 16), I32_ADD, ...set(tapWeight),
+      ...get(filter), ...i32(first * 4), I32_ADD, ...set(tapWeight),
       ...i32(kh), ...set(kyLeft),
       LOOP, VOID,
       ...i32(kw), ...set(kxLeft),
@@ -271,7 +354,7 @@ function directConvolutionFunction(shape: DirectConvolutionShape, vectors: numbe
         groupBody.push(...get(tapIn), ...simd(V128_LOAD), ...memarg(0, (ci * hp * wp + 4 * v) * 4), ...set(firstValue + v));
       }
       for (let o = 0; o < count; o++) {
-        groupBody.push(...get(tapWeight), ...simd(V128_LOAD), ...memarg(4, (ci * cout + o) * 16), ...set(weight));
+        groupBody.push(...get(tapWeight), ...simd(V128_LOAD32_SPLAT), ...memarg(2, (ci * cout + o) * 4), ...set(weight));
         for (let v = 0; v < vectors; v++) {
           groupBody.push(...get(acc(v, o)), ...get(firstValue + v), ...get(weight), ...simd(F32X4_MUL), ...simd(F32X4_ADD), ...set(acc(v, o)));
         }
@@ -279,7 +362,7 @@ function directConvolutionFunction(shape: DirectConvolutionShape, vectors: numbe
     }
     groupBody.push(
       ...addTo(tapIn, i32(4)),
-      ...addTo(tapWeight, i32(cin * cout * 16)),
+      ...addTo(tapWeight, i32(cin * cout * 4)),
       ...countDown(kxLeft),
       END,
       ...addTo(tapIn, i32((wp - kw) * 4)),
@@ -324,7 +407,7 @@ function directConvolutionFunction(shape: DirectConvolutionShape, vectors: numbe
   ];
   return {
     name: 'directConvolution',
-    params: 4,
+    params: 5,
     locals: [I32, I32, I32, I32, I32, I32, V128, ...Array<number>(vectors + vectors * perPass).fill(V128), I32, I32, I32, I32],
     body,
   };
@@ -448,7 +531,8 @@ export function wasmLoops(backend: WasmBackend): WasmLoops | undefined {
   return loopsByMemory.get(memory);
 }
 
-export type DirectConvolution = (input: number, weights: number, out: number, images: number) => void;
+/** Byte addresses on the heap; bias is ignored when the shape has none. */
+export type DirectConvolution = (input: number, filter: number, bias: number, out: number, images: number) => void;
 
 const convolutionsByMemory = new WeakMap<object, Map<string, DirectConvolution | undefined>>();
 
@@ -468,6 +552,43 @@ export function directConvolution(backend: WasmBackend, shape: DirectConvolution
     try {
       const module = new api.Module(assemble([directConvolutionFunction(shape, shape.outWidth >= 8 ? 2 : 1, CHANNELS_PER_PASS)]));
       run = (new api.Instance(module, { env: { memory } }).exports as { directConvolution: DirectConvolution }).directConvolution;
+    } catch {
+      run = undefined;
+    }
+    byShape.set(key, run);
+  }
+  return byShape.get(key);
+}
+
+export type Col2imRows = (cols: number, dx: number, images: number) => void;
+
+const col2imRowsByMemory = new WeakMap<object, Map<string, Col2imRows | undefined>>();
+
+let rowsEnabled = true;
+
+/** Turns the row-wise col2im off (or on again), so tests can hold it against col2imRuns bit for bit. */
+export function setCol2imRowsEnabled(on: boolean): void {
+  rowsEnabled = on;
+}
+
+/**
+ * The row-wise col2im generated for this shape (see col2imRowsFunction), compiled once per shape and
+ * heap; undefined where the loops cannot run or the shape does not fit it (input width not a multiple
+ * of 4, more than 12 vectors across).
+ */
+export function col2imRows(backend: WasmBackend, shape: Col2imRowsShape): Col2imRows | undefined {
+  const inWidth = shape.outWidth + shape.filterWidth - 1;
+  if (!rowsEnabled || inWidth % 4 !== 0 || inWidth > 48 || !wasmLoops(backend)) return undefined;
+  const api = (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly as WebAssemblyApi;
+  const memory = (backend as unknown as { wasm: { asm: { memory: object } } }).wasm.asm.memory;
+  let byShape = col2imRowsByMemory.get(memory);
+  if (!byShape) col2imRowsByMemory.set(memory, byShape = new Map());
+  const key = JSON.stringify(shape);
+  if (!byShape.has(key)) {
+    let run: Col2imRows | undefined;
+    try {
+      const module = new api.Module(assemble([col2imRowsFunction(shape)]));
+      run = (new api.Instance(module, { env: { memory } }).exports as { col2imRows: Col2imRows }).col2imRows;
     } catch {
       run = undefined;
     }
