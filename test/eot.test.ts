@@ -10,7 +10,7 @@ import type { Classifier } from '../app/engine/classifier.js';
 import { AttackInputError, runAttack } from '../app/attacks/index.js';
 import { applyChannel, drawChannel, identityDraw, identityProfile, jpegStraightThrough, rectangleToQuad } from '../app/attacks/eot-channel.js';
 import type { ChannelDraw } from '../app/attacks/eot-channel.js';
-import { MostRobustIterate, eotAdversarialDraws, eotDraws, eotGradient, resolveEot } from '../app/attacks/eot.js';
+import { MostRobustIterate, drawPasses, eotAdversarialDraws, eotDraws, eotGradient, resolveEot } from '../app/attacks/eot.js';
 import { methodLabel } from '../app/attacks/method-label.js';
 import { iterativeAttack, objectiveGradient } from '../app/attacks/iterative.js';
 import { attackObjective } from '../app/attacks/losses.js';
@@ -317,6 +317,20 @@ describe('EOT gradient', () => {
     // The choice is not always restart 0's: the test sees restarts compete.
     expect(chosenLater).toBeGreaterThan(0);
     classifier.dispose();
+  });
+
+  it('groups a step\'s draws into model passes within both the value cap and the tape budget\'s images', () => {
+    const s = { samples: 8, channel: defaultChannelProfile(), cellMm: 30, seed: 1, firstImageIndex: 0, restart: 0 };
+    const counts = (imagesPerPass?: number) => [...drawPasses({ ...s, ...(imagesPerPass === undefined ? {} : { imagesPerPass }) }, [4, 8, 8, 1], 0)].map((pass) => pass.count);
+    expect(counts()).toEqual([8]);
+    expect(counts(8)).toEqual([2, 2, 2, 2]);
+    expect(counts(13)).toEqual([3, 3, 2]);
+    // Fewer than a chunk's images: still one sample, all images, per pass.
+    expect(counts(2)).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
+    // Every draw is used once, sample-major, whatever the grouping.
+    const passes = [...drawPasses({ ...s, imagesPerPass: 13 }, [4, 8, 8, 1], 0)];
+    expect(passes.flatMap((pass) => pass.group)).toEqual(eotDraws(s, 4, 8, 8, 0));
+    expect(passes.map((pass) => Array.from(pass.sourceOf))).toEqual([[0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3], [0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3], [0, 1, 2, 3, 0, 1, 2, 3]]);
   });
 
   it('refuses EOT on FGSM and DeepFool and bad sample counts in plain words', async () => {

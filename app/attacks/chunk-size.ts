@@ -54,6 +54,15 @@ export function tapeBytesPerImage(classifier: Classifier): number {
 }
 
 /**
+ * How many images' gradient tapes fit TAPE_BUDGET_BYTES together (at least 1), or undefined when the
+ * probe could not tell: the bound of one model pass, which EOT's draws of a chunk share (eot.ts).
+ */
+export function tapeImageCapacity(classifier: Classifier): number | undefined {
+  const perImage = tapeBytesPerImage(classifier);
+  return perImage > 0 ? Math.max(1, Math.floor(TAPE_BUDGET_BYTES / perImage)) : undefined;
+}
+
+/**
  * The default chunk size of `classifier`: DEFAULT_ATTACK_BATCH, or fewer (at least 1) when its tape
  * per image times that exceeds TAPE_BUDGET_BYTES.
  */

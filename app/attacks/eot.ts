@@ -57,6 +57,12 @@ export interface EotSettings {
   confidence?: number;
   /** Which iterate is returned (EotOptions.keep; absent: the last). */
   keep?: EotKeep;
+  /**
+   * At most this many transformed images per model pass: the gradient tapes that fit the memory budget
+   * (chunk-size.ts). A chunk sized for one pass of its images would otherwise run its draws several
+   * chunks at a time (a 224x224 model: 12 images' tapes where 3 fit). Absent: MAX_VALUES_PER_PASS alone.
+   */
+  imagesPerPass?: number;
 }
 
 /** EOT options with the defaults filled in: the default channel profile, a 30 mm cell, no confidence cap, the last iterate. */
@@ -83,12 +89,15 @@ export function eotDraws(s: EotSettings, n: number, height: number, width: numbe
 
 /**
  * The draws of `step` for a batch of `shape`, in model passes of whole samples (all images of a sample
- * together, as many samples as fit): each pass's draws, the image each draw transforms, and its sample count.
+ * together, as many samples as fit both MAX_VALUES_PER_PASS and s.imagesPerPass): each pass's draws,
+ * the image each draw transforms, and its sample count.
  */
-function* drawPasses(s: EotSettings, shape: readonly number[], step: number): Generator<{ group: ChannelDraw[]; sourceOf: Int32Array; count: number }> {
+export function* drawPasses(s: EotSettings, shape: readonly number[], step: number): Generator<{ group: ChannelDraw[]; sourceOf: Int32Array; count: number }> {
   const [n, height, width, channels] = shape;
   const draws = eotDraws(s, n, height, width, step);
-  const perPass = Math.max(1, Math.min(s.samples, Math.floor(MAX_VALUES_PER_PASS / Math.max(1, n * height * width * channels))));
+  const byValues = Math.floor(MAX_VALUES_PER_PASS / Math.max(1, n * height * width * channels));
+  const byTape = s.imagesPerPass === undefined ? Infinity : Math.floor(s.imagesPerPass / Math.max(1, n));
+  const perPass = Math.max(1, Math.min(s.samples, byValues, byTape));
   for (let first = 0; first < s.samples; first += perPass) {
     const count = Math.min(perPass, s.samples - first);
     const group = draws.slice(first * n, (first + count) * n);

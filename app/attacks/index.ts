@@ -14,7 +14,7 @@ import { predictLogits, topKFromLogits } from '../engine/predict.js';
 import { allocateView, evaluateViews, writeView } from './adversarial-view.js';
 import type { ViewCriterion } from './adversarial-view.js';
 import { bimChunk } from './bim.js';
-import { defaultChunkSize } from './chunk-size.js';
+import { defaultChunkSize, tapeImageCapacity } from './chunk-size.js';
 import { deepfoolChunk } from './deepfool.js';
 import { fgsmChunk } from './fgsm.js';
 import type { AttackChunk, ChunkOutcome, StepHook } from './iterative.js';
@@ -78,6 +78,8 @@ async function attackInChunks(
   const quantized = allocateView(n, o.topK, withTargets);
   const adversarial = o.keepImages ? new Float32Array(n * size) : undefined;
   let iterations: Int32Array | undefined;
+  // EOT runs a chunk's draws through the model together: as many as the tape budget holds per pass.
+  const eotImagesPerPass = o.eot && n > 0 ? tapeImageCapacity(classifier) : undefined;
   for (let start = 0; start < n; start += o.batchSize) {
     const end = Math.min(n, start + o.batchSize);
     const clean = images.subarray(start * size, end * size);
@@ -92,6 +94,7 @@ async function attackInChunks(
       labels: chunkCriterion.labels,
       targets: chunkCriterion.targets,
       firstImageIndex: o.indexOffset + start,
+      ...(eotImagesPerPass === undefined ? {} : { eotImagesPerPass }),
       cleanLogits: cleanLogits.known ? cleanLogits.values.subarray(start * classes, end * classes) : undefined,
       onStep,
       firstGradient: firstGradients && { get: () => firstGradients.get(start), set: (g) => firstGradients.set(start, g) },

@@ -278,7 +278,7 @@ export function scoreImages(
 
 /** The EOT settings of one chunk and restart, or undefined for a plain attack. */
 export function eotSettings(chunk: AttackChunk, o: ResolvedOptions, restart: number): EotSettings | undefined {
-  return o.eot && { ...o.eot, seed: o.seed, firstImageIndex: chunk.firstImageIndex, restart };
+  return o.eot && { ...o.eot, seed: o.seed, firstImageIndex: chunk.firstImageIndex, restart, ...(chunk.eotImagesPerPass === undefined ? {} : { imagesPerPass: chunk.eotImagesPerPass }) };
 }
 
 /** One chunk of images as each method file sees it. */
@@ -291,6 +291,8 @@ export interface AttackChunk {
   targets?: Int32Array;
   /** Global index of the chunk's first image (indexOffset + position in the call). */
   firstImageIndex: number;
+  /** EOT: at most this many transformed images per model pass (the tape budget's, chunk-size.ts). */
+  eotImagesPerPass?: number;
   /** The clean images' logits [n, numClasses] when runAttack has them before the attack (DeepFool). */
   cleanLogits?: Float32Array;
   onStep: StepHook;
