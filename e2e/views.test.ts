@@ -270,7 +270,7 @@ describe.skipIf(missing !== null)('screens in browser mode: what was printed and
     await page.getByRole('button', { name: /^Drop phone photos/ }).locator('input[type=file]').setInputFiles(blank);
     await page.getByTestId('last-capture').filter({ hasText: /^IMG_blank\.png/ }).waitFor({ timeout: 60_000 });
     const photoColumn = await page.locator('tbody tr td:first-child').allTextContents();
-    expect(photoColumn).toEqual([expect.stringMatching(/^camera still, \d\d:\d\d(:\d\d)?$/), expect.stringMatching(/^camera still, \d\d:\d\d(:\d\d)?$/), 'IMG_blank.png']);
+    expect(photoColumn).toEqual([expect.stringMatching(/^camera still, \d\d:\d\d(:\d\d)?( \(\d+\))?$/), expect.stringMatching(/^camera still, \d\d:\d\d(:\d\d)?( \(\d+\))?$/), 'IMG_blank.png']);
     await page.getByRole('button', { name: 'Stop camera' }).click();
     await expectNoAxeViolations(page, 'Capture (with captures)');
   });
@@ -281,7 +281,7 @@ describe.skipIf(missing !== null)('screens in browser mode: what was printed and
     const groups = page.getByTestId('compare-group');
     await expect.poll(async () => groups.count(), { timeout: 60_000 }).toBe(2);
     const titles = await groups.locator('h4').allTextContents();
-    expect(titles.every((t) => /^camera still, \d\d:\d\d(:\d\d)? · sheet \S+-s0 · \d+\/\d+ agree$/.test(t)), titles.join(' | ')).toBe(true);
+    expect(titles.every((t) => /^camera still, \d\d:\d\d(:\d\d)?( \(\d+\))? · sheet \S+-s0 · \d+\/\d+ agree$/.test(t)), titles.join(' | ')).toBe(true);
     for (const group of await groups.all()) expect(await group.locator('figure').count()).toBe(2 * imagesOnSheet1);
     expect(await page.getByTestId('compare-summary').textContent()).toMatch(/^\s*2 captures counted: camera still/);
     expect(await page.getByTestId('compare-apart').textContent()).toMatch(/IMG_blank\.png: /);
