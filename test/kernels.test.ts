@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLeNet } from '../app/models/lenet.js';
 import { initBackend } from '../app/node/backend.js';
 import { setWasmLoopsEnabled } from '../app/engine/kernels/wasm-loops.js';
-import { keptTransposeCount } from '../app/engine/kernels/batch-mat-mul.js';
+import { keptTransposeCount } from '../app/engine/kernels/kept-transpose.js';
 
 /**
  * Every kernel app/engine/kernels registers for WASM, checked against TF.js's CPU backend (the
@@ -320,6 +320,27 @@ describe('BatchMatMul with a transposed weight on WASM (its transpose kept per w
     }
     expect(keptTransposeCount(backend())).toBe(1);
     tf.dispose([weight, plain]);
+    expect(keptTransposeCount(backend())).toBe(0);
+    expect(backend().numDataIds()).toBe(idsBefore);
+  });
+
+  it("a convolution's input gradient (GEMM + col2im) against a kept filter gives the bits of a fresh transpose", async () => {
+    await tf.setBackend('wasm');
+    const idsBefore = backend().numDataIds();
+    const w = values(5 * 5 * 10 * 20, 61);
+    const filter = variable(w, [5, 5, 10, 20]);
+    const plain = tf.tensor(w, [5, 5, 10, 20]);
+    const inputGradient = async (f: tf.Tensor, n: number) => {
+      const out = tf.tidy(() => tf.engine().runKernel('Conv2DBackpropInput',
+        { dy: tf.tensor(values(n * 8 * 8 * 20, 67 + n), [n, 8, 8, 20]), filter: f },
+        { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', inputShape: [n, 12, 12, 10], dimRoundingMode: undefined } as any) as tf.Tensor);
+      const result = await bits(out);
+      out.dispose();
+      return result;
+    };
+    for (const n of [1, 3, 1]) expect(await inputGradient(filter, n)).toEqual(await inputGradient(plain, n));
+    expect(keptTransposeCount(backend())).toBe(1);
+    tf.dispose([filter, plain]);
     expect(keptTransposeCount(backend())).toBe(0);
     expect(backend().numDataIds()).toBe(idsBefore);
   });
