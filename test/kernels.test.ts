@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLeNet } from '../app/models/lenet.js';
 import { initBackend } from '../app/node/backend.js';
 import { setWasmLoopsEnabled } from '../app/engine/kernels/wasm-loops.js';
+import { keptTransposeCount } from '../app/engine/kernels/kept-transpose.js';
 
 /**
  * Every kernel app/engine/kernels registers for WASM, checked against TF.js's CPU backend (the
@@ -280,6 +281,88 @@ describe('BatchMatMul with a transposed operand on WASM (transposed first, then 
     expect(Array.from(fast, Number.isNaN)).toEqual(Array.from(reference, Number.isNaN));
     const finite = (v: Float32Array) => v.map((e) => (Number.isFinite(e) ? e : 0));
     expectClose(finite(fast), finite(reference));
+  });
+});
+
+describe('BatchMatMul with a transposed weight on WASM (its transpose kept per weight data)', () => {
+  type Backend = Parameters<typeof keptTransposeCount>[0] & {
+    move(dataId: object, values: Float32Array, shape: number[], dtype: 'float32', refCount: number): void;
+    numDataIds(): number;
+  };
+  const backend = () => tf.backend() as unknown as Backend;
+  const bits = async (t: tf.Tensor) => Array.from(new Uint32Array(((await t.data()) as Float32Array).slice().buffer));
+  /** A weight as Layers holds it (the initial tensor freed: the variable then owns the data alone). */
+  function variable(w: Float32Array, shape: number[]): tf.Variable {
+    const initial = tf.tensor(w, shape);
+    const v = tf.variable(initial, false);
+    initial.dispose();
+    return v;
+  }
+  /** dy·Wᵀ as the dense layer's input gradient runs it, W a variable; and with W a plain tensor of the same values. */
+  async function product(dy: Float32Array, w: tf.Variable | tf.Tensor, shape: number[]): Promise<number[]> {
+    const out = tf.tidy(() => tf.matMul(tf.tensor(dy, shape), w, false, true));
+    const result = await bits(out);
+    out.dispose();
+    return result;
+  }
+
+  it('batch 1 and batch 7 give the bits of a fresh transpose, call after call, and the copy goes with the weight', async () => {
+    await tf.setBackend('wasm');
+    const idsBefore = backend().numDataIds();
+    const w = values(320 * 50, 41);
+    const weight = variable(w, [320, 50]);
+    const plain = tf.tensor(w, [320, 50]);
+    for (const n of [1, 7, 1]) {
+      const dy = values(n * 50, 43 + n);
+      const fresh = await product(dy, plain, [n, 50]);
+      expect(await product(dy, weight, [n, 50])).toEqual(fresh);
+      expect(await product(dy, weight, [n, 50])).toEqual(fresh);
+    }
+    expect(keptTransposeCount(backend())).toBe(1);
+    tf.dispose([weight, plain]);
+    expect(keptTransposeCount(backend())).toBe(0);
+    expect(backend().numDataIds()).toBe(idsBefore);
+  });
+
+  it("a convolution's input gradient (GEMM + col2im) against a kept filter gives the bits of a fresh transpose", async () => {
+    await tf.setBackend('wasm');
+    const idsBefore = backend().numDataIds();
+    const w = values(5 * 5 * 10 * 20, 61);
+    const filter = variable(w, [5, 5, 10, 20]);
+    const plain = tf.tensor(w, [5, 5, 10, 20]);
+    const inputGradient = async (f: tf.Tensor, n: number) => {
+      const out = tf.tidy(() => tf.engine().runKernel('Conv2DBackpropInput',
+        { dy: tf.tensor(values(n * 8 * 8 * 20, 67 + n), [n, 8, 8, 20]), filter: f },
+        { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', inputShape: [n, 12, 12, 10], dimRoundingMode: undefined } as any) as tf.Tensor);
+      const result = await bits(out);
+      out.dispose();
+      return result;
+    };
+    for (const n of [1, 3, 1]) expect(await inputGradient(filter, n)).toEqual(await inputGradient(plain, n));
+    expect(keptTransposeCount(backend())).toBe(1);
+    tf.dispose([filter, plain]);
+    expect(keptTransposeCount(backend())).toBe(0);
+    expect(backend().numDataIds()).toBe(idsBefore);
+  });
+
+  it('a weight disposed and replaced by another of the same shape, or rewritten under its dataId, is never read stale', async () => {
+    await tf.setBackend('wasm');
+    const dy = values(50, 47);
+    const first = values(320 * 50, 53);
+    const second = values(320 * 50, 59);
+    const a = variable(first, [320, 50]);
+    await product(dy, a, [1, 50]);
+    a.dispose();
+    const b = variable(second, [320, 50]);
+    const plainSecond = tf.tensor(second, [320, 50]);
+    expect(await product(dy, b, [1, 50])).toEqual(await product(dy, plainSecond, [1, 50]));
+    // The backend writes new bytes under a kept dataId when data moves between backends.
+    backend().disposeData(b.dataId, true);
+    backend().move(b.dataId, first, [320, 50], 'float32', 1);
+    const plainFirst = tf.tensor(first, [320, 50]);
+    expect(await product(dy, b, [1, 50])).toEqual(await product(dy, plainFirst, [1, 50]));
+    tf.dispose([b, plainSecond, plainFirst]);
+    expect(keptTransposeCount(backend())).toBe(0);
   });
 });
 

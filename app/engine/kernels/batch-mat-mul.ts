@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BatchMatMulAttrs, KernelConfig, TensorInfo } from '@tensorflow/tfjs';
 import { asKernelFunc, disposeAll, runWasmKernel } from './wasm-backend.js';
 import type { KernelArgs, WasmBackend, WasmKernelFunc } from './wasm-backend.js';
+import { transposeMatrix } from './kept-transpose.js';
 
 /**
  * BatchMatMul on WASM with a transposed operand, through the backend's fast path. The backend hands
@@ -13,6 +14,7 @@ import type { KernelArgs, WasmBackend, WasmKernelFunc } from './wasm-backend.js'
  * one takes the fast path, however small: a size threshold would give a chunk of 3 images another
  * summation order than a chunk of 7, and an attack that reads gradient magnitudes (DeepFool) other
  * images depending on how a job was split.
+ * A transposed weight (b a variable: the dense layers' dy·Wᵀ) is kept across calls (kept-transpose.ts).
  */
 
 function swapLastTwo(backend: WasmBackend, x: TensorInfo): TensorInfo {
@@ -31,11 +33,12 @@ export function makeBatchMatMulKernel(original: WasmKernelFunc): KernelConfig {
     const batch = (shape: number[]) => shape.slice(0, -2).reduce((p, d) => p * d, 1);
     if (batch(a.shape) !== 1 || batch(b.shape) !== 1) return original(args);
     const aN = transposeA ? swapLastTwo(backend, a) : a;
-    const bN = transposeB ? swapLastTwo(backend, b) : b;
+    const [rows, columns] = b.shape.slice(-2);
+    const bT = transposeB ? transposeMatrix(backend, b, rows, columns, [...b.shape.slice(0, -2), columns, rows]) : undefined;
     try {
-      return original({ inputs: { a: aN, b: bN }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } });
+      return original({ inputs: { a: aN, b: bT ? bT.transposed : b }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } });
     } finally {
-      disposeAll(backend, [aN === a ? undefined : aN, bN === b ? undefined : bN]);
+      disposeAll(backend, [aN === a ? undefined : aN, bT?.owned ? bT.transposed : undefined]);
     }
   };
   return { kernelName: tf.BatchMatMul, backendName: 'wasm', kernelFunc: asKernelFunc(kernelFunc) };

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Conv2DBackpropInputAttrs, KernelConfig, TensorInfo } from '@tensorflow/tfjs';
+import { transposeMatrix } from './kept-transpose.js';
 import { asKernelFunc, dilateByStride, disposeAll, float32View, runWasmKernel } from './wasm-backend.js';
 import type { KernelArgs, WasmBackend, WasmKernelFunc } from './wasm-backend.js';
 import { col2imRows, wasmLoops } from './wasm-loops.js';
@@ -129,9 +130,9 @@ function viaGemm(
   // Whole rows of dy per product, its columns small enough to stay in cache for col2im.
   let chunkRows = Math.min(dyRows, Math.max(1, Math.floor(COLUMN_CHUNK_FLOATS / (rowLength * outWidth))));
   if (byRows) chunkRows = Math.max(1, Math.floor(chunkRows / outHeight)) * outHeight;
-  const wT = runWasmKernel('Transpose', {
-    inputs: { x: { dataId: filter.dataId, shape: [rowLength, outC], dtype: 'float32' } }, backend, attrs: { perm: [1, 0] },
-  });
+  // Kept across calls when the filter is a model's weight, so the backend's XNNPACK operator (its
+  // packed weights) is reused (kept-transpose.ts).
+  const wT = transposeMatrix(backend, filter, rowLength, outC, [outC, rowLength]);
   const dyChunk = backend.makeOutput([chunkRows * outWidth, outC], 'float32');
   let cols: TensorInfo | undefined;
   try {
@@ -145,7 +146,7 @@ function viaGemm(
       const rows = Math.min(chunkRows, dyRows - first);
       const chunk: TensorInfo = rows === chunkRows ? dyChunk : { dataId: dyChunk.dataId, shape: [rows * outWidth, outC], dtype: 'float32' };
       float32View(backend, dyChunk).set(float32View(backend, dy).subarray(first * outWidth * outC, (first + rows) * outWidth * outC));
-      cols = runWasmKernel('BatchMatMul', { inputs: { a: chunk, b: wT }, backend, attrs: { transposeA: false, transposeB: false } });
+      cols = runWasmKernel('BatchMatMul', { inputs: { a: chunk, b: wT.transposed }, backend, attrs: { transposeA: false, transposeB: false } });
       // Addresses after the product's allocation, which may have grown the heap.
       const srcBase = float32View(backend, cols).byteOffset;
       const dxBase = float32View(backend, out).byteOffset;
@@ -184,7 +185,7 @@ function viaGemm(
     }
     return out;
   } finally {
-    disposeAll(backend, [wT, dyChunk, cols]);
+    disposeAll(backend, [wT.owned ? wT.transposed : undefined, dyChunk, cols]);
   }
 }
 

@@ -7,7 +7,7 @@ import type { DataType, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow
  * read and write them in place through typed-array views of that heap.
  */
 export interface WasmBackend {
-  dataIdMap: { get(dataId: object): { id: number } | undefined };
+  dataIdMap: { get(dataId: object): { id: number } | undefined; has(dataId: object): boolean };
   makeOutput(shape: number[], dtype: DataType): TensorInfo;
   /** A view of the tensor's bytes on the heap. Any later allocation may grow (and detach) the heap: take views after allocating. */
   typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
