@@ -3,6 +3,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { col2imRowsRuns } from '../app/engine/kernels/conv2d-backprop-input.js';
 import { setCol2imRowsEnabled } from '../app/engine/kernels/wasm-loops.js';
 import { initBackend } from '../app/node/backend.js';
+import { elementCount, seededValues } from './seeded-values.js';
 
 /**
  * The row-wise col2im (wasm-loops.ts col2imRows, LeNet's conv1 input gradient) against the
@@ -12,18 +13,8 @@ import { initBackend } from '../app/node/backend.js';
 
 type Shape4 = [number, number, number, number];
 
-/** Deterministic pseudo-random values (LCG) so every run checks the same numbers. */
-function values(size: number, seed: number, scale = 1): Float32Array {
-  const out = new Float32Array(size);
-  let s = seed >>> 0;
-  for (let i = 0; i < size; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 32 * 2 - 1) * scale;
-  }
-  return out;
-}
-
-const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+const values = seededValues;
+const size = elementCount;
 
 function inputGradient(xShape: Shape4, dy: Float32Array, w: Float32Array, filterShape: Shape4): Float32Array {
   return tf.tidy(() => {

@@ -5,6 +5,7 @@ import { registerFastWasmKernels, restoreOriginalWasmKernels } from '../app/engi
 import { setWasmLoopsEnabled } from '../app/engine/kernels/wasm-loops.js';
 import { createLeNet } from '../app/models/lenet.js';
 import { initBackend } from '../app/node/backend.js';
+import { elementCount, seededValues } from './seeded-values.js';
 
 /**
  * The direct convolution (app/engine/kernels/conv2d.ts) against the WASM backend's own Conv2D and
@@ -15,18 +16,8 @@ import { initBackend } from '../app/node/backend.js';
 type Shape4 = [number, number, number, number];
 type Pad = 'valid' | 'same' | [[0, 0], [number, number], [number, number], [0, 0]];
 
-/** Deterministic pseudo-random values (LCG) so every run checks the same numbers. */
-function values(size: number, seed: number, scale = 1): Float32Array {
-  const out = new Float32Array(size);
-  let s = seed >>> 0;
-  for (let i = 0; i < size; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 32 * 2 - 1) * scale;
-  }
-  return out;
-}
-
-const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+const values = seededValues;
+const size = elementCount;
 
 interface Case {
   x: Float32Array;
