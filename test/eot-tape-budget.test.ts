@@ -8,9 +8,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Classifier } from '../app/engine/classifier.js';
+import type * as ChunkSize from '../app/attacks/chunk-size.js';
 
 const CAPACITY = 9;
-vi.mock('../app/attacks/chunk-size.js', async (original) => ({ ...(await original<typeof import('../app/attacks/chunk-size.js')>()), tapeImageCapacity: () => CAPACITY }));
+vi.mock('../app/attacks/chunk-size.js', async (original) => ({ ...(await original<typeof ChunkSize>()), tapeImageCapacity: () => CAPACITY }));
 const { runAttack } = await import('../app/attacks/index.js');
 
 beforeAll(async () => {
