@@ -112,6 +112,18 @@ describe('logitsBesideTape', () => {
     }
   });
 
+  it('is not used by a wrapper that spreads a classifier and replaces its logits: the attack follows the wrapper', async () => {
+    // A saturated softmax (the gradient-masking check's model): its CE gradient vanishes, so FGSM changes nothing.
+    const saturate = (x: tf.Tensor4D) => tf.tidy(() => tf.log(tf.softmax(lenet.logits(x).mul(1000)).add(1e-12)) as tf.Tensor2D);
+    const spread: Classifier = { ...lenet, id: 'spread', logits: saturate };
+    const fresh: Classifier = { id: 'fresh', inputShape: lenet.inputShape, numClasses: lenet.numClasses, labels: lenet.labels, logits: saturate, dispose: () => {} };
+    const x = images.subarray(0, 8 * 784);
+    const y = labels.subarray(0, 8);
+    const [viaSpread, viaFresh] = [await runAttack(spread, x, y, { method: 'fgsm', epsilons: [0.25] }), await runAttack(fresh, x, y, { method: 'fgsm', epsilons: [0.25] })];
+    expect(Array.from(viaSpread.perEpsilon[0].adversarial!)).toEqual(Array.from(viaFresh.perEpsilon[0].adversarial!));
+    expect(Array.from(viaSpread.before.probs)).toEqual(Array.from(viaFresh.before.probs));
+  });
+
   it('is absent where the layers are not a chain (a functional model): the attack scores the clean images itself', async () => {
     const input = tf.input({ shape: [28, 28, 1] });
     const flat = tf.layers.flatten().apply(input) as tf.SymbolicTensor;

@@ -96,11 +96,12 @@ export function inputGradient(
   view?: (x: tf.Tensor4D) => tf.Tensor4D,
   untapedLogits?: (logits: Float32Array) => void,
 ): tf.Tensor4D {
-  const besideTape = untapedLogits && !view ? classifier.logitsBesideTape : undefined;
+  // Only while the pass is still this classifier's own: a wrapper that replaced `logits` carries it along.
+  const besideTape = untapedLogits && !view && classifier.logitsBesideTape?.of === classifier.logits ? classifier.logitsBesideTape : undefined;
   let untaped: tf.Tensor2D | undefined;
   const gradient = tf.grad((xi: tf.Tensor) => {
     if (!besideTape) return perImage(classifier.logits(view ? view(xi as tf.Tensor4D) : (xi as tf.Tensor4D))).sum();
-    const both = besideTape.call(classifier, xi as tf.Tensor4D);
+    const both = besideTape.run(xi as tf.Tensor4D);
     // Kept past the forward pass's tidy, and disposed below.
     untaped = tf.keep(both.untaped);
     return perImage(both.logits).sum();

@@ -20,6 +20,17 @@ export interface Classifier {
    * which moves the last bits. Layers the tape does not change are computed once for both, so the
    * clean images' prediction costs an attack little more than its first gradient step.
    */
-  logitsBesideTape?(images: tf.Tensor4D): { logits: tf.Tensor2D; untaped: tf.Tensor2D };
+  logitsBesideTape?: BesideTape;
   dispose(): void;
+}
+
+/** Classifier.logitsBesideTape: the pass, and the `logits` it stands for. */
+export interface BesideTape {
+  /**
+   * The classifier's own `logits` function: the pass is used only while it still is. A wrapper that
+   * spreads a classifier and replaces `logits` (a defence, a saturated softmax) carries this object
+   * along, and must not have its gradient taken through the inner model's layers.
+   */
+  readonly of: Classifier['logits'];
+  run(images: tf.Tensor4D): { logits: tf.Tensor2D; untaped: tf.Tensor2D };
 }

@@ -191,22 +191,26 @@ export function classifierFromModel(model: AnyModel, manifest: ModelManifest, id
   const inputShape = [height, width, channels] as const;
   const labels = [...manifest.labels];
   const chain = model instanceof tf.Sequential ? model.layers.filter((layer) => layer.getClassName() !== 'InputLayer') : undefined;
+  const logits = (images: tf.Tensor4D): tf.Tensor2D => {
+    checkShape(images);
+    return tf.tidy(() => forward(images));
+  };
   return {
     id,
     inputShape,
     numClasses: labels.length,
     labels,
-    logits(images: tf.Tensor4D): tf.Tensor2D {
-      checkShape(images);
-      return tf.tidy(() => forward(images));
-    },
+    logits,
     ...(chain && {
-      logitsBesideTape(images: tf.Tensor4D): { logits: tf.Tensor2D; untaped: tf.Tensor2D } {
-        checkShape(images);
-        return tf.tidy(() => {
-          const { taped, untaped } = chainBesideTape(chain, prepare(images));
-          return { logits: finish(taped), untaped: offTape(() => finish(untaped)) };
-        });
+      logitsBesideTape: {
+        of: logits,
+        run(images: tf.Tensor4D): { logits: tf.Tensor2D; untaped: tf.Tensor2D } {
+          checkShape(images);
+          return tf.tidy(() => {
+            const { taped, untaped } = chainBesideTape(chain, prepare(images));
+            return { logits: finish(taped), untaped: offTape(() => finish(untaped)) };
+          });
+        },
       },
     }),
     dispose(): void {
