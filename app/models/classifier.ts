@@ -7,6 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { Classifier } from '../engine/classifier.js';
 import type { ModelManifest, Preprocessing } from './manifest.js';
 import { ModelError } from './errors.js';
+import { weightGradientsWanted } from '../engine/kernels/weight-gradients.js';
+import { compileChain, offTape, onTape } from './layer-chain.js';
 
 /** Rec. 601 luma weights, the usual RGB→grey conversion (what PIL's convert('L') uses). */
 const LUMA = [0.299, 0.587, 0.114];
@@ -51,56 +53,6 @@ function modelOutputSize(model: AnyModel): number | undefined {
 
 function showShape(shape: (number | null)[]): string {
   return `[${shape.map((d) => (d === null ? 'null' : d)).join(',')}]`;
-}
-
-/**
- * Runs `f` as if no gradient tape were recording: its ops are not taped, and TF.js's fused ops
- * (a convolution or matmul with its bias and activation) fuse as they do outside tf.grad. TF.js
- * decides both from its engine's gradient depth alone (isTapeOn, shouldFuse), which has no setter.
- */
-function offTape<T>(f: () => T): T {
-  const state = (tf.engine() as unknown as { state: { gradientDepth: number } }).state;
-  const depth = state.gradientDepth;
-  state.gradientDepth = 0;
-  try {
-    return f();
-  } finally {
-    state.gradientDepth = depth;
-  }
-}
-
-/** Layers whose output is the same bits on a gradient tape and off it: nothing of theirs unfuses. */
-const SAME_ON_TAPE = new Set(['MaxPooling2D', 'AveragePooling2D', 'ReLU', 'Flatten', 'Dropout', 'Reshape']);
-/** Layers that fuse their bias and activation into one kernel: unfused on a tape unless linear. */
-const FUSED_WEIGHTED = new Set(['Conv2D', 'DepthwiseConv2D', 'Dense']);
-
-function sameOnTape(layer: tf.layers.Layer): boolean {
-  const name = layer.getClassName();
-  if (SAME_ON_TAPE.has(name)) return true;
-  if (!FUSED_WEIGHTED.has(name)) return false;
-  const activation = layer.getConfig().activation;
-  // A linear activation fuses on a tape too (shouldFuse), so the kernel and its sums are the same.
-  return activation === undefined || activation === null || activation === 'linear';
-}
-
-/**
- * A chain of layers applied once on the tape, and from the first layer the tape changes on, once
- * more off it: `untaped` is what the chain gives outside tf.grad. On LeNet the two convolutions are
- * shared and only the two dense layers run twice.
- */
-function chainBesideTape(chain: tf.layers.Layer[], x: tf.Tensor): { taped: tf.Tensor; untaped: tf.Tensor } {
-  let taped = x;
-  let untaped: tf.Tensor | undefined;
-  for (const layer of chain) {
-    if (untaped === undefined && sameOnTape(layer)) {
-      taped = layer.apply(taped, { training: false }) as tf.Tensor;
-      continue;
-    }
-    const from = untaped ?? taped;
-    untaped = offTape(() => layer.apply(from, { training: false }) as tf.Tensor);
-    taped = layer.apply(taped, { training: false }) as tf.Tensor;
-  }
-  return { taped, untaped: untaped ?? taped };
 }
 
 /** x in [0,1] → what the model was trained on. */
@@ -166,8 +118,15 @@ export function classifierFromModel(model: AnyModel, manifest: ModelManifest, id
     const out = first.reshape([first.shape[0], -1]) as tf.Tensor2D;
     return manifest.outputs === 'probabilities' ? tf.log(tf.add(out, LOG_EPSILON)) : out;
   };
+  const chain = model instanceof tf.Sequential ? compileChain(model.layers.filter((layer) => layer.getClassName() !== 'InputLayer')) : undefined;
   const forward = (images: tf.Tensor4D): tf.Tensor2D => {
     const x = prepare(images);
+    if (chain) {
+      // Off a tape, and on one for an input gradient, the same bits as model.apply with fewer calls
+      // (layer-chain.ts); weights being trained keep Layers' own ops and gradients.
+      if (!onTape()) return finish(chain.untaped(x));
+      if (!weightGradientsWanted()) return finish(chain.taped(x));
+    }
     return finish(!isTfjsModel(model) ? model.forward(x) : isLayersModel(model) ? model.apply(x, { training: false }) : model.predict(x));
   };
   const checkShape = (images: tf.Tensor4D) => {
@@ -190,7 +149,6 @@ export function classifierFromModel(model: AnyModel, manifest: ModelManifest, id
 
   const inputShape = [height, width, channels] as const;
   const labels = [...manifest.labels];
-  const chain = model instanceof tf.Sequential ? model.layers.filter((layer) => layer.getClassName() !== 'InputLayer') : undefined;
   const logits = (images: tf.Tensor4D): tf.Tensor2D => {
     checkShape(images);
     return tf.tidy(() => forward(images));
@@ -207,7 +165,7 @@ export function classifierFromModel(model: AnyModel, manifest: ModelManifest, id
         run(images: tf.Tensor4D): { logits: tf.Tensor2D; untaped: tf.Tensor2D } {
           checkShape(images);
           return tf.tidy(() => {
-            const { taped, untaped } = chainBesideTape(chain, prepare(images));
+            const { taped, untaped } = chain.besideTape(prepare(images));
             return { logits: finish(taped), untaped: offTape(() => finish(untaped)) };
           });
         },
