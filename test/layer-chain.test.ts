@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { objectiveGradient } from '../app/attacks/iterative.js';
+import { inputGradient, objectiveGradient } from '../app/attacks/iterative.js';
 import { attackObjective } from '../app/attacks/losses.js';
 import type { AttackLoss } from '../app/attacks/types.js';
 import type { Classifier } from '../app/engine/classifier.js';
@@ -75,12 +75,15 @@ function expectLayersBits(model: tf.LayersModel, manifest: ModelManifest, n: num
       for (const targeted of [false, true]) {
         const reference = tapeGradient(classifier, x, y, loss, targeted);
         let untaped: Float32Array | undefined;
-        const [plain, beside] = tf.tidy(() => [
+        const [plain, beside, throughOps] = tf.tidy(() => [
+          // 'ce' goes without a tape where the classifier can (logitsBesideTape.gradient), 'margin' through custom ops.
           objectiveGradient(classifier, x, y, loss, targeted).dataSync() as Float32Array,
           objectiveGradient(classifier, x, y, loss, targeted, (logits) => (untaped = logits.slice())).dataSync() as Float32Array,
+          inputGradient(classifier, x, (logits) => attackObjective(logits, y, loss, targeted, undefined, true)).dataSync() as Float32Array,
         ]);
         expect(plain).toEqual(reference);
         expect(beside).toEqual(reference);
+        expect(throughOps).toEqual(reference);
         expect(untaped).toEqual(applied);
         // A gradient of zeros would pass the comparisons too.
         expect(reference.filter((v) => v !== 0).length).toBeGreaterThan(reference.length / 4);

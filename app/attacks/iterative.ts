@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Classifier } from '../engine/classifier.js';
-import { attackObjective } from './losses.js';
+import { attackObjective, objectiveLogitGradient } from './losses.js';
 import { GradientUnavailableError } from './errors.js';
 import { withoutWeightGradients } from '../engine/kernels/weight-gradients.js';
 import { MostRobustIterate, eotAdversarialDraws, eotGradient } from './eot.js';
@@ -80,6 +80,16 @@ export function objectiveGradient(
   targeted: boolean,
   untapedLogits?: (logits: Float32Array) => void,
 ): tf.Tensor4D {
+  const logitGradient = objectiveLogitGradient(loss, targeted);
+  const direct = classifier.logitsBesideTape?.of === classifier.logits ? classifier.logitsBesideTape.gradient : undefined;
+  if (logitGradient && direct) {
+    // Without a tape: the classifier's layers backward from the objective's known logit gradient.
+    return tf.tidy(() => {
+      const { gradient, untaped } = direct(x, (logits) => logitGradient(logits, classes));
+      untapedLogits?.(untaped.dataSync() as Float32Array);
+      return gradient;
+    });
+  }
   return inputGradient(classifier, x, (logits) => attackObjective(logits, classes, loss, targeted, undefined, true), undefined, untapedLogits);
 }
 

@@ -45,12 +45,31 @@ export function crossEntropy(logits: tf.Tensor2D, classes: tf.Tensor1D, gradient
       (args[1] as tf.GradSaveFunc)([z, onehot]);
       return {
         value: gradientOnly ? tf.zeros([z.shape[0]]) : tf.logSoftmax(z).mul(onehot).sum(1).neg(),
-        gradFunc: (dy: tf.Tensor, [savedZ, mask]: tf.Tensor[]) =>
-          tf.softmax(savedZ.sub(mask.mul(MASK_OFFSET))).sub(mask).mul(dy.expandDims(1)),
+        gradFunc: (dy: tf.Tensor, [savedZ, mask]: tf.Tensor[]) => crossEntropyGradient(savedZ as tf.Tensor2D, mask as tf.Tensor2D).mul(dy.expandDims(1)),
       };
     });
     return loss(logits) as tf.Tensor1D;
   });
+}
+
+/** crossEntropy's gradient w.r.t. the logits z, (q − e_y) for the one-hot `mask` of y (see crossEntropy). */
+function crossEntropyGradient(z: tf.Tensor2D, mask: tf.Tensor2D): tf.Tensor2D {
+  return tf.softmax(z.sub(mask.mul(MASK_OFFSET))).sub(mask);
+}
+
+/**
+ * The gradient w.r.t. the logits of Σ_i attackObjective(logits, classes, loss, targeted)_i, as tf.grad
+ * computes it through attackObjective (bit for bit: the sum's and the negation's gradients multiply
+ * by exactly ±1), for the objectives where that is simple: 'ce'. Undefined for the others, whose
+ * gradient the tape takes.
+ */
+export function objectiveLogitGradient(loss: AttackLoss, targeted: boolean): ((logits: tf.Tensor2D, classes: tf.Tensor1D) => tf.Tensor2D) | undefined {
+  if (loss !== 'ce') return undefined;
+  return (logits, classes) =>
+    tf.tidy(() => {
+      const gradient = crossEntropyGradient(logits, tf.oneHot(classes, logits.shape[1]).toFloat() as tf.Tensor2D);
+      return targeted ? gradient.neg() : gradient;
+    });
 }
 
 /**

@@ -104,6 +104,8 @@ export function classifierFromModel(model: AnyModel, manifest: ModelManifest, id
   }
 
   /** Images in [0,1] → the model's input: channel bridging, channel order, preprocessing. */
+  /** Whether `prepare` returns the images as they are. */
+  const unprepared = manifest.preprocessing.kind === 'unit' && channels === modelChannels && !(manifest.channelOrder === 'BGR' && modelChannels === 3);
   const prepare = (images: tf.Tensor4D): tf.Tensor4D => {
     let x: tf.Tensor4D = images;
     if (channels === 1 && modelChannels === 3) x = tf.tile(x, [1, 1, 1, 3]);
@@ -169,6 +171,16 @@ export function classifierFromModel(model: AnyModel, manifest: ModelManifest, id
             return { logits: finish(taped), untaped: offTape(() => finish(untaped)) };
           });
         },
+        ...(chain.inputGradient && unprepared && manifest.outputs === 'logits' && {
+          gradient(images: tf.Tensor4D, logitGradient: (logits: tf.Tensor2D) => tf.Tensor2D): { gradient: tf.Tensor4D; untaped: tf.Tensor2D } {
+            checkShape(images);
+            return tf.tidy(() => {
+              // finish() only reshapes logits to [N, classes]: its gradient reshapes back.
+              const { gradient, untaped } = chain.inputGradient!(images, (output) => tf.reshape(logitGradient(finish(output)), output.shape));
+              return { gradient: gradient as tf.Tensor4D, untaped: finish(untaped) };
+            });
+          },
+        }),
       },
     }),
     dispose(): void {

@@ -266,6 +266,12 @@ export interface LayerChain {
   untaped(x: tf.Tensor): tf.Tensor;
   taped(x: tf.Tensor): tf.Tensor;
   besideTape(x: tf.Tensor): { taped: tf.Tensor; untaped: tf.Tensor };
+  /**
+   * Where every layer is a known one: the input gradient for the gradient `outputGradient` gives
+   * of the chain's output as the tape computes it, and the output off the tape, from one pass and
+   * without a tape: the forward pass, then the links' backward passes, as the custom ops run them.
+   */
+  inputGradient?(x: tf.Tensor, outputGradient: (output: tf.Tensor) => tf.Tensor): { gradient: tf.Tensor; untaped: tf.Tensor };
 }
 
 export function compileChain(layers: tf.layers.Layer[]): LayerChain {
@@ -288,7 +294,25 @@ export function compileChain(layers: tf.layers.Layer[]): LayerChain {
     const common = sharedOp ? sharedOp(x) : x;
     return { common, taped: divergingOp ? divergingOp(common) : common };
   };
+  const inputGradient: LayerChain['inputGradient'] = (x, outputGradient) =>
+    offTape(() => {
+      const kept: tf.Tensor[] = [];
+      const steps: { backward: Backward; from: number; to: number }[] = [];
+      let common = x;
+      let y = x;
+      links.forEach((link, i) => {
+        if (i === split) common = y;
+        const from = kept.length;
+        const step = link.taped(y, (t) => kept.push(t));
+        steps.push({ backward: step.backward, from, to: kept.length });
+        y = step.y;
+      });
+      const untaped = diverging.length ? untapedLinks(diverging, common) : y;
+      const gradient = steps.reduceRight((d, { backward, from, to }) => backward(d, kept.slice(from, to)), outputGradient(y));
+      return { gradient, untaped };
+    });
   return {
+    ...(rest.length === 0 && links.length > 0 && { inputGradient }),
     untaped: (x) => rest.reduce((t, layer) => apply(layer, t), untapedLinks(links, x)),
     taped: (x) => rest.reduce((t, layer) => apply(layer, t), tapedLinks(x).taped),
     besideTape(x) {
