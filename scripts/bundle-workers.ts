@@ -1,6 +1,6 @@
 /**
  * The second half of `npm run build`: the compute worker as one CommonJS file,
- * dist/app/node/compute-worker.bundle.cjs, and beside it compute-worker.bundle.mjs, which runs it with
+ * dist/app/node/compute-worker.bundle.cjs, and beside it compute-worker.boot.cjs, which runs it with
  * a V8 code cache (app/node/code-cache.ts); ComputePool starts the latter instead of
  * dist/app/node/compute-worker.js when it is there and not older (worker-script.ts). Why (issue 12,
  * start-up): every worker imported `@tensorflow/tfjs`, whose Node build also loads tfjs-data and the
@@ -12,7 +12,6 @@
  * `tsc` alone, or with native TensorFlow, whose package brings its own `@tensorflow/tfjs`). Then the
  * CLI's attack contract as one file (see the end).
  */
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'rolldown';
@@ -40,15 +39,19 @@ const NODE_FETCH_ID = '\0foolprint:node-fetch';
 const NODE_FETCH = 'module.exports = (...args) => globalThis.fetch(...args);';
 
 /**
- * The worker's entry: the bundle through code-cache.ts (compiled by tsc beside it). Why CommonJS: V8
- * takes cached code only for a vm.Script, not for an ES module (Node 20 has no compile cache of its
- * own); the WASM backend's Emscripten loader, CommonJS, finds require, __filename and __dirname there.
+ * The worker's entry, `<worker>.boot.cjs`: code-cache.ts (as tsc compiled it) in one CommonJS file
+ * with the call that runs the bundle through it. Why the bundle is CommonJS: V8 takes cached code only
+ * for a vm.Script, not for an ES module (Node 20 has no compile cache of its own); the WASM backend's
+ * Emscripten loader, CommonJS, finds require, __filename and __dirname there. Why the entry is too:
+ * a worker started on an ES module first loads Node's ES module loader, 10-25 ms of CPU per worker
+ * on these machines (issue 12, start-up), which a CommonJS entry does without.
  */
-const bootScript = (worker: string) => [
-  '// Written by scripts/bundle-workers.ts: runs the bundle beside it with a V8 code cache (app/node/code-cache.ts).',
-  "import { runWithCodeCache } from './code-cache.js';",
-  `runWithCodeCache(new URL('./${worker}.bundle.cjs', import.meta.url));`,
-  '',
+const BOOT_ID = '\0foolprint:worker-boot';
+const bootEntry = (worker: string) => [
+  "import path from 'node:path';",
+  `import { runWithCodeCache } from ${JSON.stringify(path.join(dist, 'app', 'node', 'code-cache.js'))};`,
+  // __dirname: the folder of the CommonJS file this becomes, where the bundle is.
+  `runWithCodeCache(path.join(__dirname, ${JSON.stringify(`${worker}.bundle.cjs`)}));`,
 ].join('\n');
 
 for (const worker of WORKERS) {
@@ -80,7 +83,13 @@ for (const worker of WORKERS) {
   });
   // Written last: where bundling fails, the old entry stays older than tsc's compute-worker.js, which
   // the pool then starts instead.
-  writeFileSync(path.join(dist, 'app', 'node', `${worker}.bundle.mjs`), bootScript(worker));
+  await build({
+    input: BOOT_ID,
+    platform: 'node',
+    logLevel: 'warn',
+    plugins: [{ name: 'worker-boot', resolveId: (source) => (source === BOOT_ID ? BOOT_ID : null), load: (id) => (id === BOOT_ID ? bootEntry(worker) : null) }],
+    output: { file: path.join(dist, 'app', 'node', `${worker}.boot.cjs`), format: 'cjs', codeSplitting: false },
+  });
   process.stdout.write(`bundled ${worker} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
 }
 

@@ -44,16 +44,16 @@ function mainThreadTfjs(...args: string[]): Promise<{ code: number; packages: st
 }
 
 /** The packages of the ES modules the main thread resolved. */
-function mainThreadEsmPackages(...args: string[]): Promise<{ code: number; packages: string[]; stdout: string }> {
+function mainThreadEsmPackages(...args: string[]): Promise<{ code: number; packages: string[]; urls: string[]; stdout: string }> {
   return mainThreadEsmPackagesWith({}, ...args);
 }
 
-function mainThreadEsmPackagesWith(env: Record<string, string>, ...args: string[]): Promise<{ code: number; packages: string[]; stdout: string }> {
+function mainThreadEsmPackagesWith(env: Record<string, string>, ...args: string[]): Promise<{ code: number; packages: string[]; urls: string[]; stdout: string }> {
   return new Promise((resolve) => {
     execFile(process.execPath, ['--import', pathToFileURL(esmProbe).href, cli, ...args], { cwd: root, env: { ...process.env, ...env } }, (error, stdout, stderr) => {
       const urls = [...stderr.matchAll(/esm-resolved: (.*)/g)].map((m) => m[1]);
       const packages = new Set(urls.map((url) => /node_modules\/((@[^/]+\/)?[^/]+)/.exec(url)?.[1]).filter((name): name is string => name !== undefined));
-      resolve({ code: error ? Number(error.code ?? 1) : 0, packages: urls.length > 0 ? [...packages].sort() : ['(no report)'], stdout });
+      resolve({ code: error ? Number(error.code ?? 1) : 0, packages: urls.length > 0 ? [...packages].sort() : ['(no report)'], urls, stdout });
     });
   });
 }
@@ -98,6 +98,17 @@ describe('the CLI main thread', () => {
     const run = await mainThreadEsmPackagesWith({ FOOLPRINT_UNBUNDLED: '1' }, 'sweep', '--data', 'samples', '--limit', '1', '--method', 'fgsm', '--eps', '0.1', '--json');
     expect(run.code).toBe(0);
     expect(run.packages).toContain('zod');
+  });
+
+  it('a sweep and `foolprint models` leave the output folder\'s code and node:crypto unloaded (~10 ms before the workers start)', async () => {
+    // The control: --help loads every command, and with them the output folder's code.
+    const help = await mainThreadEsmPackages('--help');
+    expect(help.urls).toContain('node:crypto');
+    for (const args of [['models'], ['sweep', '--data', 'samples', '--limit', '1', '--method', 'fgsm', '--eps', '0.1', '--json']]) {
+      const run = await mainThreadEsmPackages(...args);
+      expect(run.code).toBe(0);
+      expect(run.urls.filter((url) => url === 'node:crypto' || url.endsWith('/output-folder.js'))).toEqual([]);
+    }
   });
 
   it('a sweep checks its flags with the bundled contract: zod\'s ES modules are not resolved (~85 ms of CPU)', async () => {

@@ -24,6 +24,11 @@ describe('code cache file', () => {
     expect(readCodeCache(path.join(tmp, 'missing.cache'), key)).toBeUndefined();
   });
 
+  it('keys a bundle read as bytes as it keys the same bundle read as text', () => {
+    expect(codeCacheKey(Buffer.from('bundle text, ε ≤ 1', 'utf8'))).toEqual(codeCacheKey('bundle text, ε ≤ 1'));
+    expect(codeCacheKey(Buffer.from('bundle text', 'utf8'))).toEqual(key);
+  });
+
   it('a damaged file (any byte changed, or cut short) is never handed to V8', () => {
     fc.assert(fc.property(
       fc.uint8Array({ minLength: 1, maxLength: 300 }),

@@ -138,6 +138,29 @@ describe('IDX datasets', () => {
     expect(d.images[0]).toBeCloseTo(mean, 5);
     expect(d.images[2]).toBeCloseTo(mean, 5);
   });
+  it('scales a file of several inflated pieces to exactly byte/255, raw or gzipped, any window', async () => {
+    // 3,000 digits are 2.35 MB: three of the reader's 1 MB pieces, so images straddle the seams.
+    const count = 3000;
+    const big = Uint8Array.from({ length: count * 28 * 28 }, (_, i) => (i * 2654435761) >>> 24);
+    const bigLabels = Uint8Array.from({ length: count }, (_, i) => i % 10);
+    for (const gzip of [false, true]) {
+      const dir = path.join(folder, `pieces-${gzip}`);
+      await mkdir(dir);
+      const images = encodeIdxUint8([count, 28, 28], big);
+      await writeFile(path.join(dir, `t10k-images-idx3-ubyte${gzip ? '.gz' : ''}`), gzip ? gzipSync(images) : images);
+      await writeFile(path.join(dir, 't10k-labels-idx1-ubyte'), encodeIdxUint8([count], bigLabels));
+      for (const [offset, limit] of [[0, undefined], [1234, 1500]] as const) {
+        const d = await loadDataset(dir, { offset, limit, sharedMemory: gzip });
+        const want = big.subarray(offset * 784, (offset + d.count) * 784);
+        expect(d.count).toBe(limit ?? count);
+        expect(d.images.length).toBe(want.length);
+        let differing = 0;
+        for (let i = 0; i < want.length; i++) if (d.images[i] !== Math.fround(want[i] / 255)) differing++;
+        expect(differing).toBe(0);
+        expect(Array.from(d.labels.subarray(0, 3))).toEqual([offset % 10, (offset + 1) % 10, (offset + 2) % 10]);
+      }
+    }
+  });
   it('labels count ≠ images count', async () => {
     const bad = path.join(root, 'idx-bad');
     await mkdir(bad);

@@ -9,7 +9,7 @@ import { workerScriptUrl } from '../app/node/worker-script.js';
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'foolprint-worker-script-'));
 const caller = pathToFileURL(path.join(tmp, 'compute-pool.js')).href;
 const script = path.join(tmp, 'compute-worker.js');
-const bundle = path.join(tmp, 'compute-worker.bundle.mjs');
+const bundle = path.join(tmp, 'compute-worker.boot.cjs');
 writeFileSync(script, '');
 const fail = (message: string) => new Error(message);
 
@@ -46,6 +46,6 @@ describe('workerScriptUrl', () => {
 
   it('after npm run build the pool tests run the bundled compute worker (so they hold its results to the in-process ones)', () => {
     const poolSource = pathToFileURL(path.resolve('app/node/compute-pool.ts')).href;
-    expect(workerScriptUrl(poolSource, 'compute-worker', fail).pathname).toMatch(/dist\/app\/node\/compute-worker\.bundle\.mjs$/);
+    expect(workerScriptUrl(poolSource, 'compute-worker', fail).pathname).toMatch(/dist\/app\/node\/compute-worker\.boot\.cjs$/);
   });
 });

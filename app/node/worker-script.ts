@@ -2,7 +2,7 @@
  * Where a worker thread's script is. worker_threads cannot run TypeScript: under vitest (the caller
  * loaded from its .ts source) the worker is the built file under dist/app/node/; after a build it
  * is the sibling .js file. A worker built into one file by `npm run build` (scripts/bundle-workers.ts,
- * `<name>.bundle.mjs`) is preferred where it is at least as new as the .js file, so a build with
+ * started by `<name>.boot.cjs`) is preferred where it is at least as new as the .js file, so a build with
  * `tsc` alone never runs a stale bundle; FOOLPRINT_UNBUNDLED=1 starts the .js file regardless.
  */
 import { existsSync, statSync } from 'node:fs';
@@ -33,7 +33,7 @@ function unbundledScriptUrl(callerUrl: string, name: string, makeError: (message
 
 function bundledScriptUrl(script: URL, name: string): URL | undefined {
   if (process.env.FOOLPRINT_UNBUNDLED === '1' || nativeTensorflowInstalled()) return undefined;
-  const bundle = new URL(`./${name}.bundle.mjs`, script);
+  const bundle = new URL(`./${name}.boot.cjs`, script);
   try {
     return statSync(bundle).mtimeMs >= statSync(script).mtimeMs ? bundle : undefined;
   } catch {

@@ -3,7 +3,6 @@
  * (unless FOOLPRINT_DEBUG is set, for us).
  */
 import { CancelledError } from '../../app/attacks/types.js';
-import { OutputFolderError, prepareOutputFolder } from '../../app/node/output-folder.js';
 import type { PreparedOutputFolder } from '../../app/node/output-folder.js';
 
 export class UsageError extends Error {
@@ -101,6 +100,9 @@ export function guarded<A extends unknown[]>(action: (...args: A) => Promise<voi
 
 /** A command's --out folder (app/node/output-folder.ts), checked up front; a folder it may not replace is a usage error. */
 export async function prepareCliOutput(out: string, command: string, force = false): Promise<PreparedOutputFolder> {
+  // Imported here: this module is loaded by every command, and the folder code brings node:crypto,
+  // ~10 ms of the main thread before a sweep's workers are started (issue 12, start-up).
+  const { OutputFolderError, prepareOutputFolder } = await import('../../app/node/output-folder.js');
   try {
     return await prepareOutputFolder(out, { command, force });
   } catch (error) {
