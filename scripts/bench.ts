@@ -234,8 +234,9 @@ async function profileFgsmStep(classifier: Classifier, batch: number): Promise<{
   (info.result as tf.Tensor).dispose();
   tf.dispose([x, y]);
   const byKernel = new Map<string, number>();
-  // 'fusedConv2d__op' and the like are customGrad wrappers whose time includes the kernel they run.
-  for (const k of info.kernels) if (!k.name.endsWith('__op')) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + (k.kernelTimeMs as number));
+  // 'fusedConv2d__op' and the like are customGrad wrappers whose time includes the kernel they run,
+  // as does an 'unnamed scope' (layer-chain.ts's custom-gradient ops around a model's layers).
+  for (const k of info.kernels) if (!k.name.endsWith('__op') && k.name !== 'unnamed scope') byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + (k.kernelTimeMs as number));
   const total = [...byKernel.values()].reduce((a, b) => a + b, 0);
   return [...byKernel.entries()].sort((a, b) => b[1] - a[1]).map(([kernel, ms]) => ({ kernel, ms, share: ms / total }));
 }

@@ -14,6 +14,8 @@ import { inputGradient, objectiveGradient } from '../app/attacks/iterative.js';
 import { attackObjective } from '../app/attacks/losses.js';
 import type { AttackLoss } from '../app/attacks/types.js';
 import type { Classifier } from '../app/engine/classifier.js';
+import { denseProduct } from '../app/engine/kernels/dense-product.js';
+import { reluGradient } from '../app/engine/kernels/relu-gradient.js';
 import { applyPreprocessing, classifierFromModel } from '../app/models/classifier.js';
 import type { ModelManifest, Preprocessing } from '../app/models/manifest.js';
 import { initBackend } from '../app/node/backend.js';
@@ -179,3 +181,52 @@ describe('layer-chain: what it saves', () => {
     }
   });
 });
+
+describe('denseProduct: tf.fused.matMul in one kernel call', () => {
+  it.each([
+    [1, 320, 50, 'relu', true],
+    [37, 50, 10, 'linear', true],
+    [5, 9, 4, 'relu', false],
+    [300, 16, 7, 'linear', false],
+  ] as const)('[%i,%i]x[%i,%i] %s (bias %s): the same bits, no reshapes', async (n, k, m, activation, withBias) => {
+    const [x, w, b] = [tf.tensor2d(seededValues(n * k, 51, 2), [n, k]), tf.tensor2d(seededValues(k * m, 52), [k, m]), tf.tensor1d(seededValues(m, 53))];
+    try {
+      const bias = withBias ? b : undefined;
+      const expected = tf.tidy(() => tf.fused.matMul({ a: x, b: w, bias, activation }).dataSync());
+      const profile = await tf.profile(() => tf.tidy(() => void denseProduct(x, w, bias, activation).dataSync()));
+      expect(profile.kernels.map((kernel) => kernel.name)).toEqual(['FoolprintDenseProduct']);
+      const product = tf.tidy(() => {
+        const out = denseProduct(x, w, bias, activation);
+        expect(out.shape).toEqual([n, m]);
+        return out.dataSync();
+      });
+      expect(product).toEqual(expected);
+    } finally {
+      tf.dispose([x, w, b]);
+    }
+  });
+});
+
+describe('reluGradient: dy·step(x) in one kernel call', () => {
+  it('the values of mul(dy, cast(step(x))) on signed zeros, infinities, NaN and ordinary values', async () => {
+    const special = [0, -0, 1e-30, -1e-30, 2.5, -2.5, Infinity, -Infinity, NaN];
+    const xs: number[] = [];
+    const dys: number[] = [];
+    for (const x of special) for (const dy of special) xs.push(x), dys.push(dy);
+    const random = seededValues(4000, 61, 3);
+    for (let i = 0; i < 2000; i++) xs.push(random[i]), dys.push(random[2000 + i]);
+    const [x, dy] = [tf.tensor2d(xs, [xs.length, 1]), tf.tensor2d(dys, [dys.length, 1])];
+    try {
+      const expected = tf.tidy(() => tf.mul(dy, tf.cast(tf.step(x), 'float32')).dataSync());
+      const profile = await tf.profile(() => tf.tidy(() => void reluGradient(dy, x).dataSync()));
+      expect(profile.kernels.map((kernel) => kernel.name)).toEqual(['FoolprintReluGradient']);
+      const got = tf.tidy(() => reluGradient(dy, x).dataSync());
+      // Object.is tells −0 from +0 (and takes every NaN as NaN).
+      const differ = Array.from(got).filter((v, i) => !Object.is(v, expected[i]));
+      expect(differ).toEqual([]);
+    } finally {
+      tf.dispose([x, dy]);
+    }
+  });
+});
+

@@ -13,6 +13,8 @@
  * The first layer we do not know, and every layer after it, runs through `layer.apply` as before.
  */
 import * as tf from '@tensorflow/tfjs';
+import { denseProduct } from '../engine/kernels/dense-product.js';
+import { reluGradient } from '../engine/kernels/relu-gradient.js';
 
 /**
  * Runs `f` as if no gradient tape were recording: its ops are not taped, and TF.js's fused ops
@@ -68,9 +70,9 @@ interface Link {
   untaped(x: tf.Tensor): tf.Tensor;
 }
 
-/** Relu's gradient in TF.js (tfjs-core gradients/Relu_grad): dy · step(x). */
+/** Relu's gradient as TF.js computes it (tfjs-core gradients/Relu_grad): dy · step(x), in one kernel call where there is one. */
 function reluBackward(dy: tf.Tensor, x: tf.Tensor): tf.Tensor {
-  return tf.mul(dy, tf.cast(tf.step(x), 'float32'));
+  return reluGradient(dy, x);
 }
 
 type Pair = [number, number];
@@ -136,8 +138,8 @@ function inputRank(layer: tf.layers.Layer): number | undefined {
 }
 
 /**
- * Dense on a rank-2 input as Layers runs it (K.dot): tf.fused.matMul with the activation, unfused on
- * a tape unless linear. The input gradient is dy (through the ReLU's derivative) times the kernel
+ * Dense on a rank-2 input as Layers runs it (K.dot): tf.fused.matMul with the activation (here its
+ * kernel without the reshapes around it, denseProduct), unfused on a tape unless linear. The input gradient is dy (through the ReLU's derivative) times the kernel
  * transposed, as BatchMatMul's and the fused matMul's gradients compute it.
  */
 function denseLink(layer: tf.layers.Layer, config: tf.serialization.ConfigDict): Link | undefined {
@@ -148,7 +150,7 @@ function denseLink(layer: tf.layers.Layer, config: tf.serialization.ConfigDict):
   const useBias = config.useBias !== false;
   const fused = (x: tf.Tensor, act: 'linear' | 'relu') => {
     const { kernel, bias } = weightsOf(layer, useBias);
-    return tf.fused.matMul({ a: x as tf.Tensor2D, b: kernel as tf.Tensor2D, bias, activation: act });
+    return denseProduct(x as tf.Tensor2D, kernel as tf.Tensor2D, bias, act);
   };
   const inputGradient = (dy: tf.Tensor) => tf.matMul(dy as tf.Tensor2D, weightsOf(layer, useBias).kernel as tf.Tensor2D, false, true);
   return {

@@ -8,10 +8,14 @@ import { depthwiseBackpropFilterKernel, depthwiseBackpropInputKernel } from './d
 import { makeIdentityKernel } from './identity.js';
 import { makeMaxPoolGradKernel } from './max-pool-grad.js';
 import { makeBatchMatMulKernel } from './batch-mat-mul.js';
+import { denseProductKernel } from './dense-product.js';
+import { reluGradientKernel } from './relu-gradient.js';
 import { makeSumKernel } from './weight-gradients.js';
 import type { WasmKernelFunc } from './wasm-backend.js';
 
 export { withoutWeightGradients } from './weight-gradients.js';
+export { denseProduct } from './dense-product.js';
+export { reluGradient } from './relu-gradient.js';
 
 /**
  * Faster and missing gradient kernels for TF.js's WASM backend (issue 2, "Compute engine").
@@ -20,7 +24,8 @@ export { withoutWeightGradients } from './weight-gradients.js';
 export const FAST_WASM_KERNELS = [
   'Conv2DBackpropInput', 'MaxPoolGrad', 'DepthwiseConv2dNativeBackpropInput',
   'DepthwiseConv2dNativeBackpropFilter', 'Conv2DBackpropFilter', 'Identity', 'BatchMatMul', 'Sum',
-  'FoolprintClipByValueGrad', 'Conv2D', 'FusedConv2D',
+  'FoolprintClipByValueGrad', 'Conv2D', 'FusedConv2D', 'FoolprintDenseProduct',
+  'FoolprintReluGradient',
 ] as const;
 
 /** The backend's own kernels we replaced, kept for fallbacks and for tests that compare against them. */
@@ -58,6 +63,8 @@ export function registerFastWasmKernels(): string[] {
   add(depthwiseBackpropFilterKernel);
   add(conv2DBackpropFilterKernel);
   add(clipByValueGradKernel);
+  add(denseProductKernel);
+  add(reluGradientKernel);
   registerClipGradient();
   registered = true;
   return [...FAST_WASM_KERNELS];
