@@ -212,9 +212,15 @@ describe('reluGradient: dy·step(x) in one kernel call', () => {
     const special = [0, -0, 1e-30, -1e-30, 2.5, -2.5, Infinity, -Infinity, NaN];
     const xs: number[] = [];
     const dys: number[] = [];
-    for (const x of special) for (const dy of special) xs.push(x), dys.push(dy);
+    for (const x of special) {
+      for (const dy of special) {
+        xs.push(x);
+        dys.push(dy);
+      }
+    }
     const random = seededValues(4000, 61, 3);
-    for (let i = 0; i < 2000; i++) xs.push(random[i]), dys.push(random[2000 + i]);
+    xs.push(...random.subarray(0, 2000));
+    dys.push(...random.subarray(2000));
     const [x, dy] = [tf.tensor2d(xs, [xs.length, 1]), tf.tensor2d(dys, [dys.length, 1])];
     try {
       const expected = tf.tidy(() => tf.mul(dy, tf.cast(tf.step(x), 'float32')).dataSync());
