@@ -16,6 +16,7 @@ import type { AttackLoss } from '../app/attacks/types.js';
 import type { Classifier } from '../app/engine/classifier.js';
 import { denseProduct } from '../app/engine/kernels/dense-product.js';
 import { reluGradient } from '../app/engine/kernels/relu-gradient.js';
+import { setWasmLoopsEnabled } from '../app/engine/kernels/wasm-loops.js';
 import { applyPreprocessing, classifierFromModel } from '../app/models/classifier.js';
 import type { ModelManifest, Preprocessing } from '../app/models/manifest.js';
 import { initBackend } from '../app/node/backend.js';
@@ -208,7 +209,8 @@ describe('denseProduct: tf.fused.matMul in one kernel call', () => {
 });
 
 describe('reluGradient: dy·step(x) in one kernel call', () => {
-  it('the values of mul(dy, cast(step(x))) on signed zeros, infinities, NaN and ordinary values', async () => {
+  it.each([['WebAssembly loops', true], ['JS loop', false]] as const)('%s: the values of mul(dy, cast(step(x))) on signed zeros, infinities, NaN and ordinary values', async (_route, loops) => {
+    setWasmLoopsEnabled(loops);
     const special = [0, -0, 1e-30, -1e-30, 2.5, -2.5, Infinity, -Infinity, NaN];
     const xs: number[] = [];
     const dys: number[] = [];
@@ -231,6 +233,7 @@ describe('reluGradient: dy·step(x) in one kernel call', () => {
       const differ = Array.from(got).filter((v, i) => !Object.is(v, expected[i]));
       expect(differ).toEqual([]);
     } finally {
+      setWasmLoopsEnabled(true);
       tf.dispose([x, dy]);
     }
   });

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs';
 import { asKernelFunc, float32View } from './wasm-backend.js';
 import type { KernelArgs } from './wasm-backend.js';
+import { wasmLoops } from './wasm-loops.js';
 
 /**
  * ReLU's gradient dy·step(x) in one kernel call on WASM. TF.js computes it as mul(dy, cast(step(x)))
@@ -23,7 +24,12 @@ export const reluGradientKernel: KernelConfig = {
     const g = float32View(backend, dy);
     const v = float32View(backend, x);
     const o = float32View(backend, out);
-    for (let i = 0; i < o.length; i++) {
+    const loops = wasmLoops(backend);
+    const groups = loops ? Math.floor(o.length / 4) : 0;
+    // Four at a time in WebAssembly where the loops run: the JS loop costs ~19 ns a value on the heap's view.
+    if (loops && groups > 0) loops.reluGradient(g.byteOffset, v.byteOffset, o.byteOffset, groups);
+    // The last values (fewer than four) or, without the loops, all of them.
+    for (let i = groups * 4; i < o.length; i++) {
       const value = v[i];
       o[i] = value > 0 ? g[i] : value === value ? g[i] * 0 : NaN;
     }

@@ -43,6 +43,7 @@ const V128_LOAD32_SPLAT = 0x09;
 const V128_CONST = 0x0c;
 const V128_STORE = 0x0b;
 const F32X4_SPLAT = 0x13;
+const F32X4_EQ = 0x41;
 const F32X4_GT = 0x44;
 const F32X4_LE = 0x45;
 const F32X4_GE = 0x46;
@@ -444,6 +445,41 @@ function clipGradient(): LoopFunction {
   };
 }
 
+/**
+ * reluGradient(dy, x, out, groups): ReLU's gradient dy·step(x) (relu-gradient.ts), four floats at a
+ * time for `groups` groups: dy where x > 0; where x ≤ 0, dy·(+0) as a float product (±0 by dy's sign,
+ * NaN for an infinite or NaN dy); NaN where x is NaN, as TF.js's Step gives.
+ */
+function reluGradientLoop(): LoopFunction {
+  const [dy, x, out, groups] = [0, 1, 2, 3];
+  const [zero, nan, value, g] = [4, 5, 6, 7];
+  return {
+    name: 'reluGradient',
+    params: 4,
+    locals: [V128, V128, V128, V128],
+    body: [
+      ...f32(0), ...simd(F32X4_SPLAT), ...set(zero),
+      ...f32(Number.NaN), ...simd(F32X4_SPLAT), ...set(nan),
+      LOOP, VOID,
+      ...get(x), ...simd(V128_LOAD), 2, 0, ...set(value),
+      ...get(dy), ...simd(V128_LOAD), 2, 0, ...set(g),
+      ...get(out),
+      // x > 0 ? dy : (x = x ? dy·0 : NaN)
+      ...get(g),
+      ...get(g), ...get(zero), ...simd(F32X4_MUL),
+      ...get(nan),
+      ...get(value), ...get(value), ...simd(F32X4_EQ),
+      ...simd(V128_BITSELECT),
+      ...get(value), ...get(zero), ...simd(F32X4_GT),
+      ...simd(V128_BITSELECT),
+      ...simd(V128_STORE), 2, 0,
+      ...addTo(dy, i32(16)), ...addTo(x, i32(16)), ...addTo(out, i32(16)),
+      ...countDown(groups),
+      END,
+    ],
+  };
+}
+
 function section(id: number, content: number[]): number[] {
   return [id, ...uleb(content.length), ...content];
 }
@@ -488,6 +524,7 @@ export interface WasmLoops {
     dstWindowStep: number, srcWindowStep: number, dstTapStep: number, srcTapStep: number,
   ): void;
   clipGradient(dy: number, x: number, out: number, groups: number, minBits: number, maxBits: number): void;
+  reluGradient(dy: number, x: number, out: number, groups: number): void;
 }
 
 /** The WebAssembly global of Node and browsers (app/ is compiled without DOM or Node typings). */
@@ -521,7 +558,7 @@ export function wasmLoops(backend: WasmBackend): WasmLoops | undefined {
   if (!loopsByMemory.has(memory)) {
     let loops: WasmLoops | undefined;
     try {
-      const module = new api.Module(assemble([maxPool2x2Backprop(), col2imRuns(), clipGradient()]));
+      const module = new api.Module(assemble([maxPool2x2Backprop(), col2imRuns(), clipGradient(), reluGradientLoop()]));
       loops = new api.Instance(module, { env: { memory } }).exports as WasmLoops;
     } catch {
       loops = undefined;
