@@ -103,9 +103,9 @@ export function classifierFromModel(model: AnyModel, manifest: ModelManifest, id
     }
   }
 
-  /** Images in [0,1] → the model's input: channel bridging, channel order, preprocessing. */
   /** Whether `prepare` returns the images as they are. */
   const unprepared = manifest.preprocessing.kind === 'unit' && channels === modelChannels && !(manifest.channelOrder === 'BGR' && modelChannels === 3);
+  /** Images in [0,1] → the model's input: channel bridging, channel order, preprocessing. */
   const prepare = (images: tf.Tensor4D): tf.Tensor4D => {
     let x: tf.Tensor4D = images;
     if (channels === 1 && modelChannels === 3) x = tf.tile(x, [1, 1, 1, 3]);

@@ -1,16 +1,17 @@
 /**
- * A Sequential model's layers run for an attack's gradient step: the forward pass on the tape, the
- * input gradient, and the logits as they are off the tape, from one pass.
+ * A Sequential model's layers run by their kernels, for logits and for an attack's input gradient.
  *
  * Through tf.grad, every TF.js op of `layer.apply` is a tape node: Layers' bookkeeping, a clone of
  * each saved tensor, and gradient functions for the weights the attack does not want. On LeNet at
- * batch 1 that is ~130 kernel calls for ~25 of arithmetic, and a step cost 2.5 times what its
- * kernels do. So the layers we know (convolutions, dense, max pooling, ReLU, dropout, flatten) run
- * here as one custom-gradient op each run of them: the forward pass calls the kernels `layer.apply`
- * calls, and the backward pass calls the kernels TF.js's own gradients call, in the same order and
- * with the same attributes, for the input only. Every bit of the gradient and of the logits is the
- * tape's (test/layer-chain.test.ts compares them on every built-in model and on random chains).
- * The first layer we do not know, and every layer after it, runs through `layer.apply` as before.
+ * batch 1 an FGSM runAttack made 126 kernel calls, most of them bookkeeping, and a step cost 2.5
+ * times what its arithmetic does. So the layers we know (convolutions, dense, max pooling, ReLU,
+ * dropout, flatten) run here as links: off the tape, the kernels `layer.apply` calls; on a tape, one
+ * custom-gradient op per run of links, whose backward pass calls the kernels TF.js's own gradients
+ * call, in the same order and with the same attributes, for the input only; and for a known
+ * gradient of the logits (the cross-entropy step), that backward pass with no tape at all. Every
+ * bit of the gradient and of the logits is Layers' and the tape's (test/layer-chain.test.ts compares
+ * them on every built-in model and on random chains). The first layer we do not know, and every layer
+ * after it, runs through `layer.apply` as before.
  */
 import * as tf from '@tensorflow/tfjs';
 import { denseProduct } from '../engine/kernels/dense-product.js';
@@ -70,11 +71,6 @@ interface Link {
   untaped(x: tf.Tensor): tf.Tensor;
 }
 
-/** Relu's gradient as TF.js computes it (tfjs-core gradients/Relu_grad): dy · step(x), in one kernel call where there is one. */
-function reluBackward(dy: tf.Tensor, x: tf.Tensor): tf.Tensor {
-  return reluGradient(dy, x);
-}
-
 type Pair = [number, number];
 
 function pair(value: unknown): Pair | undefined {
@@ -121,7 +117,7 @@ function convLink(layer: tf.layers.Layer, config: tf.serialization.ConfigDict): 
       const summed = tf.conv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, strides, pad, 'NHWC', dilations);
       const z = bias ? tf.add(summed, bias) : summed;
       save(z);
-      return { y: tf.relu(z), backward: (dy, [saved]) => inputGradient(reluBackward(dy, saved), shape) };
+      return { y: tf.relu(z), backward: (dy, [saved]) => inputGradient(reluGradient(dy, saved), shape) };
     },
   };
 }
@@ -163,7 +159,7 @@ function denseLink(layer: tf.layers.Layer, config: tf.serialization.ConfigDict):
       const product = tf.matMul(x as tf.Tensor2D, kernel as tf.Tensor2D);
       const z = bias ? tf.add(product, bias) : product;
       save(z);
-      return { y: tf.relu(z), backward: (dy, [saved]) => inputGradient(reluBackward(dy, saved)) };
+      return { y: tf.relu(z), backward: (dy, [saved]) => inputGradient(reluGradient(dy, saved)) };
     },
   };
 }
@@ -200,7 +196,7 @@ function simpleLink(name: string, config: tf.serialization.ConfigDict): Link | u
       untaped: (x) => tf.relu(x),
       taped(x, save) {
         save(x);
-        return { y: tf.relu(x), backward: (dy, [saved]) => reluBackward(dy, saved) };
+        return { y: tf.relu(x), backward: (dy, [saved]) => reluGradient(dy, saved) };
       },
     };
   }
@@ -229,29 +225,34 @@ function linkOf(layer: tf.layers.Layer): Link | undefined {
   return simpleLink(name, config);
 }
 
+/**
+ * The links' forward pass as on a tape: each link's input, the output, the tensors their backward
+ * passes need (`kept`), and those passes chained, from dy of the output to dx.
+ */
+function tapedPass(links: Link[], x: tf.Tensor): { y: tf.Tensor; inputs: tf.Tensor[]; kept: tf.Tensor[]; backward(dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor } {
+  const kept: tf.Tensor[] = [];
+  const inputs: tf.Tensor[] = [];
+  const steps: { backward: Backward; from: number; to: number }[] = [];
+  let y = x;
+  for (const link of links) {
+    inputs.push(y);
+    const from = kept.length;
+    const step = link.taped(y, (t) => kept.push(t));
+    steps.push({ backward: step.backward, from, to: kept.length });
+    y = step.y;
+  }
+  return { y, inputs, kept, backward: (dy, saved) => steps.reduceRight((d, { backward, from, to }) => backward(d, saved.slice(from, to)), dy) };
+}
+
 /** The links as one op whose gradient runs their backward passes (see the module comment). */
 function linksOp(links: Link[]): (x: tf.Tensor) => tf.Tensor {
   return (x) =>
     tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const input = args[0] as tf.Tensor;
-      const save = args[1] as tf.GradSaveFunc;
-      const kept: tf.Tensor[] = [];
-      const steps: { backward: Backward; from: number; to: number }[] = [];
-      let y = input;
-      for (const link of links) {
-        const from = kept.length;
-        const step = link.taped(y, (t) => kept.push(t));
-        steps.push({ backward: step.backward, from, to: kept.length });
-        y = step.y;
-      }
-      save(kept);
+      const pass = tapedPass(links, input);
+      (args[1] as tf.GradSaveFunc)(pass.kept);
       // An op's value must be a tensor of its own, not its input (a chain of only dropouts).
-      const value = y === input ? tf.clone(y) : y;
-      return {
-        value,
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-          steps.reduceRight((d, { backward, from, to }) => backward(d, saved.slice(from, to)), dy),
-      };
+      return { value: pass.y === input ? tf.clone(pass.y) : pass.y, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => pass.backward(dy, saved) };
     })(x);
 }
 
@@ -298,20 +299,9 @@ export function compileChain(layers: tf.layers.Layer[]): LayerChain {
   };
   const inputGradient: LayerChain['inputGradient'] = (x, outputGradient) =>
     offTape(() => {
-      const kept: tf.Tensor[] = [];
-      const steps: { backward: Backward; from: number; to: number }[] = [];
-      let common = x;
-      let y = x;
-      links.forEach((link, i) => {
-        if (i === split) common = y;
-        const from = kept.length;
-        const step = link.taped(y, (t) => kept.push(t));
-        steps.push({ backward: step.backward, from, to: kept.length });
-        y = step.y;
-      });
-      const untaped = diverging.length ? untapedLinks(diverging, common) : y;
-      const gradient = steps.reduceRight((d, { backward, from, to }) => backward(d, kept.slice(from, to)), outputGradient(y));
-      return { gradient, untaped };
+      const pass = tapedPass(links, x);
+      const untaped = diverging.length ? untapedLinks(diverging, pass.inputs[split]) : pass.y;
+      return { gradient: pass.backward(outputGradient(pass.y), pass.kept), untaped };
     });
   return {
     ...(rest.length === 0 && links.length > 0 && { inputGradient }),
