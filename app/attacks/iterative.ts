@@ -85,8 +85,9 @@ export function objectiveGradient(
   if (logitGradient && direct) {
     // Without a tape: the classifier's layers backward from the objective's known logit gradient.
     return tf.tidy(() => {
-      const { gradient, untaped } = direct(x, (logits) => logitGradient(logits, classes));
-      untapedLogits?.(untaped.dataSync() as Float32Array);
+      // The clean logits only where the caller takes them (step 0), not at every step.
+      const { gradient, untaped } = direct(x, (logits) => logitGradient(logits, classes), untapedLogits !== undefined);
+      if (untaped) untapedLogits!(untaped.dataSync() as Float32Array);
       return gradient;
     });
   }
@@ -175,12 +176,12 @@ class Velocity {
 
   constructor(private readonly decay: number) {}
 
-  /** Adds a step's gradient and returns the new sum (owned by the caller's tidy scope; the velocity keeps its own copy). */
+  /** Adds a step's gradient and returns the new sum, which the velocity owns (a caller must not dispose or return it from a tidy). */
   add(gradient: tf.Tensor4D): tf.Tensor4D {
     const normalised = gradient.div(gradient.abs().mean([1, 2, 3], true).maximum(TINY)) as tf.Tensor4D;
     const next = this.sum ? (this.sum.mul(this.decay).add(normalised) as tf.Tensor4D) : normalised;
     this.sum?.dispose();
-    this.sum = tf.keep(next.clone());
+    this.sum = tf.keep(next);
     return next;
   }
 

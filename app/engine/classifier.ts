@@ -35,9 +35,9 @@ export interface BesideTape {
   run(images: tf.Tensor4D): { logits: tf.Tensor2D; untaped: tf.Tensor2D };
   /**
    * Optional: ∇x Σ_i φ_i(logits) without a gradient tape, for a φ whose gradient w.r.t. the logits
-   * the caller gives (`logitGradient`, as the tape would compute it), with the logits off the tape
-   * from the same pass. The same bits as tf.grad through `run`, in fewer kernel calls: the tape's
-   * bookkeeping is most of a step at batch 1.
+   * the caller gives (`logitGradient`, as the tape would compute it), and with `withUntaped` the
+   * logits off the tape from the same pass. The same bits as tf.grad through `run`, in fewer kernel
+   * calls: the tape's bookkeeping is most of a step at batch 1.
    */
-  gradient?(images: tf.Tensor4D, logitGradient: (logits: tf.Tensor2D) => tf.Tensor2D): { gradient: tf.Tensor4D; untaped: tf.Tensor2D };
+  gradient?(images: tf.Tensor4D, logitGradient: (logits: tf.Tensor2D) => tf.Tensor2D, withUntaped: boolean): { gradient: tf.Tensor4D; untaped?: tf.Tensor2D };
 }

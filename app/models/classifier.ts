@@ -172,12 +172,12 @@ export function classifierFromModel(model: AnyModel, manifest: ModelManifest, id
           });
         },
         ...(chain.inputGradient && unprepared && manifest.outputs === 'logits' && {
-          gradient(images: tf.Tensor4D, logitGradient: (logits: tf.Tensor2D) => tf.Tensor2D): { gradient: tf.Tensor4D; untaped: tf.Tensor2D } {
+          gradient(images: tf.Tensor4D, logitGradient: (logits: tf.Tensor2D) => tf.Tensor2D, withUntaped: boolean): { gradient: tf.Tensor4D; untaped?: tf.Tensor2D } {
             checkShape(images);
             return tf.tidy(() => {
               // finish() only reshapes logits to [N, classes]: its gradient reshapes back.
-              const { gradient, untaped } = chain.inputGradient!(images, (output) => tf.reshape(logitGradient(finish(output)), output.shape));
-              return { gradient: gradient as tf.Tensor4D, untaped: finish(untaped) };
+              const { gradient, untaped } = chain.inputGradient!(images, (output) => tf.reshape(logitGradient(finish(output)), output.shape), withUntaped);
+              return { gradient: gradient as tf.Tensor4D, ...(untaped && { untaped: finish(untaped) }) };
             });
           },
         }),

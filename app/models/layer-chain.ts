@@ -23,7 +23,7 @@ import { reluGradient } from '../engine/kernels/relu-gradient.js';
  * decides both from its engine's gradient depth alone (isTapeOn, shouldFuse), which has no setter.
  */
 export function offTape<T>(f: () => T): T {
-  const state = (tf.engine() as unknown as { state: { gradientDepth: number } }).state;
+  const state = engineState();
   const depth = state.gradientDepth;
   state.gradientDepth = 0;
   try {
@@ -35,7 +35,12 @@ export function offTape<T>(f: () => T): T {
 
 /** Whether a gradient tape is recording (or a custom gradient's forward pass runs under one). */
 export function onTape(): boolean {
-  return (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
+  return engineState().gradientDepth > 0;
+}
+
+/** TF.js's engine state, of which only the gradient depth is read here (it is not public). */
+function engineState(): { gradientDepth: number } {
+  return (tf.engine() as unknown as { state: { gradientDepth: number } }).state;
 }
 
 /** Layers whose output is the same bits on a gradient tape and off it: nothing of theirs unfuses. */
@@ -271,10 +276,11 @@ export interface LayerChain {
   besideTape(x: tf.Tensor): { taped: tf.Tensor; untaped: tf.Tensor };
   /**
    * Where every layer is a known one: the input gradient for the gradient `outputGradient` gives
-   * of the chain's output as the tape computes it, and the output off the tape, from one pass and
-   * without a tape: the forward pass, then the links' backward passes, as the custom ops run them.
+   * of the chain's output as the tape computes it, and with `withUntaped` the output off the tape,
+   * from one pass and without a tape: the forward pass, then the links' backward passes, as the
+   * custom ops run them.
    */
-  inputGradient?(x: tf.Tensor, outputGradient: (output: tf.Tensor) => tf.Tensor): { gradient: tf.Tensor; untaped: tf.Tensor };
+  inputGradient?(x: tf.Tensor, outputGradient: (output: tf.Tensor) => tf.Tensor, withUntaped: boolean): { gradient: tf.Tensor; untaped?: tf.Tensor };
 }
 
 export function compileChain(layers: tf.layers.Layer[]): LayerChain {
@@ -297,11 +303,12 @@ export function compileChain(layers: tf.layers.Layer[]): LayerChain {
     const common = sharedOp ? sharedOp(x) : x;
     return { common, taped: divergingOp ? divergingOp(common) : common };
   };
-  const inputGradient: LayerChain['inputGradient'] = (x, outputGradient) =>
+  const inputGradient: LayerChain['inputGradient'] = (x, outputGradient, withUntaped) =>
     offTape(() => {
       const pass = tapedPass(links, x);
-      const untaped = diverging.length ? untapedLinks(diverging, pass.inputs[split]) : pass.y;
-      return { gradient: pass.backward(outputGradient(pass.y), pass.kept), untaped };
+      const gradient = pass.backward(outputGradient(pass.y), pass.kept);
+      if (!withUntaped) return { gradient };
+      return { gradient, untaped: diverging.length ? untapedLinks(diverging, pass.inputs[split]) : pass.y };
     });
   return {
     ...(rest.length === 0 && links.length > 0 && { inputGradient }),

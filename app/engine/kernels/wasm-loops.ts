@@ -571,35 +571,41 @@ export function wasmLoops(backend: WasmBackend): WasmLoops | undefined {
 /** Byte addresses on the heap; bias is ignored when the shape has none. */
 export type DirectConvolution = (input: number, filter: number, bias: number, out: number, images: number) => void;
 
-const convolutionsByMemory = new WeakMap<object, Map<string, DirectConvolution | undefined>>();
+/** Loops generated per shape, by heap, then by function name and shape (undefined where one did not compile). */
+const generatedByMemory = new WeakMap<object, Map<string, unknown>>();
+
+/**
+ * The function `generate` builds for `shape`, compiled and bound to the backend's heap once per shape,
+ * or undefined where the loops cannot run (as wasmLoops) or it does not compile.
+ */
+function generatedLoop<T>(backend: WasmBackend, name: string, shape: object, generate: () => LoopFunction): T | undefined {
+  if (!wasmLoops(backend)) return undefined;
+  const api = (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly as WebAssemblyApi;
+  const memory = (backend as unknown as { wasm: { asm: { memory: object } } }).wasm.asm.memory;
+  let byShape = generatedByMemory.get(memory);
+  if (!byShape) generatedByMemory.set(memory, byShape = new Map());
+  const key = `${name} ${JSON.stringify(shape)}`;
+  if (!byShape.has(key)) {
+    let run: unknown;
+    try {
+      run = (new api.Instance(new api.Module(assemble([generate()])), { env: { memory } }).exports as Record<string, unknown>)[name];
+    } catch {
+      run = undefined;
+    }
+    byShape.set(key, run);
+  }
+  return byShape.get(key) as T | undefined;
+}
 
 /**
  * The direct convolution generated for this shape (see directConvolutionFunction), compiled once per
  * shape and heap, or undefined where the loops cannot run (as wasmLoops).
  */
 export function directConvolution(backend: WasmBackend, shape: DirectConvolutionShape): DirectConvolution | undefined {
-  if (!wasmLoops(backend)) return undefined;
-  const api = (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly as WebAssemblyApi;
-  const memory = (backend as unknown as { wasm: { asm: { memory: object } } }).wasm.asm.memory;
-  let byShape = convolutionsByMemory.get(memory);
-  if (!byShape) convolutionsByMemory.set(memory, byShape = new Map());
-  const key = JSON.stringify(shape);
-  if (!byShape.has(key)) {
-    let run: DirectConvolution | undefined;
-    try {
-      const module = new api.Module(assemble([directConvolutionFunction(shape, shape.outWidth >= 8 ? 2 : 1, CHANNELS_PER_PASS)]));
-      run = (new api.Instance(module, { env: { memory } }).exports as { directConvolution: DirectConvolution }).directConvolution;
-    } catch {
-      run = undefined;
-    }
-    byShape.set(key, run);
-  }
-  return byShape.get(key);
+  return generatedLoop<DirectConvolution>(backend, 'directConvolution', shape, () => directConvolutionFunction(shape, shape.outWidth >= 8 ? 2 : 1, CHANNELS_PER_PASS));
 }
 
 export type Col2imRows = (cols: number, dx: number, images: number) => void;
-
-const col2imRowsByMemory = new WeakMap<object, Map<string, Col2imRows | undefined>>();
 
 let rowsEnabled = true;
 
@@ -615,21 +621,6 @@ export function setCol2imRowsEnabled(on: boolean): void {
  */
 export function col2imRows(backend: WasmBackend, shape: Col2imRowsShape): Col2imRows | undefined {
   const inWidth = shape.outWidth + shape.filterWidth - 1;
-  if (!rowsEnabled || inWidth % 4 !== 0 || inWidth > 48 || !wasmLoops(backend)) return undefined;
-  const api = (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly as WebAssemblyApi;
-  const memory = (backend as unknown as { wasm: { asm: { memory: object } } }).wasm.asm.memory;
-  let byShape = col2imRowsByMemory.get(memory);
-  if (!byShape) col2imRowsByMemory.set(memory, byShape = new Map());
-  const key = JSON.stringify(shape);
-  if (!byShape.has(key)) {
-    let run: Col2imRows | undefined;
-    try {
-      const module = new api.Module(assemble([col2imRowsFunction(shape)]));
-      run = (new api.Instance(module, { env: { memory } }).exports as { col2imRows: Col2imRows }).col2imRows;
-    } catch {
-      run = undefined;
-    }
-    byShape.set(key, run);
-  }
-  return byShape.get(key);
+  if (!rowsEnabled || inWidth % 4 !== 0 || inWidth > 48) return undefined;
+  return generatedLoop<Col2imRows>(backend, 'col2imRows', shape, () => col2imRowsFunction(shape));
 }
