@@ -235,7 +235,7 @@ describe('accuracy vs ε, digital beside photographed (the Compare chart)', () =
       method, epsilon, case: kase, count: 2, images: 2, captures: 1,
       digital: { clean: { top1: 1, top5: 1 }, adversarial: { top1: digital, top5: digital } },
       photo: { clean: { top1: null, top5: null }, adversarial: { top1: photo, top5: photo } },
-      destructionTop1: null, destructionTop5: null, rejections: null,
+      destructionTop1: null, destructionTop5: null, predictedDestructionTop1: null, rejections: null,
     });
     const lines = accuracyByEpsilon([rate('pgd', 0.3, 'average', 0.1, null), rate('pgd', 0.3, 'prefiltered', 0, 0), rate('pgd', 0.1, 'average', 0.6, 0.9)]);
     expect(lines).toEqual([{ method: 'pgd', digital: [{ epsilon: 0.1, accuracy: 0.6, count: 2 }, { epsilon: 0.3, accuracy: 0.1, count: 2 }], photo: [{ epsilon: 0.1, accuracy: 0.9, count: 2 }] }]);

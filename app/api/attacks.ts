@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { idSchema, imageSelectionSchema, predictionSchema } from './common.js';
 import { protectedCountsSchema } from './defenses.js';
 import { adversarialViewSchema } from '../experiments/attack-record.js';
-import { ATTACK_LOSSES, ATTACK_METHODS, EOT_KEEPS, MAX_MOMENTUM } from '../attacks/types.js';
+import { ATTACK_LOSSES, ATTACK_METHODS, EOT_KEEPS, MAX_MOMENTUM, MAX_SURVIVAL_DRAWS } from '../attacks/types.js';
 import { channelProfileSchema } from '../physical/channel-profile.js';
 
 /**
@@ -47,6 +47,18 @@ export const attackParamsSchema = z.object({
       keep: z.enum(EOT_KEEPS).optional(),
     })
     .optional(),
+  /**
+   * Estimate each example's print survival: the share of `draws` fresh print-and-photo transformations
+   * (the EOT channel where EOT runs, else `channel` or the default) its 8-bit image stays adversarial
+   * under. Any method; costs `draws` forward passes per image and ε.
+   */
+  survival: z
+    .object({
+      draws: z.number().int().min(1).max(MAX_SURVIVAL_DRAWS),
+      channel: channelProfileSchema.optional(),
+      cellMm: z.number().positive().max(1000).optional(),
+    })
+    .optional(),
 });
 export type AttackParams = z.input<typeof attackParamsSchema>;
 
@@ -58,6 +70,8 @@ const viewSummarySchema = z.object({
   meanL2: z.number(),
   /** A protected model: what it accepted right, accepted wrong and rejected (detections) of these images, apart from `accuracy`. */
   protected: protectedCountsSchema.optional(),
+  /** With a survival estimate (8-bit view): mean print survival over the clean-correct images the attack fooled. */
+  meanSurvival: z.number().min(0).max(1).optional(),
 });
 
 /** One ε of a run or a sweep: float and 8-bit quantized (as saved and printed). */

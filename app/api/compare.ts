@@ -69,6 +69,8 @@ export const compareRateSchema = z.object({
   photo: z.object({ adversarial: accuracyPair, clean: accuracyPair }),
   destructionTop1: z.number().nullable(),
   destructionTop5: z.number().nullable(),
+  /** Runs attacked with a print survival estimate: the top-1 destruction rate it predicted for the same images (null otherwise). */
+  predictedDestructionTop1: z.number().nullable().default(null),
   /** Captures analysed with a protected model: its detector's refusals of the photographed images, apart from the rates (null: a plain model). */
   rejections: z.object({ photoClean: protectedCountsSchema, photoAdversarial: protectedCountsSchema }).nullable().default(null),
 });

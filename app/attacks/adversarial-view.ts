@@ -104,7 +104,7 @@ function judgeView(after: TopK, clean: Float32Array, adversarial: Float32Array, 
 }
 
 /** An empty view for n images, filled chunk by chunk with writeView. */
-export function allocateView(n: number, k: number, withTargets: boolean): AdversarialView {
+export function allocateView(n: number, k: number, withTargets: boolean, withSurvival = false): AdversarialView {
   const view: AdversarialView = {
     after: { k, labels: new Int32Array(n * k), probs: new Float32Array(n * k) },
     success: new Uint8Array(n),
@@ -112,6 +112,7 @@ export function allocateView(n: number, k: number, withTargets: boolean): Advers
     l2: new Float32Array(n),
   };
   if (withTargets) view.targetHit = new Uint8Array(n);
+  if (withSurvival) view.survival = new Float32Array(n);
   return view;
 }
 
@@ -124,4 +125,5 @@ export function writeView(into: AdversarialView, chunk: AdversarialView, offset:
   into.linf.set(chunk.linf, offset);
   into.l2.set(chunk.l2, offset);
   if (into.targetHit && chunk.targetHit) into.targetHit.set(chunk.targetHit, offset);
+  if (into.survival && chunk.survival) into.survival.set(chunk.survival, offset);
 }

@@ -63,6 +63,8 @@ export interface EotSettings {
    * chunks at a time (a 224x224 model: 12 images' tapes where 3 fit). Absent: MAX_VALUES_PER_PASS alone.
    */
   imagesPerPass?: number;
+  /** Salt of the draws' random streams (default: EOT's own); print survival draws from another. */
+  stream?: number;
 }
 
 /** EOT options with the defaults filled in: the default channel profile, a 30 mm cell, no confidence cap, the last iterate. */
@@ -81,7 +83,7 @@ export function eotDraws(s: EotSettings, n: number, height: number, width: numbe
   const draws: ChannelDraw[] = new Array(s.samples * n);
   const geometry = { height, width, cellMm: s.cellMm };
   for (let i = 0; i < n; i++) {
-    const random = new SeededRandom(imageSeed(imageSeed(s.seed, s.firstImageIndex + i, s.restart), step, EOT_STREAM));
+    const random = new SeededRandom(imageSeed(imageSeed(s.seed, s.firstImageIndex + i, s.restart), step, s.stream ?? EOT_STREAM));
     for (let k = 0; k < s.samples; k++) draws[k * n + i] = drawChannel(s.channel, geometry, random);
   }
   return draws;

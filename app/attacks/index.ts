@@ -11,7 +11,7 @@
  */
 import type { Classifier } from '../engine/classifier.js';
 import { predictLogits, topKFromLogits } from '../engine/predict.js';
-import { allocateView, evaluateViews, writeView } from './adversarial-view.js';
+import { allocateView, evaluateViews, quantize8bit, writeView } from './adversarial-view.js';
 import type { ViewCriterion } from './adversarial-view.js';
 import { bimChunk } from './bim.js';
 import { defaultChunkSize, tapeImageCapacity } from './chunk-size.js';
@@ -23,6 +23,7 @@ import { reportedOptions, resolveAttackInputs } from './options.js';
 import type { ResolvedOptions } from './options.js';
 import { pgdChunk } from './pgd.js';
 import { stepSchedule } from './schedule.js';
+import { estimateSurvival } from './survival.js';
 import { CancelledError } from './types.js';
 import type { AttackOptions, AttackResult, EpsilonResult, RunControl } from './types.js';
 
@@ -75,7 +76,7 @@ async function attackInChunks(
   const withTargets = criterion.targets !== undefined;
   const classes = classifier.numClasses;
   const float = allocateView(n, o.topK, withTargets);
-  const quantized = allocateView(n, o.topK, withTargets);
+  const quantized = allocateView(n, o.topK, withTargets, o.survival !== undefined);
   const adversarial = o.keepImages ? new Float32Array(n * size) : undefined;
   let iterations: Int32Array | undefined;
   // EOT runs a chunk's draws through the model together: as many as the tape budget holds per pass.
@@ -102,6 +103,11 @@ async function attackInChunks(
     if (outcome.cleanLogits) cleanLogits.values.set(outcome.cleanLogits, start * classes);
     const views = evaluateViews(classifier, clean, outcome.adversarial, chunkCriterion, o.topK, o.batchSize, !cleanLogits.known && !outcome.cleanLogits);
     if (views.cleanLogits) cleanLogits.values.set(views.cleanLogits, start * classes);
+    if (o.survival) {
+      views.quantized.survival = estimateSurvival(classifier, quantize8bit(outcome.adversarial), chunkCriterion, o.survival, o.seed, o.indexOffset + start);
+      // The estimate is forward passes only (no steps to report), but a cancel should not wait for all chunks.
+      await onStep(0);
+    }
     writeView(float, views.float, start);
     writeView(quantized, views.quantized, start);
     adversarial?.set(outcome.adversarial, start * size);

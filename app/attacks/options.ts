@@ -6,8 +6,10 @@ import type { Classifier } from '../engine/classifier.js';
 import { AttackInputError } from './errors.js';
 import { channelProfileSchema } from '../physical/channel-profile.js';
 import { resolveEot } from './eot.js';
+import { resolveSurvival } from './survival.js';
+import type { ResolvedSurvival } from './survival.js';
 import { EOT_METHODS } from './method-label.js';
-import { ATTACK_LOSSES, EOT_KEEPS, MAX_MOMENTUM, type AttackLoss, type AttackMethod, type AttackOptions, type Criterion, type Norm } from './types.js';
+import { ATTACK_LOSSES, EOT_KEEPS, MAX_MOMENTUM, MAX_SURVIVAL_DRAWS, type AttackLoss, type AttackMethod, type AttackOptions, type Criterion, type Norm } from './types.js';
 
 /** EOT samples per step at most: the cost of a step grows linearly with them. */
 export const MAX_EOT_SAMPLES = 1024;
@@ -40,6 +42,8 @@ export interface ResolvedOptions {
   batchSize: number;
   indexOffset: number;
   eot?: ReturnType<typeof resolveEot>;
+  /** Print survival estimate of the 8-bit views (survival.ts). */
+  survival?: ResolvedSurvival;
   /** Momentum μ of BIM, LL and PGD (0: none). */
   momentum: number;
 }
@@ -145,6 +149,16 @@ export function resolveAttackInputs(
     }
     eot = resolveEot(options.eot);
   }
+  let survival: ResolvedSurvival | undefined;
+  if (options.survival !== undefined && options.survival !== null) {
+    requireInteger('survival.draws', options.survival.draws, 1);
+    if (options.survival.draws > MAX_SURVIVAL_DRAWS) throw new AttackInputError(`survival.draws must be at most ${MAX_SURVIVAL_DRAWS}, got ${options.survival.draws}`);
+    requireFinite('survival.cellMm', options.survival.cellMm, 0, true);
+    if (options.survival.channel !== undefined && !channelProfileSchema.safeParse(options.survival.channel).success) {
+      throw new AttackInputError('survival.channel is not a valid channel profile');
+    }
+    survival = resolveSurvival(options.survival, eot);
+  }
   const topK = options.topK ?? Math.min(5, numClasses);
   if (!Number.isInteger(topK) || topK < 1 || topK > numClasses) {
     throw new AttackInputError(`topK must be an integer in [1,${numClasses}], got ${topK}`);
@@ -168,6 +182,7 @@ export function resolveAttackInputs(
     batchSize: options.batchSize ?? DEFAULT_ATTACK_BATCH,
     indexOffset: options.indexOffset ?? 0,
     ...(eot ? { eot } : {}),
+    ...(survival ? { survival } : {}),
     momentum: options.momentum ?? 0,
   };
 }
@@ -192,5 +207,6 @@ export function reportedOptions(o: ResolvedOptions, original: AttackOptions): At
     if (o.method === 'bim' || o.method === 'll') out.stepSize = o.stepSize ?? 1 / 255;
     if (o.eot) Object.assign(out, { eot: { ...o.eot }, seed: o.seed });
   }
+  if (o.survival) Object.assign(out, { survival: { ...o.survival }, seed: o.seed });
   return out;
 }

@@ -50,6 +50,23 @@ export interface EotOptions {
   keep?: EotKeep;
 }
 
+/**
+ * Print survival (survival.ts): after the attack, each example's 8-bit image goes through `draws`
+ * fresh print-and-photo transformations of `channel` (default: the EOT channel when EOT runs, else
+ * defaultChannelProfile()), for a cell printed `cellMm` on its longer side (default: the EOT cell,
+ * else 30), and the share of draws it stays adversarial under is reported per image: Athalye et al.'s
+ * expected adversariality, a prediction of whether the example survives the printer and the camera.
+ * The draws are seeded (AttackOptions.seed) apart from the attack's own. Any method.
+ */
+/** Survival draws per image at most: the estimate costs one forward pass per draw. */
+export const MAX_SURVIVAL_DRAWS = 4096;
+
+export interface SurvivalOptions {
+  draws: number;
+  channel?: ChannelProfile;
+  cellMm?: number;
+}
+
 /** Untargeted: move away from the true labels. Targeted: move towards `targets`. */
 export type Criterion =
   | { kind: 'misclassification' }
@@ -79,6 +96,8 @@ export interface AttackOptions {
   seed?: number;
   /** Make the examples robust to print and photo (BIM, LL, PGD); absent: plain attack. */
   eot?: EotOptions;
+  /** Estimate each example's print survival (AdversarialView.survival of the 8-bit view); absent: not estimated. */
+  survival?: SurvivalOptions;
   /**
    * BIM, LL and PGD: momentum μ (Dong et al. 2018, "Boosting adversarial attacks with momentum",
    * MI-FGSM): every step follows g_t = μ·g_{t−1} + ∇/mean|∇| (per image) instead of the gradient
@@ -115,6 +134,11 @@ export interface AdversarialView {
   l2: Float32Array;
   /** Per image: top-1 equals the target (targeted and least-likely attacks only). */
   targetHit?: Uint8Array;
+  /**
+   * 8-bit view with AttackOptions.survival only: per image, the share of the sampled print-and-photo
+   * transformations under which the image is still adversarial (as `success` judges it), in [0,1].
+   */
+  survival?: Float32Array;
 }
 
 export interface EpsilonResult {

@@ -8,6 +8,9 @@
  * - successRate: images where the attack succeeded (untargeted: top-1 ≠ label; targeted: top-1 =
  *   target) over the images the model classified correctly before the attack; 0 when there are none.
  * - meanLinf, meanL2: mean ‖x_adv − x‖ over all images, in [0,1] pixel units.
+ * - meanSurvival (with AttackOptions.survival, 8-bit view): mean print survival over the images the
+ *   attack fooled that the model had right (the cells Kurakin's destruction rate counts): one minus it
+ *   is the destruction rate the channel predicts.
  * - protected (a model behind a detector only): what the protected model accepted right, accepted
  *   wrong and rejected, apart from the figures above, which stay the classifier's own.
  */
@@ -24,6 +27,8 @@ export interface ViewSummary {
   targetHitRate?: number;
   /** A protected model's counts on these adversarial images (rejected = detections). */
   protected?: ProtectedCounts;
+  /** With a survival estimate: its mean over the clean-correct images the attack fooled. */
+  meanSurvival?: number;
 }
 
 export interface EpsilonSummary {
@@ -71,6 +76,11 @@ function summarizeView(view: AdversarialView, labels: Int32Array, cleanCorrect: 
     meanL2: mean(view.l2, n),
   };
   if (view.targetHit) summary.targetHitRate = mean(view.targetHit, n);
+  if (view.survival) {
+    let sum = 0;
+    for (let i = 0; i < n; i++) if (cleanCorrect[i] && view.success[i]) sum += view.survival[i];
+    summary.meanSurvival = succeeded === 0 ? 0 : sum / succeeded;
+  }
   if (rejected) summary.protected = protectedCounts(rejected, (i) => view.after.labels[i * k] === labels[i]);
   return summary;
 }

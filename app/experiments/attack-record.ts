@@ -16,6 +16,8 @@ export const adversarialViewSchema = z.object({
   l2: z.number(),
   /** Attacked through a protected model: its detector refused this image. */
   rejected: z.boolean().optional(),
+  /** 8-bit view of a run with a survival estimate: the share of sampled print-and-photo transformations it stays adversarial under. */
+  survival: z.number().min(0).max(1).optional(),
 });
 
 export const attackRecordSchema = z.object({

@@ -60,7 +60,7 @@ export async function writeAttackFiles(
         file: attackFileNames.adversarial(e.epsilon, i),
         perturbationFile: attackFileNames.perturbation(e.epsilon, i),
         float: { top5: topRow(e.float.after, i), success: e.float.success[i] === 1, linf: e.float.linf[i], l2: e.float.l2[i], ...verdict(result.rejections?.perEpsilon[index].float) },
-        quantized: { top5: topRow(e.quantized.after, i), success: e.quantized.success[i] === 1, linf: e.quantized.linf[i], l2: e.quantized.l2[i], ...verdict(result.rejections?.perEpsilon[index].quantized) },
+        quantized: { top5: topRow(e.quantized.after, i), success: e.quantized.success[i] === 1, linf: e.quantized.linf[i], l2: e.quantized.l2[i], ...verdict(result.rejections?.perEpsilon[index].quantized), ...(e.quantized.survival ? { survival: e.quantized.survival[i] } : {}) },
       });
     }
     record.images.push({

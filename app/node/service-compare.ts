@@ -145,6 +145,7 @@ export function compareRates(captures: readonly StoredCapture[], prefilterConfid
     photo: { clean: pair(row.transformedClean), adversarial: pair(row.transformedAdversarial) },
     destructionTop1: row.destructionTop1.rate,
     destructionTop5: row.destructionTop5.rate,
+    predictedDestructionTop1: row.predictedDestructionTop1,
     rejections: row.rejections && { photoClean: row.rejections.transformedClean, photoAdversarial: row.rejections.transformedAdversarial },
   }));
 }

@@ -38,6 +38,11 @@ export interface AttackSheetSelection {
   pairs?: boolean;
   /** Singles mode: leave the clean originals out. */
   adversarialOnly?: boolean;
+  /**
+   * Only adversarial images whose print survival estimate is at least this (with pairs, their clean
+   * originals too): what a physical attacker prints. The destruction rate then counts these only.
+   */
+  minSurvival?: number;
   /** Only these ε of the run (matched to 1e-9). */
   epsilons?: number[];
   /** Only the first n images of the run. */
@@ -128,6 +133,9 @@ export async function loadAttackSheetSource(recordPath: string, selection: Attac
   for (const epsilon of epsilons) {
     if (!record.epsilons.some((e) => sameEpsilon(e, epsilon))) throw new SheetSourceError(`ε ${epsilon} is not in the run (it has ${record.epsilons.join(', ')})`);
   }
+  if (selection.minSurvival !== undefined && !record.images.some((image) => image.adversarial.some((a) => a.quantized.survival !== undefined))) {
+    throw new SheetSourceError(`${file} has no print survival estimates to select by: attack with --survival <draws> first`);
+  }
   const images = record.images.slice(0, selection.limit ?? record.images.length);
   const files: string[] = [];
   const records: SheetCellSource[] = [];
@@ -145,7 +153,8 @@ export async function loadAttackSheetSource(recordPath: string, selection: Attac
       records.push(clean(null));
       files.push(image.clean.file);
     }
-    for (const adversarial of image.adversarial.filter((a) => epsilons.some((e) => sameEpsilon(a.epsilon, e)))) {
+    const chosen = image.adversarial.filter((a) => epsilons.some((e) => sameEpsilon(a.epsilon, e)));
+    for (const adversarial of chosen.filter((a) => selection.minSurvival === undefined || (a.quantized.survival ?? 0) >= selection.minSurvival)) {
       const adversarialDigital = { float: adversarial.float.top5, quantized: adversarial.quantized.top5 };
       if (selection.pairs) {
         records.push(clean(adversarialDigital));
@@ -159,6 +168,7 @@ export async function loadAttackSheetSource(recordPath: string, selection: Attac
         method: methodLabel(record.method, record.options),
         epsilon: adversarial.epsilon,
         digital: { clean: cleanDigital, adversarial: adversarialDigital },
+        ...(adversarial.quantized.survival === undefined ? {} : { survival: adversarial.quantized.survival }),
       });
       files.push(adversarial.file);
     }

@@ -385,8 +385,8 @@ function identifySheet(sheetNumber: number, markers: readonly FoundMarker[], can
 }
 
 function cellRecord(cell: SheetCell): CellAnalysis['record'] {
-  const { kind, imageId, sourceIndex, file, method, epsilon, trueLabel, target, digital, image } = cell;
-  return { kind, imageId, sourceIndex, file, method, epsilon, trueLabel, target, digital, image };
+  const { kind, imageId, sourceIndex, file, method, epsilon, trueLabel, target, digital, image, survival } = cell;
+  return { kind, imageId, sourceIndex, file, method, epsilon, trueLabel, target, digital, image, ...(survival === undefined ? {} : { survival }) };
 }
 
 export async function analyzePhoto(photo: RgbaImage, manifests: readonly SheetManifest[], classify?: ClassifyCrops, options: AnalyzeOptions = {}): Promise<PhotoAnalysis> {

@@ -103,6 +103,8 @@ export interface ExperimentSample extends DestructionSample {
   capture?: number;
   /** A protected model's detector verdicts on the photographed images (absent: a plain model). */
   rejected?: { transformedAdversarial?: boolean; transformedClean?: boolean };
+  /** The attack's print survival estimate of the printed adversarial image (AttackOptions.survival), when it made one. */
+  survival?: number;
 }
 
 export interface ExperimentRow {
@@ -127,6 +129,12 @@ export interface ExperimentRow {
    * positives, adversarial ones detections. Null when no sample of the row was screened.
    */
   rejections: { transformedClean: ProtectedCounts; transformedAdversarial: ProtectedCounts } | null;
+  /**
+   * The top-1 destruction rate the attack's print survival estimates predicted for the same images:
+   * one minus their mean survival over the samples destructionTop1 counts. Null unless each of them
+   * has an estimate (a run with AttackOptions.survival), or when there are none.
+   */
+  predictedDestructionTop1: number | null;
 }
 
 function screenedCounts(samples: readonly ExperimentSample[]): ExperimentRow['rejections'] {
@@ -137,6 +145,19 @@ function screenedCounts(samples: readonly ExperimentSample[]): ExperimentRow['re
     transformedClean: protectedCounts(clean.map((s) => s.rejected!.transformedClean!), (i) => classifiedCorrectly(clean[i].transformedClean!, clean[i].trueLabel, 1)),
     transformedAdversarial: protectedCounts(adversarial.map((s) => s.rejected!.transformedAdversarial!), (i) => classifiedCorrectly(adversarial[i].transformedAdversarial, adversarial[i].trueLabel, 1)),
   };
+}
+
+/** 1 − mean survival over the samples the top-1 destruction rate counts; null unless all have one. */
+function predictedDestruction(samples: readonly ExperimentSample[]): number | null {
+  let sum = 0;
+  let eligible = 0;
+  for (const s of samples) {
+    if (!classifiedCorrectly(s.clean, s.trueLabel, 1) || classifiedCorrectly(s.adversarial, s.trueLabel, 1)) continue;
+    if (s.survival === undefined) return null;
+    eligible++;
+    sum += s.survival;
+  }
+  return eligible === 0 ? null : 1 - sum / eligible;
 }
 
 function row(method: string, epsilon: number, kind: ExperimentRow['case'], samples: readonly ExperimentSample[]): ExperimentRow {
@@ -156,6 +177,7 @@ function row(method: string, epsilon: number, kind: ExperimentRow['case'], sampl
     destructionTop1: destructionRate(samples, 1),
     destructionTop5: destructionRate(samples, 5),
     rejections: screenedCounts(samples),
+    predictedDestructionTop1: predictedDestruction(samples),
   };
 }
 
@@ -189,6 +211,8 @@ export interface PhotographedCell {
     epsilon: number | null;
     trueLabel: number | null;
     digital: { clean: DigitalViews | null; adversarial: DigitalViews | null };
+    /** The print survival the attack estimated for this adversarial image (sheet cells of runs with a survival estimate). */
+    survival?: number | null;
   };
   top5?: TopList;
   /** A protected model's detector flagged the photographed cell. */
@@ -233,6 +257,7 @@ export function samplesFromPhotographs(captures: readonly (readonly Photographed
         imageId: record.imageId,
         capture,
         ...(Object.keys(screened).length > 0 ? { rejected: screened } : {}),
+        ...(typeof record.survival === 'number' ? { survival: record.survival } : {}),
       });
     }
   }

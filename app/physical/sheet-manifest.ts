@@ -63,6 +63,8 @@ export const sheetCellSourceSchema = z.object({
   digital: z
     .object({ clean: digitalViews.nullable().default(null), adversarial: digitalViews.nullable().default(null) })
     .default({ clean: null, adversarial: null }),
+  /** Adversarial cells of a run with a print survival estimate (AttackOptions.survival): its value for the printed (8-bit) image. */
+  survival: z.number().min(0).max(1).optional(),
 });
 export type SheetCellSource = z.input<typeof sheetCellSourceSchema>;
 

@@ -30,6 +30,9 @@ const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
   'eot.confidence': '--eot-confidence',
   'eot.keep': '--eot-keep',
   momentum: '--momentum',
+  survival: '--survival',
+  'survival.draws': '--survival',
+  'survival.channel': '--channel',
 };
 
 export interface AttackFlags {
@@ -49,6 +52,7 @@ export interface AttackFlags {
   eotConfidence?: string;
   eotKeep?: string;
   momentum?: string;
+  survival?: string;
 }
 
 export type CheckedAttackParams = ReturnType<typeof attackParamsSchema.parse>;
@@ -68,9 +72,10 @@ export function addAttackOptions(command: Command, defaults: { eps: string }): C
     .option('--overshoot <η>', 'DeepFool overshoot (0.02, at most 1)')
     .option('--max-iterations <n>', 'DeepFool iteration cap (50, at most 10000)')
     .option('--eot <n>', 'robust to print (bim, ll, pgd): average every step over n sampled print-and-photo transformations (Expectation over Transformation); each step costs ~n passes')
-    .option('--channel <profile.json>', 'with --eot: the channel profile to sample from (foolprint calibrate writes one; default: an office laser printer and a webcam)')
+    .option('--channel <profile.json>', 'with --eot or --survival: the channel profile to sample from (foolprint calibrate writes one; default: an office laser printer and a webcam)')
     .option('--eot-confidence <κ>', 'with --eot and --loss margin: cap each transformation\'s logit margin at κ (C&W confidence), so draws already fooled by κ stop pulling')
-    .option('--eot-keep <last|most-robust>', 'with --eot: return the last iterate, or per image the one most often adversarial under its sampled transformations');
+    .option('--eot-keep <last|most-robust>', 'with --eot: return the last iterate, or per image the one most often adversarial under its sampled transformations')
+    .option('--survival <n>', 'any method: estimate each example\'s print survival, the share of n fresh print-and-photo transformations its 8-bit image stays adversarial under (costs n forward passes per image and ε)');
 }
 
 /**
@@ -92,7 +97,7 @@ export function readAttackFlags(flags: AttackFlags): Record<string, unknown> {
     params.momentum = parseNumberList(flags.momentum, '--momentum')[0];
     if (!(EOT_METHODS as readonly string[]).includes(flags.method)) throw new UsageError(`--momentum applies to ${EOT_METHODS.join(', ')}, not ${flags.method}`);
   }
-  if (flags.channel !== undefined && flags.eot === undefined) throw new UsageError('--channel applies to --eot: give --eot <samples> too');
+  if (flags.channel !== undefined && flags.eot === undefined && flags.survival === undefined) throw new UsageError('--channel applies to --eot or --survival: give --eot <samples> or --survival <draws> too');
   if (flags.eotConfidence !== undefined && flags.eot === undefined) throw new UsageError('--eot-confidence applies to --eot: give --eot <samples> too');
   if (flags.eotKeep !== undefined && flags.eot === undefined) throw new UsageError('--eot-keep applies to --eot: give --eot <samples> too');
   if (flags.eotConfidence !== undefined && flags.loss !== 'margin') throw new UsageError('--eot-confidence caps the logit margin: give --loss margin too');
@@ -103,13 +108,19 @@ export function readAttackFlags(flags: AttackFlags): Record<string, unknown> {
     params.eot = eot;
     if (!(EOT_METHODS as readonly string[]).includes(flags.method)) throw new UsageError(`--eot applies to ${EOT_METHODS.join(', ')}, not ${flags.method}`);
   }
+  if (flags.survival !== undefined) params.survival = { draws: parsePositiveInt(flags.survival, '--survival') };
   return params;
 }
 
 /** readAttackFlags' parameters with --channel's profile, checked against the contract's bounds. */
 export async function checkAttackParams(flags: AttackFlags, read: Record<string, unknown>): Promise<CheckedAttackParams> {
   const params = { ...read };
-  if (flags.channel !== undefined) params.eot = { ...(params.eot as object), channel: await readChannelProfile(flags.channel) };
+  if (flags.channel !== undefined) {
+    const channel = await readChannelProfile(flags.channel);
+    // With --eot the survival estimate takes EOT's channel (resolveSurvival); alone, --channel is its own.
+    if (params.eot) params.eot = { ...(params.eot as object), channel };
+    else params.survival = { ...(params.survival as object), channel };
+  }
   // Imported here: zod and the contract cost start-up that --help and the other commands do not need.
   const { attackParamsSchema, describeInvalidInput } = await attackContract();
   const checked = attackParamsSchema.safeParse(params);

@@ -70,9 +70,11 @@ const rejectedText = (c: { correct: number; wrong: number; rejected: number }): 
 function summaryTable(rows: ExperimentRow[]): string {
   // A protected model's refusals of the photographed images in columns of their own, apart from the rates.
   const screened = rows.some((r) => r.rejections !== null);
+  // Runs attacked with a print survival estimate: the destruction it predicted, beside the measured one.
+  const predicted = rows.some((r) => r.predictedDestructionTop1 !== null);
   return formatTable(
-    ['method', 'ε', 'case', 'n', 'clean top-1', 'adv top-1', 'photo adv top-1', 'destruction top-1', 'destruction top-5', ...(screened ? ['photo clean rejected', 'photo adv rejected'] : [])],
-    rows.map((r) => [r.method, epsilonText(r.epsilon), r.case, r.count, percent(r.digitalClean.top1), percent(r.digitalAdversarial.top1), percent(r.transformedAdversarial.top1), `${percent(r.destructionTop1.rate)} (${r.destructionTop1.destroyed}/${r.destructionTop1.eligible})`, `${percent(r.destructionTop5.rate)} (${r.destructionTop5.destroyed}/${r.destructionTop5.eligible})`,
+    ['method', 'ε', 'case', 'n', 'clean top-1', 'adv top-1', 'photo adv top-1', 'destruction top-1', ...(predicted ? ['predicted top-1'] : []), 'destruction top-5', ...(screened ? ['photo clean rejected', 'photo adv rejected'] : [])],
+    rows.map((r) => [r.method, epsilonText(r.epsilon), r.case, r.count, percent(r.digitalClean.top1), percent(r.digitalAdversarial.top1), percent(r.transformedAdversarial.top1), `${percent(r.destructionTop1.rate)} (${r.destructionTop1.destroyed}/${r.destructionTop1.eligible})`, ...(predicted ? [percent(r.predictedDestructionTop1)] : []), `${percent(r.destructionTop5.rate)} (${r.destructionTop5.destroyed}/${r.destructionTop5.eligible})`,
       ...(screened ? (r.rejections ? [rejectedText(r.rejections.transformedClean), rejectedText(r.rejections.transformedAdversarial)] : ['–', '–']) : [])]),
   );
 }

@@ -53,6 +53,7 @@ export function registerAttack(program: Command): void {
         process.stdout.write(JSON.stringify(rejections ? { ...record, protected: rejections } : record, null, 2) + '\n');
         return;
       }
+      const withSurvival = result.perEpsilon[0]?.quantized.survival !== undefined;
       const rows = result.perEpsilon.map((e, index) => [
         e.epsilon.toFixed(4),
         rate(e.float.success),
@@ -60,14 +61,29 @@ export function registerAttack(program: Command): void {
         mean(e.float.linf).toFixed(4),
         mean(e.float.l2).toFixed(3),
         ...(rejections ? [rejectedText(rejections.perEpsilon[index].float), rejectedText(rejections.perEpsilon[index].quantized)] : []),
+        ...(withSurvival ? [survivalText(e.quantized.survival!, e.quantized.success)] : []),
       ]);
-      process.stdout.write(formatTable(['epsilon', 'success', 'success (8-bit)', 'mean Linf', 'mean L2', ...(rejections ? ['rejected', 'rejected (8-bit)'] : [])], rows) + '\n');
+      process.stdout.write(formatTable(['epsilon', 'success', 'success (8-bit)', 'mean Linf', 'mean L2', ...(rejections ? ['rejected', 'rejected (8-bit)'] : []), ...(withSurvival ? ['print survival (8-bit)'] : [])], rows) + '\n');
       if (rejections) process.stdout.write(`protected model: ${rejectedText(rejections.clean)} clean images rejected (false positives); adversarial rejections are detections\n`);
       process.stdout.write(`saved ${dataset.count} images x ${result.perEpsilon.length} epsilon to ${output.dir}\n`);
     } finally {
       await pool.close();
     }
   }));
+}
+
+/** Mean print survival of the fooled 8-bit images and how many of them survive at least half the draws. */
+function survivalText(survival: Float32Array, success: Uint8Array): string {
+  let fooled = 0;
+  let sum = 0;
+  let likely = 0;
+  for (let i = 0; i < success.length; i++) {
+    if (!success[i]) continue;
+    fooled++;
+    sum += survival[i];
+    if (survival[i] >= 0.5) likely++;
+  }
+  return fooled === 0 ? '–' : `${(sum / fooled).toFixed(3)} (${likely}/${fooled} ≥ 0.5)`;
 }
 
 function rejectedText(counts: ProtectedCounts): string {

@@ -23,6 +23,7 @@ interface SheetCommandOptions {
   pairs?: boolean;
   adversarialOnly?: boolean;
   epsilons?: string;
+  minSurvival?: string;
   limit?: string;
   experiment?: string;
   firstSheet: string;
@@ -51,6 +52,7 @@ export function registerSheet(program: Command): void {
     .option('--pairs', 'print each clean original beside its adversarial version (Kurakin et al.)')
     .option('--adversarial-only', 'attack runs without --pairs: leave the clean originals out')
     .option('--epsilons <list>', 'attack runs: only these ε (e.g. 8/255,16/255)')
+    .option('--min-survival <p>', 'attack runs with --survival: only adversarial images whose print survival estimate is at least p (0..1), with their originals in --pairs')
     .option('--limit <n>', 'only the first n images')
     .option('--experiment <name>', 'name printed on the sheet and stored in the manifest')
     .option('--first-sheet <n>', `sheet number of the first page (0..${MAX_SHEET_NUMBER}; sets the marker ids)`, '0')
@@ -85,6 +87,10 @@ async function runSheet(options: SheetCommandOptions): Promise<void> {
   const dpi = positiveNumber(options.dpi, '--dpi');
   if (dpi < MIN_PNG_DPI) throw new UsageError(`--dpi must be at least ${MIN_PNG_DPI}, got ${options.dpi}`);
   const limit = options.limit === undefined ? undefined : parsePositiveInt(options.limit, '--limit');
+  const minSurvival = options.minSurvival === undefined ? undefined : Number(options.minSurvival);
+  if (minSurvival !== undefined && !(options.minSurvival!.trim() !== '' && minSurvival >= 0 && minSurvival <= 1)) {
+    throw new UsageError(`--min-survival must be a share from 0 to 1, got "${options.minSurvival}"`);
+  }
   const firstSheetNumber = Number(options.firstSheet);
   if (!Number.isInteger(firstSheetNumber) || firstSheetNumber < 0 || firstSheetNumber > MAX_SHEET_NUMBER) {
     throw new UsageError(`--first-sheet must be a whole number from 0 to ${MAX_SHEET_NUMBER}, got "${options.firstSheet}"`);
@@ -102,9 +108,11 @@ async function runSheet(options: SheetCommandOptions): Promise<void> {
       pairs: options.pairs,
       adversarialOnly: options.adversarialOnly,
       epsilons: options.epsilons === undefined ? undefined : parseEpsilonList(options.epsilons, '--epsilons'),
+      minSurvival,
       limit,
     });
   } else {
+    if (minSurvival !== undefined) throw new UsageError('--min-survival selects from an attack run with --survival estimates, not a folder of images');
     if (options.epsilons || options.adversarialOnly) throw new UsageError('--epsilons and --adversarial-only select from an attack run; for a folder, list the images in the labels CSV');
     source = await loadFolderSheetSource(from, { labels: options.labels, pairs: options.pairs, limit, experiment: options.experiment });
   }

@@ -65,6 +65,7 @@ export function registerSweep(program: Command): void {
 export function formatSweepTable(summary: AttackSummary): string {
   // A protected model's refusals in columns of their own: accuracy stays the classifier's.
   const protectedModel = summary.cleanProtected !== undefined;
+  const withSurvival = summary.perEpsilon[0]?.quantized.meanSurvival !== undefined;
   const rejected = (c: { rejected: number } | undefined) => (c ? `${c.rejected}/${summary.count}` : '–');
   const rows = summary.perEpsilon.map((e) => [
     e.epsilon.toFixed(3),
@@ -74,7 +75,8 @@ export function formatSweepTable(summary: AttackSummary): string {
     e.float.meanLinf.toFixed(4),
     e.float.meanL2.toFixed(3),
     ...(protectedModel ? [rejected(e.float.protected), rejected(e.quantized.protected)] : []),
+    ...(withSurvival ? [e.quantized.meanSurvival!.toFixed(3)] : []),
   ]);
-  const table = formatTable(['epsilon', 'accuracy', 'accuracy (8-bit)', 'success', 'mean Linf', 'mean L2', ...(protectedModel ? ['rejected', 'rejected (8-bit)'] : [])], rows);
+  const table = formatTable(['epsilon', 'accuracy', 'accuracy (8-bit)', 'success', 'mean Linf', 'mean L2', ...(protectedModel ? ['rejected', 'rejected (8-bit)'] : []), ...(withSurvival ? ['print survival (8-bit)'] : [])], rows);
   return protectedModel ? `${table}\nprotected model: ${rejected(summary.cleanProtected)} clean images rejected (false positives); adversarial rejections are detections` : table;
 }
