@@ -130,4 +130,31 @@ describe.skipIf(missing !== null)('robust to print on the Attack screen', () => 
     expect(await page.getByRole('img', { name: /exported sheet/ }).count()).toBe(0);
     expect(await page.getByRole('img', { name: /sheet preview/ }).count()).toBe(1);
   }, 300_000);
+
+  it('estimates the print survival of a plain FGSM run on the chosen channel and shows its mean', async () => {
+    const { page } = suite.app;
+    const profiles = path.join(suite.mode.workspaceDir, 'calibration', 'profiles');
+    await mkdir(profiles, { recursive: true });
+    await writeFile(path.join(profiles, 'office-inkjet.json'), JSON.stringify({ ...defaultChannelProfile(), name: 'Office inkjet, phone', source: { photos: ['a.jpg'] }, blurMm: [0.3, 0.9] }));
+    await page.getByRole('tab', { name: 'Experiments' }).click();
+    await page.getByLabel('New experiment').fill('Print survival');
+    await page.getByRole('button', { name: 'Create' }).click();
+    await page.getByRole('tab', { name: 'Attack', selected: true }).waitFor();
+    await page.getByLabel('Count').fill('6');
+    await page.locator('select[name=method]').selectOption('fgsm');
+    await page.locator('select[name=unit]').selectOption('levels');
+    await page.locator('input[name=epsilons]').fill('64');
+    // FGSM has no "robust to print": the channel is chosen beside the estimate.
+    expect(await page.getByRole('switch', { name: 'Robust to print' }).count()).toBe(0);
+    await page.getByRole('switch', { name: 'Estimate print survival' }).check();
+    await page.locator('input[name=survival-draws]').fill('8');
+    await page.getByTestId('print-survival').locator('select[name=channel-choice]').selectOption('office-inkjet');
+    await page.getByRole('button', { name: /run attack/i }).click();
+    await expect.poll(() => page.locator('option', { hasText: /^FGSM · / }).count(), { timeout: 240_000 }).toBe(1);
+    await expect.poll(() => page.getByTestId('run-survival').textContent(), { timeout: 60_000 }).toMatch(/^\d+\.\d%$/);
+    const runs = await Promise.all((await findFiles(suite.mode.workspaceDir, /^run\.json$/)).map(async (file) => JSON.parse(await readFile(file, 'utf8')) as { method: string; options: { survival?: { draws: number; channel?: { name: string } } } }));
+    const fgsm = runs.filter((run) => run.method === 'fgsm');
+    expect(fgsm).toHaveLength(1);
+    expect(fgsm[0].options.survival).toMatchObject({ draws: 8, channel: { name: 'Office inkjet, phone' } });
+  }, 300_000);
 });

@@ -1,6 +1,7 @@
 /**
  * node dist/scripts/eot-evidence.js [--out DIR] [--limit N] [--eps LIST] [--eot N] [--photos K]
- *   [--eot-flags "FLAGS"] [--bim-from DIR] [--eot-from DIR] [--data PATH] [--offset N] [--calibrate K] [--json]
+ *   [--eot-flags "FLAGS"] [--bim-from DIR] [--eot-from DIR] [--data PATH] [--offset N] [--calibrate K]
+ *   [--survival N [--min-survival P]] [--json]
  *
  * Issue 10's evidence as one command: plain BIM and BIM with EOT on the built-in lenet-mnist, on the
  * same images (the first N built-in held-out digits, default all 300; or --data, e.g. the MNIST test
@@ -28,6 +29,10 @@
  * times through the same simulator (seeds 1..K), `foolprint calibrate` on the photos, `--channel` the
  * fitted profile; no digit is involved in the fit. A run's sheets,
  * photos and analysis are kept in OUT and reused while its attack record, images, ε and photos match.
+ * --survival N attacks both runs with `--survival N` (each example's print survival over N draws of
+ * the attack's channel) and adds the destruction rate those estimates predicted beside the measured
+ * one; --min-survival P then prints only the examples estimated to survive at least P of the draws
+ * (`sheet --min-survival`): a different experiment from the issue's, whose sheets print every example.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -58,6 +63,8 @@ const photos = Number(flag('--photos', '2'));
 const eotFlags = flag('--eot-flags', '').split(/\s+/).filter(Boolean);
 const calibrationPhotos = process.argv.includes('--calibrate') ? Number(flag('--calibrate', '')) : 0;
 const dataset = flag('--data', 'samples');
+const survivalFlags = process.argv.includes('--survival') ? ['--survival', flag('--survival', '')] : [];
+const minSurvival = process.argv.includes('--min-survival') ? flag('--min-survival', '') : undefined;
 const offset = flag('--offset', '0');
 const asJson = process.argv.includes('--json');
 // The layout puts 24 cells on an A4 page at 30 mm; marker ids allow pages 0..29 per run.
@@ -95,7 +102,7 @@ async function attack(name: string, reuse: string | undefined, extra: string[]):
   if (!reuse) {
     log(`== ${name}: attack (${limit} images, ε ${epsilons})`);
     const started = performance.now();
-    await cli(['attack', '--model', 'lenet-mnist', '--data', dataset, '--offset', offset, '--limit', String(limit), '--method', 'bim', '--eps', epsilons, '--seed', '0', ...extra, '--out', attackDir]);
+    await cli(['attack', '--model', 'lenet-mnist', '--data', dataset, '--offset', offset, '--limit', String(limit), '--method', 'bim', '--eps', epsilons, '--seed', '0', ...extra, ...survivalFlags, '--out', attackDir]);
     log(`== ${name}: attack took ${((performance.now() - started) / 1000).toFixed(0)} s (wall clock)`);
   } else log(`== ${name}: attack reused from ${attackDir}`);
   attackDir = path.resolve(attackDir);
@@ -128,7 +135,7 @@ async function photograph(run: Run, scope: Scope): Promise<{ sheets: string; pho
   const pages = Math.ceil((scope.images * scope.epsilons.length) / CELLS_PER_PAGE);
   if (pages > MAX_PAGES) throw new Error(`${pages} pages per run exceed the ${MAX_PAGES} marker sets: use a smaller --limit`);
   log(`== ${run.name}: ${pages} sheets, ${photos} simulated photo(s) each`);
-  await cli(['sheet', '--from', run.attackDir, '--adversarial-only', '--limit', String(scope.images), '--epsilons', scope.epsilons.join(','), '--dpi', String(SHEET_DPI), '--experiment', `eot evidence ${run.name}`, '--out', sheets, '--force'], true);
+  await cli(['sheet', '--from', run.attackDir, '--adversarial-only', '--limit', String(scope.images), '--epsilons', scope.epsilons.join(','), '--dpi', String(SHEET_DPI), '--experiment', `eot evidence ${run.name}`, ...(minSurvival === undefined ? [] : ['--min-survival', minSurvival]), '--out', sheets, '--force'], true);
   await rm(photoDir, { recursive: true, force: true });
   await mkdir(photoDir, { recursive: true });
   const pngs = (await readdir(sheets)).filter((f) => /^sheet(-\d+)?\.png$/.test(f)).sort((a, b) => pageNumber(a) - pageNumber(b));
@@ -167,7 +174,7 @@ const pageNumber = (file: string): number => Number(/-(\d+)\.png$/.exec(file)?.[
 /** The run photographed and analysed: its `average` rows, from OUT when the same record, scope and photos were done before. */
 async function photographAndAnalyze(run: Run, scope: Scope): Promise<ExperimentRow[]> {
   const cacheFile = path.join(out, `${run.name}-table.json`);
-  const key = JSON.stringify({ attackDir: run.attackDir, createdAt: run.record.createdAt, scope, photos, quality: PHOTO_JPEG_QUALITY, dpi: SHEET_DPI });
+  const key = JSON.stringify({ attackDir: run.attackDir, createdAt: run.record.createdAt, scope, photos, quality: PHOTO_JPEG_QUALITY, dpi: SHEET_DPI, minSurvival });
   const cached = existsSync(cacheFile) ? (JSON.parse(await readFile(cacheFile, 'utf8')) as { key: string; rows: ExperimentRow[] }) : null;
   if (cached?.key === key) {
     log(`== ${run.name}: photos and analysis reused from ${cacheFile}`);
@@ -211,6 +218,8 @@ interface Line {
   cells: number;
   photographed: number;
   destroyed: number;
+  /** The destruction rate the run's print survival estimates predicted for the same photographs (--survival). */
+  predicted: number | null;
 }
 const lines: Line[] = [];
 for (const epsilon of scope.epsilons) {
@@ -218,7 +227,7 @@ for (const epsilon of scope.epsilons) {
     const row = rows.get(run.name)!.find((r) => Math.abs(r.epsilon - epsilon) < 1e-9);
     const photographed = row?.destructionTop1.eligible ?? 0;
     const digital = digitalSuccess(run.record, scope.images, epsilon);
-    lines.push({ epsilon, method: run.name, digital, cells: digital.fooled, photographed, destroyed: row?.destructionTop1.destroyed ?? 0 });
+    lines.push({ epsilon, method: run.name, digital, cells: digital.fooled, photographed, destroyed: row?.destructionTop1.destroyed ?? 0, predicted: row?.predictedDestructionTop1 ?? null });
   }
 }
 const rate = (l: Line) => (l.photographed === 0 ? Number.NaN : l.destroyed / l.photographed);
@@ -231,13 +240,14 @@ const verdicts = scope.epsilons.map((epsilon) => {
 if (asJson) {
   process.stdout.write(JSON.stringify({ images: scope.images, data: dataset, offset: Number(offset), photos, eotSamples, eotFlags, lines, verdicts }, null, 2) + '\n');
 } else {
-  const header = ['ε', 'method', 'digital success', 'adv. cells on sheet', 'photographed', 'destroyed', 'destruction top-1', 'EOT/BIM', 'stay adversarial', 'adv. on camera'];
+  const predicted = lines.some((l) => l.predicted !== null);
+  const header = ['ε', 'method', 'digital success', 'adv. cells on sheet', 'photographed', 'destroyed', 'destruction top-1', ...(predicted ? ['predicted'] : []), 'EOT/BIM', 'stay adversarial', 'adv. on camera'];
   const body = lines.map((l) => {
     const verdict = verdicts.find((v) => v.epsilon === l.epsilon)!;
     const isEot = l.method === eotName;
     return [
       String(l.epsilon), l.method, `${percent(l.digital.fooled, l.digital.right)} (${l.digital.fooled}/${l.digital.right})`, String(l.cells), String(l.photographed), String(l.destroyed),
-      percent(l.destroyed, l.photographed), isEot ? `${verdict.ratio.toFixed(2)} ${verdict.ratioMet ? '≤ 1/3 ✓' : '> 1/3 ✗'}` : '',
+      percent(l.destroyed, l.photographed), ...(predicted ? [l.predicted === null ? '–' : `${(100 * l.predicted).toFixed(1)}%`] : []), isEot ? `${verdict.ratio.toFixed(2)} ${verdict.ratioMet ? '≤ 1/3 ✓' : '> 1/3 ✗'}` : '',
       `${percent(l.photographed - l.destroyed, l.photographed)}${isEot && l.epsilon === 0.2 ? (verdict.staysMet ? ' ✓' : ' ✗') : ''}`,
       String(l.photographed - l.destroyed),
     ];
@@ -246,6 +256,7 @@ if (asJson) {
   const format = (cells: string[]) => cells.map((cell, c) => cell.padStart(widths[c])).join('  ');
   const digits = dataset === 'samples' ? 'built-in digits' : `digits of ${dataset}${offset === '0' ? '' : ` from ${offset}`}`;
   process.stdout.write(`${scope.images} ${digits}, lenet-mnist, ${photos} simulated photo(s) per sheet (simulate's default channel, seeds 1000·photo + sheet)\n`);
+  if (minSurvival !== undefined) process.stdout.write(`sheets print only the examples with a print survival estimate ≥ ${minSurvival} (sheet --min-survival): not the issue's experiment, which prints every example\n`);
   process.stdout.write([format(header), format(widths.map((w) => '-'.repeat(w))), ...body.map(format)].join('\n') + '\n');
   process.stdout.write(`targets: EOT/BIM ≤ 1/3 at every ε; ≥ 95% of EOT's photographed adversarial cells stay adversarial at ε 0.2 → ${verdicts.every((v) => v.ratioMet && v.staysMet) ? 'met' : 'not met'}\n`);
 }

@@ -7,7 +7,7 @@ import type { AttackParams, AttackRun, GalleryPage } from '../../../app/api/atta
 import type { SweepResult } from '../../../app/api/sweeps.js';
 import { PHOTO_EPSILONS } from '../../../app/models/manifest.js';
 import { reachesBallEdge, stepSchedule } from '../../../app/attacks/schedule.js';
-import { EOT_KEEPS, MAX_MOMENTUM } from '../../../app/attacks/types.js';
+import { EOT_KEEPS, MAX_MOMENTUM, MAX_SURVIVAL_DRAWS } from '../../../app/attacks/types.js';
 import type { EotKeep } from '../../../app/attacks/types.js';
 import type { ScheduleChoice, StepSchedule } from '../../../app/attacks/schedule.js';
 import { epsilonField, epsilonInLevels, readEpsilons, writeEpsilons } from '../epsilon.js';
@@ -49,6 +49,8 @@ const attackFormSchema = z.object({
   eotSamples: z.number().int().min(1).max(1024).default(16),
   eotKeep: z.enum(EOT_KEEPS).default('last'),
   momentum: z.string().default(''),
+  survival: z.boolean().default(false),
+  survivalDraws: z.number().int().min(1).max(MAX_SURVIVAL_DRAWS).default(64),
 });
 export type AttackForm = z.infer<typeof attackFormSchema>;
 
@@ -75,6 +77,9 @@ export class AttackController {
   eotSamples = $state(16);
   /** Which iterate a robust run returns: the last, or per image the one fooled by the most of its step's samples. */
   eotKeep = $state<EotKeep>('last');
+  /** Estimate each example's print survival over `survivalDraws` channel draws (any method). */
+  estimateSurvival = $state(false);
+  survivalDraws = $state(64);
   /** The channel profile chosen (from the workspace's calibrated ones or a file); null samples the default channel. */
   channel = $state.raw<ChannelProfile | null>(null);
   channelError = $state<string | null>(null);
@@ -188,6 +193,8 @@ export class AttackController {
       eotSamples: this.eotSamples,
       eotKeep: this.eotKeep,
       momentum: this.momentumText,
+      survival: this.estimateSurvival,
+      survivalDraws: this.survivalDraws,
       // Dropped files cannot be kept (nor a workspace dataset, which this screen does not offer): the form falls back to the samples.
       images: { kind: kind === 'files' || kind === 'workspace' ? 'samples' : kind, offset, limit, datasetPath },
     };
@@ -208,6 +215,8 @@ export class AttackController {
     this.eotSamples = form.eotSamples;
     this.eotKeep = form.eotKeep;
     this.momentumText = form.momentum;
+    this.estimateSurvival = form.survival;
+    this.survivalDraws = form.survivalDraws;
     Object.assign(this.source, form.images);
   }
 
@@ -241,6 +250,11 @@ export class AttackController {
           params.eot = { samples: this.eotSamples, ...(this.channel ? { channel: this.channel } : {}), ...(this.eotKeep === 'last' ? {} : { keep: this.eotKeep }) };
         }
       }
+      if (this.estimateSurvival) {
+        if (!Number.isInteger(this.survivalDraws) || this.survivalDraws < 1 || this.survivalDraws > MAX_SURVIVAL_DRAWS) throw new Error(`Survival draws must be a whole number from 1 to ${MAX_SURVIVAL_DRAWS}.`);
+        // A robust run's estimate samples its EOT channel; otherwise the channel chosen here.
+        params.survival = { draws: this.survivalDraws, ...(this.channel && !params.eot ? { channel: this.channel } : {}) };
+      }
       return params;
     } catch (error) {
       this.paramError = errorMessage(error);
@@ -264,7 +278,7 @@ export class AttackController {
     }
   }
 
-  /** The calibrated profiles of the workspace, listed when the robust-to-print switch is on. */
+  /** The calibrated profiles of the workspace, listed when the robust-to-print or the print-survival switch is on. */
   async loadProfiles(): Promise<void> {
     const profiles = await this.session.guard(() => this.session.api.calibration.profiles());
     if (profiles) this.profiles = profiles;
