@@ -156,5 +156,23 @@ describe.skipIf(missing !== null)('robust to print on the Attack screen', () => 
     const fgsm = runs.filter((run) => run.method === 'fgsm');
     expect(fgsm).toHaveLength(1);
     expect(fgsm[0].options.survival).toMatchObject({ draws: 8, channel: { name: 'Office inkjet, phone' } });
+
+    // Print keeps only the examples estimated to survive at least the threshold (with their originals).
+    const records = await Promise.all((await findFiles(suite.mode.workspaceDir, /^record\.json$/)).map(async (file) => JSON.parse(await readFile(file, 'utf8')) as { method: string; images: { adversarial: { quantized: { survival?: number } }[] }[] }));
+    const estimates = records.filter((r) => r.method === 'fgsm').flatMap((r) => r.images.map((image) => image.adversarial[0].quantized.survival!));
+    expect(estimates).toHaveLength(6);
+    const threshold = Math.max(...estimates);
+    const kept = estimates.filter((e) => e >= threshold).length;
+    await page.getByRole('tab', { name: 'Print' }).click();
+    const option = page.locator('option', { hasText: /^FGSM · / });
+    await page.locator('select', { has: option }).selectOption((await option.getAttribute('value'))!);
+    await page.getByLabel('Images to print').fill('6');
+    if (kept === 6) expect(threshold).toBeGreaterThan(0); // all alike: the filter keeps them all
+    await page.locator('input[name=min-survival]').fill(String(threshold * 100));
+    await page.getByRole('img', { name: /sheet preview/ }).waitFor({ timeout: 60_000 });
+    await page.getByRole('button', { name: 'Export PDF + PNG' }).click();
+    await page.getByRole('status').filter({ hasText: /^Exported/ }).waitFor({ timeout: 120_000 });
+    const set = page.getByTestId('sheet-sets').locator('tbody tr', { hasText: /FGSM/ });
+    await expect.poll(() => set.locator('td').nth(2).textContent(), { timeout: 60_000 }).toBe(`1 · ${2 * kept}`);
   }, 300_000);
 });

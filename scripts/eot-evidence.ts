@@ -247,7 +247,7 @@ if (asJson) {
     const isEot = l.method === eotName;
     return [
       String(l.epsilon), l.method, `${percent(l.digital.fooled, l.digital.right)} (${l.digital.fooled}/${l.digital.right})`, String(l.cells), String(l.photographed), String(l.destroyed),
-      percent(l.destroyed, l.photographed), ...(predicted ? [l.predicted === null ? '–' : `${(100 * l.predicted).toFixed(1)}%`] : []), isEot ? `${verdict.ratio.toFixed(2)} ${verdict.ratioMet ? '≤ 1/3 ✓' : '> 1/3 ✗'}` : '',
+      percent(l.destroyed, l.photographed), ...(predicted ? [l.predicted === null ? '–' : `${(100 * l.predicted).toFixed(1)}%`] : []), isEot ? (!Number.isFinite(verdict.ratio) ? '–' : `${verdict.ratio.toFixed(2)} ${verdict.ratioMet ? '≤ 1/3 ✓' : '> 1/3 ✗'}`) : '',
       `${percent(l.photographed - l.destroyed, l.photographed)}${isEot && l.epsilon === 0.2 ? (verdict.staysMet ? ' ✓' : ' ✗') : ''}`,
       String(l.photographed - l.destroyed),
     ];

@@ -9,6 +9,8 @@ export const sheetParamsSchema = z.object({
   epsilons: z.array(z.number().min(0).max(1)).min(1).optional(),
   /** Print only the first `limit` images of the run (default: all). */
   limit: z.number().int().min(1).optional(),
+  /** A run with print survival estimates: print only the adversarial images estimated to survive at least this share of the draws. */
+  minSurvival: z.number().min(0).max(1).optional(),
   /** Clean original beside each adversarial image, as Kurakin et al. printed them. */
   pairs: z.boolean().default(true),
   paper: z.enum(['a4', 'letter']).default('a4'),

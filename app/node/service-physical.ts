@@ -21,7 +21,7 @@ import type { Experiment } from './experiment-store.js';
 import { ConfinedPathError, confinedPath } from './confined-path.js';
 import { imageCanvases, renderSheetCanvas, renderSheets } from './sheet-render.js';
 import type { SheetRenderOptions } from './sheet-render.js';
-import { loadAttackSheetSource } from './sheet-sources.js';
+import { SheetSourceError, loadAttackSheetSource } from './sheet-sources.js';
 import { bytesDataUrl, decodePhoto, pngDataUrl } from './service-images.js';
 import { compareCaptures, compareCells, compareCsv, compareHtml, compareRates } from './service-compare.js';
 import type { StoredCapture } from './service-compare.js';
@@ -85,7 +85,11 @@ export function createPhysicalHandlers(core: ServiceCore, readRun: (target: Expe
   /** The images and sheet options of a preview or an export. */
   async function sheetInput(params: Parameters<Handlers['sheets.export']>[0], target: Experiment) {
     const run = await readRun(target, params.runId);
-    const source = await loadAttackSheetSource(path.join(core.runFolder(target, run.runId), 'record.json'), { pairs: params.pairs, epsilons: params.epsilons, limit: params.limit });
+    const source = await loadAttackSheetSource(path.join(core.runFolder(target, run.runId), 'record.json'), { pairs: params.pairs, epsilons: params.epsilons, limit: params.limit, minSurvival: params.minSurvival }).catch((error: unknown) => {
+      // What the choices select (no estimates, nothing left above the threshold) is the caller's to change.
+      if (error instanceof SheetSourceError && params.minSurvival !== undefined) throw new ApiError('invalid-input', error.message);
+      throw error;
+    });
     // Every set starts at sheet 0: its pages are told apart by their sheet numbers (corner ids), and the
     // sets of an experiment by the random identity each set prints (sheet-identity.ts).
     const firstSheetNumber = 0;

@@ -134,7 +134,7 @@ export async function loadAttackSheetSource(recordPath: string, selection: Attac
     if (!record.epsilons.some((e) => sameEpsilon(e, epsilon))) throw new SheetSourceError(`ε ${epsilon} is not in the run (it has ${record.epsilons.join(', ')})`);
   }
   if (selection.minSurvival !== undefined && !record.images.some((image) => image.adversarial.some((a) => a.quantized.survival !== undefined))) {
-    throw new SheetSourceError(`${file} has no print survival estimates to select by: attack with --survival <draws> first`);
+    throw new SheetSourceError(`${file} has no print survival estimates to select by: run the attack with a print survival estimate (--survival <draws>) first`);
   }
   const images = record.images.slice(0, selection.limit ?? record.images.length);
   const files: string[] = [];
@@ -173,7 +173,9 @@ export async function loadAttackSheetSource(recordPath: string, selection: Attac
       files.push(adversarial.file);
     }
   }
-  if (records.length === 0) throw new SheetSourceError(`${file} selects no images`);
+  if (records.length === 0) {
+    throw new SheetSourceError(selection.minSurvival === undefined ? `${file} selects no images` : `no adversarial image of ${file} (of those chosen) has a print survival estimate of at least ${selection.minSurvival}`);
+  }
   const decoded = await Promise.all(files.map(async (name) => decodeRgb(await recordImagePath(folder, name))));
   const channels = record.model.inputShape[2];
   const stacked = stack(decoded, files, channels === 1 || channels === 3 ? channels : undefined);

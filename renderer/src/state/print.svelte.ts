@@ -18,6 +18,8 @@ export class PrintController {
   pairs = $state(true);
   dpi = $state(300);
   limit = $state(12);
+  /** A run with print survival estimates: print only examples estimated to survive at least this many % of the draws; null = all. */
+  minSurvivalPercent = $state<number | null>(null);
   /** ε of the run to print; null = all. */
   epsilon = $state<number | null>(null);
   preview = $state.raw<SheetPreview | null>(null);
@@ -28,6 +30,8 @@ export class PrintController {
   shown = $state.raw<{ set: SheetSet; page: number; png: string; pageMm: { width: number; height: number }; sheetId: string } | null>(null);
 
   readonly run = $derived(this.runs.find((r) => r.runId === this.runId) ?? null);
+  /** The chosen run estimated its examples' print survival (AttackOptions.survival). */
+  readonly hasSurvival = $derived(this.run?.perEpsilon.some((e) => e.quantized.meanSurvival !== undefined) ?? false);
   /**
    * Which request for the sheet view is the latest. Previews and exported pages arrive out of order: a
    * run chosen while the last export's page is still on its way must not be covered by that page when
@@ -47,6 +51,7 @@ export class PrintController {
       runId: this.runId,
       epsilons: this.epsilon === null ? undefined : [this.epsilon],
       limit: this.limit > 0 ? this.limit : undefined,
+      ...(this.hasSurvival && this.minSurvivalPercent !== null && this.minSurvivalPercent > 0 ? { minSurvival: Math.min(100, this.minSurvivalPercent) / 100 } : {}),
       pairs: this.pairs,
       paper: this.paper,
       orientation: this.orientation,
