@@ -152,6 +152,9 @@ describe.skipIf(missing !== null)('robust to print on the Attack screen', () => 
     await page.getByRole('button', { name: /run attack/i }).click();
     await expect.poll(() => page.locator('option', { hasText: /^FGSM · / }).count(), { timeout: 240_000 }).toBe(1);
     await expect.poll(() => page.getByTestId('run-survival').textContent(), { timeout: 60_000 }).toMatch(/^\d+\.\d%$/);
+    // Each example of the gallery says how likely it is to survive.
+    await expect.poll(() => page.getByTestId('item-survival').allTextContents()).toHaveLength(6);
+    expect((await page.getByTestId('item-survival').allTextContents()).every((t) => /^print survival \d+%$/.test(t.trim()))).toBe(true);
     const runs = await Promise.all((await findFiles(suite.mode.workspaceDir, /^run\.json$/)).map(async (file) => JSON.parse(await readFile(file, 'utf8')) as { method: string; options: { survival?: { draws: number; channel?: { name: string } } } }));
     const fgsm = runs.filter((run) => run.method === 'fgsm');
     expect(fgsm).toHaveLength(1);
