@@ -7,9 +7,25 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { defaultChannelProfile } from '../app/physical/channel-profile.js';
 import { appForSuite, findFiles, missingBuiltinApp, screenshot } from './harness.js';
+
+/** A profile as calibration saves it (calibration/profiles/<id>.json), a little blurrier than the default. */
+async function saveInkjetProfile(workspaceDir: string): Promise<void> {
+  const profiles = path.join(workspaceDir, 'calibration', 'profiles');
+  await mkdir(profiles, { recursive: true });
+  await writeFile(path.join(profiles, 'office-inkjet.json'), JSON.stringify({ ...defaultChannelProfile(), name: 'Office inkjet, phone', source: { photos: ['a.jpg'] }, blurMm: [0.3, 0.9] }));
+}
+
+/** Creates an experiment on the Experiments screen, which then opens its Attack screen. */
+async function newExperiment(page: Page, name: string): Promise<void> {
+  await page.getByRole('tab', { name: 'Experiments' }).click();
+  await page.getByLabel('New experiment').fill(name);
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.getByRole('tab', { name: 'Attack', selected: true }).waitFor();
+}
 
 const missing = missingBuiltinApp();
 if (missing) console.warn(`e2e robust to print skipped: ${missing}`);
@@ -19,10 +35,7 @@ describe.skipIf(missing !== null)('robust to print on the Attack screen', () => 
 
   it('runs BIM with EOT on a calibrated profile of the workspace and titles the run BIM+MI1+EOT2', async () => {
     const { page } = suite.app;
-    // A profile as calibration saves it (calibration/profiles/<id>.json), a little blurrier than the default.
-    const profiles = path.join(suite.mode.workspaceDir, 'calibration', 'profiles');
-    await mkdir(profiles, { recursive: true });
-    await writeFile(path.join(profiles, 'office-inkjet.json'), JSON.stringify({ ...defaultChannelProfile(), name: 'Office inkjet, phone', source: { photos: ['a.jpg'] }, blurMm: [0.3, 0.9] }));
+    await saveInkjetProfile(suite.mode.workspaceDir);
     await page.getByRole('tab', { name: 'Attack' }).click();
     await page.locator('select[name=method]').selectOption('bim');
     await page.locator('input[name=epsilons]').fill('0.1');
@@ -55,10 +68,7 @@ describe.skipIf(missing !== null)('robust to print on the Attack screen', () => 
 
   it('plots digital and photo accuracy vs ε for the EOT run and the plain run on Compare', async () => {
     const { page } = suite.app;
-    await page.getByRole('tab', { name: 'Experiments' }).click();
-    await page.getByLabel('New experiment').fill('EOT beside BIM');
-    await page.getByRole('button', { name: 'Create' }).click();
-    await page.getByRole('tab', { name: 'Attack', selected: true }).waitFor();
+    await newExperiment(page, 'EOT beside BIM');
     await page.getByLabel('Count').fill('4');
     await page.locator('select[name=method]').selectOption('bim');
     await page.locator('select[name=unit]').selectOption('levels');
@@ -133,13 +143,8 @@ describe.skipIf(missing !== null)('robust to print on the Attack screen', () => 
 
   it('estimates the print survival of a plain FGSM run on the chosen channel and shows its mean', async () => {
     const { page } = suite.app;
-    const profiles = path.join(suite.mode.workspaceDir, 'calibration', 'profiles');
-    await mkdir(profiles, { recursive: true });
-    await writeFile(path.join(profiles, 'office-inkjet.json'), JSON.stringify({ ...defaultChannelProfile(), name: 'Office inkjet, phone', source: { photos: ['a.jpg'] }, blurMm: [0.3, 0.9] }));
-    await page.getByRole('tab', { name: 'Experiments' }).click();
-    await page.getByLabel('New experiment').fill('Print survival');
-    await page.getByRole('button', { name: 'Create' }).click();
-    await page.getByRole('tab', { name: 'Attack', selected: true }).waitFor();
+    await saveInkjetProfile(suite.mode.workspaceDir);
+    await newExperiment(page, 'Print survival');
     await page.getByLabel('Count').fill('6');
     await page.locator('select[name=method]').selectOption('fgsm');
     await page.locator('select[name=unit]').selectOption('levels');

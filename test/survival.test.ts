@@ -50,6 +50,13 @@ function constantImages(values: number[]): Float32Array {
   return out;
 }
 
+/** n uniform grey images with values in [lo, hi), labelled as the 0.5 threshold classifies them. */
+function randomGreys(n: number, lo: number, hi: number, seed: number): { values: number[]; images: Float32Array; labels: Int32Array } {
+  const random = mulberry32(seed);
+  const values = Array.from({ length: n }, () => lo + (hi - lo) * random());
+  return { values, images: constantImages(values), labels: Int32Array.from(values, (v) => Number(v > 0.5)) };
+}
+
 describe('print survival', () => {
   it('matches the closed form under a uniform brightness shift: P(v + u > t) = (v + b − t) / 2b', () => {
     // A grey-v image (already past the threshold t: class 1, true label 0) stays adversarial while
@@ -73,10 +80,7 @@ describe('print survival', () => {
 
   it('through the identity channel is the 8-bit success itself, for untargeted and targeted attacks', async () => {
     const classifier = thresholdClassifier(0.5);
-    const random = mulberry32(3);
-    const values = Array.from({ length: 40 }, () => 0.3 + 0.4 * random());
-    const images = constantImages(values);
-    const labels = Int32Array.from(values, (v) => Number(v > 0.5));
+    const { values, images, labels } = randomGreys(40, 0.3, 0.7, 3);
     const channel = identityProfile(defaultChannelProfile());
     for (const criterion of [undefined, { kind: 'targeted' as const, targets: new Int32Array(values.length).fill(1) }]) {
       const result = await runAttack(classifier, images, labels, { method: 'fgsm', epsilons: [0.05, 0.15], survival: { draws: 3, channel }, ...(criterion ? { criterion } : {}) });
@@ -91,10 +95,7 @@ describe('print survival', () => {
 
   it('does not depend on how the batch is split into chunks or calls, and reports what ran', async () => {
     const classifier = thresholdClassifier(0.5);
-    const random = mulberry32(5);
-    const values = Array.from({ length: 24 }, () => 0.35 + 0.3 * random());
-    const images = constantImages(values);
-    const labels = Int32Array.from(values, (v) => Number(v > 0.5));
+    const { images, labels } = randomGreys(24, 0.35, 0.65, 5);
     const options = { method: 'bim' as const, epsilons: [0.1], steps: 3, seed: 11, survival: { draws: 32, channel: brightnessOnly(0.15) } };
     const whole = await runAttack(classifier, images, labels, options);
     const chunked = await runAttack(classifier, images, labels, { ...options, batchSize: 5 });
