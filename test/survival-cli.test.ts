@@ -82,6 +82,6 @@ describe.skipIf(!haveWeights)('attack --survival → sheet --min-survival → an
     expect(attack.code, attack.stderr).toBe(0);
     const sheet = await foolprint('sheet', '--from', path.join(dir, 'attack'), '--min-survival', '0.5', '--out', path.join(dir, 'sheet'));
     expect(sheet.code).toBe(2);
-    expect(sheet.stderr).toMatch(/has no print survival estimates to select by: attack with --survival <draws> first/);
+    expect(sheet.stderr).toMatch(/has no print survival estimates to select by: run the attack with a print survival estimate \(--survival <draws>\) first/);
   }, 60_000);
 });
