@@ -124,6 +124,23 @@ describe('print survival', () => {
     expect(survival.map((d) => d.inverse)).not.toEqual(eot.map((d) => d.inverse));
   });
 
+  it('moves the progress bar while it estimates, and ends it at its total', async () => {
+    const classifier = thresholdClassifier(0.5);
+    const { images, labels } = randomGreys(5, 0.35, 0.65, 9);
+    for (const [options, total] of [
+      // FGSM: one step per image and ε, and the 7 draws count as ⌈7/3⌉ = 3 steps per image and ε.
+      [{ method: 'fgsm', epsilons: [0.05, 0.1] }, 5 * 1 * 2 + 5 * 3 * 2],
+      // DeepFool runs (and is estimated) once for all ε: its iteration budget, and 3 per image.
+      [{ method: 'deepfool', epsilons: [0.05, 0.1], maxIterations: 4 }, 5 * 4 + 5 * 3],
+    ] as const) {
+      const seen: { done: number; total: number }[] = [];
+      await runAttack(classifier, images, labels, { ...options, survival: { draws: 7 }, batchSize: 2 }, { onProgress: (p) => seen.push(p) });
+      expect(seen.every((p) => p.total === total), JSON.stringify(seen.at(-1))).toBe(true);
+      expect(seen.at(-1)!.done).toBe(total);
+      expect(seen.every((p, i) => i === 0 || p.done >= seen[i - 1].done)).toBe(true);
+    }
+  });
+
   it('refuses bad draw counts and cell sizes in one line', async () => {
     const classifier = thresholdClassifier(0.5);
     const images = constantImages([0.4]);

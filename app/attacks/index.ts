@@ -46,6 +46,15 @@ function yieldToEventLoop(): Promise<void> {
 
 type ChunkAttack = (chunk: AttackChunk) => Promise<ChunkOutcome>;
 
+/**
+ * The print survival estimate's work per image, in the image-steps progress counts: a draw is one
+ * forward pass, and a gradient step costs about three (forward, and a backward pass of about twice
+ * the work), so the bar moves with the time it takes.
+ */
+function survivalStepEquivalents(o: ResolvedOptions): number {
+  return o.survival ? Math.ceil(o.survival.draws / 3) : 0;
+}
+
 const MAX_KEPT_GRADIENT_BYTES = 64 * 2 ** 20;
 
 /**
@@ -105,8 +114,7 @@ async function attackInChunks(
     if (views.cleanLogits) cleanLogits.values.set(views.cleanLogits, start * classes);
     if (o.survival) {
       views.quantized.survival = estimateSurvival(classifier, quantize8bit(outcome.adversarial), chunkCriterion, o.survival, o.seed, o.indexOffset + start);
-      // The estimate is forward passes only (no steps to report), but a cancel should not wait for all chunks.
-      await onStep(0);
+      await onStep((end - start) * survivalStepEquivalents(o));
     }
     writeView(float, views.float, start);
     writeView(quantized, views.quantized, start);
@@ -169,10 +177,11 @@ export async function runAttack(
 
   const schedules = o.epsilons.map((eps) => stepSchedule(o.method, eps, o));
   const runsPerEpsilon = o.method === 'pgd' ? o.restarts : 1;
+  const survivalWork = n * survivalStepEquivalents(o) * (o.method === 'deepfool' ? 1 : o.epsilons.length);
   const total =
-    o.method === 'deepfool'
+    (o.method === 'deepfool'
       ? n * o.maxIterations
-      : schedules.reduce((sum, s) => sum + n * s!.steps * runsPerEpsilon, 0);
+      : schedules.reduce((sum, s) => sum + n * s!.steps * runsPerEpsilon, 0)) + survivalWork;
   let done = 0;
   let currentEpsilon: number | undefined;
   const onStep: StepHook = async (imageSteps) => {
