@@ -11,7 +11,7 @@ import { identityProfile } from '../app/attacks/eot-channel.js';
 import { eotDraws } from '../app/attacks/eot.js';
 import { mulberry32 } from '../app/attacks/random-start.js';
 import { estimateSurvival, resolveSurvival } from '../app/attacks/survival.js';
-import type { AttackResult } from '../app/attacks/types.js';
+import type { AttackOptions, AttackResult } from '../app/attacks/types.js';
 import { summarizeAttack } from '../app/eval/summary.js';
 import { defaultChannelProfile } from '../app/physical/channel-profile.js';
 import { experimentTable } from '../app/physical/metrics.js';
@@ -127,12 +127,13 @@ describe('print survival', () => {
   it('moves the progress bar while it estimates, and ends it at its total', async () => {
     const classifier = thresholdClassifier(0.5);
     const { images, labels } = randomGreys(5, 0.35, 0.65, 9);
-    for (const [options, total] of [
+    const cases: [AttackOptions, number][] = [
       // FGSM: one step per image and ε, and the 7 draws count as ⌈7/3⌉ = 3 steps per image and ε.
       [{ method: 'fgsm', epsilons: [0.05, 0.1] }, 5 * 1 * 2 + 5 * 3 * 2],
       // DeepFool runs (and is estimated) once for all ε: its iteration budget, and 3 per image.
       [{ method: 'deepfool', epsilons: [0.05, 0.1], maxIterations: 4 }, 5 * 4 + 5 * 3],
-    ] as const) {
+    ];
+    for (const [options, total] of cases) {
       const seen: { done: number; total: number }[] = [];
       await runAttack(classifier, images, labels, { ...options, survival: { draws: 7 }, batchSize: 2 }, { onProgress: (p) => seen.push(p) });
       expect(seen.every((p) => p.total === total), JSON.stringify(seen.at(-1))).toBe(true);
