@@ -48,6 +48,13 @@ describe.skipIf(!haveWeights)('attack --survival → sheet --min-survival → an
     expect(adversarialCells).toHaveLength(kept.length);
     expect(adversarialCells.every((c) => c.survival! >= 0.5)).toBe(true);
 
+    // Singles: a clean original is printed only for an image with an adversarial version kept.
+    const singles = await foolprint('sheet', '--from', out, '--min-survival', '0.5', '--dpi', '100', '--out', path.join(dir, 'singles'), '--json');
+    expect(singles.code, singles.stderr).toBe(0);
+    const singleCells = (JSON.parse(singles.stdout) as { sheets: { cells: { kind: string }[] }[] }).sheets.flatMap((m) => m.cells);
+    expect(singleCells.filter((c) => c.kind === 'adversarial')).toHaveLength(kept.length);
+    expect(singleCells.filter((c) => c.kind === 'clean')).toHaveLength(record.images.filter((image) => image.adversarial.some((a) => a.quantized.survival! >= 0.5)).length);
+
     const photo = path.join(dir, 'photo.png');
     const first = JSON.parse(readFileSync(path.join(sheetDir, 'sheet.manifest.json'), 'utf8')) as { page: number };
     expect(first.page).toBe(1);

@@ -50,6 +50,9 @@ export interface EotOptions {
   keep?: EotKeep;
 }
 
+/** Survival draws per image at most: the estimate costs one forward pass per draw. */
+export const MAX_SURVIVAL_DRAWS = 4096;
+
 /**
  * Print survival (survival.ts): after the attack, each example's 8-bit image goes through `draws`
  * fresh print-and-photo transformations of `channel` (default: the EOT channel when EOT runs, else
@@ -58,9 +61,6 @@ export interface EotOptions {
  * expected adversariality, a prediction of whether the example survives the printer and the camera.
  * The draws are seeded (AttackOptions.seed) apart from the attack's own. Any method.
  */
-/** Survival draws per image at most: the estimate costs one forward pass per draw. */
-export const MAX_SURVIVAL_DRAWS = 4096;
-
 export interface SurvivalOptions {
   draws: number;
   channel?: ChannelProfile;

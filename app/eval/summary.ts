@@ -10,7 +10,7 @@
  * - meanLinf, meanL2: mean ‖x_adv − x‖ over all images, in [0,1] pixel units.
  * - meanSurvival (with AttackOptions.survival, 8-bit view): mean print survival over the images the
  *   attack fooled that the model had right (the cells Kurakin's destruction rate counts): one minus it
- *   is the destruction rate the channel predicts.
+ *   is the destruction rate the channel predicts; 0 when the attack fooled none.
  * - protected (a model behind a detector only): what the protected model accepted right, accepted
  *   wrong and rejected, apart from the figures above, which stay the classifier's own.
  */

@@ -39,8 +39,9 @@ export interface AttackSheetSelection {
   /** Singles mode: leave the clean originals out. */
   adversarialOnly?: boolean;
   /**
-   * Only adversarial images whose print survival estimate is at least this (with pairs, their clean
-   * originals too): what a physical attacker prints. The destruction rate then counts these only.
+   * Only adversarial images whose print survival estimate is at least this, and the clean originals
+   * of those (beside them, or on their own in singles mode): what a physical attacker prints. The
+   * destruction rate then counts these only.
    */
   minSurvival?: number;
   /** Only these ε of the run (matched to 1e-9). */
@@ -149,12 +150,13 @@ export async function loadAttackSheetSource(recordPath: string, selection: Attac
       // Clean images are stored as 8-bit PNGs, so their float and quantized predictions coincide.
       digital: { clean: cleanDigital, adversarial },
     });
-    if (!selection.pairs && !selection.adversarialOnly) {
+    const kept = image.adversarial.filter((a) => epsilons.some((e) => sameEpsilon(a.epsilon, e)) && (selection.minSurvival === undefined || (a.quantized.survival ?? 0) >= selection.minSurvival));
+    // A clean original on its own is printed for its adversarial versions: none kept, none printed.
+    if (!selection.pairs && !selection.adversarialOnly && (selection.minSurvival === undefined || kept.length > 0)) {
       records.push(clean(null));
       files.push(image.clean.file);
     }
-    const chosen = image.adversarial.filter((a) => epsilons.some((e) => sameEpsilon(a.epsilon, e)));
-    for (const adversarial of chosen.filter((a) => selection.minSurvival === undefined || (a.quantized.survival ?? 0) >= selection.minSurvival)) {
+    for (const adversarial of kept) {
       const adversarialDigital = { float: adversarial.float.top5, quantized: adversarial.quantized.top5 };
       if (selection.pairs) {
         records.push(clean(adversarialDigital));
