@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Classifier } from '../app/engine/classifier.js';
 import { AttackInputError, runAttack } from '../app/attacks/index.js';
 import { identityProfile } from '../app/attacks/eot-channel.js';
-import { eotDraws } from '../app/attacks/eot.js';
+import { eotAdversarialDraws, eotDraws } from '../app/attacks/eot.js';
 import { mulberry32 } from '../app/attacks/random-start.js';
 import { estimateSurvival, resolveSurvival } from '../app/attacks/survival.js';
 import type { AttackOptions, AttackResult } from '../app/attacks/types.js';
@@ -122,6 +122,22 @@ describe('print survival', () => {
     const eot = eotDraws(settings, 2, 28, 28, 0);
     const survival = eotDraws({ ...settings, stream: 0x535256 }, 2, 28, 28, 0);
     expect(survival.map((d) => d.inverse)).not.toEqual(eot.map((d) => d.inverse));
+  });
+
+  it('scores on its own draws: not those of EOT step 0 with the same seed', () => {
+    const classifier = thresholdClassifier(0.5);
+    const values = [0.42, 0.46, 0.5, 0.54, 0.58, 0.44, 0.52, 0.56];
+    const images = constantImages(values);
+    const labels = new Int32Array(values.length);
+    const channel = brightnessOnly(0.2);
+    const survival = estimateSurvival(classifier, images, { labels, targeted: false }, { draws: 64, channel, cellMm: 30 }, 4, 0);
+    const x = tf.tensor4d(images, [values.length, H, W, 1]);
+    const settings = { samples: 64, channel, cellMm: 30, seed: 4, firstImageIndex: 0, restart: 0 };
+    const fromEot = eotAdversarialDraws(classifier, x, labels, false, settings, 0).map((c) => c / 64);
+    const fromOwn = eotAdversarialDraws(classifier, x, labels, false, { ...settings, stream: 0x535256 }, 0).map((c) => c / 64);
+    x.dispose();
+    expect(Array.from(survival)).toEqual(Array.from(fromOwn));
+    expect(Array.from(survival)).not.toEqual(Array.from(fromEot));
   });
 
   it('moves the progress bar while it estimates, and ends it at its total', async () => {
