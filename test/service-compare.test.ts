@@ -90,6 +90,11 @@ describe('compare: digital vs photographed', () => {
       'fgsm,0.1,average,1,1,1,1,1,0,0,0,0,0,0,0,0',
       'fgsm,0.1,prefiltered,1,1,1,1,1,0,0,0,0,0,0,0,0',
     ]);
+    // A run with print survival estimates: the sheet's cells carry them, and the rates say what they predicted.
+    const estimated = cells.map((c) => (c.record.kind === 'adversarial' ? { ...c, record: { ...c.record, survival: 0.25 } } : c));
+    const predictedRates = compareCsv({ ...report, rates: compareRates([capture(estimated)], 0.8) }, 'rates').trim().split('\n');
+    expect(predictedRates[0]).toBe(`${rates[0]},predicted_destruction_top1`);
+    expect(predictedRates[1]).toBe(`${rates[1]},0.75`);
     const cellsCsv = compareCsv(report, 'cells').trim().split('\n');
     expect(cellsCsv[0]).toBe('photo,capture,sheet,cell,image,kind,method,epsilon,true_label,digital_top1,captured_top1,agree,quality_ok,digital_top5,captured_top5,per_capture_top1');
     expect(cellsCsv).toContain('p.jpg,capture-1,s,1,img-0,clean,,,3,3,5,false,true,3:0.9000,5:0.9000,');

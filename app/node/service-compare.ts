@@ -160,6 +160,8 @@ const topText = (top: readonly Prediction[]): string => top.map((p) => `${p.labe
 const PLAIN_RATE_COLUMNS = ['method', 'epsilon', 'case', 'images', 'captures', 'count', 'digital_clean_top1', 'digital_clean_top5', 'digital_adv_top1', 'digital_adv_top5', 'photo_clean_top1', 'photo_clean_top5', 'photo_adv_top1', 'photo_adv_top5', 'destruction_top1', 'destruction_top5'];
 /** A protected model's refusals, apart from the rates: columns only in reports of captures it analysed. */
 const RATE_REJECTION_COLUMNS = ['photo_clean_rejected', 'photo_adv_rejected'];
+/** Runs attacked with a print survival estimate: the destruction it predicted, in a column only then. */
+const RATE_PREDICTED_COLUMNS = ['predicted_destruction_top1'];
 const PLAIN_CELL_COLUMNS = ['photo', 'capture', 'sheet', 'cell', 'image', 'kind', 'method', 'epsilon', 'true_label', 'digital_top1', 'captured_top1', 'agree', 'quality_ok', 'digital_top5', 'captured_top5', 'per_capture_top1'];
 
 function rateRecord(r: CompareRate): Record<string, unknown> {
@@ -167,7 +169,7 @@ function rateRecord(r: CompareRate): Record<string, unknown> {
     method: r.method, epsilon: r.epsilon, case: r.case, images: r.images, captures: r.captures, count: r.count,
     digital_clean_top1: r.digital.clean.top1, digital_clean_top5: r.digital.clean.top5, digital_adv_top1: r.digital.adversarial.top1, digital_adv_top5: r.digital.adversarial.top5,
     photo_clean_top1: r.photo.clean.top1, photo_clean_top5: r.photo.clean.top5, photo_adv_top1: r.photo.adversarial.top1, photo_adv_top5: r.photo.adversarial.top5,
-    destruction_top1: r.destructionTop1, destruction_top5: r.destructionTop5,
+    destruction_top1: r.destructionTop1, destruction_top5: r.destructionTop5, predicted_destruction_top1: r.predictedDestructionTop1,
     photo_clean_rejected: r.rejections?.photoClean.rejected, photo_adv_rejected: r.rejections?.photoAdversarial.rejected,
   };
 }
@@ -194,7 +196,8 @@ export function compareCsv(report: CompareReport, table: 'both' | 'rates' | 'cel
   const rates = report.rates.map(rateRecord);
   const cells = report.cells.map((c) => cellRecord(report, c));
   const screened = report.rates.some((r) => r.rejections !== null) || report.cells.some((c) => c.rejected !== undefined);
-  const rateColumns = screened ? [...PLAIN_RATE_COLUMNS, ...RATE_REJECTION_COLUMNS] : PLAIN_RATE_COLUMNS;
+  const predicted = report.rates.some((r) => r.predictedDestructionTop1 !== null);
+  const rateColumns = [...PLAIN_RATE_COLUMNS, ...(predicted ? RATE_PREDICTED_COLUMNS : []), ...(screened ? RATE_REJECTION_COLUMNS : [])];
   const cellColumns = screened ? [...PLAIN_CELL_COLUMNS, 'rejected'] : PLAIN_CELL_COLUMNS;
   const write = (columns: string[], rows: Record<string, unknown>[]) => [csvRow(columns), ...rows.map((row) => csvRow(columns.map((k) => row[k])))];
   const lines =
