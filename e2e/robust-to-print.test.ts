@@ -159,7 +159,11 @@ describe.skipIf(missing !== null)('robust to print on the Attack screen', () => 
     await expect.poll(() => page.getByTestId('run-survival').textContent(), { timeout: 60_000 }).toMatch(/^\d+\.\d%$/);
     // Each example of the gallery says how likely it is to survive.
     await expect.poll(() => page.getByTestId('item-survival').allTextContents()).toHaveLength(6);
-    expect((await page.getByTestId('item-survival').allTextContents()).every((t) => /^print survival \d+%$/.test(t.trim()))).toBe(true);
+    // A fooled example says how often it survives print; one that is not, how often print alone fools the model.
+    const fooled = await page.getByTestId('gallery').locator('figure').evaluateAll((figures) => figures.map((f) => f.classList.contains('fooled')));
+    const texts = (await page.getByTestId('item-survival').allTextContents()).map((t) => t.trim());
+    expect(texts.map((t, i) => (fooled[i] ? /^print survival \d+%$/ : /^fooled after print \d+%$/).test(t))).toEqual(fooled.map(() => true));
+    await screenshot(page, 'print-survival');
     const runs = await Promise.all((await findFiles(suite.mode.workspaceDir, /^run\.json$/)).map(async (file) => JSON.parse(await readFile(file, 'utf8')) as { method: string; options: { survival?: { draws: number; channel?: { name: string } } } }));
     const fgsm = runs.filter((run) => run.method === 'fgsm');
     expect(fgsm).toHaveLength(1);
