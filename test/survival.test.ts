@@ -12,7 +12,7 @@ import { eotAdversarialDraws, eotDraws } from '../app/attacks/eot.js';
 import { mulberry32 } from '../app/attacks/random-start.js';
 import { estimateSurvival, resolveSurvival } from '../app/attacks/survival.js';
 import type { AttackOptions, AttackResult } from '../app/attacks/types.js';
-import { summarizeAttack } from '../app/eval/summary.js';
+import { cleanCorrectMask, fooledSurvival, summarizeAttack } from '../app/eval/summary.js';
 import { defaultChannelProfile } from '../app/physical/channel-profile.js';
 import { experimentTable } from '../app/physical/metrics.js';
 import type { ExperimentSample } from '../app/physical/metrics.js';
@@ -196,6 +196,9 @@ describe('the summary of a run with survival', () => {
     const summary = summarizeAttack(result);
     expect(summary.perEpsilon[0].quantized.meanSurvival).toBeCloseTo(0.5, 6);
     expect(summary.perEpsilon[0].float.meanSurvival).toBeUndefined();
+    // The attack table's count uses the same images: not image 3, which the model had wrong before.
+    expect(fooledSurvival(result.perEpsilon[0].quantized, cleanCorrectMask(result))).toEqual({ fooled: 2, mean: 0.5, likely: 1 });
+    expect(fooledSurvival(result.perEpsilon[0].float, cleanCorrectMask(result))).toBeUndefined();
   });
 });
 

@@ -69,7 +69,7 @@ export function evaluateViews(
   k: number,
   batchSize: number,
   scoreClean = false,
-): { float: AdversarialView; quantized: AdversarialView; cleanLogits?: Float32Array } {
+): { float: AdversarialView; quantized: AdversarialView; quantizedImages: Float32Array; cleanLogits?: Float32Array } {
   // [clean,] float, 8-bit: the 8-bit view is quantised straight into its place in the batch.
   const parts = scoreClean ? 3 : 2;
   const size = adversarial.length;
@@ -84,6 +84,8 @@ export function evaluateViews(
   const views = {
     float: judgeView(topKFromLogits(logits.subarray(first, first + rows), classifier.numClasses, k), clean, adversarial, criterion),
     quantized: judgeView(topKFromLogits(logits.subarray(first + rows), classifier.numClasses, k), clean, quantized, criterion),
+    // The 8-bit images themselves, for the print survival estimate (a view of the batch scored here).
+    quantizedImages: quantized,
   };
   return scoreClean ? { ...views, cleanLogits: logits.subarray(0, rows) } : views;
 }

@@ -11,7 +11,7 @@
  */
 import type { Classifier } from '../engine/classifier.js';
 import { predictLogits, topKFromLogits } from '../engine/predict.js';
-import { allocateView, evaluateViews, quantize8bit, writeView } from './adversarial-view.js';
+import { allocateView, evaluateViews, writeView } from './adversarial-view.js';
 import type { ViewCriterion } from './adversarial-view.js';
 import { bimChunk } from './bim.js';
 import { defaultChunkSize, tapeImageCapacity } from './chunk-size.js';
@@ -113,7 +113,7 @@ async function attackInChunks(
     const views = evaluateViews(classifier, clean, outcome.adversarial, chunkCriterion, o.topK, o.batchSize, !cleanLogits.known && !outcome.cleanLogits);
     if (views.cleanLogits) cleanLogits.values.set(views.cleanLogits, start * classes);
     if (o.survival) {
-      views.quantized.survival = estimateSurvival(classifier, quantize8bit(outcome.adversarial), chunkCriterion, o.survival, o.seed, o.indexOffset + start);
+      views.quantized.survival = estimateSurvival(classifier, views.quantizedImages, chunkCriterion, o.survival, o.seed, o.indexOffset + start);
       await onStep((end - start) * survivalStepEquivalents(o));
     }
     writeView(float, views.float, start);

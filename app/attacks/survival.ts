@@ -58,7 +58,7 @@ export function estimateSurvival(
   const x = tf.tensor4d(images, [n, ...classifier.inputShape]);
   try {
     const settings = { samples: s.draws, channel: s.channel, cellMm: s.cellMm, seed, firstImageIndex, restart: 0, stream: SURVIVAL_STREAM };
-    const counts = eotAdversarialDraws(classifier, x, Int32Array.from(classes), criterion.targeted, settings, 0);
+    const counts = eotAdversarialDraws(classifier, x, classes, criterion.targeted, settings, 0);
     for (let i = 0; i < n; i++) counts[i] /= s.draws;
     return counts;
   } finally {

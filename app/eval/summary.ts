@@ -60,6 +60,31 @@ function mean(values: ArrayLike<number>, n: number): number {
   return sum / n;
 }
 
+/** Per image: the model classified it right before the attack (the denominator of successRate). */
+export function cleanCorrectMask(result: Pick<AttackResult, 'labels' | 'before'>): Uint8Array {
+  const { labels, before } = result;
+  return Uint8Array.from(labels, (label, i) => Number(before.labels[i * before.k] === label));
+}
+
+/**
+ * The print survival estimates of a view (AttackOptions.survival) over the images a destruction rate
+ * counts, those the model had right and the attack fooled: how many (`fooled`), their mean (0 when
+ * there are none) and how many reach one half (`likely`). Undefined for a view without estimates.
+ */
+export function fooledSurvival(view: AdversarialView, cleanCorrect: Uint8Array): { fooled: number; mean: number; likely: number } | undefined {
+  if (!view.survival) return undefined;
+  let fooled = 0;
+  let sum = 0;
+  let likely = 0;
+  for (let i = 0; i < cleanCorrect.length; i++) {
+    if (!cleanCorrect[i] || !view.success[i]) continue;
+    fooled++;
+    sum += view.survival[i];
+    if (view.survival[i] >= 0.5) likely++;
+  }
+  return { fooled, mean: fooled === 0 ? 0 : sum / fooled, likely };
+}
+
 function summarizeView(view: AdversarialView, labels: Int32Array, cleanCorrect: Uint8Array, cleanCorrectCount: number, rejected?: Uint8Array): ViewSummary {
   const n = labels.length;
   const k = view.after.k;
@@ -76,25 +101,18 @@ function summarizeView(view: AdversarialView, labels: Int32Array, cleanCorrect: 
     meanL2: mean(view.l2, n),
   };
   if (view.targetHit) summary.targetHitRate = mean(view.targetHit, n);
-  if (view.survival) {
-    let sum = 0;
-    for (let i = 0; i < n; i++) if (cleanCorrect[i] && view.success[i]) sum += view.survival[i];
-    summary.meanSurvival = succeeded === 0 ? 0 : sum / succeeded;
-  }
+  const survival = fooledSurvival(view, cleanCorrect);
+  if (survival) summary.meanSurvival = survival.mean;
   if (rejected) summary.protected = protectedCounts(rejected, (i) => view.after.labels[i * k] === labels[i]);
   return summary;
 }
 
 /** `result.rejections`: the detector's verdicts when the model is a protected one (app/node/protected-pool.ts). */
 export function summarizeAttack(result: AttackResult & { rejections?: AttackRejections }): AttackSummary {
-  const { labels, before } = result;
+  const { labels } = result;
   const n = labels.length;
-  const cleanCorrect = new Uint8Array(n);
-  let cleanCorrectCount = 0;
-  for (let i = 0; i < n; i++) {
-    cleanCorrect[i] = Number(before.labels[i * before.k] === labels[i]);
-    cleanCorrectCount += cleanCorrect[i];
-  }
+  const cleanCorrect = cleanCorrectMask(result);
+  const cleanCorrectCount = cleanCorrect.reduce((sum, c) => sum + c, 0);
   const { rejections } = result;
   return {
     method: result.method,

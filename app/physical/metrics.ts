@@ -50,11 +50,16 @@ export interface DestructionRate {
   eligible: number;
 }
 
+/** Kurakin et al.'s Eq. 1 counts an image when its clean original is right and its adversarial version wrong (top-k). */
+function counted(s: DestructionSample, k: CorrectnessK): boolean {
+  return classifiedCorrectly(s.clean, s.trueLabel, k) && !classifiedCorrectly(s.adversarial, s.trueLabel, k);
+}
+
 export function destructionRate(samples: readonly DestructionSample[], k: CorrectnessK): DestructionRate {
   let destroyed = 0;
   let eligible = 0;
   for (const s of samples) {
-    if (!classifiedCorrectly(s.clean, s.trueLabel, k) || classifiedCorrectly(s.adversarial, s.trueLabel, k)) continue;
+    if (!counted(s, k)) continue;
     eligible++;
     if (classifiedCorrectly(s.transformedAdversarial, s.trueLabel, k)) destroyed++;
   }
@@ -152,7 +157,7 @@ function predictedDestruction(samples: readonly ExperimentSample[]): number | nu
   let sum = 0;
   let eligible = 0;
   for (const s of samples) {
-    if (!classifiedCorrectly(s.clean, s.trueLabel, 1) || classifiedCorrectly(s.adversarial, s.trueLabel, 1)) continue;
+    if (!counted(s, 1)) continue;
     if (s.survival === undefined) return null;
     eligible++;
     sum += s.survival;

@@ -6,8 +6,9 @@ import type { Command } from 'commander';
 import { addAttackOptions, attackOptionsFromParams, checkAttackParams, readAttackFlags, type AttackFlags } from '../attack-options.js';
 import { guarded, interruptSignal, prepareCliOutput } from '../failure.js';
 import { createProgressBar } from '../progress.js';
-import { summarizeAttack } from '../../../app/eval/summary.js';
+import { cleanCorrectMask, fooledSurvival, summarizeAttack } from '../../../app/eval/summary.js';
 import type { ProtectedCounts } from '../../../app/eval/rejections.js';
+import type { AdversarialView } from '../../../app/attacks/types.js';
 import { addDataOptions, addDetectorOption, addModelOptions, formatTable, openDataset, openPoolChecking, type WorkbenchOptions } from '../workbench.js';
 
 type AttackCommandOptions = WorkbenchOptions & AttackFlags & { out: string; force?: boolean };
@@ -54,6 +55,7 @@ export function registerAttack(program: Command): void {
         return;
       }
       const withSurvival = result.perEpsilon[0]?.quantized.survival !== undefined;
+      const cleanCorrect = cleanCorrectMask(result);
       const rows = result.perEpsilon.map((e, index) => [
         e.epsilon.toFixed(4),
         rate(e.float.success),
@@ -61,7 +63,7 @@ export function registerAttack(program: Command): void {
         mean(e.float.linf).toFixed(4),
         mean(e.float.l2).toFixed(3),
         ...(rejections ? [rejectedText(rejections.perEpsilon[index].float), rejectedText(rejections.perEpsilon[index].quantized)] : []),
-        ...(withSurvival ? [survivalText(e.quantized.survival!, e.quantized.success)] : []),
+        ...(withSurvival ? [survivalText(e.quantized, cleanCorrect)] : []),
       ]);
       process.stdout.write(formatTable(['epsilon', 'success', 'success (8-bit)', 'mean Linf', 'mean L2', ...(rejections ? ['rejected', 'rejected (8-bit)'] : []), ...(withSurvival ? ['print survival (8-bit)'] : [])], rows) + '\n');
       if (rejections) process.stdout.write(`protected model: ${rejectedText(rejections.clean)} clean images rejected (false positives); adversarial rejections are detections\n`);
@@ -72,18 +74,10 @@ export function registerAttack(program: Command): void {
   }));
 }
 
-/** Mean print survival of the fooled 8-bit images and how many of them survive at least half the draws. */
-function survivalText(survival: Float32Array, success: Uint8Array): string {
-  let fooled = 0;
-  let sum = 0;
-  let likely = 0;
-  for (let i = 0; i < success.length; i++) {
-    if (!success[i]) continue;
-    fooled++;
-    sum += survival[i];
-    if (survival[i] >= 0.5) likely++;
-  }
-  return fooled === 0 ? '–' : `${(sum / fooled).toFixed(3)} (${likely}/${fooled} ≥ 0.5)`;
+/** Mean print survival of the images the model had right and the 8-bit attack fooled, and how many reach one half. */
+function survivalText(view: AdversarialView, cleanCorrect: Uint8Array): string {
+  const survival = fooledSurvival(view, cleanCorrect)!;
+  return survival.fooled === 0 ? '–' : `${survival.mean.toFixed(3)} (${survival.likely}/${survival.fooled} ≥ 0.5)`;
 }
 
 function rejectedText(counts: ProtectedCounts): string {
