@@ -25,7 +25,7 @@ import { pgdChunk } from './pgd.js';
 import { stepSchedule } from './schedule.js';
 import { estimateSurvival } from './survival.js';
 import { CancelledError } from './types.js';
-import type { AttackOptions, AttackResult, EpsilonResult, RunControl } from './types.js';
+import type { AttackControl, AttackOptions, AttackResult, EpsilonResult } from './types.js';
 
 export { AttackInputError, GradientUnavailableError } from './errors.js';
 export { CancelledError } from './types.js';
@@ -148,7 +148,7 @@ export async function runAttack(
   images: Float32Array,
   labels: Int32Array,
   options: AttackOptions,
-  control?: RunControl,
+  control?: AttackControl,
 ): Promise<AttackResult> {
   const resolved = resolveAttackInputs(classifier, images, labels, options);
   if (control?.signal?.aborted) throw new CancelledError();

@@ -48,10 +48,20 @@ export type WorkerResponse =
   | { type: 'memory-result'; jobId: number; result: WorkerMemory }
   | { type: 'error'; jobId: number; error: WorkerErrorInfo };
 
-/** Every distinct ArrayBuffer under `value` (typed arrays in nested objects and arrays), for a transfer list. */
+/**
+ * Buffers smaller than this are copied, not transferred. Transferring a buffer costs more than
+ * copying a small one: a one-image attack's result holds 15 typed arrays of a few bytes each, and
+ * a host-worker round trip took 78–123 µs with them transferred against 58–75 µs copied.
+ */
+export const MIN_TRANSFER_BYTES = 16 * 1024;
+
+/**
+ * Every distinct ArrayBuffer of at least MIN_TRANSFER_BYTES under `value` (typed arrays in nested
+ * objects and arrays), for a transfer list; smaller ones travel as copies.
+ */
 export function transferablesOf(value: unknown, found: Set<ArrayBuffer> = new Set()): ArrayBuffer[] {
   if (ArrayBuffer.isView(value)) {
-    if (value.buffer instanceof ArrayBuffer) found.add(value.buffer);
+    if (value.buffer instanceof ArrayBuffer && value.buffer.byteLength >= MIN_TRANSFER_BYTES) found.add(value.buffer);
   } else if (Array.isArray(value)) {
     for (const item of value) transferablesOf(item, found);
   } else if (value !== null && typeof value === 'object') {

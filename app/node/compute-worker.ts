@@ -23,7 +23,8 @@ if (!parentPort) throw new Error('compute-worker.js runs only as a worker thread
 const port = parentPort;
 
 let classifier: Classifier | undefined;
-const running = new Map<number, AbortController>();
+/** Each running attack's cancel flag (a plain object: see AttackControl). */
+const running = new Map<number, { aborted: boolean }>();
 
 function post(message: WorkerResponse): void {
   port.postMessage(message, transferablesOf(message));
@@ -58,11 +59,11 @@ async function handle(message: WorkerRequest): Promise<void> {
     }
     case 'attack': {
       traceStartup(`attack of ${message.labels.length} images received`);
-      const controller = new AbortController();
-      running.set(message.jobId, controller);
+      const cancel = { aborted: false };
+      running.set(message.jobId, cancel);
       try {
         const result = await runAttack(loaded(), message.images, message.labels, message.options, {
-          signal: controller.signal,
+          signal: cancel,
           ...(message.progress ? { onProgress: (progress: AttackProgress) => post({ type: 'progress', jobId: message.jobId, progress }) } : {}),
         });
         post({ type: 'attack-result', jobId: message.jobId, result });
@@ -87,9 +88,11 @@ async function handle(message: WorkerRequest): Promise<void> {
       post({ type: 'memory-result', jobId: message.jobId, result: { numTensors, numDataBuffers, numBytes } });
       return;
     }
-    case 'cancel':
-      running.get(message.jobId)?.abort();
+    case 'cancel': {
+      const cancel = running.get(message.jobId);
+      if (cancel) cancel.aborted = true;
       return;
+    }
   }
 }
 
