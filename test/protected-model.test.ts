@@ -102,6 +102,11 @@ describe('a protected model (LeNet behind a SafetyNet detector)', () => {
     expect(average.rejections!.photoClean.rejected).toBe(rejectedCells('clean'));
     const csv = Buffer.from((await api.compare.export({ experimentId: experiment.id, format: 'csv', table: 'rates' })).base64, 'base64').toString('utf8');
     expect(csv.split('\n')[0]).toMatch(/photo_clean_rejected,photo_adv_rejected$/);
+    // The HTML report shows the same refusals, as rejected/photographed per case.
+    const html = Buffer.from((await api.compare.export({ experimentId: experiment.id, format: 'html' })).base64, 'base64').toString('utf8');
+    expect(html).toContain('<th scope="col">photo adv rejected</th>');
+    const { photoClean, photoAdversarial } = average.rejections!;
+    expect(html).toContain(`<td>${photoClean.rejected}/${total(photoClean)}</td><td>${photoAdversarial.rejected}/${total(photoAdversarial)}</td></tr>`);
   }, 180_000);
 
   it('CLI: sweep --detector --json counts rejections apart; a file that is no detector is refused in one line', async () => {

@@ -95,6 +95,11 @@ describe('compare: digital vs photographed', () => {
     const predictedRates = compareCsv({ ...report, rates: compareRates([capture(estimated)], 0.8) }, 'rates').trim().split('\n');
     expect(predictedRates[0]).toBe(`${rates[0]},predicted_destruction_top1`);
     expect(predictedRates[1]).toBe(`${rates[1]},0.75`);
+    // The HTML report has the column only then, beside the measured rate.
+    const predictedHtml = compareHtml({ ...report, rates: compareRates([capture(estimated)], 0.8) }, 'Predicted');
+    expect(predictedHtml).toContain('<th scope="col">destruction top-1</th><th scope="col">predicted destruction top-1</th><th scope="col">destruction top-5</th>');
+    expect(predictedHtml).toContain('<td><b>0.0%</b></td><td>75.0%</td><td>0.0%</td></tr>');
+    expect(compareHtml(report, 'Plain')).not.toContain('predicted');
     const cellsCsv = compareCsv(report, 'cells').trim().split('\n');
     expect(cellsCsv[0]).toBe('photo,capture,sheet,cell,image,kind,method,epsilon,true_label,digital_top1,captured_top1,agree,quality_ok,digital_top5,captured_top5,per_capture_top1');
     expect(cellsCsv).toContain('p.jpg,capture-1,s,1,img-0,clean,,,3,3,5,false,true,3:0.9000,5:0.9000,');
