@@ -189,7 +189,7 @@ export function warpSampling(draws: readonly ChannelDraw[], sourceOf: Int32Array
 }
 
 /** Separable Gaussian kernels, one per σ in pixels (null for σ 0), as simulate.ts's gaussianBlur builds them. */
-function gaussianKernels(sigmas: readonly number[]): (Float32Array | null)[] {
+export function gaussianKernels(sigmas: readonly number[]): (Float32Array | null)[] {
   return sigmas.map((sigma) => {
     if (!(sigma > 0)) return null;
     const radius = Math.max(1, Math.ceil(3 * sigma));
@@ -202,32 +202,63 @@ function gaussianKernels(sigmas: readonly number[]): (Float32Array | null)[] {
 /**
  * One pass of a 1-D blur along x (`alongX`) or y of each image of `data` [B,H,W,C], edges
  * replicated; `transpose` applies the transposed operator (the backward pass): each output spreads
- * back onto the inputs it read.
+ * back onto the inputs it read. Each output accumulates its taps in kernel order with a float32
+ * rounding after every tap (Math.fround), as a `+=` into the Float32Array would: the forward and
+ * transposed loops are written apart, and the clamped edges apart from the interior, because one
+ * loop with those branches per tap made the blur an eighth of an EOT step on LeNet.
  */
-function blurPass(data: Float32Array, kernels: readonly (Float32Array | null)[], height: number, width: number, channels: number, alongX: boolean, transpose: boolean): Float32Array {
+export function blurPass(data: Float32Array, kernels: readonly (Float32Array | null)[], height: number, width: number, channels: number, alongX: boolean, transpose: boolean): Float32Array {
   const out = new Float32Array(data.length);
   const size = height * width * channels;
   const length = alongX ? width : height;
   const stride = alongX ? channels : width * channels;
-  kernels.forEach((kernel, b) => {
+  const lines = alongX ? height : width;
+  for (let b = 0; b < kernels.length; b++) {
+    const kernel = kernels[b];
     const base = b * size;
     if (!kernel) {
       out.set(data.subarray(base, base + size), base);
-      return;
+      continue;
     }
     const radius = (kernel.length - 1) / 2;
-    const lines = alongX ? height : width;
     for (let line = 0; line < lines; line++) for (let c = 0; c < channels; c++) {
       const start = base + (alongX ? line * width * channels : line * channels) + c;
-      for (let i = 0; i < length; i++) {
-        for (let k = -radius; k <= radius; k++) {
-          const j = i + k < 0 ? 0 : i + k >= length ? length - 1 : i + k;
-          if (transpose) out[start + j * stride] += kernel[k + radius] * data[start + i * stride];
-          else out[start + i * stride] += kernel[k + radius] * data[start + j * stride];
+      if (transpose) {
+        // The transpose is out[clamp(i + k)] += kernel[k] · data[i] over i, then k, ascending; gathered
+        // here per output j in that same order. Only the end values receive clamped terms.
+        for (let j = 0; j < length; j++) {
+          let sum = 0;
+          if (j === 0 || j === length - 1) {
+            const first = j === 0 ? 0 : Math.max(0, j - radius);
+            const last = j === 0 ? Math.min(length - 1, radius) : length - 1;
+            for (let i = first; i <= last; i++) {
+              for (let k = -radius; k <= radius; k++) {
+                const to = i + k < 0 ? 0 : i + k >= length ? length - 1 : i + k;
+                if (to === j) sum = Math.fround(sum + kernel[k + radius] * data[start + i * stride]);
+              }
+            }
+          } else {
+            const last = Math.min(length - 1, j + radius);
+            for (let i = Math.max(0, j - radius); i <= last; i++) sum = Math.fround(sum + kernel[j - i + radius] * data[start + i * stride]);
+          }
+          out[start + j * stride] = sum;
+        }
+      } else {
+        for (let i = 0; i < length; i++) {
+          let sum = 0;
+          if (i >= radius && i + radius < length) {
+            for (let k = -radius, at = start + (i - radius) * stride; k <= radius; k++, at += stride) sum = Math.fround(sum + kernel[k + radius] * data[at]);
+          } else {
+            for (let k = -radius; k <= radius; k++) {
+              const j = i + k < 0 ? 0 : i + k >= length ? length - 1 : i + k;
+              sum = Math.fround(sum + kernel[k + radius] * data[start + j * stride]);
+            }
+          }
+          out[start + i * stride] = sum;
         }
       }
     }
-  });
+  }
   return out;
 }
 
@@ -266,66 +297,95 @@ function channelPass(
   const total = draws.length * pixels;
   const white = n * pixels;
   const { indices, weights } = warpSampling(draws, sourceOf, n, height, width);
+  // Each output value adds its four neighbours in the order TL, TR, BL, BR, rounded to float32 after
+  // each (as four `+=` passes into the Float32Array would), one pixel at a time.
   const warped = new Float32Array(total * channels);
-  for (let k = 0; k < 4; k++) {
-    for (let p = 0; p < total; p++) {
-      const weight = weights[k * total + p];
-      if (weight === 0) continue;
-      const from = indices[k * total + p];
-      const o = p * channels;
-      if (from === white) for (let c = 0; c < channels; c++) warped[o + c] += weight;
-      else for (let c = 0, i = from * channels; c < channels; c++) warped[o + c] += weight * source[i + c];
+  for (let p = 0; p < total; p++) {
+    const o = p * channels;
+    for (let c = 0; c < channels; c++) {
+      let sum = 0;
+      for (let k = 0; k < 4; k++) {
+        const weight = weights[k * total + p];
+        if (weight === 0) continue;
+        const from = indices[k * total + p];
+        sum = Math.fround(sum + (from === white ? weight : weight * source[from * channels + c]));
+      }
+      warped[o + c] = sum;
     }
   }
   const kernels = gaussianKernels(draws.map((d) => d.blurPx));
   const blurred = blurPass(blurPass(warped, kernels, height, width, channels, true, false), kernels, height, width, channels, false, false);
   // Pointwise: tone (slope kept per pixel and curve), colour matrix, light, noise, clip (mask kept).
+  // The same arithmetic in the same order as one loop over channels would do it, with the curves,
+  // matrix and offsets in locals (this loop runs for every value of every draw).
   const m = profile.colourMatrix;
-  const curves = profile.tone.map((knots) => ({ knots, segments: knots.length - 1 }));
+  const [m0, m1, m2, m3, m4, m5, m6, m7, m8] = m;
+  const [o0, o1, o2] = profile.colourOffset;
+  const [k0, k1, k2] = profile.tone;
+  const [s0, s1, s2] = [k0.length - 1, k1.length - 1, k2.length - 1];
   const slopes = new Float32Array(total * 3);
   const inside = new Uint8Array(total * channels);
   const value = new Float32Array(total * channels);
   const noise = noiseFields(draws, pixels * channels);
-  const rgb = [0, 0, 0];
+  const grey = channels === 1;
+  // Tone curve `knots` (with `segments` pieces) at v: the value, and its slope into slopes[at] (0 outside [0,1]).
+  const tone = (knots: number[], segments: number, v: number, at: number): number => {
+    const t = (v < 0 ? 0 : v > 1 ? 1 : v) * segments;
+    const i = Math.min(segments - 1, Math.floor(t));
+    const slope = knots[i + 1] - knots[i];
+    slopes[at] = v >= 0 && v <= 1 ? slope * segments : 0;
+    return knots[i] + slope * (t - i);
+  };
   for (let b = 0; b < draws.length; b++) {
     const { contrast, brightness } = draws[b];
     for (let q = 0; q < pixels; q++) {
       const p = b * pixels + q;
-      for (let j = 0; j < 3; j++) {
-        const v = blurred[p * channels + (channels === 1 ? 0 : j)];
-        const { knots, segments } = curves[j];
-        const t = (v < 0 ? 0 : v > 1 ? 1 : v) * segments;
-        const i = Math.min(segments - 1, Math.floor(t));
-        const slope = knots[i + 1] - knots[i];
-        rgb[j] = knots[i] + slope * (t - i);
-        slopes[p * 3 + j] = v >= 0 && v <= 1 ? slope * segments : 0;
-      }
+      const at = p * channels;
+      const r = tone(k0, s0, blurred[at], p * 3);
+      const g = tone(k1, s1, blurred[grey ? at : at + 1], p * 3 + 1);
+      const bl = tone(k2, s2, blurred[grey ? at : at + 2], p * 3 + 2);
       for (let c = 0; c < channels; c++) {
         let out = 0;
-        if (channels === 1) {
-          for (let r = 0; r < 3; r++) out += LUMA[r] * (m[r * 3] * rgb[0] + m[r * 3 + 1] * rgb[1] + m[r * 3 + 2] * rgb[2] + profile.colourOffset[r]);
-        } else out = m[c * 3] * rgb[0] + m[c * 3 + 1] * rgb[1] + m[c * 3 + 2] * rgb[2] + profile.colourOffset[c];
-        let y = (out - 0.5) * contrast + 0.5 + brightness + (noise ? noise[p * channels + c] : 0);
-        inside[p * channels + c] = y >= 0 && y <= 1 ? 1 : 0;
+        if (grey) {
+          out += LUMA[0] * (m0 * r + m1 * g + m2 * bl + o0);
+          out += LUMA[1] * (m3 * r + m4 * g + m5 * bl + o1);
+          out += LUMA[2] * (m6 * r + m7 * g + m8 * bl + o2);
+        } else out = c === 0 ? m0 * r + m1 * g + m2 * bl + o0 : c === 1 ? m3 * r + m4 * g + m5 * bl + o1 : m6 * r + m7 * g + m8 * bl + o2;
+        let y = (out - 0.5) * contrast + 0.5 + brightness + (noise ? noise[at + c] : 0);
+        inside[at + c] = y >= 0 && y <= 1 ? 1 : 0;
         y = y < 0 ? 0 : y > 1 ? 1 : y;
-        value[p * channels + c] = y;
+        value[at + c] = y;
       }
     }
   }
   const backward = (upstream: Float32Array): Float32Array => {
     const dBlurred = new Float32Array(total * channels);
-    const dColour = [0, 0, 0];
     for (let b = 0; b < draws.length; b++) {
       const { contrast } = draws[b];
       for (let q = 0; q < pixels; q++) {
         const p = b * pixels + q;
-        if (channels === 1) {
+        let d0: number;
+        let d1: number;
+        let d2: number;
+        if (grey) {
           const d = inside[p] ? upstream[p] * contrast : 0;
-          for (let r = 0; r < 3; r++) dColour[r] = LUMA[r] * d;
-        } else for (let c = 0; c < 3; c++) dColour[c] = inside[p * 3 + c] ? upstream[p * 3 + c] * contrast : 0;
-        for (let j = 0; j < 3; j++) {
-          const dRgb = m[j] * dColour[0] + m[3 + j] * dColour[1] + m[6 + j] * dColour[2];
-          dBlurred[p * channels + (channels === 1 ? 0 : j)] += dRgb * slopes[p * 3 + j];
+          d0 = LUMA[0] * d;
+          d1 = LUMA[1] * d;
+          d2 = LUMA[2] * d;
+        } else {
+          d0 = inside[p * 3] ? upstream[p * 3] * contrast : 0;
+          d1 = inside[p * 3 + 1] ? upstream[p * 3 + 1] * contrast : 0;
+          d2 = inside[p * 3 + 2] ? upstream[p * 3 + 2] * contrast : 0;
+        }
+        // Through the colour matrix's transpose and each tone slope; grey sums the three into one value.
+        const g0 = (m0 * d0 + m3 * d1 + m6 * d2) * slopes[p * 3];
+        const g1 = (m1 * d0 + m4 * d1 + m7 * d2) * slopes[p * 3 + 1];
+        const g2 = (m2 * d0 + m5 * d1 + m8 * d2) * slopes[p * 3 + 2];
+        if (grey) dBlurred[p] = Math.fround(Math.fround(Math.fround(0 + g0) + g1) + g2);
+        else {
+          dBlurred[p * 3] = Math.fround(0 + g0);
+          dBlurred[p * 3 + 1] = Math.fround(0 + g1);
+          dBlurred[p * 3 + 2] = Math.fround(0 + g2);
         }
       }
     }
