@@ -318,8 +318,7 @@ function channelPass(
   // Pointwise: tone (slope kept per pixel and curve), colour matrix, light, noise, clip (mask kept).
   // The same arithmetic in the same order as one loop over channels would do it, with the curves,
   // matrix and offsets in locals (this loop runs for every value of every draw).
-  const m = profile.colourMatrix;
-  const [m0, m1, m2, m3, m4, m5, m6, m7, m8] = m;
+  const [m0, m1, m2, m3, m4, m5, m6, m7, m8] = profile.colourMatrix;
   const [o0, o1, o2] = profile.colourOffset;
   const [k0, k1, k2] = profile.tone;
   const [s0, s1, s2] = [k0.length - 1, k1.length - 1, k2.length - 1];
