@@ -13,6 +13,8 @@ import { describe, expect, it } from 'vitest';
 import { runAttack } from '../app/attacks/index.js';
 import { classifierFromModel } from '../app/models/classifier.js';
 import { modelManifestSchema } from '../app/models/manifest.js';
+import { decodeOnnxModel } from '../app/models/onnx/onnx-proto.js';
+import { readTensorProto } from '../app/models/onnx/onnx-tensor.js';
 import { readOnnxNetwork } from '../app/node/onnx-loader.js';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'onnx');
@@ -20,15 +22,55 @@ const PYTHON = '/usr/bin/python3';
 const haveTorch = spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
 if (!haveTorch) console.warn(`PyTorch not found (${PYTHON} -c "import torch" failed): skipping the re-export of the ONNX fixtures; the committed ones are still tested`);
 
+/**
+ * What a re-export must reproduce exactly (graphs, opsets, images, labels, the attacks' predictions) and
+ * what only to a CPU's rounding: the weights and PyTorch's float64 outputs and gradients. The script
+ * fits a head's bias from float32 features, and PyTorch's CPU kernels add in a different order on
+ * another processor: re-exported on an AMD EPYC, the committed (Intel-made) fixtures' weights moved by up
+ * to 1.6e-5 of each tensor's largest value and the outputs by up to 2.3e-4 relative, with every image
+ * and every FGSM and BIM prediction the same.
+ */
+function expectSameFixture(committed: string, exported: string, name: string): void {
+  const onnx = (folder: string) => decodeOnnxModel(readFileSync(path.join(folder, `${name}.onnx`)), name);
+  const [a, b] = [onnx(committed), onnx(exported)];
+  expect(JSON.stringify([b.opsetImport, b.graph!.node, b.graph!.input, b.graph!.output]), `${name}.onnx graph`).toBe(JSON.stringify([a.opsetImport, a.graph!.node, a.graph!.input, a.graph!.output]));
+  expect(b.graph!.initializer.map((t) => [t.name, t.dims, t.dataType]), `${name}.onnx initializers`).toEqual(a.graph!.initializer.map((t) => [t.name, t.dims, t.dataType]));
+  a.graph!.initializer.forEach((tensor, i) => {
+    const want = readTensorProto(tensor, tensor.name).data;
+    const got = readTensorProto(b.graph!.initializer[i], tensor.name).data;
+    const scale = Math.max(1e-30, ...Array.from(want, Math.abs));
+    const error = Math.max(0, ...Array.from(want, (v, k) => Math.abs(v - got[k])));
+    expect(error / scale, `${name}.onnx ${tensor.name}`).toBeLessThanOrEqual(1e-4);
+  });
+  const json = (folder: string) => JSON.parse(readFileSync(path.join(folder, `${name}.expected.json`), 'utf8')) as Expected;
+  const [want, got] = [json(committed), json(exported)];
+  const { expectedOutputs: wantOutputs, inputGradient: wantGradient, ...exact } = want;
+  const { expectedOutputs: gotOutputs, inputGradient: gotGradient, ...exactGot } = got;
+  expect(exactGot, `${name}.expected.json`).toEqual(exact);
+  wantOutputs.forEach((row, i) => {
+    const scale = Math.max(...row.map(Math.abs));
+    expect(Math.max(...row.map((v, j) => Math.abs(v - gotOutputs[i][j]))) / scale, `${name} outputs of image ${i}`).toBeLessThanOrEqual(1e-3);
+  });
+  const floats = (base64: string) => {
+    const bytes = Buffer.from(base64, 'base64');
+    return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  };
+  const size = want.inputShape.reduce((p, d) => p * d, 1);
+  const [g, h] = [floats(wantGradient), floats(gotGradient)];
+  for (let i = 0; i < want.labels.length; i++) {
+    expect(cosine(g.subarray(i * size, (i + 1) * size), h.subarray(i * size, (i + 1) * size)), `${name} gradient of image ${i}`).toBeGreaterThanOrEqual(0.999);
+  }
+}
+
 describe.skipIf(!haveTorch)('scripts/export-onnx-fixtures.py', () => {
-  it('re-exports the committed fixtures byte for byte', () => {
+  it('re-exports the committed fixtures: the same graphs, images and predictions, the numbers to a CPU\'s rounding', () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'foolprint-onnx-export-'));
     try {
       const run = spawnSync(PYTHON, [path.join(import.meta.dirname, '..', 'scripts', 'export-onnx-fixtures.py'), out], { encoding: 'utf8' });
       expect(run.status, run.stderr).toBe(0);
       const files = readdirSync(FIXTURES).sort();
       expect(readdirSync(out).sort()).toEqual(files);
-      for (const file of files) expect(readFileSync(path.join(out, file)).equals(readFileSync(path.join(FIXTURES, file))), file).toBe(true);
+      for (const file of files.filter((f) => f.endsWith('.onnx'))) expectSameFixture(FIXTURES, out, file.replace(/\.onnx$/, ''));
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
