@@ -209,5 +209,8 @@ describe.skipIf(missing !== null)('robust to print on the Attack screen', () => 
     const average = page.getByTestId('rates').locator('tbody tr', { has: page.locator('td:nth-child(3)', { hasText: /^average$/ }) });
     await expect.poll(() => average.getByTestId('predicted-destruction-top1').textContent(), { timeout: 60_000 }).toBe(predicted);
     expect(await page.getByRole('columnheader', { name: 'predicted top-1' }).count()).toBe(1);
+    // The note under the table says what the column is, as a sentence of its own.
+    expect(await page.getByText(/no such image\. Predicted: the rate the run's print survival estimates foresaw/).count()).toBe(1);
+    await screenshot(page, 'print-survival-compare');
   }, 400_000);
 });
