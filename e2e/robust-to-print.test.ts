@@ -118,6 +118,10 @@ describe.skipIf(missing !== null)('robust to print on the Attack screen', () => 
     expect(plotted).toEqual(expected);
     expect(await chart.locator('path').count()).toBe(4);
     expect(await page.getByTestId('photo-accuracy').locator('tbody tr').count()).toBe(4);
+    // The key draws each photo series' swatch dashed, as its line is, and the digital one solid.
+    const swatch = (name: string) => page.locator('figcaption span', { hasText: new RegExp(`^${name.replace('+', '\\+')}$`) }).evaluate((el) => el.ownerDocument.defaultView!.getComputedStyle(el, '::before').backgroundImage);
+    expect(await swatch('bim+eot2 photo')).toMatch(/^repeating-linear-gradient/);
+    expect(await swatch('bim+eot2 digital')).toBe('none');
     await screenshot(page, 'robust-to-print-compare');
   }, 600_000);
 
