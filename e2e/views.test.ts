@@ -84,7 +84,7 @@ async function expectOneTabStop(page: Page, group: Locator): Promise<void> {
 
 /**
  * At 1024x700 no table header and no button breaks its text over more than two lines (buttons: one),
- * and no row of controls takes more than two lines.
+ * no row of controls takes more than two lines, and no table, chart or row runs past its panel.
  */
 async function expectCompactLayout(page: Page, where: string): Promise<void> {
   const problems = await page.evaluate(() => {
@@ -104,6 +104,16 @@ async function expectCompactLayout(page: Page, where: string): Promise<void> {
       const tops = [...row.children].filter((c) => c.getBoundingClientRect().height > 0).map((c) => c.getBoundingClientRect().top).sort((a, b) => a - b);
       const rowLines = tops.filter((top, i) => i === 0 || top - tops[i - 1] > 8).length;
       if (rowLines > 2) found.push(`a row of controls ("${row.textContent?.trim().slice(0, 40)}…") takes ${rowLines} lines`);
+    }
+    // Nothing runs past its panel's right edge, nor a panel past the window's, where it would be cut off.
+    for (const panel of document.querySelectorAll('#panel section.panel')) {
+      const style = panel.ownerDocument.defaultView!.getComputedStyle(panel);
+      const inner = panel.getBoundingClientRect().right - parseFloat(style.paddingRight) - parseFloat(style.borderRightWidth);
+      const edge = Math.min(inner, document.documentElement.clientWidth);
+      for (const el of panel.querySelectorAll('table, figure, .row')) {
+        const right = el.getBoundingClientRect().right;
+        if (right > edge + 1) found.push(`"${(el.textContent ?? '').trim().slice(0, 40)}…" runs ${Math.round(right - edge)} px past its panel`);
+      }
     }
     return found;
   });
