@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { blurPass, gaussianKernels } from '../app/attacks/eot-channel.js';
-import { jpegRoundTrip, quantisationTable } from '../app/physical/jpeg.js';
+import { BASIS, LUMINANCE_TABLE, jpegRoundTrip, quantisationTable } from '../app/physical/jpeg.js';
 
 /** The blur as one loop with a branch per tap: out[i] (or, transposed, out[clamp(i + k)]) += kernel[k] · data. */
 function referenceBlur(data: Float32Array, kernels: (Float32Array | null)[], height: number, width: number, channels: number, alongX: boolean, transpose: boolean): Float32Array {
@@ -35,10 +35,7 @@ function referenceBlur(data: Float32Array, kernels: (Float32Array | null)[], hei
 
 /** The JPEG luminance round trip with the DCT as plain loops (grey images only). */
 function referenceJpegGrey(pixels: Float32Array, width: number, height: number, quality: number): Float32Array {
-  const table = quantisationTable([16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
-    18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99], quality);
-  const basis = new Float32Array(64);
-  for (let u = 0; u < 8; u++) for (let x = 0; x < 8; x++) basis[u * 8 + x] = (u === 0 ? Math.SQRT1_2 : 1) * 0.5 * Math.cos(((2 * x + 1) * u * Math.PI) / 16);
+  const table = quantisationTable(LUMINANCE_TABLE, quality);
   const plane = Float32Array.from(pixels, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255));
   const block = new Float32Array(64);
   const temp = new Float32Array(64);
@@ -46,22 +43,22 @@ function referenceJpegGrey(pixels: Float32Array, width: number, height: number, 
     for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) block[y * 8 + x] = plane[Math.min(height - 1, by + y) * width + Math.min(width - 1, bx + x)] - 128;
     for (let y = 0; y < 8; y++) for (let u = 0; u < 8; u++) {
       let s = 0;
-      for (let x = 0; x < 8; x++) s += basis[u * 8 + x] * block[y * 8 + x];
+      for (let x = 0; x < 8; x++) s += BASIS[u * 8 + x] * block[y * 8 + x];
       temp[y * 8 + u] = s;
     }
     for (let u = 0; u < 8; u++) for (let v = 0; v < 8; v++) {
       let s = 0;
-      for (let y = 0; y < 8; y++) s += basis[v * 8 + y] * temp[y * 8 + u];
+      for (let y = 0; y < 8; y++) s += BASIS[v * 8 + y] * temp[y * 8 + u];
       block[v * 8 + u] = Math.round(s / table[v * 8 + u]) * table[v * 8 + u];
     }
     for (let u = 0; u < 8; u++) for (let y = 0; y < 8; y++) {
       let s = 0;
-      for (let v = 0; v < 8; v++) s += basis[v * 8 + y] * block[v * 8 + u];
+      for (let v = 0; v < 8; v++) s += BASIS[v * 8 + y] * block[v * 8 + u];
       temp[y * 8 + u] = s;
     }
     for (let y = 0; y < 8 && by + y < height; y++) for (let x = 0; x < 8 && bx + x < width; x++) {
       let s = 0;
-      for (let u = 0; u < 8; u++) s += basis[u * 8 + x] * temp[y * 8 + u];
+      for (let u = 0; u < 8; u++) s += BASIS[u * 8 + x] * temp[y * 8 + u];
       plane[(by + y) * width + bx + x] = Math.min(255, Math.max(0, Math.round(s + 128)));
     }
   }

@@ -42,21 +42,17 @@ function expectSameFixture(committed: string, exported: string, name: string): v
     const error = Math.max(0, ...Array.from(want, (v, k) => Math.abs(v - got[k])));
     expect(error / scale, `${name}.onnx ${tensor.name}`).toBeLessThanOrEqual(1e-4);
   });
-  const json = (folder: string) => JSON.parse(readFileSync(path.join(folder, `${name}.expected.json`), 'utf8')) as Expected;
-  const [want, got] = [json(committed), json(exported)];
-  const { expectedOutputs: wantOutputs, inputGradient: wantGradient, ...exact } = want;
-  const { expectedOutputs: gotOutputs, inputGradient: gotGradient, ...exactGot } = got;
+  const [committedFixture, exportedFixture] = [fixture(committed, name), fixture(exported, name)];
+  const [want, got] = [committedFixture.expected, exportedFixture.expected];
+  const { expectedOutputs: wantOutputs, inputGradient: _wantGradient, ...exact } = want;
+  const { expectedOutputs: gotOutputs, inputGradient: _gotGradient, ...exactGot } = got;
   expect(exactGot, `${name}.expected.json`).toEqual(exact);
   wantOutputs.forEach((row, i) => {
     const scale = Math.max(...row.map(Math.abs));
     expect(Math.max(...row.map((v, j) => Math.abs(v - gotOutputs[i][j]))) / scale, `${name} outputs of image ${i}`).toBeLessThanOrEqual(1e-3);
   });
-  const floats = (base64: string) => {
-    const bytes = Buffer.from(base64, 'base64');
-    return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-  };
   const size = want.inputShape.reduce((p, d) => p * d, 1);
-  const [g, h] = [floats(wantGradient), floats(gotGradient)];
+  const [g, h] = [committedFixture.gradient, exportedFixture.gradient];
   for (let i = 0; i < want.labels.length; i++) {
     expect(cosine(g.subarray(i * size, (i + 1) * size), h.subarray(i * size, (i + 1) * size)), `${name} gradient of image ${i}`).toBeGreaterThanOrEqual(0.999);
   }

@@ -300,18 +300,12 @@ function channelPass(
   // Each output value adds its four neighbours in the order TL, TR, BL, BR, rounded to float32 after
   // each (as four `+=` passes into the Float32Array would), one pixel at a time.
   const warped = new Float32Array(total * channels);
+  const tap = (sum: number, weight: number, from: number, c: number): number =>
+    weight === 0 ? sum : Math.fround(sum + (from === white ? weight : weight * source[from * channels + c]));
   for (let p = 0; p < total; p++) {
-    const o = p * channels;
-    for (let c = 0; c < channels; c++) {
-      let sum = 0;
-      for (let k = 0; k < 4; k++) {
-        const weight = weights[k * total + p];
-        if (weight === 0) continue;
-        const from = indices[k * total + p];
-        sum = Math.fround(sum + (from === white ? weight : weight * source[from * channels + c]));
-      }
-      warped[o + c] = sum;
-    }
+    const w0 = weights[p], w1 = weights[total + p], w2 = weights[2 * total + p], w3 = weights[3 * total + p];
+    const i0 = indices[p], i1 = indices[total + p], i2 = indices[2 * total + p], i3 = indices[3 * total + p];
+    for (let c = 0; c < channels; c++) warped[p * channels + c] = tap(tap(tap(tap(0, w0, i0, c), w1, i1, c), w2, i2, c), w3, i3, c);
   }
   const kernels = gaussianKernels(draws.map((d) => d.blurPx));
   const blurred = blurPass(blurPass(warped, kernels, height, width, channels, true, false), kernels, height, width, channels, false, false);

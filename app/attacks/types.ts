@@ -177,11 +177,6 @@ export interface AttackProgress {
   epsilon?: number;
 }
 
-export interface RunControl {
-  onProgress?: (p: AttackProgress) => void;
-  signal?: AbortSignal;
-}
-
 /**
  * What runAttack reads of a RunControl: an AbortSignal serves, and so does a plain `{ aborted }` flag
  * (the compute worker's: Node builds an AbortController in about 25 µs, a twentieth of an FGSM call
@@ -190,6 +185,11 @@ export interface RunControl {
 export interface AttackControl {
   onProgress?: (p: AttackProgress) => void;
   signal?: { readonly aborted: boolean };
+}
+
+/** Progress and cancellation of a host's call (the pools listen to the signal's abort event). */
+export interface RunControl extends AttackControl {
+  signal?: AbortSignal;
 }
 
 export class CancelledError extends Error {

@@ -44,6 +44,16 @@ export function captureTitles(captures: readonly CaptureNaming[]): Map<string, s
   );
 }
 
+/** The note on the predicted destruction column, on the Compare screen and in the HTML report. */
+export const PREDICTED_NOTE = "Predicted: the rate the run's print survival estimates foresaw for the same images (one minus their mean survival).";
+/** The note on a protected model's rejected-photo columns. */
+export const REJECTED_NOTE = "Photos rejected: the protected model's detector refused them (clean: false positives, adversarial: detections); they are counted apart, the rates stay the classifier's.";
+
+/** A protected model's refusals in one case, as "rejected/photographed". */
+export function rejectedOfPhotographed(c: { correct: number; wrong: number; rejected: number }): string {
+  return `${c.rejected}/${c.correct + c.wrong + c.rejected}`;
+}
+
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /**

@@ -16,7 +16,7 @@ import type { Combine, CompareCapture, CompareCell, CompareRate, CompareReport }
 import type { Prediction } from '../api/common.js';
 import type { PhotoAnalysis } from '../physical/analyze.js';
 import { combineCaptures } from '../physical/combine.js';
-import { captureTitles, imagesTimesCaptures } from '../experiments/compare-words.js';
+import { captureTitles, imagesTimesCaptures, PREDICTED_NOTE, REJECTED_NOTE, rejectedOfPhotographed } from '../experiments/compare-words.js';
 import { experimentTable, samplesFromPhotographs } from '../physical/metrics.js';
 
 export interface StoredCapture {
@@ -224,7 +224,7 @@ export function compareHtml(report: CompareReport, title: string): string {
   // estimates predicted, and a protected model's refusals of the photos.
   const predicted = report.rates.some((r) => r.predictedDestructionTop1 !== null);
   const screened = report.rates.some((r) => r.rejections !== null);
-  const refused = (c: { correct: number; wrong: number; rejected: number } | undefined) => (c ? `${c.rejected}/${c.correct + c.wrong + c.rejected}` : '–');
+  const refused = (c: { correct: number; wrong: number; rejected: number } | undefined) => (c ? rejectedOfPhotographed(c) : '–');
   const rateRows = report.rates
     .map((r) => `<tr><td>${escapeHtml(r.method)}</td><td>${(r.epsilon * 255).toFixed(1)}/255</td><td>${r.case}</td><td>${escapeHtml(imagesTimesCaptures(r, report.combine))}</td><td>${percent(r.digital.clean.top1)}</td><td>${percent(r.digital.adversarial.top1)}</td><td>${percent(r.photo.clean.top1)}</td><td>${percent(r.photo.adversarial.top1)}</td><td><b>${percent(r.destructionTop1)}</b></td>${predicted ? `<td>${percent(r.predictedDestructionTop1)}</td>` : ''}<td>${percent(r.destructionTop5)}</td>${screened ? `<td>${refused(r.rejections?.photoClean)}</td><td>${refused(r.rejections?.photoAdversarial)}</td>` : ''}</tr>`)
     .join('\n');
@@ -261,7 +261,7 @@ ${rows}
 </head><body>
 <header><h1>${escapeHtml(title)}</h1></header>
 <main>
-<p>${counted.length} capture(s) counted (${escapeHtml(counted.map((c) => titles.get(c.captureId) ?? c.fileName).join(', '))})${apart.length > 0 ? `, ${apart.length} without a sheet not counted` : ''}; ${report.combine === 'each' ? 'every capture counts on its own' : `captures of one sheet merged per cell by ${report.combine}`}. Destruction rate after Kurakin et al. (2016), Eq. 1; prefiltered: clean correct, adversarial wrong in top-1 and top-5 with confidence ≥ ${report.prefilterConfidence}.${predicted ? ' Predicted: the rate the run\'s print survival estimates foresaw for the same images (one minus their mean survival).' : ''}${screened ? ' Rejected: photos the protected model\'s detector refused (clean: false positives, adversarial: detections), counted apart; the rates stay the classifier\'s.' : ''}</p>
+<p>${counted.length} capture(s) counted (${escapeHtml(counted.map((c) => titles.get(c.captureId) ?? c.fileName).join(', '))})${apart.length > 0 ? `, ${apart.length} without a sheet not counted` : ''}; ${report.combine === 'each' ? 'every capture counts on its own' : `captures of one sheet merged per cell by ${report.combine}`}. Destruction rate after Kurakin et al. (2016), Eq. 1; prefiltered: clean correct, adversarial wrong in top-1 and top-5 with confidence ≥ ${report.prefilterConfidence}.${predicted ? ` ${escapeHtml(PREDICTED_NOTE)}` : ''}${screened ? ` ${escapeHtml(REJECTED_NOTE)}` : ''}</p>
 <section aria-labelledby="rates"><h2 id="rates">Per method and ε</h2>
 <table><caption>Accuracy and destruction rate per method, ε and case</caption><thead><tr><th scope="col">method</th><th scope="col">ε</th><th scope="col">case</th><th scope="col">photographed</th><th scope="col">digital clean top-1</th><th scope="col">digital adv top-1</th><th scope="col">photo clean top-1</th><th scope="col">photo adv top-1</th><th scope="col">destruction top-1</th>${predicted ? '<th scope="col">predicted destruction top-1</th>' : ''}<th scope="col">destruction top-5</th>${screened ? '<th scope="col">photo clean rejected</th><th scope="col">photo adv rejected</th>' : ''}</tr></thead><tbody>
 ${rateRows}

@@ -5,7 +5,7 @@
  * above), dequantisation and the inverse DCT. It approximates a real encoder (libjpeg also rounds the
  * DCT in fixed point and upsamples chroma "fancily"); Node code that needs real JPEG uses sharp.
  */
-const LUMINANCE_TABLE = [
+export const LUMINANCE_TABLE = [
   16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
   18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
 ];
@@ -42,7 +42,7 @@ function tablesFor(quality: number): { luma: Float32Array; chroma: Float32Array 
 }
 
 /** cos((2x+1)uπ/16)·c(u)/2, the orthonormal 8-point DCT-II basis. */
-const BASIS = (() => {
+export const BASIS = (() => {
   const b = new Float32Array(64);
   for (let u = 0; u < 8; u++) for (let x = 0; x < 8; x++) b[u * 8 + x] = (u === 0 ? Math.SQRT1_2 : 1) * 0.5 * Math.cos(((2 * x + 1) * u * Math.PI) / 16);
   return b;
