@@ -4,12 +4,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { parseAttackRecord } from '../app/experiments/attack-record.js';
 import { bin, foolprint, root } from './cli-harness.js';
+import { tempDirForTest } from './temp-dir.js';
 
 describe('foolprint CLI', () => {
   it('lists the Fashion-MNIST model after the digits\' one, and --model cnn-fashion-mnist --data samples gives its own garments, named in the attack record and the sheet captions', async () => {
@@ -25,7 +26,7 @@ describe('foolprint CLI', () => {
     expect(report.count).toBe(300);
     expect(report.top1).toBeGreaterThanOrEqual(0.9);
 
-    const out = mkdtempSync(path.join(tmpdir(), 'fp-fashion-'));
+    const out = tempDirForTest('fp-fashion-');
     const attack = await foolprint('attack', '--model', 'cnn-fashion-mnist', '--method', 'fgsm', '--eps', '0.1', '--limit', '10', '--out', path.join(out, 'attack'), '--json');
     expect(attack.code).toBe(0);
     const record = parseAttackRecord(JSON.parse(readFileSync(path.join(out, 'attack', 'record.json'), 'utf8')));
@@ -61,7 +62,7 @@ describe('foolprint CLI', () => {
   });
 
   it('attack writes clean, adversarial and perturbation PNGs and a record that parses', async () => {
-    const out = mkdtempSync(path.join(tmpdir(), 'fp-attack-'));
+    const out = tempDirForTest('fp-attack-');
     const run = await foolprint('attack', '--method', 'bim', '--eps', '0.1,16/255', '--limit', '3', '--out', out, '--json');
     expect(run.code).toBe(0);
     const record = parseAttackRecord(JSON.parse(readFileSync(path.join(out, 'record.json'), 'utf8')));
@@ -119,7 +120,7 @@ describe('foolprint CLI', () => {
   });
 
   it('a model.json that is not a model is refused with a clear message', async () => {
-    const folder = mkdtempSync(path.join(tmpdir(), 'fp-badmodel-'));
+    const folder = tempDirForTest('fp-badmodel-');
     writeFileSync(path.join(folder, 'model.json'), JSON.stringify({ hello: 'world' }));
     const run = await foolprint('eval', '--model', folder);
     expect(run.code).toBe(1);
@@ -128,7 +129,7 @@ describe('foolprint CLI', () => {
   });
 
   it('labels out of the model range are refused', async () => {
-    const folder = mkdtempSync(path.join(tmpdir(), 'fp-labels-'));
+    const folder = tempDirForTest('fp-labels-');
     mkdirSync(path.join(folder, 'images'));
     const blank = await sharp({ create: { width: 28, height: 28, channels: 3, background: '#000' } }).png().toBuffer();
     writeFileSync(path.join(folder, 'images', 'a.png'), blank);

@@ -3,11 +3,11 @@
  * few dozen images each (the shared CPU). Bad flags are refused in one line with exit code 2.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bin, foolprint, root } from './cli-harness.js';
+import { tempDirForTest } from './temp-dir.js';
 
 describe('foolprint defense commands', () => {
   it('robustness --json: the 1-bit squeezer is flagged (transfer and BPDA beat the zero gradient), the plain LeNet is not', async () => {
@@ -28,7 +28,7 @@ describe('foolprint defense commands', () => {
     expect(transfer.code).toBe(0);
     expect(transfer.stdout).toMatch(/FGSM ε 0.2 \(ce\), accuracy of the target on the source's examples, 24 images/);
     expect(transfer.stdout).toMatch(/LeNet \(seed\) on MNIST \+ median 2x2/);
-    const out = mkdtempSync(path.join(tmpdir(), 'foolprint-detect-'));
+    const out = tempDirForTest('foolprint-detect-');
     const detect = await foolprint('detect', '--limit', '80', '--eps', '0.25', '--out', out, '--json');
     expect(detect.code).toBe(0);
     const summary = JSON.parse(detect.stdout);

@@ -5,8 +5,7 @@
  * script whose `require` knows only `electron`).
  */
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import vm from 'node:vm';
 import { API_METHOD_NAMES, apiMethods } from '../app/api/methods.js';
@@ -18,6 +17,7 @@ import type { HostService, IpcCallEvent } from '../main/electron/ipc.js';
 import { eventChannel, invokeChannel, PRINT_SHEET_CHANNEL } from '../main/preload/channels.js';
 import { bundlePreload, projectRoot } from '../main/preload/bundle.js';
 import { APP_ENTRY_URL } from '../main/electron/security.js';
+import { tempDirForTest } from './temp-dir.js';
 
 const ownFrame: IpcCallEvent = { senderFrame: { url: APP_ENTRY_URL } };
 
@@ -103,7 +103,7 @@ describe('IPC handlers (main side)', () => {
 
   it("through E1's real service: create an experiment over IPC, then list it", async () => {
     const { createFoolprintService } = await import('../app/node/service.js');
-    const service = createFoolprintService({ workspaceDir: mkdtempSync(path.join(tmpdir(), 'fp-ipc-')), host: 'electron' });
+    const service = createFoolprintService({ workspaceDir: tempDirForTest('fp-ipc-'), host: 'electron' });
     try {
       const created = await createIpcHandler('experiments.create', service)(ownFrame, { name: 'via IPC' });
       expect(created).toMatchObject({ ok: true, value: { name: 'via IPC', state: 'ready' } });
@@ -117,7 +117,7 @@ describe('IPC handlers (main side)', () => {
 
 describe('preload bundle (as a sandboxed renderer runs it)', () => {
   it('one CommonJS file that requires only electron and exposes named functions and event subscriptions', async () => {
-    const out = path.join(mkdtempSync(path.join(tmpdir(), 'fp-preload-')), 'preload.cjs');
+    const out = path.join(tempDirForTest('fp-preload-'), 'preload.cjs');
     await bundlePreload(projectRoot(), out);
     const code = readFileSync(out, 'utf8');
     expect([...code.matchAll(/require\(\s*["']([^"']+)["']\s*\)/g)].map((m) => m[1])).toEqual(['electron']);

@@ -10,13 +10,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { realpathSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { API_METHOD_NAMES } from '../app/api/methods.js';
 import { CONTENT_SECURITY_POLICY } from '../main/electron/security.js';
 import { ensureRendererAndPreload, requireBuilt, root } from './electron-build-fixture.js';
+import { tempDirForTest } from './temp-dir.js';
 
 /** The stand-in: records what main.js asks of Electron, then plays Electron's part and prints a report. */
 const fakeElectron = String.raw`
@@ -185,7 +185,7 @@ setTimeout(async () => {
 async function runMain(env: Record<string, string>): Promise<{ report: Record<string, any>; workspace: string }> {
   const mainJs = requireBuilt('dist/main/electron/main.js', 'main/electron/main.ts');
   await ensureRendererAndPreload();
-  const dir = realpathSync(mkdtempSync(path.join(tmpdir(), 'fp-electron-main-')));
+  const dir = realpathSync(tempDirForTest('fp-electron-main-'));
   writeFileSync(path.join(dir, 'electron.mjs'), fakeElectron);
   writeFileSync(
     path.join(dir, 'hooks.mjs'),

@@ -6,11 +6,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureRendererAndPreload, requireBuilt } from './electron-build-fixture.js';
+import { tempDirForTest } from './temp-dir.js';
 import { StartError, browserOpenCommand, chooseStartMode, electronBinaryStatus, findElectronPackage, isStale, parseStartArgs } from '../main/start.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -93,7 +93,7 @@ describe('which mode', () => {
 
   it('staleness: a missing output, or any input newer than it', () => {
     // Own files with set mtimes: a fresh clone gives the repository's files one and the same mtime.
-    const dir = mkdtempSync(path.join(tmpdir(), 'fp-stale-'));
+    const dir = tempDirForTest('fp-stale-');
     const output = path.join(dir, 'bundle.js');
     const inputs = path.join(dir, 'src');
     mkdirSync(path.join(inputs, 'deep'), { recursive: true });
@@ -113,9 +113,9 @@ describe('a real run of dist/main/start.js', () => {
   it("without Electron's binary: one line saying so, browser mode served at the printed URL, stopped by SIGTERM", async () => {
     const script = requireBuilt('dist/main/start.js', 'main/start.ts');
     await ensureRendererAndPreload();
-    const workspace = mkdtempSync(path.join(tmpdir(), 'fp-start-'));
+    const workspace = tempDirForTest('fp-start-');
     // An override folder without the binary makes "missing" certain even where Electron is installed.
-    const noElectron = mkdtempSync(path.join(tmpdir(), 'fp-no-electron-'));
+    const noElectron = tempDirForTest('fp-no-electron-');
     const child = spawn(process.execPath, [script, '--no-open', '--no-build', '--port', '0', '--workspace', workspace], {
       cwd: root,
       env: { ...process.env, ELECTRON_OVERRIDE_DIST_PATH: noElectron, DISPLAY: ':99' },

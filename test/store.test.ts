@@ -5,8 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -22,9 +21,11 @@ import {
   staleRunReason,
 } from '../app/node/experiment-store.js';
 import { EXPERIMENT_SCHEMA_VERSION, migrateExperimentManifest } from '../app/experiments/experiment-manifest.js';
+import { removeAfterTest, tempDirForTest } from './temp-dir.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const tempWorkspace = () => mkdtempSync(path.join(tmpdir(), 'fp-store-'));
+/** A fresh workspace folder in the temp folder, removed when the test finishes. */
+const tempWorkspace = () => tempDirForTest('fp-store-');
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
@@ -189,8 +190,10 @@ describe('runs', () => {
     // The child runs the store's own source, bundled to one ESM file (node cannot run .ts).
     const { build } = await import('rolldown');
     const bundle = path.join(dir, '..', `${path.basename(dir)}-store.mjs`);
+    removeAfterTest(bundle);
     await build({ input: path.join(root, 'app/node/experiment-store.ts'), platform: 'node', logLevel: 'silent', output: { file: bundle, format: 'esm' } });
     const childScript = `${bundle}.child.mjs`;
+    removeAfterTest(childScript);
     writeFileSync(
       childScript,
       `import { openWorkspace } from ${JSON.stringify(pathToFileURL(bundle).href)};

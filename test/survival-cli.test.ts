@@ -5,13 +5,13 @@
  * measured one. Bad flags are refused in one line.
  */
 import { describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseAttackRecord } from '../app/experiments/attack-record.js';
 import { defaultChannelProfile } from '../app/physical/channel-profile.js';
 import { foolprint } from './cli-harness.js';
 import { builtInWeights } from './physical-fixture.js';
+import { tempDirForTest } from './temp-dir.js';
 
 const haveWeights = existsSync(builtInWeights);
 
@@ -19,7 +19,7 @@ describe.skipIf(!haveWeights)('attack --survival → sheet --min-survival → an
   if (!haveWeights) console.warn(`skipped: needs the built-in model weights at ${builtInWeights}`);
 
   it('records the estimates, prints only the examples likely to survive and predicts their destruction', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'fp-survival-'));
+    const dir = tempDirForTest('fp-survival-');
     const profile = { ...defaultChannelProfile(), name: 'My printer' };
     writeFileSync(path.join(dir, 'profile.json'), JSON.stringify(profile));
     const out = path.join(dir, 'attack');
@@ -84,7 +84,7 @@ describe.skipIf(!haveWeights)('attack --survival → sheet --min-survival → an
   });
 
   it('refuses --min-survival on a run without estimates, saying how to make them', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'fp-survival-'));
+    const dir = tempDirForTest('fp-survival-');
     const attack = await foolprint('attack', '--method', 'fgsm', '--eps', '0.1', '--limit', '2', '--workers', '1', '--out', path.join(dir, 'attack'));
     expect(attack.code, attack.stderr).toBe(0);
     const sheet = await foolprint('sheet', '--from', path.join(dir, 'attack'), '--min-survival', '0.5', '--out', path.join(dir, 'sheet'));
