@@ -45,6 +45,7 @@ describe.skipIf(missing !== null)('robust to print on the Attack screen', () => 
     await page.getByRole('switch', { name: 'Robust to print' }).check();
     await page.locator('input[name=eot-samples]').fill('2');
     await page.locator('select[name=eot-keep]').selectOption('most-robust');
+    await page.locator('input[name=eot-refine]').fill('2');
     await page.locator('input[name=momentum]').fill('1');
     expect(await page.getByTestId('channel-name').textContent()).toContain('default channel');
     await page.locator('input[name=channel]').setInputFiles({ name: 'broken.json', mimeType: 'application/json', buffer: Buffer.from('{"kind":"something else"}') });
@@ -60,10 +61,12 @@ describe.skipIf(missing !== null)('robust to print on the Attack screen', () => 
     expect(await page.getByTestId('result-heading').textContent()).toContain('robust to print (bim+mi1+eot2)');
     // The run sampled the chosen profile: its stored parameters carry it.
     const [runFile] = await findFiles(suite.mode.workspaceDir, /^run\.json$/);
-    const run = JSON.parse(await readFile(runFile, 'utf8')) as { options: { eot?: { channel?: { name: string; blurMm: number[] }; keep?: string }; momentum?: number } };
+    const run = JSON.parse(await readFile(runFile, 'utf8')) as { options: { eot?: { channel?: { name: string; blurMm: number[] }; keep?: string; refine?: number }; momentum?: number } };
     expect(run.options.eot?.channel).toMatchObject({ name: 'Office inkjet, phone', blurMm: [0.3, 0.9] });
     // and returned, per image, the step its samples misclassified most often, as chosen.
     expect(run.options.eot?.keep).toBe('most-robust');
+    // with up to 2 extra steps for the examples that fool the model but not all their samples.
+    expect(run.options.eot?.refine).toBe(2);
     expect(run.options.momentum).toBe(1);
     await screenshot(page, 'robust-to-print');
   }, 300_000);

@@ -4,26 +4,26 @@
  * line, and the API contract takes params.eot with a profile or refuses a broken one.
  */
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { attackParamsSchema } from '../app/api/attacks.js';
 import { parseAttackRecord } from '../app/experiments/attack-record.js';
 import { defaultChannelProfile } from '../app/physical/channel-profile.js';
 import { foolprint } from './cli-harness.js';
+import { tempDirForTest } from './temp-dir.js';
 
 describe('attack --eot', () => {
   it('records the EOT run with its channel and momentum, and sheets name it bim+mi1+eot2', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'fp-eot-'));
+    const dir = tempDirForTest('fp-eot-');
     const profile = { ...defaultChannelProfile(), name: 'My printer' };
     writeFileSync(path.join(dir, 'profile.json'), JSON.stringify(profile));
     const out = path.join(dir, 'attack');
-    const run = await foolprint('attack', '--method', 'bim', '--eps', '0.1', '--steps', '2', '--limit', '2', '--eot', '2', '--channel', path.join(dir, 'profile.json'), '--eot-keep', 'most-robust', '--momentum', '1', '--seed', '3', '--out', out, '--json', '--workers', '1');
+    const run = await foolprint('attack', '--method', 'bim', '--eps', '0.1', '--steps', '2', '--limit', '2', '--eot', '2', '--channel', path.join(dir, 'profile.json'), '--eot-keep', 'most-robust', '--eot-refine', '3', '--momentum', '1', '--seed', '3', '--out', out, '--json', '--workers', '1');
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const record = parseAttackRecord(JSON.parse(readFileSync(path.join(out, 'record.json'), 'utf8')));
     expect(record.method).toBe('bim');
-    expect(record.options.eot).toMatchObject({ samples: 2, cellMm: 30, channel: { name: 'My printer' }, keep: 'most-robust' });
+    expect(record.options.eot).toMatchObject({ samples: 2, cellMm: 30, channel: { name: 'My printer' }, keep: 'most-robust', refine: 3 });
     expect(record.options.seed).toBe(3);
     expect(record.options.momentum).toBe(1);
     const sheet = await foolprint('sheet', '--from', out, '--pairs', '--out', path.join(dir, 'sheet'), '--dpi', '72', '--json');
@@ -42,6 +42,8 @@ describe('attack --eot', () => {
     [['--method', 'bim', '--eot', '4', '--channel', 'no-such-profile.json'], /--channel no-such-profile.json: no such file/],
     [['--method', 'bim', '--eot-keep', 'most-robust'], /--eot-keep applies to --eot/],
     [['--method', 'bim', '--eot', '4', '--eot-keep', 'best'], /--eot-keep/],
+    [['--method', 'bim', '--eot-refine', '10'], /--eot-refine applies to --eot/],
+    [['--method', 'bim', '--eot', '4', '--eot-refine', '1.5'], /--eot-refine must be a positive whole number, got "1.5"/],
     [['--method', 'fgsm', '--momentum', '1'], /--momentum applies to bim, ll, pgd, not fgsm/],
     [['--method', 'bim', '--momentum', '11'], /--momentum/],
     [['--method', 'bim', '--momentum', '-1'], /--momentum/],
@@ -53,7 +55,7 @@ describe('attack --eot', () => {
   });
 
   it('refuses a profile that is not one, naming the field', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'fp-eot-'));
+    const dir = tempDirForTest('fp-eot-');
     writeFileSync(path.join(dir, 'bad.json'), JSON.stringify({ ...defaultChannelProfile(), blurMm: [2, 1] }));
     const run = await foolprint('attack', '--method', 'bim', '--eps', '0.1', '--limit', '1', '--eot', '2', '--channel', path.join(dir, 'bad.json'));
     expect(run.code).not.toBe(0);

@@ -454,6 +454,60 @@ describe("EOT's most robust iterate (keep 'most-robust')", () => {
   });
 });
 
+describe("EOT's extra steps for fragile examples (refine)", () => {
+  it('steps on only the images that fool the model but not all their draws, each until all of a step\'s draws do; the rest keep iterate T; most-robust sees the extra iterates; progress adds up', async () => {
+    const [n, h, w, c] = [24, 6, 5, 3];
+    const size = h * w * c;
+    const classifier = convClassifier(h, w, c, 61);
+    const images = randomImages(n, h, w, c, 62, 0.2, 0.8);
+    const labels = tf.tidy(() => Int32Array.from(classifier.logits(tf.tensor4d(images, [n, h, w, c])).argMax(1).dataSync()));
+    const [steps, refine, samples] = [2, 4, 6];
+    const channel = { ...defaultChannelProfile(), brightness: [-0.3, 0.3] as [number, number], blurMm: [0, 3] as [number, number] };
+    const options = { method: 'bim' as const, epsilons: [0.08], steps, stepSize: 0.015, seed: 3 };
+    // BIM's iterates do not depend on the step count, so the plain EOT run with k steps ends at iterate k.
+    const iterates: Float32Array[] = [images];
+    for (let k = 1; k <= steps + refine; k++) iterates.push((await runAttack(classifier, images, labels, { ...options, steps: k, eot: { samples, channel } })).perEpsilon[0].adversarial!);
+    const s = { samples, channel, cellMm: 30, seed: 3, firstImageIndex: 0, restart: 0 };
+    const counts = iterates.map((iterate, k) => tf.tidy(() => eotAdversarialDraws(classifier, tf.tensor4d(iterate, [n, h, w, c]), labels, false, s, k)));
+    const fooled = tf.tidy(() => Array.from(classifier.logits(tf.tensor4d(iterates[steps], [n, h, w, c])).argMax(1).dataSync(), (p, i) => p !== labels[i]));
+    // Where each image stops: T unless fooled by fewer than all draws; else the first iterate from T all draws fool, or T + refine.
+    const stops = Array.from({ length: n }, (_, i) => {
+      if (!fooled[i]) return steps;
+      for (let k = steps; k < steps + refine; k++) if (counts[k][i] === samples) return k;
+      return steps + refine;
+    });
+    const image = (data: Float32Array, i: number) => Array.from(data.subarray(i * size, (i + 1) * size));
+    let last = { done: 0, total: -1 };
+    const refined = (await runAttack(classifier, images, labels, { ...options, eot: { samples, channel, refine } }, { onProgress: (p) => (last = p) })).perEpsilon[0];
+    for (let i = 0; i < n; i++) expect(image(refined.adversarial!, i)).toEqual(image(iterates[stops[i]], i));
+    expect(last.done).toBe(last.total);
+    expect(last.total).toBe(n * (steps + refine));
+    // The case is not trivial: images stay at T unfooled, stay at T already robust, stop on the way, run out.
+    expect(stops.some((k, i) => k === steps && !fooled[i])).toBe(true);
+    expect(stops.some((k, i) => k === steps && fooled[i])).toBe(true);
+    expect(stops.some((k) => k > steps && k < steps + refine)).toBe(true);
+    expect(stops.some((k) => k === steps + refine)).toBe(true);
+    // most-robust: the iterate after step k (1 .. the image's stop) with the most fooled draws of step k, ties to the later.
+    const robust = (await runAttack(classifier, images, labels, { ...options, eot: { samples, channel, refine, keep: 'most-robust' } })).perEpsilon[0];
+    for (let i = 0; i < n; i++) {
+      let best = 1;
+      for (let k = 2; k <= stops[i]; k++) if (counts[k][i] >= counts[best][i]) best = k;
+      expect(image(robust.adversarial!, i)).toEqual(image(iterates[best], i));
+    }
+    // Seeded per image: the same in batches of 5.
+    const batched = (await runAttack(classifier, images, labels, { ...options, batchSize: 5, eot: { samples, channel, refine } })).perEpsilon[0];
+    expect(Array.from(batched.adversarial!)).toEqual(Array.from(refined.adversarial!));
+    classifier.dispose();
+  });
+
+  it('refuses a refine that is not a whole number of steps', async () => {
+    const classifier = convClassifier(4, 4, 1, 81);
+    const images = randomImages(1, 4, 4, 1, 82);
+    await expect(runAttack(classifier, images, Int32Array.from([0]), { method: 'bim', epsilons: [0.1], eot: { samples: 2, refine: 1.5 } })).rejects.toThrow(/eot.refine must be an integer ≥ 0, got 1.5/);
+    classifier.dispose();
+  });
+});
+
 describe('EOT on the built-in LeNet', () => {
   let classifier: Classifier;
   // LeNet's convolutions on TF.js's pure-JS CPU kernels are ~20x slower than on WASM, as the app runs it.

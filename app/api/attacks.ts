@@ -45,6 +45,8 @@ export const attackParamsSchema = z.object({
       confidence: z.number().nonnegative().max(1000).optional(),
       /** Which iterate is returned: the last, or per image the one most often adversarial under its draws. */
       keep: z.enum(EOT_KEEPS).optional(),
+      /** Up to this many more steps for the examples that fool the model but not all their draws, each until all of a step's draws do. */
+      refine: z.number().int().min(0).max(10_000).optional(),
     })
     .optional(),
   /**

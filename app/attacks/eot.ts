@@ -57,6 +57,8 @@ export interface EotSettings {
   confidence?: number;
   /** Which iterate is returned (EotOptions.keep; absent: the last). */
   keep?: EotKeep;
+  /** Extra steps for the fragile examples (EotOptions.refine; absent: none). */
+  refine?: number;
   /**
    * At most this many transformed images per model pass: the gradient tapes that fit the memory budget
    * (chunk-size.ts). A chunk sized for one pass of its images would otherwise run its draws several
@@ -68,8 +70,9 @@ export interface EotSettings {
 }
 
 /** EOT options with the defaults filled in: the default channel profile, a 30 mm cell, no confidence cap, the last iterate. */
-export function resolveEot(eot: EotOptions): { samples: number; channel: ChannelProfile; cellMm: number; confidence?: number; keep: EotKeep } {
+export function resolveEot(eot: EotOptions): { samples: number; channel: ChannelProfile; cellMm: number; confidence?: number; keep: EotKeep; refine: number } {
   return {
+    refine: eot.refine ?? 0,
     samples: eot.samples,
     channel: eot.channel ?? defaultChannelProfile(),
     cellMm: eot.cellMm ?? DEFAULT_EOT_CELL_MM,
@@ -200,11 +203,12 @@ export class MostRobustIterate {
     this.adversarialDraws = new Float32Array(n).fill(-1);
   }
 
-  offer(iterate: Float32Array, adversarialDraws: Float32Array): void {
+  /** `only`: offer just the images it marks (the rest of `iterate` is ignored). */
+  offer(iterate: Float32Array, adversarialDraws: Float32Array, only?: Uint8Array): void {
     const n = adversarialDraws.length;
     const size = n === 0 ? 0 : iterate.length / n;
     for (let i = 0; i < n; i++) {
-      if (adversarialDraws[i] < this.adversarialDraws[i]) continue;
+      if ((only && !only[i]) || adversarialDraws[i] < this.adversarialDraws[i]) continue;
       this.adversarialDraws[i] = adversarialDraws[i];
       this.images.set(iterate.subarray(i * size, (i + 1) * size), i * size);
     }

@@ -181,7 +181,7 @@ export async function runAttack(
   const total =
     (o.method === 'deepfool'
       ? n * o.maxIterations
-      : schedules.reduce((sum, s) => sum + n * s!.steps * runsPerEpsilon, 0)) + survivalWork;
+      : schedules.reduce((sum, s) => sum + n * (s!.steps + (o.eot?.refine ?? 0)) * runsPerEpsilon, 0)) + survivalWork;
   let done = 0;
   let currentEpsilon: number | undefined;
   const onStep: StepHook = async (imageSteps) => {

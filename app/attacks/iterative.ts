@@ -254,6 +254,14 @@ export async function iterativeAttack(
       x = next;
       await onStep(n);
     }
+    if (settings.eot?.refine) {
+      const refined = await refineFragile(classifier, x, clean, classTensor, classes, settings, robust, velocity, onStep);
+      if (refined !== x) {
+        x.dispose();
+        x = refined;
+      }
+      if (robust) return robust.images;
+    }
     if (robust) {
       robust.offer(x.dataSync() as Float32Array, eotAdversarialDraws(classifier, x, classes, settings.targeted, settings.eot!, settings.steps));
       return robust.images;
@@ -265,6 +273,75 @@ export async function iterativeAttack(
     clean.dispose();
     classTensor.dispose();
   }
+}
+
+/**
+ * EotOptions.refine: after the budget's steps, up to `refine` more for the images that fool the model
+ * (targeted: are taken for the target) but not all their draws, each until every draw of a step is
+ * adversarial; every other image keeps the iterate it has. A step's draw counts come
+ * from its own gradient pass, as for 'most-robust' (which is offered the iterates the extra steps
+ * change, and the last one scored by one more forward pass when the extra steps run out). Reports
+ * `refine` steps of progress however many run. Returns x itself when no image needs a step.
+ */
+async function refineFragile(
+  classifier: Classifier,
+  x: tf.Tensor4D,
+  clean: tf.Tensor4D,
+  classTensor: tf.Tensor1D,
+  classes: Int32Array,
+  settings: IterativeSettings,
+  robust: MostRobustIterate | undefined,
+  velocity: Velocity | undefined,
+  onStep: StepHook,
+): Promise<tf.Tensor4D> {
+  const eot = settings.eot!;
+  const refine = eot.refine!;
+  const n = classes.length;
+
+  const fooled = fooledByItself(classifier, x, classes, settings.targeted);
+  // Images whose iterate the previous step changed (all, for the iterate the budget ends on).
+  let changed = new Uint8Array(n).fill(1);
+  let current = x;
+  let stepsRun = 0;
+  try {
+    for (let run = 0; run <= refine; run++) {
+      if (run === refine && !robust) break;
+      const step = settings.steps + run;
+      const draws = new Float32Array(n);
+      const next = run < refine ? ascentStep(classifier, current, clean, classTensor, settings, step, undefined, draws, velocity) : undefined;
+      const counts = next ? draws : eotAdversarialDraws(classifier, current, classes, settings.targeted, eot, step);
+      robust?.offer(current.dataSync() as Float32Array, counts, changed);
+      const active = new Uint8Array(n);
+      for (let i = 0; i < n; i++) active[i] = changed[i] && fooled[i] && counts[i] < eot.samples ? 1 : 0;
+      if (!next) break;
+      if (!active.includes(1)) {
+        next.dispose();
+        break;
+      }
+      const mask = tf.tensor4d(active, [n, 1, 1, 1], 'bool');
+      const stepped = tf.where(mask, next, current) as tf.Tensor4D;
+      mask.dispose();
+      next.dispose();
+      if (current !== x) current.dispose();
+      current = stepped;
+      changed = active;
+      stepsRun++;
+      await onStep(n);
+    }
+    if (stepsRun < refine) await onStep(n * (refine - stepsRun));
+    return current;
+  } catch (error) {
+    if (current !== x) current.dispose();
+    throw error;
+  }
+}
+
+/** Per image, whether the model itself misclassifies it (targeted: takes it for the target). */
+function fooledByItself(classifier: Classifier, x: tf.Tensor4D, classes: Int32Array, targeted: boolean): Uint8Array {
+  const top1 = tf.tidy(() => classifier.logits(x).argMax(1));
+  const predicted = top1.dataSync();
+  top1.dispose();
+  return Uint8Array.from(predicted, (p, i) => ((p === classes[i]) === targeted ? 1 : 0));
 }
 
 /** Per-image objective value and top-1 class of a batch of images (used to keep PGD's best restart). */

@@ -144,6 +144,7 @@ export function resolveAttackInputs(
     if (options.eot.keep !== undefined && !(EOT_KEEPS as readonly unknown[]).includes(options.eot.keep)) {
       throw new AttackInputError(`eot.keep must be one of ${EOT_KEEPS.map((k) => `"${k}"`).join(', ')}, got "${String(options.eot.keep)}"`);
     }
+    requireInteger('eot.refine', options.eot.refine, 0);
     if (options.eot.channel !== undefined && !channelProfileSchema.safeParse(options.eot.channel).success) {
       throw new AttackInputError('eot.channel is not a valid channel profile');
     }

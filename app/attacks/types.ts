@@ -48,6 +48,13 @@ export interface EotOptions {
    * later; the last iterate is scored by one more forward pass over fresh draws.
    */
   keep?: EotKeep;
+  /**
+   * Up to this many steps more, after `steps`, for the images that fool the model but not every draw
+   * of the channel (the fragile examples a camera destroys): each runs on until all the draws of a
+   * step are adversarial, or the extra steps run out; every other image stops at `steps`, so the
+   * extra steps make no new adversarial examples, only surer ones. Absent or 0: none.
+   */
+  refine?: number;
 }
 
 /** Survival draws per image at most: the estimate costs one forward pass per draw. */

@@ -29,6 +29,7 @@ const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
   'eot.channel': '--channel',
   'eot.confidence': '--eot-confidence',
   'eot.keep': '--eot-keep',
+  'eot.refine': '--eot-refine',
   momentum: '--momentum',
   survival: '--survival',
   'survival.draws': '--survival',
@@ -51,6 +52,7 @@ export interface AttackFlags {
   channel?: string;
   eotConfidence?: string;
   eotKeep?: string;
+  eotRefine?: string;
   momentum?: string;
   survival?: string;
 }
@@ -74,6 +76,7 @@ export function addAttackOptions(command: Command, defaults: { eps: string }): C
     .option('--eot <n>', 'robust to print (bim, ll, pgd): average every step over n sampled print-and-photo transformations (Expectation over Transformation); each step costs ~n passes')
     .option('--channel <profile.json>', 'with --eot or --survival: the channel profile to sample from (foolprint calibrate writes one; default: an office laser printer and a webcam)')
     .option('--eot-confidence <κ>', 'with --eot and --loss margin: cap each transformation\'s logit margin at κ (C&W confidence), so draws already fooled by κ stop pulling')
+    .option('--eot-refine <steps>', 'with --eot: up to this many more steps for the examples that fool the model but not all their sampled transformations, each until all of a step\'s do')
     .option('--eot-keep <last|most-robust>', 'with --eot: return the last iterate, or per image the one most often adversarial under its sampled transformations')
     .option('--survival <n>', 'any method: estimate each example\'s print survival, the share of n fresh print-and-photo transformations its 8-bit image stays adversarial under (costs n forward passes per image and ε)');
 }
@@ -100,11 +103,13 @@ export function readAttackFlags(flags: AttackFlags): Record<string, unknown> {
   if (flags.channel !== undefined && flags.eot === undefined && flags.survival === undefined) throw new UsageError('--channel applies to --eot or --survival: give --eot <samples> or --survival <draws> too');
   if (flags.eotConfidence !== undefined && flags.eot === undefined) throw new UsageError('--eot-confidence applies to --eot: give --eot <samples> too');
   if (flags.eotKeep !== undefined && flags.eot === undefined) throw new UsageError('--eot-keep applies to --eot: give --eot <samples> too');
+  if (flags.eotRefine !== undefined && flags.eot === undefined) throw new UsageError('--eot-refine applies to --eot: give --eot <samples> too');
   if (flags.eotConfidence !== undefined && flags.loss !== 'margin') throw new UsageError('--eot-confidence caps the logit margin: give --loss margin too');
   if (flags.eot !== undefined) {
     const eot: Record<string, unknown> = { samples: parsePositiveInt(flags.eot, '--eot') };
     if (flags.eotConfidence !== undefined) eot.confidence = parseNumberList(flags.eotConfidence, '--eot-confidence')[0];
     if (flags.eotKeep !== undefined) eot.keep = flags.eotKeep;
+    if (flags.eotRefine !== undefined) eot.refine = parsePositiveInt(flags.eotRefine, '--eot-refine');
     params.eot = eot;
     if (!(EOT_METHODS as readonly string[]).includes(flags.method)) throw new UsageError(`--eot applies to ${EOT_METHODS.join(', ')}, not ${flags.method}`);
   }

@@ -48,6 +48,7 @@ const attackFormSchema = z.object({
   robust: z.boolean().default(false),
   eotSamples: z.number().int().min(1).max(1024).default(16),
   eotKeep: z.enum(EOT_KEEPS).default('last'),
+  eotRefine: z.number().int().min(0).max(10_000).default(0),
   momentum: z.string().default(''),
   survival: z.boolean().default(false),
   survivalDraws: z.number().int().min(1).max(MAX_SURVIVAL_DRAWS).default(64),
@@ -77,6 +78,8 @@ export class AttackController {
   eotSamples = $state(16);
   /** Which iterate a robust run returns: the last, or per image the one fooled by the most of its step's samples. */
   eotKeep = $state<EotKeep>('last');
+  /** Extra steps for the examples that fool the model but not all of a step's samples (0: none). */
+  eotRefine = $state(0);
   /** Estimate each example's print survival over `survivalDraws` channel draws (any method). */
   estimateSurvival = $state(false);
   survivalDraws = $state(64);
@@ -192,6 +195,7 @@ export class AttackController {
       robust: this.robust,
       eotSamples: this.eotSamples,
       eotKeep: this.eotKeep,
+      eotRefine: this.eotRefine,
       momentum: this.momentumText,
       survival: this.estimateSurvival,
       survivalDraws: this.survivalDraws,
@@ -214,6 +218,7 @@ export class AttackController {
     this.robust = form.robust;
     this.eotSamples = form.eotSamples;
     this.eotKeep = form.eotKeep;
+    this.eotRefine = form.eotRefine;
     this.momentumText = form.momentum;
     this.estimateSurvival = form.survival;
     this.survivalDraws = form.survivalDraws;
@@ -247,7 +252,13 @@ export class AttackController {
         }
         if (this.robust) {
           if (!Number.isInteger(this.eotSamples) || this.eotSamples < 1 || this.eotSamples > 1024) throw new Error('Samples per step must be a whole number from 1 to 1024.');
-          params.eot = { samples: this.eotSamples, ...(this.channel ? { channel: this.channel } : {}), ...(this.eotKeep === 'last' ? {} : { keep: this.eotKeep }) };
+          if (!Number.isInteger(this.eotRefine) || this.eotRefine < 0 || this.eotRefine > 10_000) throw new Error('Extra steps must be a whole number from 0 to 10000.');
+          params.eot = {
+            samples: this.eotSamples,
+            ...(this.channel ? { channel: this.channel } : {}),
+            ...(this.eotKeep === 'last' ? {} : { keep: this.eotKeep }),
+            ...(this.eotRefine > 0 ? { refine: this.eotRefine } : {}),
+          };
         }
       }
       if (this.estimateSurvival) {
