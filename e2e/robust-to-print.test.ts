@@ -35,7 +35,7 @@ if (missing) console.warn(`e2e robust to print skipped: ${missing}`);
 describe.skipIf(missing !== null)('robust to print on the Attack screen', () => {
   const suite = appForSuite();
 
-  it('runs BIM with EOT on a calibrated profile of the workspace and titles the run BIM+MI1+EOT2', async () => {
+  it('runs BIM with EOT on a calibrated profile of the workspace and titles the run BIM+MI1+EOT2+REFINE2', async () => {
     const { page } = suite.app;
     await saveInkjetProfile(suite.mode.workspaceDir);
     await page.getByRole('tab', { name: 'Attack' }).click();
@@ -57,8 +57,8 @@ describe.skipIf(missing !== null)('robust to print on the Attack screen', () => 
     await expect.poll(() => page.getByTestId('channel-name').textContent()).toBe('Office inkjet, phone');
     await page.getByRole('button', { name: /run attack/i }).click();
     await page.getByTestId('gallery').waitFor({ timeout: 240_000 });
-    await expect.poll(() => page.locator('option', { hasText: /^BIM\+MI1\+EOT2 · / }).count(), { timeout: 30_000 }).toBe(1);
-    expect(await page.getByTestId('result-heading').textContent()).toContain('robust to print (bim+mi1+eot2)');
+    await expect.poll(() => page.locator('option', { hasText: /^BIM\+MI1\+EOT2\+REFINE2 · / }).count(), { timeout: 30_000 }).toBe(1);
+    expect(await page.getByTestId('result-heading').textContent()).toContain('robust to print (bim+mi1+eot2+refine2)');
     // The run sampled the chosen profile: its stored parameters carry it.
     const [runFile] = await findFiles(suite.mode.workspaceDir, /^run\.json$/);
     const run = JSON.parse(await readFile(runFile, 'utf8')) as { options: { eot?: { channel?: { name: string; blurMm: number[] }; keep?: string; refine?: number }; momentum?: number } };

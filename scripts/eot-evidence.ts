@@ -40,6 +40,7 @@ import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import { methodLabel } from '../app/attacks/method-label.js';
 import { parseAttackRecord } from '../app/experiments/attack-record.js';
 import type { AttackRecord } from '../app/experiments/attack-record.js';
 import { decodeImageFile } from '../app/node/dataset-loader.js';
@@ -195,7 +196,8 @@ const percent = (n: number, d: number): string => (d === 0 ? '–' : `${((100 * 
 
 await mkdir(out, { recursive: true });
 if (!existsSync(cliPath)) throw new Error(`${cliPath} is missing: npm run build first`);
-const eotName = `bim+eot${eotSamples}`;
+const refineAt = eotFlags.indexOf('--eot-refine');
+const eotName = methodLabel('bim', { eot: { samples: eotSamples, refine: refineAt >= 0 ? Number(eotFlags[refineAt + 1]) : 0 } });
 if (calibrationPhotos > 0 && !process.argv.includes('--eot-from')) eotFlags.push('--channel', await calibrateSimulator(calibrationPhotos));
 const runs = [await attack('bim', process.argv.includes('--bim-from') ? flag('--bim-from', '') : undefined, []), await attack(eotName, process.argv.includes('--eot-from') ? flag('--eot-from', '') : undefined, ['--eot', String(eotSamples), ...eotFlags])];
 const shared = Math.min(...runs.map((r) => r.record.images.length));

@@ -13,7 +13,7 @@ import { foolprint } from './cli-harness.js';
 import { tempDirForTest } from './temp-dir.js';
 
 describe('attack --eot', () => {
-  it('records the EOT run with its channel and momentum, and sheets name it bim+mi1+eot2', async () => {
+  it('records the EOT run with its channel and momentum, and sheets name it bim+mi1+eot2+refine3', async () => {
     const dir = tempDirForTest('fp-eot-');
     const profile = { ...defaultChannelProfile(), name: 'My printer' };
     writeFileSync(path.join(dir, 'profile.json'), JSON.stringify(profile));
@@ -29,7 +29,7 @@ describe('attack --eot', () => {
     const sheet = await foolprint('sheet', '--from', out, '--pairs', '--out', path.join(dir, 'sheet'), '--dpi', '72', '--json');
     expect(sheet.code).toBe(0);
     const manifest = JSON.parse(readFileSync(path.join(dir, 'sheet', 'sheet.manifest.json'), 'utf8')) as { cells: { kind: string; method: string | null }[] };
-    expect(manifest.cells.filter((c) => c.kind === 'adversarial').map((c) => c.method)).toEqual(['bim+mi1+eot2', 'bim+mi1+eot2']);
+    expect(manifest.cells.filter((c) => c.kind === 'adversarial').map((c) => c.method)).toEqual(['bim+mi1+eot2+refine3', 'bim+mi1+eot2+refine3']);
   }, 120_000);
 
   it.each([

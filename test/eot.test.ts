@@ -277,6 +277,8 @@ describe('EOT gradient', () => {
     expect(methodLabel(plain.method, plain.options)).toBe('bim');
     expect(methodLabel('bim', { momentum: 1, eot: { samples: 16 } })).toBe('bim+mi1+eot16');
     expect(methodLabel('pgd', { momentum: 0.9 })).toBe('pgd+mi0.9');
+    expect(methodLabel('bim', { eot: { samples: 16, refine: 60 } })).toBe('bim+eot16+refine60');
+    expect(methodLabel('bim', { eot: { samples: 16, refine: 0 } })).toBe('bim+eot16');
     expect(methodLabel('bim', { momentum: 0 })).toBe('bim');
     classifier.dispose();
   });

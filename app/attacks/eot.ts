@@ -51,6 +51,8 @@ export interface EotSettings {
   seed: number;
   /** Global index of the chunk's first image. */
   firstImageIndex: number;
+  /** Global index of each image of the batch, where it is not firstImageIndex + its position (a subset of the chunk). */
+  imageIndices?: Int32Array;
   /** PGD restart (0 otherwise). */
   restart: number;
   /** Loss 'margin': each draw's margin capped at κ (EotOptions.confidence). */
@@ -86,7 +88,8 @@ export function eotDraws(s: EotSettings, n: number, height: number, width: numbe
   const draws: ChannelDraw[] = new Array(s.samples * n);
   const geometry = { height, width, cellMm: s.cellMm };
   for (let i = 0; i < n; i++) {
-    const random = new SeededRandom(imageSeed(imageSeed(s.seed, s.firstImageIndex + i, s.restart), step, s.stream ?? EOT_STREAM));
+    const image = s.imageIndices ? s.imageIndices[i] : s.firstImageIndex + i;
+    const random = new SeededRandom(imageSeed(imageSeed(s.seed, image, s.restart), step, s.stream ?? EOT_STREAM));
     for (let k = 0; k < s.samples; k++) draws[k * n + i] = drawChannel(s.channel, geometry, random);
   }
   return draws;

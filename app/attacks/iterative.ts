@@ -278,10 +278,11 @@ export async function iterativeAttack(
 /**
  * EotOptions.refine: after the budget's steps, up to `refine` more for the images that fool the model
  * (targeted: are taken for the target) but not all their draws, each until every draw of a step is
- * adversarial; every other image keeps the iterate it has. A step's draw counts come
- * from its own gradient pass, as for 'most-robust' (which is offered the iterates the extra steps
- * change, and the last one scored by one more forward pass when the extra steps run out). Reports
- * `refine` steps of progress however many run. Returns x itself when no image needs a step.
+ * adversarial; every other image keeps the iterate it has. Only the images still stepping go through
+ * the model, with the draws they would have in the whole batch (EotSettings.imageIndices); a step's
+ * draw counts come from its own gradient pass, as for 'most-robust' (which is offered each iterate
+ * the extra steps make, and the last one scored by one more forward pass when they run out).
+ * Reports `refine` steps of progress however many run. Returns x itself when no image takes a step.
  */
 async function refineFragile(
   classifier: Classifier,
@@ -297,34 +298,43 @@ async function refineFragile(
   const eot = settings.eot!;
   const refine = eot.refine!;
   const n = classes.length;
-
-  const fooled = fooledByItself(classifier, x, classes, settings.targeted);
-  // Images whose iterate the previous step changed (all, for the iterate the budget ends on).
-  let changed = new Uint8Array(n).fill(1);
+  // The images that may take the next step: at first those the model gets wrong, then those that took the last one.
+  let candidates = fooledByItself(classifier, x, classes, settings.targeted);
   let current = x;
   let stepsRun = 0;
   try {
+    if (robust) {
+      // The budget's last iterate of every other image is scored as it would be without refine.
+      const others = candidates.map((c) => 1 - c);
+      robust.offer(current.dataSync() as Float32Array, subsetDraws(classifier, current, classes, settings, eot, others, settings.steps), others);
+    }
     for (let run = 0; run <= refine; run++) {
       if (run === refine && !robust) break;
       const step = settings.steps + run;
-      const draws = new Float32Array(n);
-      const next = run < refine ? ascentStep(classifier, current, clean, classTensor, settings, step, undefined, draws, velocity) : undefined;
-      const counts = next ? draws : eotAdversarialDraws(classifier, current, classes, settings.targeted, eot, step);
-      robust?.offer(current.dataSync() as Float32Array, counts, changed);
-      const active = new Uint8Array(n);
-      for (let i = 0; i < n; i++) active[i] = changed[i] && fooled[i] && counts[i] < eot.samples ? 1 : 0;
-      if (!next) break;
-      if (!active.includes(1)) {
-        next.dispose();
+      if (!candidates.includes(1)) break;
+      if (run === refine) {
+        robust!.offer(current.dataSync() as Float32Array, subsetDraws(classifier, current, classes, settings, eot, candidates, step), candidates);
         break;
+      }
+      const { gradient, counts } = subsetGradient(classifier, current, classTensor, settings, eot, candidates, step);
+      robust?.offer(current.dataSync() as Float32Array, counts, candidates);
+      const active = candidates.map((c, i) => (c && counts[i] < eot.samples ? 1 : 0));
+      if (!active.includes(1)) {
+        gradient.dispose();
+        break;
+      }
+      let next: tf.Tensor4D;
+      try {
+        next = ascentStep(classifier, current, clean, classTensor, settings, step, gradient, undefined, velocity);
+      } finally {
+        gradient.dispose();
       }
       const mask = tf.tensor4d(active, [n, 1, 1, 1], 'bool');
       const stepped = tf.where(mask, next, current) as tf.Tensor4D;
-      mask.dispose();
-      next.dispose();
+      tf.dispose([mask, next]);
       if (current !== x) current.dispose();
       current = stepped;
-      changed = active;
+      candidates = active;
       stepsRun++;
       await onStep(n);
     }
@@ -333,6 +343,58 @@ async function refineFragile(
   } catch (error) {
     if (current !== x) current.dispose();
     throw error;
+  }
+}
+
+/** The positions `marked` flags, and the EOT settings that give those images the draws they have in the whole batch. */
+function subset(eot: EotSettings, marked: Uint8Array): { positions: Int32Array; eot: EotSettings } {
+  const positions = Int32Array.from(Array.from(marked).flatMap((m, i) => (m ? [i] : [])));
+  const global = positions.map((i) => (eot.imageIndices ? eot.imageIndices[i] : eot.firstImageIndex + i));
+  return { positions, eot: { ...eot, imageIndices: global } };
+}
+
+/** Per image of the batch, how many draws of `step` fool the model: counted for the `marked` images only (0 elsewhere). */
+function subsetDraws(classifier: Classifier, x: tf.Tensor4D, classes: Int32Array, settings: IterativeSettings, eot: EotSettings, marked: Uint8Array, step: number): Float32Array {
+  const counts = new Float32Array(classes.length);
+  const { positions, eot: some } = subset(eot, marked);
+  if (positions.length === 0) return counts;
+  const xs = tf.gather(x, positions);
+  try {
+    const found = eotAdversarialDraws(classifier, xs, Int32Array.from(positions, (i) => classes[i]), settings.targeted, some, step);
+    positions.forEach((i, k) => (counts[i] = found[k]));
+    return counts;
+  } finally {
+    xs.dispose();
+  }
+}
+
+/**
+ * The EOT gradient of `step` for the `marked` images of the batch (zero for the others), and per
+ * image how many of that step's draws fool the model (0 for the others).
+ */
+function subsetGradient(
+  classifier: Classifier,
+  x: tf.Tensor4D,
+  classTensor: tf.Tensor1D,
+  settings: IterativeSettings,
+  eot: EotSettings,
+  marked: Uint8Array,
+  step: number,
+): { gradient: tf.Tensor4D; counts: Float32Array } {
+  const n = x.shape[0];
+  const counts = new Float32Array(n);
+  const { positions, eot: some } = subset(eot, marked);
+  const found = new Float32Array(positions.length);
+  const [xs, classes] = tf.tidy(() => [tf.gather(x, positions), tf.gather(classTensor, positions)] as [tf.Tensor4D, tf.Tensor1D]);
+  try {
+    const part = eotGradient(classifier, xs, classes, settings.loss, settings.targeted, some, step, found);
+    positions.forEach((i, k) => (counts[i] = found[k]));
+    if (positions.length === n) return { gradient: part, counts };
+    const gradient = tf.tidy(() => tf.scatterND(tf.tensor2d(positions, [positions.length, 1], 'int32'), part, x.shape) as tf.Tensor4D);
+    part.dispose();
+    return { gradient, counts };
+  } finally {
+    tf.dispose([xs, classes]);
   }
 }
 
