@@ -71,15 +71,15 @@ export interface EotSettings {
   stream?: number;
 }
 
-/** EOT options with the defaults filled in: the default channel profile, a 30 mm cell, no confidence cap, the last iterate. */
+/** EOT options with the defaults filled in: the default channel profile, a 30 mm cell, no confidence cap, the last iterate, no extra steps. */
 export function resolveEot(eot: EotOptions): { samples: number; channel: ChannelProfile; cellMm: number; confidence?: number; keep: EotKeep; refine: number } {
   return {
-    refine: eot.refine ?? 0,
     samples: eot.samples,
     channel: eot.channel ?? defaultChannelProfile(),
     cellMm: eot.cellMm ?? DEFAULT_EOT_CELL_MM,
     ...(eot.confidence === undefined ? {} : { confidence: eot.confidence }),
     keep: eot.keep ?? 'last',
+    refine: eot.refine ?? 0,
   };
 }
 
