@@ -117,7 +117,7 @@ export function* drawPasses(s: EotSettings, shape: readonly number[], step: numb
  * Adds to counts[i] how many rows of `logits` (sample-major: row b is image b mod n) are adversarial:
  * untargeted, top-1 ≠ the class; targeted, top-1 = the target.
  */
-function countAdversarial(logits: tf.Tensor2D, classes: Int32Array, targeted: boolean, counts: Float32Array): void {
+export function countAdversarial(logits: tf.Tensor2D, classes: Int32Array, targeted: boolean, counts: Float32Array): void {
   const top1 = tf.tidy(() => logits.argMax(1));
   const predicted = top1.dataSync();
   top1.dispose();

@@ -14,7 +14,7 @@ import type { Classifier } from '../engine/classifier.js';
 import { attackObjective, objectiveLogitGradient } from './losses.js';
 import { GradientUnavailableError } from './errors.js';
 import { withoutWeightGradients } from '../engine/kernels/weight-gradients.js';
-import { MostRobustIterate, eotAdversarialDraws, eotGradient } from './eot.js';
+import { MostRobustIterate, countAdversarial, eotAdversarialDraws, eotGradient } from './eot.js';
 import type { EotSettings } from './eot.js';
 import type { ResolvedOptions } from './options.js';
 import type { AttackLoss, Norm } from './types.js';
@@ -298,7 +298,8 @@ async function refineFragile(
   const eot = settings.eot!;
   const refine = eot.refine!;
   const n = classes.length;
-  // The images that may take the next step: at first those the model gets wrong, then those that took the last one.
+  // The images that may take the next step: at first those the model gets wrong, then those that took the last one
+  // (none once every one of them has all of a step's draws adversarial).
   let candidates = fooledByItself(classifier, x, classes, settings.targeted);
   let current = x;
   let stepsRun = 0;
@@ -308,18 +309,12 @@ async function refineFragile(
       const others = candidates.map((c) => 1 - c);
       robust.offer(current.dataSync() as Float32Array, subsetDraws(classifier, current, classes, settings, eot, others, settings.steps), others);
     }
-    for (let run = 0; run <= refine; run++) {
-      if (run === refine && !robust) break;
+    for (let run = 0; run < refine && candidates.includes(1); run++) {
       const step = settings.steps + run;
-      if (!candidates.includes(1)) break;
-      if (run === refine) {
-        robust!.offer(current.dataSync() as Float32Array, subsetDraws(classifier, current, classes, settings, eot, candidates, step), candidates);
-        break;
-      }
       const { gradient, counts } = subsetGradient(classifier, current, classTensor, settings, eot, candidates, step);
       robust?.offer(current.dataSync() as Float32Array, counts, candidates);
-      const active = candidates.map((c, i) => (c && counts[i] < eot.samples ? 1 : 0));
-      if (!active.includes(1)) {
+      candidates = candidates.map((c, i) => (c && counts[i] < eot.samples ? 1 : 0));
+      if (!candidates.includes(1)) {
         gradient.dispose();
         break;
       }
@@ -329,14 +324,17 @@ async function refineFragile(
       } finally {
         gradient.dispose();
       }
-      const mask = tf.tensor4d(active, [n, 1, 1, 1], 'bool');
+      const mask = tf.tensor4d(candidates, [n, 1, 1, 1], 'bool');
       const stepped = tf.where(mask, next, current) as tf.Tensor4D;
       tf.dispose([mask, next]);
       if (current !== x) current.dispose();
       current = stepped;
-      candidates = active;
       stepsRun++;
       await onStep(n);
+    }
+    // Images still stepping when the extra steps ran out: their last iterate, scored by the draws of the step after it.
+    if (robust && candidates.includes(1)) {
+      robust.offer(current.dataSync() as Float32Array, subsetDraws(classifier, current, classes, settings, eot, candidates, settings.steps + stepsRun), candidates);
     }
     if (stepsRun < refine) await onStep(n * (refine - stepsRun));
     return current;
@@ -398,12 +396,16 @@ function subsetGradient(
   }
 }
 
-/** Per image, whether the model itself misclassifies it (targeted: takes it for the target). */
+/** Per image, whether the model itself misclassifies it (targeted: takes it for the target): one draw, the identity. */
 function fooledByItself(classifier: Classifier, x: tf.Tensor4D, classes: Int32Array, targeted: boolean): Uint8Array {
-  const top1 = tf.tidy(() => classifier.logits(x).argMax(1));
-  const predicted = top1.dataSync();
-  top1.dispose();
-  return Uint8Array.from(predicted, (p, i) => ((p === classes[i]) === targeted ? 1 : 0));
+  const fooled = new Float32Array(classes.length);
+  const logits = tf.tidy(() => classifier.logits(x));
+  try {
+    countAdversarial(logits, classes, targeted, fooled);
+  } finally {
+    logits.dispose();
+  }
+  return Uint8Array.from(fooled);
 }
 
 /** Per-image objective value and top-1 class of a batch of images (used to keep PGD's best restart). */
